@@ -1,0 +1,40 @@
+// Package errdefs holds Berth's error classes. Every package wraps one of
+// these sentinels with context (fmt.Errorf("image %s: %w", ref, ErrNotFound));
+// callers test the class with errors.Is or the IsX helpers, never by string.
+// Only the API server turns a class into an HTTP status, and only the client
+// turns it back.
+package errdefs
+
+import "errors"
+
+// The error classes, as in DESIGN.md.
+var (
+	ErrNotFound         = errors.New("not found")
+	ErrConflict         = errors.New("conflict")
+	ErrInvalidParameter = errors.New("invalid parameter")
+	ErrUnauthorized     = errors.New("unauthorized")
+	ErrForbidden        = errors.New("forbidden")
+	ErrUnavailable      = errors.New("unavailable")
+	ErrNotImplemented   = errors.New("not implemented")
+)
+
+// IsNotFound reports whether err is of the NotFound class.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// IsConflict reports whether err is of the Conflict class.
+func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
+
+// IsInvalidParameter reports whether err is of the InvalidParameter class.
+func IsInvalidParameter(err error) bool { return errors.Is(err, ErrInvalidParameter) }
+
+// IsUnauthorized reports whether err is of the Unauthorized class.
+func IsUnauthorized(err error) bool { return errors.Is(err, ErrUnauthorized) }
+
+// IsForbidden reports whether err is of the Forbidden class.
+func IsForbidden(err error) bool { return errors.Is(err, ErrForbidden) }
+
+// IsUnavailable reports whether err is of the Unavailable class.
+func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
+
+// IsNotImplemented reports whether err is of the NotImplemented class.
+func IsNotImplemented(err error) bool { return errors.Is(err, ErrNotImplemented) }
