@@ -1,0 +1,151 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// stateVersion is the layout of state.json; a newer runtime reads older ones.
+const stateVersion = 1
+
+const (
+	stateFile  = "state.json"
+	startSock  = "start.sock"
+	lockFile   = "lock"
+	maxIDBytes = 1024
+)
+
+// savedState is what survives between invocations, in <root>/<id>/state.json.
+type savedState struct {
+	Version int    `json:"version"`
+	ID      string `json:"id"`
+	Bundle  string `json:"bundle"`
+	Rootfs  string `json:"rootfs"`
+	// InitPid is 0 while the container is being created.
+	InitPid int `json:"init_pid"`
+	// InitStartTime (field 22 of /proc/<pid>/stat) tells the init from a
+	// later process that reused its pid.
+	InitStartTime uint64            `json:"init_start_time"`
+	Created       time.Time         `json:"created"`
+	Owner         int               `json:"owner"`
+	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
+	Config        *specs.Spec       `json:"config"`
+	// Started records that start completed, for status after a crash of
+	// the start command between exec and cleanup.
+	Started bool `json:"started,omitempty"`
+}
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID checks a container id: it becomes a directory name and
+// appears in cgroup paths.
+func ValidateID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("container id is empty: %w", errdefs.ErrInvalidParameter)
+	case len(id) > maxIDBytes:
+		return fmt.Errorf("container id is longer than %d bytes: %w", maxIDBytes, errdefs.ErrInvalidParameter)
+	case id == "." || id == ".." || !validID.MatchString(id):
+		return fmt.Errorf("invalid container id %q (allowed: letters, digits, _ + - .): %w", id, errdefs.ErrInvalidParameter)
+	}
+	return nil
+}
+
+func writeState(dir string, st *savedState) error {
+	st.Version = stateVersion
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(dir, stateFile), data, 0o600)
+}
+
+func readState(dir string) (*savedState, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	var st savedState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("%s: corrupt state: %w", filepath.Join(dir, stateFile), err)
+	}
+	if st.Version > stateVersion {
+		return nil, fmt.Errorf("%s: state version %d is newer than this runtime's %d: %w", dir, st.Version, stateVersion, errdefs.ErrNotImplemented)
+	}
+	return &st, nil
+}
+
+// writeFileAtomic writes through a temporary file, fsync and rename, so a
+// reader sees the old or the new content and a crash leaves one of them.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// dirLock is an exclusive flock on a container's lock file, held by every
+// command that changes the container.
+type dirLock struct{ f *os.File }
+
+func lockDir(dir string) (*dirLock, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("container %s does not exist: %w", filepath.Base(dir), errdefs.ErrNotFound)
+		}
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return &dirLock{f: f}, nil
+}
+
+func (l *dirLock) unlock() {
+	if l != nil && l.f != nil {
+		l.f.Close()
+	}
+}

@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// After the nsenter stage, the runtime and the init talk in frames: a
+// 4-byte length, then a JSON message. Explicit frames, not a streaming
+// decoder, so no side reads ahead of what the other has sent.
+const maxFrame = 32 << 20
+
+type msgType string
+
+const (
+	msgConfig      msgType = "config"       // runtime → init: initConfig
+	msgRunHooks    msgType = "run-hooks"    // init → runtime: run prestart and createRuntime hooks now
+	msgHooksDone   msgType = "hooks-done"   // runtime → init
+	msgReady       msgType = "ready"        // init → runtime: created, waiting for start
+	msgError       msgType = "error"        // either way
+	msgStart       msgType = "start"        // start → init
+	msgSeccompFD   msgType = "seccomp-fd"   // init → start/exec: a listener fd follows as SCM_RIGHTS
+	msgSeccompDone msgType = "seccomp-done" // start/exec → init: the fd was delivered
+)
+
+type syncMsg struct {
+	Type  msgType     `json:"type"`
+	Error string      `json:"error,omitempty"`
+	Init  *initConfig `json:"init,omitempty"`
+}
+
+func writeFrame(w io.Writer, m *syncMsg) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 4, 4+len(data))
+	binary.LittleEndian.PutUint32(buf, uint32(len(data)))
+	_, err = w.Write(append(buf, data...))
+	return err
+}
+
+func readFrame(r io.Reader) (*syncMsg, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.LittleEndian.Uint32(hdr[:])
+	if n > maxFrame {
+		return nil, fmt.Errorf("sync frame of %d bytes is too large", n)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(r, data); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	var m syncMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("bad sync frame: %w", err)
+	}
+	return &m, nil
+}
+
+// expect reads one frame and turns an error message into an error.
+func expect(r io.Reader, want msgType) (*syncMsg, error) {
+	m, err := readFrame(r)
+	if err != nil {
+		return nil, err
+	}
+	if m.Type == msgError {
+		return nil, errors.New(m.Error)
+	}
+	if m.Type != want {
+		return nil, fmt.Errorf("sync: got %q, want %q", m.Type, want)
+	}
+	return m, nil
+}
+
+// initMode says what the re-executed init is for.
+type initMode string
+
+const (
+	modeCreate initMode = "create"
+	modeExec   initMode = "exec"
+)
+
+// initConfig is everything the init needs; after it joins the container's
+// mount namespace it cannot read the host's files.
+type initConfig struct {
+	Mode    initMode       `json:"mode"`
+	ID      string         `json:"id"`
+	Bundle  string         `json:"bundle"`
+	Rootfs  string         `json:"rootfs"`
+	Spec    *specs.Spec    `json:"spec"`
+	Process *specs.Process `json:"process"`
+	// HostPid is the init's pid as the runtime sees it, for hook state.
+	HostPid int  `json:"host_pid"`
+	NoPivot bool `json:"no_pivot,omitempty"`
+	// File descriptor numbers in the init; -1 when absent.
+	ConsoleFD int `json:"console_fd"`
+	ListenFD  int `json:"listen_fd"`
+	// PreserveFDs are passed on to the process as fds 3, 4, ...
+	PreserveFDs int `json:"preserve_fds,omitempty"`
+	// Cgroups to show at /sys/fs/cgroup for a "cgroup" mount.
+	Cgroups []cgroupMount `json:"cgroups,omitempty"`
+	// NewUserNS is true when the container got a user namespace of its
+	// own: device nodes are then bind mounted, not created.
+	InUserNS bool `json:"in_user_ns,omitempty"`
+}
+
+// cgroupMount describes one hierarchy as the container should see it.
+type cgroupMount struct {
+	// Dir is the mountpoint's name under /sys/fs/cgroup ("memory",
+	// "cpu,cpuacct", "unified", or "" for a pure cgroup2 host).
+	Dir string `json:"dir"`
+	// Options are the cgroup v1 mount options ("memory", "name=systemd");
+	// empty for cgroup2.
+	Options string `json:"options"`
+	// HostPath is the container's cgroup directory on the host.
+	HostPath string `json:"host_path"`
+	V2       bool   `json:"v2,omitempty"`
+	// Symlinks are extra names for a co-mounted hierarchy ("cpu" and
+	// "cpuacct" for "cpu,cpuacct").
+	Symlinks []string `json:"symlinks,omitempty"`
+}
