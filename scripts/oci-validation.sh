@@ -174,7 +174,9 @@ for name in "${tests[@]}"; do
 		passed=$((passed + 1))
 		note=""
 		# A file whose every result is a skip passed without testing anything.
-		if grep -q '^ok' "$tap" && ! grep '^ok' "$tap" | grep -qv '# SKIP'; then
+		n_ok=$(grep -c '^ok' "$tap" || true)
+		n_skip=$(grep -c '^ok.*# SKIP' "$tap" || true)
+		if ((n_ok > 0 && n_ok == n_skip)); then
 			note=" (all skipped: $(grep -m1 -o '# SKIP.*' "$tap"))"
 		fi
 		echo "PASS $name ($took)$note"

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Container start benchmark: `RUNTIME run` of `true` from one prepared bundle,
+# timed with hyperfine for Berth and runc (and crun, on request) in the same
+# run on the same machine, then reported as a table and as ratios.
+#
+# usage: bench/runtime.sh [--with-crun] [--json FILE] [--runs N] [--warmup N]
+#                         [--berth PATH]
+#
+#   --with-crun   also time crun, last. On a hybrid cgroup host whose hugetlb
+#                 controller sits on cgroup2, crun 1.8 needs hugetlb mounted as
+#                 its own v1 hierarchy: this flag mounts it, which changes the
+#                 host until reboot. Not for machines others are testing on.
+#   --json FILE   also write the results as JSON (times in seconds)
+#   --runs N      timed runs per runtime (default 50)
+#   --warmup N    untimed runs first (default 5)
+#   --berth PATH  Berth's runtime binary (default: bin/berth-runtime)
+#
+# Needs root, go, hyperfine, jq, runc and busybox-static (scripts/setup.sh
+# installs them all). Not part of CI.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+die() {
+	echo "bench: $*" >&2
+	exit 2
+}
+
+usage() {
+	sed -n '6,17s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+with_crun=0
+json=""
+runs=50
+warmup=5
+berth=$repo/bin/berth-runtime
+while (($#)); do
+	case "$1" in
+	--with-crun) with_crun=1; shift ;;
+	--json) [[ $# -ge 2 ]] || die "--json needs a file"; json=$2; shift 2 ;;
+	--runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runs needs a number"; runs=$2; shift 2 ;;
+	--warmup) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--warmup needs a number"; warmup=$2; shift 2 ;;
+	--berth) [[ $# -ge 2 ]] || die "--berth needs a path"; berth=$2; shift 2 ;;
+	-h | --help) usage ;;
+	*) die "unknown argument $1" ;;
+	esac
+done
+
+((EUID == 0)) || die "must run as root"
+for tool in go hyperfine jq runc; do
+	command -v "$tool" >/dev/null || die "$tool not found: run scripts/setup.sh"
+done
+((with_crun == 0)) || command -v crun >/dev/null || die "crun not found: run scripts/setup.sh"
+
+# Bundle and state on tmpfs so that disk noise does not blur a ~10 ms signal.
+work=$(mktemp -d /run/berth-bench.XXXXXX)
+declare -A state_of=()
+cleanup() {
+	local name id
+	for name in "${!state_of[@]}"; do
+		for id in "bench-$name" "check-$name"; do
+			"${runtime_of[$name]}" --root "${state_of[$name]}" delete --force "$id" >/dev/null 2>&1 || true
+		done
+	done
+	rm -rf "$work"
+}
+declare -A runtime_of=()
+trap cleanup EXIT
+
+# One bundle for every runtime: the tests' busybox rootfs and `runc spec`'s
+# default config (pid, network, ipc, uts, mount and cgroup namespaces),
+# running `true` without a terminal on a writable root.
+bundle=$work/bundle
+(cd "$repo" && go run ./bench/mkrootfs "$bundle/rootfs") || die "building the rootfs failed"
+(cd "$bundle" && runc spec)
+jq '.process.args = ["true"] | .process.terminal = false | .root.readonly = false' \
+	"$bundle/config.json" >"$work/config.json"
+mv "$work/config.json" "$bundle/config.json"
+
+# A second bundle over the same rootfs proves a runtime really runs the
+# container before it is timed: a stub that exits 0 would look very fast.
+check=$work/check
+mkdir "$check"
+jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["echo", "berth-bench-ok"]' \
+	"$bundle/config.json" >"$check/config.json"
+
+names=()
+declare -A skipped=()
+
+# bench_runtime NAME BINARY times BINARY's `run` of the bundle.
+bench_runtime() {
+	local name=$1 bin=$2 state out
+	if [[ ! -x $bin ]]; then
+		skipped[$name]="$bin not found (run make first)"
+		return
+	fi
+	state=$work/state-$name
+	mkdir "$state"
+	runtime_of[$name]=$bin
+	state_of[$name]=$state
+	if ! out=$("$bin" --root "$state" run --bundle "$check" "check-$name" 2>&1 </dev/null) ||
+		[[ $out != berth-bench-ok ]]; then
+		skipped[$name]="check run failed: $(head -c 300 <<<"$out")"
+		return
+	fi
+	echo "bench: timing $name ($("$bin" --version 2>/dev/null | head -n1))" >&2
+	# The same id every run: `run` deletes the container when it exits, and a
+	# failed run stops hyperfine before the id could clash.
+	local cmd
+	cmd=$(printf '%q ' "$bin" --root "$state" run --bundle "$bundle" "bench-$name")
+	hyperfine -N --warmup "$warmup" --runs "$runs" --style basic \
+		--command-name "$name" --export-json "$work/$name.json" "$cmd" </dev/null >&2
+	names+=("$name")
+}
+
+bench_runtime berth "$berth"
+bench_runtime runc "$(command -v runc)"
+
+# hugetlb_needs_v1_mount reports whether crun would refuse this host: a hybrid
+# layout (tmpfs at /sys/fs/cgroup) whose hugetlb controller is not mounted as
+# a v1 hierarchy.
+hugetlb_needs_v1_mount() {
+	[[ $(stat -f -c %T /sys/fs/cgroup) == tmpfs ]] || return 1
+	# No grep -q: with pipefail, an early exit could fail the pipeline.
+	! findmnt -rn -t cgroup -o OPTIONS | tr ',' '\n' | grep -x hugetlb >/dev/null
+}
+
+if ((with_crun)); then
+	if hugetlb_needs_v1_mount; then
+		cat >&2 <<-'EOF'
+			bench: WARNING: crun 1.8 refuses this hybrid cgroup layout unless hugetlb is
+			bench: WARNING: its own v1 hierarchy. Mounting it at /sys/fs/cgroup/hugetlb now:
+			bench: WARNING: the hugetlb controller leaves cgroup2 until the next reboot.
+		EOF
+		mkdir -p /sys/fs/cgroup/hugetlb
+		mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+	fi
+	bench_runtime crun "$(command -v crun)"
+fi
+
+# Results: one object per timed runtime, in seconds as hyperfine reports.
+results=$(
+	for name in "${names[@]}"; do
+		jq -c --arg name "$name" --arg version "$("${runtime_of[$name]}" --version 2>/dev/null | head -n1)" \
+			'.results[0] | {name: $name, version: $version, mean, median, stddev, min, max, runs: (.times | length)}' \
+			"$work/$name.json"
+	done | jq -s 'map({(.name): del(.name)}) | add // {}'
+)
+ratio() { # ratio A B: A's mean over B's, or null when either is missing
+	jq -n --argjson r "$results" --arg a "$1" --arg b "$2" \
+		'if $r[$a] and $r[$b] then ($r[$a].mean / $r[$b].mean) else null end'
+}
+skipped_json=$(for name in "${!skipped[@]}"; do
+	jq -cn --arg n "$name" --arg why "${skipped[$name]}" '{($n): $why}'
+done | jq -s 'add // {}')
+report=$(jq -n --argjson r "$results" --argjson skipped "$skipped_json" \
+	--argjson br "$(ratio berth runc)" --argjson bc "$(ratio berth crun)" \
+	--arg kernel "$(uname -r)" --argjson cpus "$(nproc)" --argjson runs "$runs" --argjson warmup "$warmup" \
+	'{benchmark: "run of true from one bundle", host: {kernel: $kernel, cpus: $cpus},
+	  runs: $runs, warmup: $warmup, runtimes: $r, skipped: $skipped,
+	  ratios: {"berth/runc": $br, "berth/crun": $bc}}')
+
+echo
+printf '%-6s %10s %10s %10s %10s %10s  %s\n' runtime mean median stddev min max version
+jq -r '.runtimes | to_entries[] | [.key, (.value | .mean, .median, .stddev, .min, .max | . * 1000), .value.version] | @tsv' \
+	<<<"$report" | while IFS=$'\t' read -r name mean median stddev min max version; do
+	printf '%-6s %7.2f ms %7.2f ms %7.2f ms %7.2f ms %7.2f ms  %s\n' "$name" "$mean" "$median" "$stddev" "$min" "$max" "$version"
+done
+jq -r '.skipped | to_entries[] | "\(.key): not timed: \(.value)"' <<<"$report"
+jq -r '.ratios | to_entries[] | "\(.key) (mean): \(if .value == null then "n/a" else (.value * 100 | round / 100 | tostring) end)"' <<<"$report"
+echo "(a ratio below 1 means Berth starts containers faster)"
+
+if [[ -n $json ]]; then
+	printf '%s\n' "$report" >"$json"
+	echo "bench: wrote $json" >&2
+fi

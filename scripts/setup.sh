@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine, as root and without a terminal, to build
+# and test Berth: the Debian packages the tests and benchmarks use, staticcheck,
+# then `make`. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
+
+((EUID == 0)) || { echo "setup: run as root (it installs Debian packages)" >&2; exit 1; }
+command -v go >/dev/null || { echo "setup: Go 1.26 is required in /usr/local/go" >&2; exit 1; }
+
+# build-essential: cgo for berth-runtime and the static runtimetest binary.
+# busybox-static: the test rootfs. runc, crun: the reference runtimes.
+# iproute2, procps: network and process inspection in tests.
+# jq, hyperfine: benchmarks. shellcheck: lint. git: source checks.
+packages=(
+	build-essential make git ca-certificates
+	busybox-static runc crun
+	iproute2 procps util-linux
+	jq hyperfine shellcheck
+)
+missing=()
+for p in "${packages[@]}"; do
+	[[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) == installed ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "setup: installing ${missing[*]}"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+if [[ $(staticcheck -version 2>/dev/null) != *"(${STATICCHECK_VERSION#v})"* ]]; then
+	echo "setup: installing staticcheck $STATICCHECK_VERSION"
+	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+
+make
+echo "setup: done"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # the check functions run through step()
+# Checks and tests Berth: gofmt, go vet, staticcheck, shellcheck, make, then
+# every unit and integration test (go test ./...). Integration tests need root
+# and the tools scripts/setup.sh installs. Every step runs even when an earlier
+# one fails, and a summary closes the output; the exit status is 1 if any
+# step failed.
+#
+# BERTH_SKIP_VALIDATION=1 skips the OCI validation suite (about 2 minutes):
+# for quick local runs only, never in CI.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
+
+summary=()
+failed=0
+step() {
+	local name=$1
+	shift
+	echo "==> $name"
+	if "$@"; then
+		summary+=("ok    $name")
+	else
+		summary+=("FAIL  $name")
+		failed=1
+	fi
+}
+
+go_files() {
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files --cached --others --exclude-standard -- '*.go' | while read -r f; do
+			[[ -f $f ]] && printf '%s\n' "$f"
+		done
+	else
+		find . -name '*.go' -not -path './.git/*'
+	fi
+}
+
+check_gofmt() {
+	local out
+	out=$(go_files | xargs -r gofmt -l) || return 1
+	[[ -z $out ]] && return 0
+	echo "gofmt needed:"
+	echo "$out"
+	return 1
+}
+
+check_shell() {
+	local scripts=(.ci/run scripts/*.sh bench/*.sh) s
+	for s in "${scripts[@]}"; do
+		bash -n "$s" || return 1
+	done
+	command -v shellcheck >/dev/null || { echo "shellcheck not found: run scripts/setup.sh"; return 1; }
+	shellcheck -x "${scripts[@]}"
+}
+
+have_staticcheck() {
+	command -v staticcheck >/dev/null || { echo "staticcheck not found: run scripts/setup.sh"; return 1; }
+	staticcheck ./...
+}
+
+log=$(mktemp /tmp/berth-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+run_tests() {
+	# -v streams long tests' logs (the validation suite) and lets the summary
+	# count tests; the timeout is generous for a 2-core machine.
+	go test -count=1 -timeout 45m -v ./... 2>&1 | tee "$log"
+	return "${PIPESTATUS[0]}"
+}
+
+step gofmt check_gofmt
+step "go vet" go vet ./...
+step staticcheck have_staticcheck
+step shellcheck check_shell
+# Integration tests run the freshly built binaries in ./bin.
+step make make build
+step "go test" run_tests
+
+echo
+echo "==> summary"
+printf '%s\n' "${summary[@]}"
+grep -E '^(FAIL|ok)[[:space:]]' "$log" | grep '^FAIL' | sed 's/^/      /' || true
+grep -E '^[[:space:]]*--- SKIP' "$log" | sed 's/^[[:space:]]*--- SKIP: /      skipped: /' || true
+passed=$(grep -cE '^[[:space:]]*--- PASS' "$log")
+fails=$(grep -cE '^[[:space:]]*--- FAIL' "$log")
+skips=$(grep -cE '^[[:space:]]*--- SKIP' "$log")
+echo "tests: $passed passed, $fails failed, $skips skipped"
+exit "$failed"
