@@ -526,8 +526,16 @@ func checkUnsupported(s *specs.Spec, _ string) error {
 	if s.Linux.IntelRdt != nil {
 		errs = append(errs, fmt.Errorf("linux.intelRdt is not supported: %w", errdefs.ErrNotImplemented))
 	}
-	if len(s.Linux.NetDevices) > 0 && !hasNewNamespace(s, specs.NetworkNamespace) && !hasNamespace(s, specs.NetworkNamespace) {
-		errs = append(errs, invalid("linux.netDevices need a network namespace"))
+	if len(s.Linux.NetDevices) > 0 {
+		errs = append(errs, fmt.Errorf("linux.netDevices are not supported yet: %w", errdefs.ErrNotImplemented))
+	}
+	if s.Linux.MemoryPolicy != nil {
+		errs = append(errs, fmt.Errorf("linux.memoryPolicy is not supported yet: %w", errdefs.ErrNotImplemented))
+	}
+	for i, m := range s.Mounts {
+		if o := parseMountOptions(m.Options); o.idmap || len(m.UIDMappings) > 0 {
+			errs = append(errs, fmt.Errorf("mounts[%d] (%s): id-mapped mounts are not supported yet: %w", i, m.Destination, errdefs.ErrNotImplemented))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,296 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"strconv"
+
+	"github.com/berth-project/berth/internal/runtime/nsenter"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Init is the entry point of the re-executed binary ("berth-runtime
+// init"). The nsenter constructor has already placed the process in its
+// namespaces. Init never returns: it execs the container's process or
+// reports an error to the runtime and exits.
+func Init() {
+	// Credentials, capabilities and the seccomp filter are set per thread
+	// and must be on the thread that calls execve.
+	goruntime.LockOSThread()
+	n, err := strconv.Atoi(os.Getenv(nsenter.EnvInitPipe))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-runtime init: not started by the runtime")
+		os.Exit(1)
+	}
+	os.Unsetenv(nsenter.EnvInitPipe)
+	sync := os.NewFile(uintptr(n), "sync")
+	if err := runInit(sync); err != nil {
+		writeFrame(sync, &syncMsg{Type: msgError, Error: err.Error()})
+	}
+	os.Exit(1)
+}
+
+func runInit(sync *os.File) error {
+	unix.Umask(0)
+	m, err := expect(sync, msgConfig)
+	if err != nil {
+		return fmt.Errorf("read init config: %w", err)
+	}
+	cfg := m.Init
+	if cfg == nil || cfg.Spec == nil {
+		return errors.New("init config is empty")
+	}
+	switch cfg.Mode {
+	case modeCreate:
+		return initContainer(sync, cfg)
+	case modeExec:
+		return initExec(sync, cfg)
+	}
+	return fmt.Errorf("unknown init mode %q", cfg.Mode)
+}
+
+func initContainer(sync *os.File, cfg *initConfig) error {
+	ctx := context.Background()
+	s := cfg.Spec
+	newMountNS := hasNewNamespace(s, specs.MountNamespace)
+	r := &rootfsSetup{cfg: cfg, rootfs: cfg.Rootfs}
+	if newMountNS {
+		if err := r.prepare(); err != nil {
+			return fmt.Errorf("prepare rootfs: %w", err)
+		}
+	}
+	if s.Hooks != nil && len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime) > 0 {
+		if err := writeFrame(sync, &syncMsg{Type: msgRunHooks}); err != nil {
+			return err
+		}
+		if _, err := expect(sync, msgHooksDone); err != nil {
+			return err
+		}
+	}
+	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
+		state := hookState(s, cfg.ID, cfg.Bundle, cfg.HostPid, specs.StateCreated)
+		if err := runHooks(ctx, "createContainer", s.Hooks.CreateContainer, state); err != nil {
+			return err
+		}
+	}
+	switch {
+	case !newMountNS:
+		if cfg.Rootfs != "/" {
+			if err := unix.Chroot(cfg.Rootfs); err != nil {
+				return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+			}
+		}
+	case cfg.NoPivot:
+		if err := moveRoot(cfg.Rootfs); err != nil {
+			return err
+		}
+	default:
+		err := pivotRoot(cfg.Rootfs)
+		if errors.Is(err, unix.EINVAL) {
+			// A rootfs on the initramfs cannot be pivoted away from.
+			err = moveRoot(cfg.Rootfs)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if r.root != nil {
+		r.root.Close()
+	}
+	if newMountNS {
+		if err := finishRootfs(s, r.devRO); err != nil {
+			return err
+		}
+	}
+	if err := writeSysctls(s.Linux.Sysctl); err != nil {
+		return err
+	}
+	if err := maskPaths(s.Linux.MaskedPaths); err != nil {
+		return err
+	}
+	if err := readonlyPaths(s.Linux.ReadonlyPaths); err != nil {
+		return err
+	}
+	if s.Root.Readonly {
+		if err := remountRootReadonly(); err != nil {
+			return err
+		}
+	}
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("set hostname: %w", err)
+		}
+	}
+	if s.Domainname != "" {
+		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+			return fmt.Errorf("set domainname: %w", err)
+		}
+	}
+	if s.Linux.Personality != nil {
+		if err := setPersonality(s.Linux.Personality); err != nil {
+			return err
+		}
+	}
+
+	var ep *execProcess
+	if p := s.Process; p != nil {
+		if p.Terminal {
+			if cfg.ConsoleFD < 0 {
+				return errors.New("process.terminal is set but no console socket was given")
+			}
+			console := os.NewFile(uintptr(cfg.ConsoleFD), "console-socket")
+			err := setupTerminal(console, p, true)
+			console.Close()
+			if err != nil {
+				return err
+			}
+		}
+		var err error
+		if ep, err = prepareExec(p, s, cfg.PreserveFDs); err != nil {
+			return err
+		}
+	}
+	if cfg.ListenFD < 0 {
+		return errors.New("no start socket")
+	}
+	listener := os.NewFile(uintptr(cfg.ListenFD), "start-listener")
+
+	if err := writeFrame(sync, &syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	// Created. The runtime that created us may now exit; from here errors
+	// go to whoever starts us.
+	sync.Close()
+	conn, err := awaitStart(listener)
+	if err != nil {
+		os.Exit(1)
+	}
+	listener.Close()
+	fail := func(err error) {
+		writeFrame(conn, &syncMsg{Type: msgError, Error: err.Error()})
+		os.Exit(1)
+	}
+	if _, err := expect(conn, msgStart); err != nil {
+		fail(err)
+	}
+	if ep == nil {
+		fail(errors.New("the container has no process to start (config.json has no process)"))
+	}
+	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
+		state := hookState(s, cfg.ID, cfg.Bundle, cfg.HostPid, specs.StateCreated)
+		if err := runHooks(ctx, "startContainer", s.Hooks.StartContainer, state); err != nil {
+			fail(err)
+		}
+	}
+	fail(ep.finalizeAndExec(func(listener int) error { return sendSeccompFD(conn, listener) }))
+	return nil
+}
+
+// awaitStart waits for the start command to connect. A signal meant to
+// kill the created container ends the init as the signal would.
+func awaitStart(listener *os.File) (*os.File, error) {
+	sigs := make(chan os.Signal, 1)
+	terminating := []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE}
+	signal.Notify(sigs, terminating...)
+	type result struct {
+		fd  int
+		err error
+	}
+	accepted := make(chan result, 1)
+	go func() {
+		for {
+			fd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			accepted <- result{fd, err}
+			return
+		}
+	}()
+	select {
+	case r := <-accepted:
+		signal.Reset(terminating...)
+		if r.err != nil {
+			return nil, r.err
+		}
+		return os.NewFile(uintptr(r.fd), "start-conn"), nil
+	case sig := <-sigs:
+		os.Exit(128 + int(sig.(unix.Signal)))
+	}
+	return nil, nil
+}
+
+// sendSeccompFD hands the seccomp notify listener to the process that
+// started us, which passes it on to the agent at listenerPath.
+func sendSeccompFD(conn *os.File, fd int) error {
+	if err := writeFrame(conn, &syncMsg{Type: msgSeccompFD}); err != nil {
+		return err
+	}
+	if err := unix.Sendmsg(int(conn.Fd()), []byte("seccomp"), unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("send seccomp listener: %w", err)
+	}
+	_, err := expect(conn, msgSeccompDone)
+	return err
+}
+
+func initExec(sync *os.File, cfg *initConfig) error {
+	p := cfg.Process
+	if p == nil {
+		return errors.New("exec: no process")
+	}
+	if p.Terminal {
+		if cfg.ConsoleFD < 0 {
+			return errors.New("process.terminal is set but no console socket was given")
+		}
+		console := os.NewFile(uintptr(cfg.ConsoleFD), "console-socket")
+		err := setupTerminal(console, p, false)
+		console.Close()
+		if err != nil {
+			return err
+		}
+	}
+	ep, err := prepareExec(p, cfg.Spec, cfg.PreserveFDs)
+	if err != nil {
+		return err
+	}
+	// On success execve closes the sync socket: the runtime reads EOF.
+	return ep.finalizeAndExec(func(listener int) error { return sendSeccompFD(sync, listener) })
+}
+
+// personality flags by name (include/uapi/linux/personality.h).
+var personalityFlags = map[specs.LinuxPersonalityFlag]uint64{
+	"UNAME26":            0x0020000,
+	"ADDR_NO_RANDOMIZE":  0x0040000,
+	"FDPIC_FUNCPTRS":     0x0080000,
+	"MMAP_PAGE_ZERO":     0x0100000,
+	"ADDR_COMPAT_LAYOUT": 0x0200000,
+	"READ_IMPLIES_EXEC":  0x0400000,
+	"ADDR_LIMIT_32BIT":   0x0800000,
+	"SHORT_INODE":        0x1000000,
+	"WHOLE_SECONDS":      0x2000000,
+	"STICKY_TIMEOUTS":    0x4000000,
+	"ADDR_LIMIT_3GB":     0x8000000,
+}
+
+func setPersonality(p *specs.LinuxPersonality) error {
+	var persona uint64
+	if p.Domain == specs.PerLinux32 {
+		persona = 0x0008
+	}
+	for _, f := range p.Flags {
+		v, ok := personalityFlags[f]
+		if !ok {
+			return fmt.Errorf("personality flag %q is unknown", f)
+		}
+		persona |= v
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, uintptr(persona), 0, 0); e != 0 {
+		return fmt.Errorf("personality %#x: %w", persona, e)
+	}
+	return nil
+}

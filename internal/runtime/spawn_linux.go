@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/berth-project/berth/internal/runtime/cgroups"
+	"github.com/berth-project/berth/internal/runtime/nsenter"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// spawnRequest describes a process to start in a container: the init of a
+// new container, or a process joining a running one.
+type spawnRequest struct {
+	bootstrap   nsenter.Bootstrap
+	uidMappings []specs.LinuxIDMapping
+	gidMappings []specs.LinuxIDMapping
+	cgroup      cgroups.Manager // nil: stay in the runtime's cgroups
+	stdin       *os.File
+	stdout      *os.File
+	stderr      *os.File
+	preserveFDs int
+	console     *os.File // connected console socket, or nil
+	listener    *os.File // start socket (create only), or nil
+	oomScoreAdj *int
+	initialCPUs string
+}
+
+// spawned is a started process, paused in its init until configured.
+type spawned struct {
+	pid       int
+	sync      *os.File // the runtime's end of the sync socket
+	consoleFD int      // numbers in the child, -1 when absent
+	listenFD  int
+}
+
+// spawn starts a sealed copy of this binary as "init"; the nsenter
+// constructor places it in its namespaces and reports the pid of the
+// process that will become the container's.
+func spawn(req spawnRequest) (_ *spawned, retErr error) {
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sync socketpair: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
+	child := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer child.Close()
+	defer func() {
+		if retErr != nil {
+			parent.Close()
+		}
+	}()
+
+	var extra []*os.File
+	for i := 0; i < req.preserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	syncFD := 3 + len(extra)
+	extra = append(extra, child)
+	sp := &spawned{sync: parent, consoleFD: -1, listenFD: -1}
+	if req.console != nil {
+		sp.consoleFD = 3 + len(extra)
+		extra = append(extra, req.console)
+	}
+	if req.listener != nil {
+		sp.listenFD = 3 + len(extra)
+		extra = append(extra, req.listener)
+	}
+	// Execute the memfd through an fd number the child's dup2s of stdio
+	// and extra files cannot land on.
+	exeFD, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 3+len(extra)+8)
+	if err != nil {
+		return nil, fmt.Errorf("dup executable fd: %w", err)
+	}
+	defer unix.Close(exeFD)
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
+		Args:       []string{"berth-runtime", "init"},
+		Env:        []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD)},
+		Stdin:      req.stdin,
+		Stdout:     req.stdout,
+		Stderr:     req.stderr,
+		ExtraFiles: extra,
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	stagePid := cmd.Process.Pid
+	initPid := 0
+	defer func() {
+		if retErr != nil {
+			unix.Kill(stagePid, unix.SIGKILL)
+			if initPid > 0 {
+				unix.Kill(initPid, unix.SIGKILL)
+				var ws unix.WaitStatus
+				unix.Wait4(initPid, &ws, 0, nil)
+			}
+			cmd.Wait()
+		}
+	}()
+	if req.initialCPUs != "" {
+		set, err := parseCPUList(req.initialCPUs)
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.SchedSetaffinity(stagePid, set); err != nil {
+			return nil, fmt.Errorf("set initial cpu affinity: %w", err)
+		}
+	}
+	// Into the cgroups before anything runs, so a new cgroup namespace is
+	// rooted at them and the container's first allocations are counted.
+	if req.cgroup != nil {
+		if err := req.cgroup.Apply(stagePid); err != nil {
+			return nil, fmt.Errorf("join cgroups: %w", err)
+		}
+	}
+	stage := nsenter.NewStage(parent, func() error {
+		return writeIDMappings(stagePid, req.uidMappings, req.gidMappings)
+	})
+	initPid, err = stage.Run(req.bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("init stage: %w", err)
+	}
+	sp.pid = initPid
+	if req.oomScoreAdj != nil {
+		path := "/proc/" + strconv.Itoa(initPid) + "/oom_score_adj"
+		if err := os.WriteFile(path, []byte(strconv.Itoa(*req.oomScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("set oom_score_adj %d: %w", *req.oomScoreAdj, err)
+		}
+	}
+	return sp, nil
+}
+
+func writeIDMappings(pid int, uids, gids []specs.LinuxIDMapping) error {
+	if len(uids) == 0 || len(gids) == 0 {
+		return errors.New("a new user namespace needs uid and gid mappings")
+	}
+	render := func(ms []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		return []byte(b.String())
+	}
+	base := "/proc/" + strconv.Itoa(pid) + "/"
+	if err := os.WriteFile(base+"uid_map", render(uids), 0); err != nil {
+		return fmt.Errorf("write uid_map: %w", err)
+	}
+	if err := os.WriteFile(base+"gid_map", render(gids), 0); err != nil {
+		return fmt.Errorf("write gid_map: %w", err)
+	}
+	return nil
+}
