@@ -182,14 +182,20 @@ for name in "${tests[@]}"; do
 		echo "PASS $name ($took)$note"
 		continue
 	fi
+	# The suite's own messages ("failed to create the container", "exit
+	# status 1") hide the cause; the runtime's error is on stderr.
+	detail=$(grep -m1 -v -e '^[[:space:]]*$' -e '^failed to \(create\|start\) the container' \
+		-e '^exit status' "$errlog" || true)
 	if [[ -n $first_fail ]]; then
 		reason=$first_fail
+		[[ $first_fail =~ -\ exit\ status\ [0-9]+$ && -n $detail ]] && reason+=" | $detail"
 	elif ((rc == 124 || rc == 137)); then
 		reason="timed out after ${timeout_s}s"
 	else
 		reason="exit $rc: $(grep -m1 -v '^[[:space:]]*$' "$errlog" || echo 'no output on stderr')"
+		[[ $reason =~ failed\ to\ (create|start)\ the\ container$ && -n $detail ]] && reason+=" | $detail"
 	fi
-	echo "FAIL $name ($took): $reason"
+	echo "FAIL $name ($took): ${reason:0:400}"
 done
 
 echo "passed $passed/${#tests[@]} in $((SECONDS - start))s (logs in $outdir)"
