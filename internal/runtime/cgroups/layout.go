@@ -173,7 +173,7 @@ func detectLayout(mountinfoPath, cgroupPath string) (*Layout, error) {
 	l := buildLayout(lines, mounts)
 	if l.Unified != nil {
 		// Only the unified root can say which controllers v1 left free.
-		if b, err := os.ReadFile(path.Join(l.Unified.Mountpoint, "cgroup.controllers")); err == nil {
+		if b, err := os.ReadFile(path.Join(l.Unified.Mountpoint, "cgroup.controllers")); err == nil && len(bytes.TrimSpace(b)) > 0 {
 			l.Unified.Controllers = strings.Fields(string(b))
 		}
 	}
