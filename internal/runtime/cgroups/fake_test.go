@@ -201,7 +201,7 @@ func fakeV1Cgroup(t *testing.T, l *Layout, dirOf func(h *Hierarchy) string) {
 // v2Files are the files of a v2 cgroup with every controller enabled.
 var v2Files = map[string]string{
 	"cgroup.procs": "", "cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc",
-	"cgroup.subtree_control": "", "cgroup.freeze": "0", "cgroup.kill": "",
+	"cgroup.subtree_control": "", "cgroup.freeze": "0", "cgroup.kill": "", "cgroup.max.depth": "max",
 	"cgroup.events": "populated 1\nfrozen 0\n",
 	"memory.max":    "max", "memory.low": "0", "memory.high": "max", "memory.swap.max": "max",
 	"memory.current": "4096000", "memory.peak": "8192000", "memory.swap.current": "100",
