@@ -9,8 +9,8 @@ import (
 // A small classic-BPF assembler. Code is emitted with symbolic forward
 // labels; assemble lays it out and resolves them. Conditional jumps have 8-bit
 // offsets, so a branch whose target ends up more than 255 instructions away
-// gets a trampoline right after the jump: a copy of the target when that is a
-// RET (cheaper than jumping to it), else a BPF_JA, whose offset is 32 bits.
+// is sent to a trampoline: an equal RET within reach, or a copy of the RET
+// placed right after the jump, or a BPF_JA there (32-bit offset).
 
 // label names a position in the program; it is bound to the next
 // instruction emitted after bind.
@@ -65,8 +65,18 @@ func isJA(in insn) bool { return in.code == unix.BPF_JMP|unix.BPF_JA }
 
 func isRet(in insn) bool { return in.code&0x07 == unix.BPF_RET }
 
+// node is an instruction during layout; jump targets are nodes, so
+// trampolines can be inserted without renumbering anything.
+type node struct {
+	code   uint16
+	k      uint32
+	jt, jf *node
+	pos    int
+}
+
 // assemble lays the program out. Errors mean a bug in the code generator
-// (unbound label, backward jump), never bad user input.
+// (unbound label, backward jump), never bad user input; a program that grows
+// past maxInsns is returned as is for the caller to reject.
 func (a *assembler) assemble() ([]unix.SockFilter, error) {
 	n := len(a.insns)
 	if n == 0 || !isRet(a.insns[n-1]) {
@@ -77,79 +87,125 @@ func (a *assembler) assemble() ([]unix.SockFilter, error) {
 			return nil, fmt.Errorf("seccomp: internal error: label %d unbound", l)
 		}
 	}
-	target := func(l label) int { return a.labels[l] }
-
-	// far[i] bit 0: jt needs a trampoline; bit 1: jf does. Adding a
-	// trampoline only ever moves code further apart, so iterate to a
-	// fixed point.
-	far := make([]uint8, n)
-	pos := make([]int, n)
-	for {
-		p := 0
-		for i := range a.insns {
-			pos[i] = p
-			p += 1 + int(far[i]&1) + int(far[i]>>1)
+	nodes := make([]*node, n)
+	for i, in := range a.insns {
+		nodes[i] = &node{code: in.code, k: in.k}
+	}
+	for i, in := range a.insns {
+		if isCond(in) || isJA(in) {
+			nodes[i].jt = nodes[a.labels[in.jt]]
+			if a.labels[in.jt] <= i {
+				return nil, fmt.Errorf("seccomp: internal error: backward jump at %d", i)
+			}
 		}
+		if isCond(in) {
+			nodes[i].jf = nodes[a.labels[in.jf]]
+			if a.labels[in.jf] <= i {
+				return nil, fmt.Errorf("seccomp: internal error: backward jump at %d", i)
+			}
+		}
+	}
+	nodes = thread(nodes)
+
+	// Lay out until every conditional branch reaches its target. A far
+	// branch to a RET is pointed at an equal RET within reach if there is
+	// one, else gets a copy of it right after the jump (nothing falls
+	// through past a conditional jump, so that slot is free) where later
+	// branches can reuse it too; any other far branch gets a BPF_JA there.
+	// Code only grows, so this terminates.
+	for {
+		for i, nd := range nodes {
+			nd.pos = i
+		}
+		out := make([]*node, 0, len(nodes))
 		changed := false
-		for i, in := range a.insns {
-			if !isCond(in) {
+		for _, nd := range nodes {
+			out = append(out, nd)
+			if !isCondCode(nd.code) {
 				continue
 			}
-			for bit, l := range [2]label{in.jt, in.jf} {
-				t := target(l)
-				if t <= i {
-					return nil, fmt.Errorf("seccomp: internal error: backward jump at %d", i)
+			for _, br := range []**node{&nd.jt, &nd.jf} {
+				t := *br
+				if t.pos-nd.pos-1 <= maxJump {
+					continue
 				}
-				if far[i]&(1<<bit) == 0 && pos[t]-pos[i]-1 > maxJump {
-					far[i] |= 1 << bit
-					changed = true
+				changed = true
+				if isRetCode(t.code) {
+					if c := nearbyRet(nodes, nd.pos, t.k); c != nil {
+						*br = c
+						continue
+					}
+					*br = &node{code: t.code, k: t.k}
+				} else {
+					*br = &node{code: unix.BPF_JMP | unix.BPF_JA, jt: t}
 				}
+				out = append(out, *br)
 			}
 		}
-		if !changed {
+		nodes = out
+		if !changed || len(nodes) > 2*maxInsns {
 			break
 		}
 	}
 
-	var out []unix.SockFilter
-	// tramp emits what a far branch lands on: a RET copy or a long jump.
-	tramp := func(l label) {
-		t := a.insns[target(l)]
-		if isRet(t) {
-			out = append(out, unix.SockFilter{Code: t.code, K: t.k})
-			return
-		}
-		out = append(out, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JA, K: uint32(pos[target(l)] - len(out) - 1)})
+	for i, nd := range nodes {
+		nd.pos = i
 	}
-	for i, in := range a.insns {
+	prog := make([]unix.SockFilter, len(nodes))
+	for i, nd := range nodes {
+		f := unix.SockFilter{Code: nd.code, K: nd.k}
 		switch {
-		case isCond(in):
-			f := unix.SockFilter{Code: in.code, K: in.k}
-			if far[i]&1 != 0 {
-				f.Jt = 0
+		case isCondCode(nd.code):
+			f.Jt, f.Jf = uint8(nd.jt.pos-i-1), uint8(nd.jf.pos-i-1)
+		case nd.code == unix.BPF_JMP|unix.BPF_JA:
+			if isRetCode(nd.jt.code) {
+				f = unix.SockFilter{Code: nd.jt.code, K: nd.jt.k} // cheaper than jumping to it
 			} else {
-				f.Jt = uint8(pos[target(in.jt)] - pos[i] - 1)
+				f.K = uint32(nd.jt.pos - i - 1)
 			}
-			if far[i]&2 != 0 {
-				f.Jf = far[i] & 1 // skip the jt trampoline, if any
-			} else {
-				f.Jf = uint8(pos[target(in.jf)] - pos[i] - 1)
-			}
-			out = append(out, f)
-			if far[i]&1 != 0 {
-				tramp(in.jt)
-			}
-			if far[i]&2 != 0 {
-				tramp(in.jf)
-			}
-		case isJA(in):
-			if t := target(in.jt); t <= i {
-				return nil, fmt.Errorf("seccomp: internal error: backward jump at %d", i)
-			}
-			tramp(in.jt) // a jump to a RET becomes the RET itself
-		default:
-			out = append(out, unix.SockFilter{Code: in.code, K: in.k})
+		}
+		prog[i] = f
+	}
+	return prog, nil
+}
+
+// thread points branches that land on a BPF_JA at the jump's target, and
+// drops jumps to the next instruction.
+func thread(nodes []*node) []*node {
+	final := func(t *node) *node {
+		for t.code == unix.BPF_JMP|unix.BPF_JA {
+			t = t.jt
+		}
+		return t
+	}
+	for _, nd := range nodes {
+		switch {
+		case isCondCode(nd.code):
+			nd.jt, nd.jf = final(nd.jt), final(nd.jf)
+		case nd.code == unix.BPF_JMP|unix.BPF_JA:
+			nd.jt = final(nd.jt)
 		}
 	}
-	return out, nil
+	out := nodes[:0]
+	for i, nd := range nodes {
+		if nd.code == unix.BPF_JMP|unix.BPF_JA && i+1 < len(nodes) && final(nd.jt) == final(nodes[i+1]) {
+			continue
+		}
+		out = append(out, nd)
+	}
+	return out
 }
+
+// nearbyRet finds a RET k that a branch at from can reach.
+func nearbyRet(nodes []*node, from int, k uint32) *node {
+	for i := from + 1; i < len(nodes) && i-from-1 <= maxJump; i++ {
+		if isRetCode(nodes[i].code) && nodes[i].k == k {
+			return nodes[i]
+		}
+	}
+	return nil
+}
+
+func isCondCode(code uint16) bool { return isCond(insn{code: code}) }
+
+func isRetCode(code uint16) bool { return isRet(insn{code: code}) }

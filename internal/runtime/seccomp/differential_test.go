@@ -13,6 +13,9 @@ import (
 // each condition) and compares each verdict with reference.
 func differential(t testing.TB, cfg *specs.LinuxSeccomp, native *arch, f *Filter) {
 	t.Helper()
+	if err := verify(f.prog); err != nil {
+		t.Fatalf("program rejected: %v", err)
+	}
 	failures := 0
 	for _, d := range probeInputs(cfg) {
 		got, _, err := run(f.prog, d, native.bigEndian)
@@ -31,26 +34,39 @@ func differential(t testing.TB, cfg *specs.LinuxSeccomp, native *arch, f *Filter
 func probeInputs(cfg *specs.LinuxSeccomp) []seccompData {
 	rng := rand.New(rand.NewPCG(1, 2))
 
-	// Argument values: the edges of every comparison, in both words.
-	vals := []uint64{0, 1, 0xffffffff, 1 << 32, ^uint64(0)}
-	conditional := map[string][]uint{} // name -> argument indexes it tests
+	// Argument values to try for each syscall name: the edges of each of
+	// its comparisons, in both 32-bit words.
+	generic := []uint64{0, 1, 0xffffffff, 1 << 32, ^uint64(0)}
+	vals := map[string][]uint64{}
+	idxs := map[string][]uint{}
 	for _, sc := range cfg.Syscalls {
 		for _, a := range sc.Args {
+			var vs []uint64
 			for _, x := range []uint64{a.Value, a.ValueTwo, a.ValueTwo & a.Value, a.ValueTwo&a.Value | ^a.Value} {
-				vals = append(vals, x, x-1, x+1, x^1<<32, x&0xffffffff, x|0xffffffff<<32, x^0xffffffff)
+				vs = append(vs, x, x-1, x+1, x^1<<32, x&0xffffffff, x|0xffffffff<<32, x^0xffffffff)
 			}
 			for _, n := range sc.Names {
-				if !slices.Contains(conditional[n], a.Index) {
-					conditional[n] = append(conditional[n], a.Index)
-				}
+				vals[n] = append(vals[n], vs...)
+				idxs[n] = append(idxs[n], a.Index)
 			}
 		}
 	}
-	for call := range uint64(25) { // socketcall/ipc sub-calls
-		vals = append(vals, call)
+	// The multiplexers see the sub-call number and every socket or IPC
+	// call's values.
+	for n := range socketcalls {
+		vals["socketcall"] = append(vals["socketcall"], vals[n]...)
+		idxs["socketcall"] = append(idxs["socketcall"], idxs[n]...)
 	}
-	slices.Sort(vals)
-	vals = slices.Compact(vals)
+	for n := range ipccalls {
+		vals["ipc"] = append(vals["ipc"], vals[n]...)
+		idxs["ipc"] = append(idxs["ipc"], idxs[n]...)
+	}
+	for call := range uint64(25) {
+		vals["socketcall"] = append(vals["socketcall"], call)
+		vals["ipc"] = append(vals["ipc"], call)
+	}
+	idxs["socketcall"] = append(idxs["socketcall"], 0)
+	idxs["ipc"] = append(idxs["ipc"], 0)
 
 	var out []seccompData
 	audits := []uint32{0xdeadbeef}
@@ -60,53 +76,40 @@ func probeInputs(cfg *specs.LinuxSeccomp) []seccompData {
 		}
 	}
 	for _, audit := range audits {
-		nrs := []uint32{0, 1, 0x3fffffff, x32Bit, x32Bit + 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff}
-		tested := map[uint32][]uint{}
+		for _, n := range []uint32{0, 1, 0x3fffffff, x32Bit, x32Bit + 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff} {
+			out = append(out, seccompData{arch: audit, nr: n}, seccompData{arch: audit, nr: n, args: [6]uint64{1, 1, 1, 1, 1, 1}})
+		}
 		for _, a := range arches {
 			if a.audit != audit {
 				continue
 			}
 			for _, row := range sysTable {
-				n := row.nr[a.col]
-				if n < 0 {
+				if row.nr[a.col] < 0 {
 					continue
 				}
-				nrs = append(nrs, uint32(n), uint32(n)+1)
-				idx := conditional[row.name]
-				if _, _, ok := a.muxed(row.name); ok {
-					idx = append(idx, 0)
-				}
-				tested[uint32(n)] = append(tested[uint32(n)], idx...)
-			}
-			for _, mux := range []string{"socketcall", "ipc"} {
-				if n, ok := lookupSyscall(a.col, mux); ok {
-					tested[n] = append(tested[n], 0, 1, 2)
-				}
-			}
-		}
-		slices.Sort(nrs)
-		for _, n := range slices.Compact(nrs) {
-			d := seccompData{arch: audit, nr: n}
-			out = append(out, d)
-			idx := tested[n]
-			if len(idx) == 0 {
-				continue
-			}
-			slices.Sort(idx)
-			idx = slices.Compact(idx)
-			for _, i := range idx {
-				for _, v := range vals {
-					d.args = [6]uint64{}
-					d.args[i] = v
-					out = append(out, d)
-				}
-			}
-			// Combinations, for rules that AND several arguments.
-			for range 64 {
+				nr := uint32(row.nr[a.col])
+				out = append(out, seccompData{arch: audit, nr: nr}, seccompData{arch: audit, nr: nr + 1})
+				vs := append(slices.Clone(generic), vals[row.name]...)
+				idx := slices.Clone(idxs[row.name])
+				slices.Sort(idx)
+				idx = slices.Compact(idx)
 				for _, i := range idx {
-					d.args[i] = vals[rng.IntN(len(vals))]
+					for _, v := range vs {
+						d := seccompData{arch: audit, nr: nr}
+						d.args[i] = v
+						out = append(out, d)
+					}
 				}
-				out = append(out, d)
+				// Combinations, for rules that AND several arguments.
+				if len(idx) > 1 {
+					for range 32 {
+						d := seccompData{arch: audit, nr: nr}
+						for _, i := range idx {
+							d.args[i] = vs[rng.IntN(len(vs))]
+						}
+						out = append(out, d)
+					}
+				}
 			}
 		}
 	}

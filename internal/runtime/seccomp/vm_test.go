@@ -66,12 +66,9 @@ func verify(prog []unix.SockFilter) error {
 	return nil
 }
 
-// run executes prog on d and returns the seccomp action and the number of
-// instructions executed.
+// run executes prog, which verify accepted, on d and returns the seccomp
+// action and the number of instructions executed.
 func run(prog []unix.SockFilter, d seccompData, bigEndian bool) (ret uint32, steps int, err error) {
-	if err := verify(prog); err != nil {
-		return 0, 0, err
-	}
 	var bo binary.ByteOrder = binary.LittleEndian
 	if bigEndian {
 		bo = binary.BigEndian
@@ -105,6 +102,11 @@ func run(prog []unix.SockFilter, d seccompData, bigEndian bool) (ret uint32, ste
 			jump(acc&in.K != 0)
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K, steps, nil
+		default:
+			return 0, steps, fmt.Errorf("pc %d: unexpected opcode %#x", pc, in.Code)
+		}
+		if pc+1 >= len(prog) {
+			return 0, steps, fmt.Errorf("pc %d: jumped past the end", pc)
 		}
 	}
 }
