@@ -105,7 +105,7 @@ func (a *assembler) assemble() ([]unix.SockFilter, error) {
 			}
 		}
 	}
-	nodes = thread(nodes)
+	nodes = threadJumps(nodes)
 
 	// Lay out until every conditional branch reaches its target. A far
 	// branch to a RET is pointed at an equal RET within reach if there is
@@ -169,9 +169,9 @@ func (a *assembler) assemble() ([]unix.SockFilter, error) {
 	return prog, nil
 }
 
-// thread points branches that land on a BPF_JA at the jump's target, and
+// threadJumps points branches that land on a BPF_JA at the jump's target, and
 // drops jumps to the next instruction.
-func thread(nodes []*node) []*node {
+func threadJumps(nodes []*node) []*node {
 	final := func(t *node) *node {
 		for t.code == unix.BPF_JMP|unix.BPF_JA {
 			t = t.jt
