@@ -146,9 +146,10 @@ func mkdirAll(base, dir string, created func(string) error) error {
 }
 
 // removeTree removes a cgroup directory and its descendants, children
-// first. A cgroup whose last process just exited can stay busy for a few
-// milliseconds, so EBUSY is retried with a short backoff before it is
-// reported as a Conflict. A missing directory is not an error.
+// first. A cgroup whose last process just exited (or is a zombie not yet
+// reaped) stays busy for a few milliseconds, so EBUSY is retried with a
+// short backoff; a live process in it fails at once, as a Conflict. A
+// missing directory is not an error.
 func removeTree(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -170,7 +171,7 @@ func removeTree(dir string) error {
 		switch {
 		case err == nil, err == unix.ENOENT:
 			return nil
-		case err == unix.EBUSY && attempt < 8:
+		case err == unix.EBUSY && attempt < 8 && !hasLiveProcess(dir):
 			time.Sleep(delay)
 			delay *= 2
 		case err == unix.EBUSY:
@@ -179,6 +180,25 @@ func removeTree(dir string) error {
 			return fileError("rmdir", dir, err)
 		}
 	}
+}
+
+// hasLiveProcess reports whether the cgroup at dir holds a process that
+// is not a zombie: one that will not leave by itself.
+func hasLiveProcess(dir string) bool {
+	s, err := readFile(path.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return false
+	}
+	for pid := range strings.FieldsSeq(s) {
+		stat, err := readFile("/proc/" + pid + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if i := strings.LastIndexByte(stat, ')'); i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 // readProcs lists the pids in dir's cgroup.procs and in its descendants'.

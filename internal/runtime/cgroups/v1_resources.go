@@ -227,6 +227,17 @@ func setCPUV1(w fileWriter, c *specs.LinuxCPU) error {
 			return err
 		}
 	}
+	// The kernel keeps burst <= quota at every write: a burst that shrinks
+	// must go before a quota that shrinks below the old burst, one that
+	// grows after a quota that grows. Try it first; on EINVAL, last.
+	burstDone := false
+	if c.Burst != nil {
+		err := w("cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10))
+		if err != nil && !errdefs.IsInvalidParameter(err) {
+			return err
+		}
+		burstDone = err == nil
+	}
 	quotaSet := c.Quota != nil && *c.Quota != 0
 	quotaDone := false
 	if c.Period != nil && *c.Period != 0 {
@@ -249,8 +260,7 @@ func setCPUV1(w fileWriter, c *specs.LinuxCPU) error {
 			return err
 		}
 	}
-	if c.Burst != nil {
-		// After the quota: the burst may not exceed it.
+	if c.Burst != nil && !burstDone {
 		if err := w("cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10)); err != nil {
 			return err
 		}

@@ -139,6 +139,15 @@ func (m *v2Manager) setCPU(w fileWriter, c *specs.LinuxCPU) error {
 			return err
 		}
 	}
+	// burst <= quota at every write, as in v1 (setCPUV1).
+	burstDone := false
+	if c.Burst != nil {
+		err := w("cpu.max.burst", strconv.FormatUint(*c.Burst, 10))
+		if err != nil && !errdefs.IsInvalidParameter(err) {
+			return err
+		}
+		burstDone = err == nil
+	}
 	quotaSet := c.Quota != nil && *c.Quota != 0
 	periodSet := c.Period != nil && *c.Period != 0
 	if quotaSet || periodSet {
@@ -164,7 +173,7 @@ func (m *v2Manager) setCPU(w fileWriter, c *specs.LinuxCPU) error {
 			return err
 		}
 	}
-	if c.Burst != nil {
+	if c.Burst != nil && !burstDone {
 		if err := w("cpu.max.burst", strconv.FormatUint(*c.Burst, 10)); err != nil {
 			return err
 		}
