@@ -80,19 +80,34 @@ func nativeArch() *arch {
 	return nil
 }
 
-// The socketcall(2) and ipc(2) sub-call numbers (linux/net.h, linux/ipc.h),
-// used to mirror rules on multiplexed ABIs as libseccomp does.
+// muxCall is a call reachable through socketcall(2) or ipc(2), with its
+// sub-call number (linux/net.h SYS_*, linux/ipc.h). Slices rather than maps
+// so that nothing runs at process start.
+type muxCall struct {
+	name string
+	call uint32
+}
+
 var (
-	socketcalls = map[string]uint32{
-		"socket": 1, "bind": 2, "connect": 3, "listen": 4, "accept": 5,
-		"getsockname": 6, "getpeername": 7, "socketpair": 8, "send": 9,
-		"recv": 10, "sendto": 11, "recvfrom": 12, "shutdown": 13,
-		"setsockopt": 14, "getsockopt": 15, "sendmsg": 16, "recvmsg": 17,
-		"accept4": 18, "recvmmsg": 19, "sendmmsg": 20,
+	socketcalls = []muxCall{
+		{"socket", 1}, {"bind", 2}, {"connect", 3}, {"listen", 4}, {"accept", 5},
+		{"getsockname", 6}, {"getpeername", 7}, {"socketpair", 8}, {"send", 9},
+		{"recv", 10}, {"sendto", 11}, {"recvfrom", 12}, {"shutdown", 13},
+		{"setsockopt", 14}, {"getsockopt", 15}, {"sendmsg", 16}, {"recvmsg", 17},
+		{"accept4", 18}, {"recvmmsg", 19}, {"sendmmsg", 20},
 	}
-	ipccalls = map[string]uint32{
-		"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4,
-		"msgsnd": 11, "msgrcv": 12, "msgget": 13, "msgctl": 14,
-		"shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
+	ipccalls = []muxCall{
+		{"semop", 1}, {"semget", 2}, {"semctl", 3}, {"semtimedop", 4},
+		{"msgsnd", 11}, {"msgrcv", 12}, {"msgget", 13}, {"msgctl", 14},
+		{"shmat", 21}, {"shmdt", 22}, {"shmget", 23}, {"shmctl", 24},
 	}
 )
+
+func findMuxCall(calls []muxCall, name string) (uint32, bool) {
+	for _, c := range calls {
+		if c.name == name {
+			return c.call, true
+		}
+	}
+	return 0, false
+}

@@ -228,10 +228,10 @@ func (a *arch) muxed(name string) (nr, call uint32, ok bool) {
 		return 0, 0, false
 	}
 	mux := "socketcall"
-	call, ok = socketcalls[name]
+	call, ok = findMuxCall(socketcalls, name)
 	if !ok {
 		mux = "ipc"
-		call, ok = ipccalls[name]
+		call, ok = findMuxCall(ipccalls, name)
 	}
 	if !ok {
 		return 0, 0, false

@@ -160,6 +160,23 @@ func TestDockerDefaultAMD64(t *testing.T) {
 		{arch: mustArch(t, specs.ArchARM), name: "read", want: retKillP},
 	})
 	differential(t, cfg, x8664, f)
+
+	// The hot path: instructions executed for a native syscall.
+	total, most, count := 0, 0, 0
+	for _, row := range sysTable {
+		if row.nr[colX86_64] < 0 {
+			continue
+		}
+		_, steps, err := run(f.prog, seccompData{arch: auditX8664, nr: uint32(row.nr[colX86_64])}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total, most, count = total+steps, max(most, steps), count+1
+	}
+	t.Logf("x86_64 syscalls: %.1f instructions on average, at most %d", float64(total)/float64(count), most)
+	if most > 32 {
+		t.Errorf("a syscall takes %d instructions; the decision tree should keep this near log2", most)
+	}
 }
 
 func TestX32NotListed(t *testing.T) {

@@ -53,13 +53,13 @@ func probeInputs(cfg *specs.LinuxSeccomp) []seccompData {
 	}
 	// The multiplexers see the sub-call number and every socket or IPC
 	// call's values.
-	for n := range socketcalls {
-		vals["socketcall"] = append(vals["socketcall"], vals[n]...)
-		idxs["socketcall"] = append(idxs["socketcall"], idxs[n]...)
+	for _, c := range socketcalls {
+		vals["socketcall"] = append(vals["socketcall"], vals[c.name]...)
+		idxs["socketcall"] = append(idxs["socketcall"], idxs[c.name]...)
 	}
-	for n := range ipccalls {
-		vals["ipc"] = append(vals["ipc"], vals[n]...)
-		idxs["ipc"] = append(idxs["ipc"], idxs[n]...)
+	for _, c := range ipccalls {
+		vals["ipc"] = append(vals["ipc"], vals[c.name]...)
+		idxs["ipc"] = append(idxs["ipc"], idxs[c.name]...)
 	}
 	for call := range uint64(25) {
 		vals["socketcall"] = append(vals["socketcall"], call)
