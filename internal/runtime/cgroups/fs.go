@@ -116,9 +116,6 @@ func fileError(op, p string, err error) error {
 	return fmt.Errorf("%s %s: %w: %w", op, p, class, err)
 }
 
-// isNotExist reports whether err came from a missing file or directory.
-func isNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }
-
 // mkdirAll creates dir and its missing parents below base (which must
 // exist) and calls created for each directory it made, top down.
 func mkdirAll(base, dir string, created func(string) error) error {
@@ -151,6 +148,15 @@ func mkdirAll(base, dir string, created func(string) error) error {
 // short backoff; a live process in it fails at once, as a Conflict. A
 // missing directory is not an error.
 func removeTree(dir string) error {
+	// Try the common case, a leaf, before listing: a cgroup directory
+	// holds dozens of control files, and reading them is most of the cost.
+	err := unix.Rmdir(dir)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.EBUSY {
+		return fileError("rmdir", dir, err)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -158,6 +158,7 @@ func TestHybridDevicesGoToV2WithoutV1Devices(t *testing.T) {
 
 func TestWarnings(t *testing.T) {
 	r := &specs.LinuxResources{
+		//lint:ignore SA1019 deprecated knobs are still sent; they are detected to be ignored
 		Memory:  &specs.LinuxMemory{Kernel: i64(1), KernelTCP: i64(1), Swappiness: u64(1), DisableOOMKiller: boolp(true), UseHierarchy: boolp(false)},
 		BlockIO: &specs.LinuxBlockIO{LeafWeight: u16(10)},
 		CPU:     &specs.LinuxCPU{Idle: i64(1), Shares: u64(100)},

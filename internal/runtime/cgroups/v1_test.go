@@ -34,6 +34,7 @@ func fullResources() *specs.LinuxResources {
 		Memory: &specs.LinuxMemory{
 			Limit: i64(100 << 20), Reservation: i64(50 << 20), Swap: i64(200 << 20),
 			Swappiness: u64(10), DisableOOMKiller: boolp(true), UseHierarchy: boolp(true),
+			//lint:ignore SA1019 deprecated knobs are still sent; they are detected to be ignored
 			Kernel: i64(1 << 20), KernelTCP: i64(1 << 20), // deprecated: never written
 		},
 		CPU: &specs.LinuxCPU{

@@ -13,6 +13,7 @@ func Warnings(l *Layout, r *specs.LinuxResources) []string {
 	var w []string
 	memV2 := l.V1Hierarchy("memory") == nil && l.Unified != nil
 	if m := r.Memory; m != nil {
+		//lint:ignore SA1019 deprecated knobs are still sent; they are detected to be ignored
 		if m.Kernel != nil {
 			w = append(w, "kernel memory limits are deprecated and no longer supported by the kernel; the limit was ignored")
 		}
