@@ -69,6 +69,8 @@ type Manager interface {
 	// Freeze stops every process of the cgroup and returns once they are
 	// frozen (bounded by a few seconds: errdefs.ErrUnavailable and the
 	// cgroup thawed again if some task cannot be frozen); Thaw resumes them.
+	// The v1 freezer is used where mounted (hybrid hosts included), else
+	// cgroup v2's cgroup.freeze.
 	Freeze() error
 	Thaw() error
 	// Frozen reports whether the cgroup is frozen.

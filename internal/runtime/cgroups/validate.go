@@ -197,6 +197,12 @@ func checkUnified(r *specs.LinuxResources) error {
 		if k == "" || k == "." || k == ".." || strings.ContainsAny(k, "/\x00") || !strings.Contains(k, ".") {
 			return invalid("unified key %q: not a cgroup file name", k)
 		}
+		// These move, kill or stop processes rather than limit them; the
+		// runtime does that through Apply, Kill and Freeze.
+		switch k {
+		case "cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze":
+			return invalid("unified key %q: not a resource limit", k)
+		}
 		if strings.ContainsRune(v, 0) {
 			return invalid("unified %s value %q: contains a NUL byte", k, v)
 		}
