@@ -74,9 +74,14 @@ type node struct {
 	pos    int
 }
 
-// assemble lays the program out. Errors mean a bug in the code generator
-// (unbound label, backward jump), never bad user input; a program that grows
-// past maxInsns is returned as is for the caller to reject.
+// errTooLarge reports a program longer than maxInsns; layout stops early
+// (code only grows), so hostile input cannot make it loop for long.
+type errTooLarge struct{ n int }
+
+func (e errTooLarge) Error() string { return fmt.Sprintf("program has %d instructions", e.n) }
+
+// assemble lays the program out. Errors other than errTooLarge mean a bug in
+// the code generator (unbound label, backward jump), never bad user input.
 func (a *assembler) assemble() ([]unix.SockFilter, error) {
 	n := len(a.insns)
 	if n == 0 || !isRet(a.insns[n-1]) {
@@ -106,6 +111,9 @@ func (a *assembler) assemble() ([]unix.SockFilter, error) {
 		}
 	}
 	nodes = threadJumps(nodes)
+	if len(nodes) > maxInsns {
+		return nil, errTooLarge{len(nodes)}
+	}
 
 	// Lay out until every conditional branch reaches its target. A far
 	// branch to a RET is pointed at an equal RET within reach if there is
@@ -143,7 +151,10 @@ func (a *assembler) assemble() ([]unix.SockFilter, error) {
 			}
 		}
 		nodes = out
-		if !changed || len(nodes) > 2*maxInsns {
+		if len(nodes) > maxInsns {
+			return nil, errTooLarge{len(nodes)}
+		}
+		if !changed {
 			break
 		}
 	}

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -140,12 +141,13 @@ func compile(cfg *specs.LinuxSeccomp, native *arch) (*Filter, error) {
 	e := &emitter{native: native, def: def}
 	e.program(filterArches, rules)
 	prog, err := e.a.assemble()
+	var big errTooLarge
+	if errors.As(err, &big) {
+		return nil, fmt.Errorf("seccomp: filter needs more than %d BPF instructions (at least %d), the kernel's limit: %w",
+			maxInsns, big.n, errdefs.ErrInvalidParameter)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if len(prog) > maxInsns {
-		return nil, fmt.Errorf("seccomp: filter needs %d BPF instructions, more than the kernel's limit of %d: %w",
-			len(prog), maxInsns, errdefs.ErrInvalidParameter)
 	}
 	f.prog = prog
 

@@ -10,8 +10,8 @@ import (
 
 // FuzzCompile feeds linux.seccomp JSON to the compiler. Compile must never
 // panic; errors must carry a class; a compiled program must pass the
-// kernel's checks and, for inputs small enough to cross-check quickly, agree
-// with the reference semantics everywhere.
+// kernel's checks and agree with the reference semantics (on a sample of
+// inputs, to keep each run fast).
 //
 //	go test -run '^$' -fuzz FuzzCompile -fuzztime 60s ./internal/runtime/seccomp
 func FuzzCompile(f *testing.F) {
@@ -54,13 +54,7 @@ func FuzzCompile(f *testing.F) {
 			if err := verify(filter.prog); err != nil {
 				t.Fatalf("program rejected: %v", err)
 			}
-			rules := 0
-			for _, sc := range cfg.Syscalls {
-				rules += len(sc.Names) * (1 + len(sc.Args))
-			}
-			if rules <= 64 {
-				differential(t, &cfg, native, filter)
-			}
+			differentialSample(t, &cfg, native, filter, 3000)
 		}
 	})
 }
