@@ -499,7 +499,7 @@ func checkHooks(s *specs.Spec, _ string) error {
 	}
 	var errs []error
 	for kind, hooks := range map[string][]specs.Hook{
-		"prestart": s.Hooks.Prestart, "createRuntime": s.Hooks.CreateRuntime,
+		"prestart": prestartHooks(s.Hooks), "createRuntime": s.Hooks.CreateRuntime,
 		"createContainer": s.Hooks.CreateContainer, "startContainer": s.Hooks.StartContainer,
 		"poststart": s.Hooks.Poststart, "poststop": s.Hooks.Poststop,
 	} {

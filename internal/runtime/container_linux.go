@@ -40,7 +40,7 @@ func New(root string, log *slog.Logger) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(abs, spareDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", abs, err)
 	}
 	if log == nil {
@@ -48,6 +48,10 @@ func New(root string, log *slog.Logger) (*Runtime, error) {
 	}
 	return &Runtime{root: abs, log: log}, nil
 }
+
+// spareDirName is an empty directory under the root, the second lower layer
+// of the read-only overlay the init runs from (exe_linux.go).
+const spareDirName = ".exe-lower"
 
 // Container is one container's state directory and what it records.
 type Container struct {
@@ -141,22 +145,18 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		}
 		os.RemoveAll(dir)
 	}()
-	if err := writeState(dir, c.st); err != nil {
-		return nil, err
-	}
-
 	layout, err := cgroups.DetectLayout()
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	cg, err = cgroups.New(layout, cgroups.Config{Path: spec.Linux.CgroupsPath, Name: id, Resources: withDefaultDeviceRules(spec.Linux.Resources)})
+	cg, err = cgroups.New(layout, cgroups.Config{Path: spec.Linux.CgroupsPath, Name: id, Resources: withDeviceRules(spec)})
 	if err != nil {
 		return nil, err
 	}
 	if err := cg.Apply(0); err != nil {
 		return nil, err
 	}
-	if err := cg.Set(withDefaultDeviceRules(spec.Linux.Resources)); err != nil {
+	if err := cg.Set(withDeviceRules(spec)); err != nil {
 		return nil, err
 	}
 	c.st.CgroupPaths = cg.Paths()
@@ -188,6 +188,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		bootstrap: bs, cgroup: cg,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		preserveFDs: o.PreserveFDs, console: console, listener: listener,
+		spareDir: filepath.Join(rt.root, spareDirName),
 	}
 	if hasNewNamespace(spec, specs.UserNamespace) {
 		req.uidMappings, req.gidMappings = spec.Linux.UIDMappings, spec.Linux.GIDMappings
@@ -223,7 +224,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		switch m.Type {
 		case msgRunHooks:
 			state := hookState(spec, id, bundle, sp.pid, specs.StateCreated)
-			if err := runHooks(ctx, "prestart", spec.Hooks.Prestart, state); err != nil {
+			if err := runHooks(ctx, "prestart", prestartHooks(spec.Hooks), state); err != nil {
 				return nil, err
 			}
 			if err := runHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, state); err != nil {
@@ -269,14 +270,28 @@ func defaultStdio(req *spawnRequest) {
 	}
 }
 
-// withDefaultDeviceRules appends the rules the default devices need when
-// the config restricts devices at all.
-func withDefaultDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
+// withDeviceRules completes a device allow-list: the nodes the container
+// is given (linux.devices) and the default devices must be usable, or the
+// init could not even create them.
+func withDeviceRules(spec *specs.Spec) *specs.LinuxResources {
+	r := spec.Linux.Resources
 	if r == nil || len(r.Devices) == 0 {
 		return r
 	}
 	out := *r
-	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), r.Devices...), DefaultDeviceRules()...)
+	out.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
+	for _, d := range spec.Linux.Devices {
+		if d.Type == "p" {
+			continue // fifos are not devices to the cgroup
+		}
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		major, minor := d.Major, d.Minor
+		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	out.Devices = append(out.Devices, DefaultDeviceRules()...)
 	return &out
 }
 
@@ -391,7 +406,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644, false); err != nil {
 		return fmt.Errorf("write pid file %s: %w", path, err)
 	}
 	return nil
@@ -528,10 +543,6 @@ func (c *Container) Start(ctx context.Context) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	if err := c.awaitExec(conn); err != nil {
-		return err
-	}
-	c.st.Started = true
-	if err := writeState(c.dir, c.st); err != nil {
 		return err
 	}
 	spec := c.st.Config

@@ -5,17 +5,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// The init runs from a sealed memfd copy of this binary, never from the
-// binary on disk. A container process that reaches the init's
-// /proc/<pid>/exe (through a "#!/proc/self/exe" entrypoint, or by
-// watching an exec'd process) could otherwise open the runtime binary
-// and overwrite it (CVE-2019-5736). A sealed memfd cannot be written, grown
-// or shrunk, by anyone.
+// The init never runs from the writable binary on disk. A container
+// process that reaches the init's /proc/<pid>/exe (through a
+// "#!/proc/self/exe" entrypoint, or by watching an exec'd process) could
+// otherwise open the runtime binary and overwrite it (CVE-2019-5736).
+//
+// First choice: the binary as seen through a private, detached, read-only
+// overlayfs mount (no upper layer). Writing to it fails with EROFS whoever
+// asks, it costs one mount instead of a copy, and the mount is attached
+// nowhere: it lives only as long as the processes using it. Where overlayfs
+// cannot be mounted, a sealed memfd copy (cannot be written, grown or
+// shrunk by anyone) does the same job at the price of copying the binary.
 
 var (
 	selfOnce sync.Once
@@ -23,10 +29,58 @@ var (
 	selfErr  error
 )
 
-// sealedSelf returns a sealed, executable memfd copy of the running binary.
-func sealedSelf() (*os.File, error) {
-	selfOnce.Do(func() { selfFile, selfErr = cloneSelf() })
+// protectedSelf returns an executable handle on a write-protected view of
+// the running binary. spareDir is an existing directory that does not
+// overlap the binary's (overlayfs needs two lower layers).
+func protectedSelf(spareDir string) (*os.File, error) {
+	selfOnce.Do(func() {
+		selfFile, selfErr = overlaySelf(spareDir)
+		if selfErr != nil {
+			selfFile, selfErr = cloneSelf()
+		}
+	})
 	return selfFile, selfErr
+}
+
+// overlaySelf opens the running binary through a detached read-only
+// overlay of its directory.
+func overlaySelf(spareDir string) (*os.File, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	var want unix.Stat_t
+	if err := unix.Stat("/proc/self/exe", &want); err != nil {
+		return nil, err
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigSetString(fsfd, "lowerdir", filepath.Dir(exe)+":"+spareDir); err != nil {
+		return nil, fmt.Errorf("overlay lowerdir: %w", err)
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("overlay create: %w", err)
+	}
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount overlay: %w", err)
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open binary in overlay: %w", err)
+	}
+	// The path may have been replaced since we started (an upgrade):
+	// only run what is running now.
+	var got unix.Stat_t
+	if err := unix.Fstat(fd, &got); err != nil || got.Size != want.Size || got.Mtim != want.Mtim {
+		unix.Close(fd)
+		return nil, errors.New("binary changed on disk")
+	}
+	return os.NewFile(uintptr(fd), exe), nil
 }
 
 func cloneSelf() (*os.File, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -65,6 +66,7 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int
 	req := spawnRequest{
 		bootstrap: bs, cgroup: c.cgroup(), stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		preserveFDs: o.PreserveFDs, oomScoreAdj: p.OOMScoreAdj,
+		spareDir: filepath.Join(c.rt.root, spareDirName),
 	}
 	if p.Terminal {
 		req.console = console

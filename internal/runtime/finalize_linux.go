@@ -30,21 +30,10 @@ type execProcess struct {
 	preserveFDs int
 }
 
-// prepareExec resolves what can fail before the point of no return, so
-// create reports a missing executable or a bad filter.
-func prepareExec(p *specs.Process, s *specs.Spec, preserveFDs int) (*execProcess, error) {
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return nil, fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
-	}
-	if err := checkCwdInRoot(); err != nil {
-		return nil, err
-	}
-	env := withHome(p.Env, p.User.UID)
-	path, err := lookPath(p.Args[0], env)
-	if err != nil {
-		return nil, err
-	}
-	ep := &execProcess{p: p, path: path, env: env, preserveFDs: preserveFDs}
+// newExecProcess compiles what can be checked early (the seccomp filter),
+// so create reports a bad filter.
+func newExecProcess(p *specs.Process, s *specs.Spec, preserveFDs int) (*execProcess, error) {
+	ep := &execProcess{p: p, preserveFDs: preserveFDs}
 	if s != nil && s.Linux != nil && s.Linux.Seccomp != nil {
 		f, err := seccomp.Compile(s.Linux.Seccomp)
 		if err != nil {
@@ -53,6 +42,25 @@ func prepareExec(p *specs.Process, s *specs.Spec, preserveFDs int) (*execProcess
 		ep.seccomp = f
 	}
 	return ep, nil
+}
+
+// resolve enters the working directory and finds the executable. It runs
+// at start, after the startContainer hooks, which may provide either.
+func (ep *execProcess) resolve() error {
+	p := ep.p
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
+	}
+	if err := checkCwdInRoot(); err != nil {
+		return err
+	}
+	ep.env = withHome(p.Env, p.User.UID)
+	path, err := lookPath(p.Args[0], ep.env)
+	if err != nil {
+		return err
+	}
+	ep.path = path
+	return nil
 }
 
 // checkCwdInRoot refuses a working directory outside the container's root

@@ -28,6 +28,16 @@ func hookState(s *specs.Spec, id, bundle string, pid int, status specs.Container
 	return data
 }
 
+// prestartHooks returns the deprecated prestart hooks, which a runtime
+// must still run (during create, with createRuntime).
+func prestartHooks(h *specs.Hooks) []specs.Hook {
+	if h == nil {
+		return nil
+	}
+	//lint:ignore SA1019 the spec deprecates prestart but still requires runtimes to run it
+	return h.Prestart
+}
+
 // runHooks runs hooks in order and stops at the first failure. Each gets
 // the state on stdin and its own timeout; its output is kept for the error.
 func runHooks(ctx context.Context, kind string, hooks []specs.Hook, state []byte) error {

@@ -64,7 +64,7 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 			return fmt.Errorf("prepare rootfs: %w", err)
 		}
 	}
-	if s.Hooks != nil && len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime) > 0 {
+	if s.Hooks != nil && len(prestartHooks(s.Hooks))+len(s.Hooks.CreateRuntime) > 0 {
 		if err := writeFrame(sync, &syncMsg{Type: msgRunHooks}); err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 			}
 		}
 		var err error
-		if ep, err = prepareExec(p, s, cfg.PreserveFDs); err != nil {
+		if ep, err = newExecProcess(p, s, cfg.PreserveFDs); err != nil {
 			return err
 		}
 	}
@@ -186,6 +186,9 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 		if err := runHooks(ctx, "startContainer", s.Hooks.StartContainer, state); err != nil {
 			fail(err)
 		}
+	}
+	if err := ep.resolve(); err != nil {
+		fail(err)
 	}
 	fail(ep.finalizeAndExec(func(listener int) error { return sendSeccompFD(conn, listener) }))
 	return nil
@@ -254,8 +257,11 @@ func initExec(sync *os.File, cfg *initConfig) error {
 			return err
 		}
 	}
-	ep, err := prepareExec(p, cfg.Spec, cfg.PreserveFDs)
+	ep, err := newExecProcess(p, cfg.Spec, cfg.PreserveFDs)
 	if err != nil {
+		return err
+	}
+	if err := ep.resolve(); err != nil {
 		return err
 	}
 	// On success execve closes the sync socket: the runtime reads EOF.

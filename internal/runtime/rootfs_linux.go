@@ -245,13 +245,13 @@ func (r *rootfsSetup) mountEntry(m *specs.Mount) error {
 		// not mount sysfs; show the host's read-only instead.
 		err = doMount("bind", "/sys", procFD(target), dest, "", unix.MS_BIND|unix.MS_REC, "")
 		if err == nil {
-			err = remountBind(target, dest, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+			err = r.remountAt(dest, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	return applyMountExtras(target, dest, opts)
+	return r.applyMountExtras(dest, opts)
 }
 
 func (r *rootfsSetup) bindMount(m *specs.Mount, dest string, opts mountOptions) error {
@@ -272,18 +272,36 @@ func (r *rootfsSetup) bindMount(m *specs.Mount, dest string, opts mountOptions) 
 		return err
 	}
 	if opts.flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || len(opts.data) > 0 {
-		// The target path now shows the new mount; reopen to reach it.
-		remountTarget, err := pathrs.OpenatInRoot(r.root, dest)
+		mounted, err := r.reopen(dest)
 		if err != nil {
-			return fmt.Errorf("resolve %s after bind: %w", dest, err)
-		}
-		defer remountTarget.Close()
-		if err := remountBind(remountTarget, dest, opts.flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), opts.dataString()); err != nil {
 			return err
 		}
-		target = remountTarget
+		defer mounted.Close()
+		if err := remountBind(mounted, dest, opts.flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), opts.dataString()); err != nil {
+			return err
+		}
 	}
-	return applyMountExtras(target, dest, opts)
+	return r.applyMountExtras(dest, opts)
+}
+
+// remountAt applies flags to the bind mount just made at dest.
+func (r *rootfsSetup) remountAt(dest string, flags uintptr) error {
+	h, err := r.reopen(dest)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return remountBind(h, dest, flags, "")
+}
+
+// reopen resolves dest again after a mount on it: the handle taken before
+// the mount points at the covered directory, not at the new mount.
+func (r *rootfsSetup) reopen(dest string) (*os.File, error) {
+	h, err := pathrs.OpenatInRoot(r.root, dest)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s after mounting it: %w", dest, err)
+	}
+	return h, nil
 }
 
 // remountBind applies flags to a bind mount. In a user namespace the
@@ -314,8 +332,17 @@ func lockedFlags(f int64) uintptr {
 	return out
 }
 
-// applyMountExtras sets propagation and recursive attributes.
-func applyMountExtras(target *os.File, dest string, opts mountOptions) error {
+// applyMountExtras sets propagation and recursive attributes on the mount
+// just made at dest.
+func (r *rootfsSetup) applyMountExtras(dest string, opts mountOptions) error {
+	if len(opts.propagation) == 0 && opts.attrSet == 0 && opts.attrClr == 0 {
+		return nil
+	}
+	target, err := r.reopen(dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
 	for _, p := range opts.propagation {
 		if err := doMount("propagation", "", procFD(target), dest, "", p, ""); err != nil {
 			return err
@@ -326,12 +353,7 @@ func applyMountExtras(target *os.File, dest string, opts mountOptions) error {
 		if opts.attrSet&unix.MOUNT_ATTR__ATIME != 0 {
 			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
 		}
-		h, err := os.OpenFile(procFD(target), unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		if err := unix.MountSetattr(int(h.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		if err := unix.MountSetattr(int(target.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
 			return &linux.MountError{Op: "mount_setattr", Target: dest, Flags: fmt.Sprintf("set %#x clear %#x", opts.attrSet, opts.attrClr), Err: err}
 		}
 	}
@@ -358,7 +380,7 @@ func (r *rootfsSetup) mountCgroups(dest string, opts mountOptions) error {
 		if err := doMount("bind", cgs[0].HostPath, procFD(target), dest, "", unix.MS_BIND, ""); err != nil {
 			return err
 		}
-		return remountBind(target, dest, flags, "")
+		return r.remountAt(dest, flags)
 	}
 
 	if err := doMount("mount", "tmpfs", procFD(target), dest, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
@@ -378,7 +400,7 @@ func (r *rootfsSetup) mountCgroups(dest string, opts mountOptions) error {
 		default:
 			err = doMount("bind", cg.HostPath, procFD(h), sub, "", unix.MS_BIND, "")
 			if err == nil {
-				err = remountBind(h, sub, flags, "")
+				err = r.remountAt(sub, flags)
 			}
 		}
 		h.Close()

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/berth-project/berth/internal/runtime/cgroups"
 	"github.com/berth-project/berth/internal/runtime/nsenter"
@@ -29,6 +29,8 @@ type spawnRequest struct {
 	listener    *os.File // start socket (create only), or nil
 	oomScoreAdj *int
 	initialCPUs string
+	// spareDir is an empty directory for the binary's read-only overlay.
+	spareDir string
 }
 
 // spawned is a started process, paused in its init until configured.
@@ -43,7 +45,7 @@ type spawned struct {
 // constructor places it in its namespaces and reports the pid of the
 // process that will become the container's.
 func spawn(req spawnRequest) (_ *spawned, retErr error) {
-	exe, err := sealedSelf()
+	exe, err := protectedSelf(req.spareDir)
 	if err != nil {
 		return nil, err
 	}
@@ -83,19 +85,40 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	}
 	defer unix.Close(exeFD)
 
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
-		Args:       []string{"berth-runtime", "init"},
-		Env:        []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD)},
-		Stdin:      req.stdin,
-		Stdout:     req.stdout,
-		Stderr:     req.stderr,
-		ExtraFiles: extra,
+	// syscall.ForkExec rather than os/exec: os/exec probes pidfd support
+	// with an extra fork on first use, on the container-start hot path.
+	files := []uintptr{req.stdin.Fd(), req.stdout.Fd(), req.stderr.Fd()}
+	for _, f := range extra {
+		files = append(files, f.Fd())
 	}
-	if err := cmd.Start(); err != nil {
+	stagePid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, &syscall.ProcAttr{
+		Env:   []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD)},
+		Files: files,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	stagePid := cmd.Process.Pid
+	stageDone := false
+	reapStage := func() error {
+		if stageDone {
+			return nil
+		}
+		stageDone = true
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(stagePid, &ws, 0, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !ws.Exited() || ws.ExitStatus() != 0 {
+				return fmt.Errorf("init stage exited with status %v", ws)
+			}
+			return nil
+		}
+	}
 	initPid := 0
 	defer func() {
 		if retErr != nil {
@@ -105,7 +128,7 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 				var ws unix.WaitStatus
 				unix.Wait4(initPid, &ws, 0, nil)
 			}
-			cmd.Wait()
+			reapStage()
 		}
 	}()
 	if req.initialCPUs != "" {
@@ -131,8 +154,8 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("init stage: %w", err)
+	if err := reapStage(); err != nil {
+		return nil, err
 	}
 	sp.pid = initPid
 	if req.oomScoreAdj != nil {

@@ -40,9 +40,6 @@ type savedState struct {
 	Owner         int               `json:"owner"`
 	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
 	Config        *specs.Spec       `json:"config"`
-	// Started records that start completed, for status after a crash of
-	// the start command between exec and cleanup.
-	Started bool `json:"started,omitempty"`
 }
 
 var validID = regexp.MustCompile(`^[\w+\-.]+$`)
@@ -55,8 +52,8 @@ func ValidateID(id string) error {
 		return fmt.Errorf("container id is empty: %w", errdefs.ErrInvalidParameter)
 	case len(id) > maxIDBytes:
 		return fmt.Errorf("container id is longer than %d bytes: %w", maxIDBytes, errdefs.ErrInvalidParameter)
-	case id == "." || id == ".." || !validID.MatchString(id):
-		return fmt.Errorf("invalid container id %q (allowed: letters, digits, _ + - .): %w", id, errdefs.ErrInvalidParameter)
+	case id[0] == '.' || !validID.MatchString(id):
+		return fmt.Errorf("invalid container id %q (allowed: letters, digits, _ + - and . but not first): %w", id, errdefs.ErrInvalidParameter)
 	}
 	return nil
 }
@@ -67,7 +64,9 @@ func writeState(dir string, st *savedState) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, stateFile), data, 0o600)
+	// No fsync: runtime state lives on a tmpfs (/run) and means nothing
+	// after a reboot; the rename alone keeps readers from a torn file.
+	return writeFileAtomic(filepath.Join(dir, stateFile), data, 0o600, false)
 }
 
 func readState(dir string) (*savedState, error) {
@@ -85,9 +84,10 @@ func readState(dir string) (*savedState, error) {
 	return &st, nil
 }
 
-// writeFileAtomic writes through a temporary file, fsync and rename, so a
-// reader sees the old or the new content and a crash leaves one of them.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// writeFileAtomic writes through a temporary file and rename, so a reader
+// sees the old or the new content; with durable, an fsync first makes a
+// crash leave one of them too.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -106,8 +106,10 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
