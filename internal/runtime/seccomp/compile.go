@@ -82,9 +82,9 @@ type archRule struct {
 // rules in order, then the fallback (the first unconditional rule's action,
 // else the default action).
 type sysRules struct {
-	conds    []archRule
-	fallback uint32
-	hasUncnd bool
+	conds     []archRule
+	fallback  uint32
+	hasUncond bool
 }
 
 func compile(cfg *specs.LinuxSeccomp, native *arch) (*Filter, error) {
@@ -276,10 +276,10 @@ func (a *arch) resolve(rules []rule, def uint32) map[uint32]*sysRules {
 		switch {
 		case len(conds) > 0:
 			s.conds = append(s.conds, archRule{act: act, conds: conds})
-		case !s.hasUncnd:
+		case !s.hasUncond:
 			// The first unconditional rule wins; later ones for the
 			// same syscall are unreachable.
-			s.fallback, s.hasUncnd = act, true
+			s.fallback, s.hasUncond = act, true
 		}
 	}
 	for _, r := range rules {

@@ -27,7 +27,8 @@
 //   - SCMP_ACT_KILL is KILL_THREAD. SCMP_ACT_ERRNO and SCMP_ACT_TRACE carry
 //     errnoRet (defaultErrnoRet for the default action), EPERM when unset;
 //     errnoRet on any other action is an error, as the spec requires.
-//     SCMP_ACT_NOTIFY may not be the default action nor be used on write(2).
+//     SCMP_ACT_NOTIFY requires listenerPath and may not be the default action
+//     nor be used on write(2).
 //   - Each name in a syscalls entry makes one rule. Rules whose action equals
 //     the default action are dropped (runc does; libseccomp refuses them).
 //   - A rule's conditions are ANDed, except that when two or more of them test

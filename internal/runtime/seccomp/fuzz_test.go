@@ -25,7 +25,7 @@ func FuzzCompile(f *testing.F) {
 		`{"defaultAction":"SCMP_ACT_ALLOW"}`,
 		`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],
 		  "syscalls":[{"names":["socket","semop"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":40,"op":"SCMP_CMP_NE"}]}]}`,
-		`{"defaultAction":"SCMP_ACT_KILL_PROCESS","flags":["SECCOMP_FILTER_FLAG_TSYNC"],
+		`{"defaultAction":"SCMP_ACT_KILL_PROCESS","flags":["SECCOMP_FILTER_FLAG_TSYNC"],"listenerPath":"/run/agent.sock",
 		  "syscalls":[{"names":["getppid"],"action":"SCMP_ACT_NOTIFY"},
 		              {"names":["mmap"],"action":"SCMP_ACT_TRACE","errnoRet":7,"args":[
 		                {"index":2,"value":4294967296,"op":"SCMP_CMP_GE"},{"index":2,"value":12,"op":"SCMP_CMP_LT"},

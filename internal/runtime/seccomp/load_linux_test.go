@@ -210,7 +210,7 @@ func childNotify(tsync bool) func(string) error {
 	return func(string) error {
 		cfg := &specs.LinuxSeccomp{
 			DefaultAction: specs.ActAllow,
-			ListenerPath:  "/unused/by/this/package",
+			ListenerPath:  "/run/agent.sock", // the runtime's business, not ours
 			Syscalls:      []specs.LinuxSyscall{{Names: []string{"getppid"}, Action: specs.ActNotify}},
 		}
 		if tsync {

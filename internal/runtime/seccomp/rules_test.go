@@ -121,7 +121,7 @@ func TestRuleSemantics(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := &specs.LinuxSeccomp{DefaultAction: tc.def, Syscalls: tc.syscalls}
+			cfg := &specs.LinuxSeccomp{DefaultAction: tc.def, Syscalls: tc.syscalls, ListenerPath: "/run/agent.sock"}
 			f := mustCompile(t, cfg, x8664)
 			for i := range tc.calls {
 				tc.calls[i].arch = x8664
@@ -210,7 +210,8 @@ func TestFlags(t *testing.T) {
 			want: unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH, useNotify: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := mustCompile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: tc.flags, Syscalls: tc.syscalls}, x8664)
+			f := mustCompile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: tc.flags, Syscalls: tc.syscalls,
+				ListenerPath: "/run/agent.sock"}, x8664)
 			if f.flags != tc.want || f.implied != tc.implied || f.UsesNotify() != tc.useNotify {
 				t.Errorf("flags %s implied %s notify %v, want %s %s %v", flagNames(f.flags), flagNames(f.implied),
 					f.UsesNotify(), flagNames(tc.want), flagNames(tc.implied), tc.useNotify)

@@ -123,6 +123,16 @@ func checkListener(cfg *specs.LinuxSeccomp, _ *arch) error {
 	if cfg.ListenerMetadata != "" && cfg.ListenerPath == "" {
 		return invalid("listenerMetadata requires listenerPath")
 	}
+	// Without an agent to hand the listener to, notifying calls could
+	// never be answered; runc fails the container start for this, we fail
+	// earlier.
+	if cfg.ListenerPath == "" {
+		for i, sc := range cfg.Syscalls {
+			if sc.Action == specs.ActNotify {
+				return invalid("syscalls[%d]: SCMP_ACT_NOTIFY requires listenerPath", i)
+			}
+		}
+	}
 	return nil
 }
 
