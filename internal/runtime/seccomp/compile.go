@@ -59,9 +59,27 @@ func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 // rule is one syscall name with one action and the conditions that must
 // all hold (after runc's split, see splitArgs).
 type rule struct {
-	name  string
+	name  syscallName
 	act   uint32
 	conds []specs.LinuxSeccompArg
+}
+
+// syscallName is a name looked up once: its row in sysTable, and the
+// multiplexer that can also reach it.
+type syscallName struct {
+	row  int    // -1: no ABI has a syscall of this name
+	mux  string // "socketcall", "ipc" or ""
+	call uint32 // sub-call number for mux
+}
+
+func lookupName(name string) syscallName {
+	n := syscallName{row: findRow(name)}
+	if c, ok := findMuxCall(socketcalls, name); ok {
+		n.mux, n.call = "socketcall", c
+	} else if c, ok := findMuxCall(ipccalls, name); ok {
+		n.mux, n.call = "ipc", c
+	}
+	return n
 }
 
 // cond is a condition as one ABI sees it: for 32-bit ABIs value and mask are
@@ -102,17 +120,20 @@ func compile(cfg *specs.LinuxSeccomp, native *arch) (*Filter, error) {
 
 	f := &Filter{}
 	var rules []rule
-	known := map[string]bool{}
-	var names []string
+	names := map[string]syscallName{}
 	for _, sc := range cfg.Syscalls {
 		act := actionValue(sc.Action, sc.ErrnoRet)
 		if sc.Action == specs.ActNotify {
 			f.notify = true
 		}
 		for _, name := range sc.Names {
-			if _, seen := known[name]; !seen {
-				known[name] = false
-				names = append(names, name)
+			n, seen := names[name]
+			if !seen {
+				n = lookupName(name)
+				names[name] = n
+				if !slices.ContainsFunc(filterArches, func(a *arch) bool { return a.resolves(n) }) {
+					f.skipped = append(f.skipped, name)
+				}
 			}
 			// runc drops rules that repeat the default action (libseccomp
 			// refuses them); with first-match-wins this matters, so we
@@ -121,19 +142,8 @@ func compile(cfg *specs.LinuxSeccomp, native *arch) (*Filter, error) {
 				continue
 			}
 			for _, conds := range splitArgs(sc.Args) {
-				rules = append(rules, rule{name: name, act: act, conds: conds})
+				rules = append(rules, rule{name: n, act: act, conds: conds})
 			}
-		}
-	}
-	for _, name := range names {
-		for _, a := range filterArches {
-			if a.resolves(name) {
-				known[name] = true
-				break
-			}
-		}
-		if !known[name] {
-			f.skipped = append(f.skipped, name)
 		}
 	}
 	sort.Strings(f.skipped)
@@ -213,33 +223,24 @@ func splitArgs(args []specs.LinuxSeccompArg) [][]specs.LinuxSeccompArg {
 	return out
 }
 
-// resolves reports whether name means anything on a: a syscall of its own or
-// a sub-call of socketcall(2)/ipc(2).
-func (a *arch) resolves(name string) bool {
-	if _, ok := lookupSyscall(a.col, name); ok {
+// resolves reports whether n means anything on a: a syscall of its own or a
+// sub-call of socketcall(2)/ipc(2).
+func (a *arch) resolves(n syscallName) bool {
+	if _, ok := rowNr(n.row, a.col); ok {
 		return true
 	}
-	_, _, ok := a.muxed(name)
+	_, _, ok := a.muxed(n)
 	return ok
 }
 
-// muxed returns the multiplexer syscall number and sub-call for name, when a
+// muxed returns the multiplexer syscall number and sub-call for n, when a
 // reaches it through socketcall(2) or ipc(2).
-func (a *arch) muxed(name string) (nr, call uint32, ok bool) {
-	if !a.multiplexed {
+func (a *arch) muxed(n syscallName) (nr, call uint32, ok bool) {
+	if !a.multiplexed || n.mux == "" {
 		return 0, 0, false
 	}
-	mux := "socketcall"
-	call, ok = findMuxCall(socketcalls, name)
-	if !ok {
-		mux = "ipc"
-		call, ok = findMuxCall(ipccalls, name)
-	}
-	if !ok {
-		return 0, 0, false
-	}
-	nr, ok = lookupSyscall(a.col, mux)
-	return nr, call, ok
+	nr, ok = lookupSyscall(a.col, n.mux)
+	return nr, n.call, ok
 }
 
 // convert turns a spec condition into what a compares. Conditions that are
@@ -266,11 +267,15 @@ func (a *arch) convert(args []specs.LinuxSeccompArg) []cond {
 
 // resolve collects the rules that apply to each syscall number of a.
 func (a *arch) resolve(rules []rule, def uint32) map[uint32]*sysRules {
-	bynr := map[uint32]*sysRules{}
+	bynr := make(map[uint32]*sysRules, len(rules))
+	// At most two entries per rule (direct and multiplexed), so the arena
+	// never grows and the pointers into it stay put.
+	arena := make([]sysRules, 0, 2*len(rules))
 	add := func(nr uint32, act uint32, conds []cond) {
 		s := bynr[nr]
 		if s == nil {
-			s = &sysRules{fallback: def}
+			arena = append(arena, sysRules{fallback: def})
+			s = &arena[len(arena)-1]
 			bynr[nr] = s
 		}
 		switch {
@@ -283,13 +288,16 @@ func (a *arch) resolve(rules []rule, def uint32) map[uint32]*sysRules {
 		}
 	}
 	for _, r := range rules {
-		if nr, ok := lookupSyscall(a.col, r.name); ok {
+		if nr, ok := rowNr(r.name.row, a.col); ok {
 			add(nr, r.act, a.convert(r.conds))
 		}
 		// On multiplexed ABIs libseccomp mirrors the rule onto the
 		// multiplexer with argument 0 replaced by the sub-call number:
 		// the sub-call's own arguments are in user memory, out of BPF's
 		// reach, so a deny on socket(2) must also deny socketcall(SYS_SOCKET).
+		if r.name.mux == "" || !a.multiplexed {
+			continue
+		}
 		if nr, call, ok := a.muxed(r.name); ok {
 			args := []specs.LinuxSeccompArg{{Index: 0, Op: specs.OpEqualTo, Value: uint64(call)}}
 			for _, c := range r.conds {

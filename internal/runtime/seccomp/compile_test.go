@@ -314,3 +314,14 @@ func TestArgumentOperators(t *testing.T) {
 		{arch: x86, name: "getpid", args: [6]uint64{0, 0, 0x11}, want: retAllow},
 	})
 }
+
+func BenchmarkCompileDockerDefault(b *testing.B) {
+	cfg := dockerProfile(b, "amd64", specs.ArchX86_64, dockerDefaultCaps, "6.18")
+	native := mustArch(b, specs.ArchX86_64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := compile(cfg, native); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -105,7 +105,7 @@ func reference(cfg *specs.LinuxSeccomp, native *arch, d seccompData) uint32 {
 				if nr, ok := lookupSyscall(abi.col, name); ok && nr == d.nr {
 					variants = append(variants, set)
 				}
-				if nr, call, ok := abi.muxed(name); ok && nr == d.nr {
+				if nr, call, ok := abi.muxed(lookupName(name)); ok && nr == d.nr {
 					v := []specs.LinuxSeccompArg{{Index: 0, Op: specs.OpEqualTo, Value: uint64(call)}}
 					for _, c := range set {
 						if c.Index != 0 {
