@@ -95,7 +95,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.AddCommand(
 		newCreateCommand(g), newStartCommand(g), newStateCommand(g), newKillCommand(g),
 		newDeleteCommand(g), newRunCommand(g), newExecCommand(g), newListCommand(g),
-		newPsCommand(g), newPauseCommand(g), newResumeCommand(g), newUpdateCommand(g),
+		newPsCommand(g), newEventsCommand(g), newPauseCommand(g), newResumeCommand(g), newUpdateCommand(g),
 		newFeaturesCommand(), newSpecCommand(),
 	)
 	return root

@@ -219,6 +219,7 @@ func (ep *execProcess) finalizeAndExec(notify func(listener int) error) error {
 			return err
 		}
 	}
+	tr("exec")
 	argv0 := ep.path
 	err = unix.Exec(argv0, p.Args, ep.env)
 	return fmt.Errorf("exec %s: %w", argv0, err)
@@ -340,8 +341,13 @@ func (pc *processCaps) apply() error {
 	if err := prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
+	// The kernel raises an ambient capability only if it is permitted and
+	// inheritable; configs (runc's default spec among them) often list
+	// ambient capabilities without the inheritable bit, and runc skips
+	// those, so we do too rather than fail the container.
+	raise := pc.ambient & pc.permitted & pc.inheritable
 	for c := 0; c < 64; c++ {
-		if !pc.ambient.has(c) {
+		if !raise.has(c) {
 			continue
 		}
 		_, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0, 0)
