@@ -219,7 +219,6 @@ func (ep *execProcess) finalizeAndExec(notify func(listener int) error) error {
 			return err
 		}
 	}
-	tr("exec")
 	argv0 := ep.path
 	err = unix.Exec(argv0, p.Args, ep.env)
 	return fmt.Errorf("exec %s: %w", argv0, err)
