@@ -105,7 +105,10 @@ type Killer interface {
 type Config struct {
 	// Path is the OCI cgroupsPath. An absolute path starts at each
 	// hierarchy's root; a relative one at the calling process's own
-	// cgroup in that hierarchy (as runc does). It must not climb out of
+	// cgroup in that hierarchy (as runc does), except on a Unified host,
+	// where it starts at the parent of the caller's cgroup (as runc's v2
+	// driver does): a cgroup v2 that holds the caller cannot hand
+	// controllers to children. It must not climb out of
 	// that anchor with "..", and systemd paths (slice:prefix:name) are
 	// refused with errdefs.ErrNotImplemented.
 	Path string

@@ -11,7 +11,8 @@ import (
 // cgroupPath is a validated OCI cgroupsPath.
 type cgroupPath struct {
 	// abs paths start at each hierarchy's root (the mountpoint); the
-	// others start at the calling process's own cgroup, as runc does.
+	// others start at the calling process's own cgroup, as runc does (on
+	// a pure v2 host at its parent, see newV2).
 	abs bool
 	// rel is clean, relative and never empty or ".".
 	rel string

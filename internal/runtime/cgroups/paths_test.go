@@ -71,3 +71,40 @@ func TestCheckLoadedDir(t *testing.T) {
 		}
 	}
 }
+
+// A relative cgroupsPath on a pure v2 host resolves beside the caller's
+// cgroup, at its parent (as runc's v2 driver does), never inside it: the
+// caller's cgroup holds the caller, and cgroup v2 lets no cgroup with
+// processes hand controllers to a child. Booting pure v2 in scripts/vmtest.sh
+// showed the old resolution failing: a runtime run from a service cgroup
+// could set no limit on a container with the default (empty) path. On a
+// hybrid host the unified directory keeps the caller's own cgroup.
+func TestRelativePathOnUnifiedStartsBesideCaller(t *testing.T) {
+	const mp = "/sys/fs/cgroup"
+	for _, tc := range []struct {
+		mode       Mode
+		root, own  string // the mount's root and the caller's cgroup
+		path, want string
+	}{
+		{Unified, "/", "/system.slice/x.service", "", "/sys/fs/cgroup/system.slice/ctr"},
+		{Unified, "/", "/system.slice/x.service", "berth/c1", "/sys/fs/cgroup/system.slice/berth/c1"},
+		{Unified, "/", "/system.slice/x.service", "/berth/c1", "/sys/fs/cgroup/berth/c1"},
+		{Unified, "/", "/init.scope", "", "/sys/fs/cgroup/ctr"},
+		{Unified, "/", "/", "", "/sys/fs/cgroup/ctr"},
+		// Inside a cgroup namespace the mount's root is the namespace's:
+		// never climb above the mountpoint.
+		{Unified, "/ns", "/ns/svc", "", "/sys/fs/cgroup/ctr"},
+		{Unified, "/ns", "/ns", "", "/sys/fs/cgroup/ctr"},
+		{Unified, "/ns", "/elsewhere", "", "/sys/fs/cgroup/ctr"},
+		{Hybrid, "/", "/system.slice/x.service", "", "/sys/fs/cgroup/system.slice/x.service/ctr"},
+	} {
+		l := &Layout{Mode: tc.mode, Unified: &UnifiedHierarchy{Mountpoint: mp, Root: tc.root, Path: tc.own}}
+		m, err := New(l, Config{Path: tc.path, Name: "ctr"})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		if got := m.Paths()[""]; got != tc.want {
+			t.Errorf("%v host, caller in %s (mount root %s), path %q: cgroup %s, want %s", tc.mode, tc.own, tc.root, tc.path, got, tc.want)
+		}
+	}
+}

@@ -40,9 +40,18 @@ var (
 
 func newV2(l *Layout, cp cgroupPath, hybrid bool) *v2Manager {
 	u := l.Unified
+	anchor := u.OwnDir()
+	// On a pure v2 host a relative path starts beside the caller's cgroup,
+	// at its parent, as runc's v2 driver does: the caller's own cgroup
+	// holds a process (the caller), and cgroup v2's no-internal-processes
+	// rule forbids such a cgroup to hand controllers to a child, so no
+	// limit could be set in a cgroup below it. Never above the mountpoint.
+	if !hybrid && !cp.abs && anchor != u.Mountpoint {
+		anchor = path.Dir(anchor)
+	}
 	m := &v2Manager{
 		mountpoint: u.Mountpoint,
-		dir:        cp.dir(u.Mountpoint, u.OwnDir()),
+		dir:        cp.dir(u.Mountpoint, anchor),
 		pageSizes:  l.HugePageSizes,
 		write:      writeFile,
 		enabled:    map[string]bool{},
