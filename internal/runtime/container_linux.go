@@ -109,6 +109,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	}
 
 	dir := rt.dir(id)
+
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("container %s already exists: %w", id, errdefs.ErrConflict)
@@ -149,20 +150,32 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	cg, err = cgroups.New(layout, cgroups.Config{Path: spec.Linux.CgroupsPath, Name: id, Resources: withDeviceRules(spec)})
+	resources := withDeviceRules(spec)
+	cg, err = cgroups.New(layout, cgroups.Config{Path: spec.Linux.CgroupsPath, Name: id, Resources: resources})
 	if err != nil {
 		return nil, err
 	}
-	if err := cg.Apply(0); err != nil {
-		return nil, err
-	}
-	if err := cg.Set(withDeviceRules(spec)); err != nil {
+	if err := cg.Apply(-1); err != nil {
 		return nil, err
 	}
 	c.st.CgroupPaths = cg.Paths()
 	if err := writeState(dir, c.st); err != nil {
 		return nil, err
 	}
+	// The limits are written while the init starts; it gets its config,
+	// and touches its devices, only once they are all in place.
+	setDone := make(chan error, 1)
+	go func() { setDone <- cg.Set(resources) }()
+	setWaited := false
+	awaitSet := func() error {
+		setWaited = true
+		return <-setDone
+	}
+	defer func() {
+		if !setWaited {
+			<-setDone
+		}
+	}()
 
 	listener, err := listenStart(dir)
 	if err != nil {
@@ -185,7 +198,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		return nil, err
 	}
 	req := spawnRequest{
-		bootstrap: bs, cgroup: cg,
+		bootstrap: bs, cgroup: cg, beforeConfig: awaitSet,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		preserveFDs: o.PreserveFDs, console: console, listener: listener,
 		spareDir: filepath.Join(rt.root, spareDirName),

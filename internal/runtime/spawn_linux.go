@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,15 +21,21 @@ type spawnRequest struct {
 	bootstrap   nsenter.Bootstrap
 	uidMappings []specs.LinuxIDMapping
 	gidMappings []specs.LinuxIDMapping
-	cgroup      cgroups.Manager // nil: stay in the runtime's cgroups
-	stdin       *os.File
-	stdout      *os.File
-	stderr      *os.File
-	preserveFDs int
-	console     *os.File // connected console socket, or nil
-	listener    *os.File // start socket (create only), or nil
-	oomScoreAdj *int
-	initialCPUs string
+	// cgroup is the cgroup the process enters (nil: stay in the
+	// runtime's); its directories must exist.
+	cgroup cgroups.Manager
+	// beforeConfig runs once the init exists and before it gets its
+	// config (and starts setting up the container): the resource limits
+	// are applied in parallel until then.
+	beforeConfig func() error
+	stdin        *os.File
+	stdout       *os.File
+	stderr       *os.File
+	preserveFDs  int
+	console      *os.File // connected console socket, or nil
+	listener     *os.File // start socket (create only), or nil
+	oomScoreAdj  *int
+	initialCPUs  string
 	// spareDir is an empty directory for the binary's read-only overlay.
 	spareDir string
 }
@@ -85,6 +92,24 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	}
 	defer unix.Close(exeFD)
 
+	// The cgroup2 part of the cgroup is entered at fork (clone3 with
+	// CLONE_INTO_CGROUP), the v1 hierarchies by the stage itself
+	// (nsexec.c, join_cgroups): nobody ever moves another process, which
+	// would wait for an RCU grace period (see join_cgroups).
+	bs := req.bootstrap
+	sys := &syscall.SysProcAttr{}
+	if req.cgroup != nil {
+		var v2 string
+		bs.CgroupV1, v2 = cgroupDirs(req.cgroup.Paths())
+		if v2 != "" {
+			dir, err := os.Open(v2)
+			if err != nil {
+				return nil, fmt.Errorf("open cgroup %s: %w", v2, err)
+			}
+			defer dir.Close()
+			sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
+		}
+	}
 	// syscall.ForkExec rather than os/exec: os/exec probes pidfd support
 	// with an extra fork on first use, on the container-start hot path.
 	files := []uintptr{req.stdin.Fd(), req.stdout.Fd(), req.stderr.Fd()}
@@ -94,6 +119,7 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	stagePid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, &syscall.ProcAttr{
 		Env:   []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD)},
 		Files: files,
+		Sys:   sys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
@@ -140,22 +166,20 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 			return nil, fmt.Errorf("set initial cpu affinity: %w", err)
 		}
 	}
-	// Into the cgroups before anything runs, so a new cgroup namespace is
-	// rooted at them and the container's first allocations are counted.
-	if req.cgroup != nil {
-		if err := req.cgroup.Apply(stagePid); err != nil {
-			return nil, fmt.Errorf("join cgroups: %w", err)
-		}
-	}
-	stage := nsenter.NewStage(parent, func() error {
-		return writeIDMappings(stagePid, req.uidMappings, req.gidMappings)
+	stage := nsenter.NewStage(parent, func(pid int) error {
+		return writeIDMappings(pid, req.uidMappings, req.gidMappings)
 	})
-	initPid, err = stage.Run(req.bootstrap)
+	initPid, err = stage.Run(bs)
 	if err != nil {
 		return nil, err
 	}
 	if err := reapStage(); err != nil {
 		return nil, err
+	}
+	if req.beforeConfig != nil {
+		if err := req.beforeConfig(); err != nil {
+			return nil, err
+		}
 	}
 	sp.pid = initPid
 	if req.oomScoreAdj != nil {
@@ -165,6 +189,21 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 		}
 	}
 	return sp, nil
+}
+
+// cgroupDirs sorts a cgroup manager's directories into the v1 ones (one
+// per hierarchy) and the cgroup2 one.
+func cgroupDirs(paths map[string]string) (v1 []string, v2 string) {
+	v2 = paths[""]
+	seen := map[string]bool{v2: true}
+	for _, dir := range paths {
+		if !seen[dir] {
+			seen[dir] = true
+			v1 = append(v1, dir)
+		}
+	}
+	sort.Strings(v1)
+	return v1, v2
 }
 
 func writeIDMappings(pid int, uids, gids []specs.LinuxIDMapping) error {

@@ -17,10 +17,12 @@ const (
 	bootstrapMagic = 0x48545242 // "BRTH"
 	maxBootstrap   = 64 * 1024
 	maxPaths       = 16
+	maxCgroups     = 32
 
 	recCloneFlags  = 1
 	recNSPath      = 2
 	recTimeOffsets = 3
+	recCgroupV1    = 4
 
 	msgUsermapReq = 1
 	msgUsermapAck = 2
@@ -47,6 +49,10 @@ type Bootstrap struct {
 	// TimeOffsets is written to /proc/self/timens_offsets of a new time
 	// namespace ("monotonic 1 0\nboottime 2 0\n").
 	TimeOffsets string
+	// CgroupV1 are the container's cgroup v1 directories, one per
+	// hierarchy: the stage moves itself there before anything else. (The
+	// runtime forks the stage straight into its cgroup2 cgroup.)
+	CgroupV1 []string
 }
 
 // Encode renders the bootstrap message.
@@ -76,6 +82,16 @@ func (b Bootstrap) Encode() ([]byte, error) {
 	if b.TimeOffsets != "" {
 		rec(recTimeOffsets, append([]byte(b.TimeOffsets), 0))
 	}
+	if len(b.CgroupV1) > maxCgroups {
+		return nil, fmt.Errorf("nsenter: %d cgroup directories, at most %d", len(b.CgroupV1), maxCgroups)
+	}
+	for _, dir := range b.CgroupV1 {
+		if !validCgroupDir(dir) {
+			return nil, fmt.Errorf("nsenter: bad cgroup directory %q", dir)
+		}
+		rec(recCgroupV1, append([]byte(dir), 0))
+	}
+
 	if len(body) > maxBootstrap {
 		return nil, fmt.Errorf("nsenter: bootstrap of %d bytes is too large", len(body))
 	}
@@ -84,16 +100,20 @@ func (b Bootstrap) Encode() ([]byte, error) {
 	return append(out, body...), nil
 }
 
+func validCgroupDir(dir string) bool {
+	return strings.HasPrefix(dir, "/") && strings.IndexByte(dir, 0) < 0
+}
+
 // Stage runs the parent's side of the constructor's protocol.
 type Stage struct {
 	rw io.ReadWriter
 	// MapIDs is called when the constructor has unshared a user namespace
-	// and waits for its uid_map and gid_map; pid is the constructor's.
-	MapIDs func() error
+	// and waits for the uid_map and gid_map of process pid.
+	MapIDs func(pid int) error
 }
 
 // NewStage starts the protocol on the parent's end of the sync socket.
-func NewStage(rw io.ReadWriter, mapIDs func() error) *Stage {
+func NewStage(rw io.ReadWriter, mapIDs func(pid int) error) *Stage {
 	return &Stage{rw: rw, MapIDs: mapIDs}
 }
 
@@ -126,7 +146,10 @@ func (s *Stage) Run(b Bootstrap) (int, error) {
 			if s.MapIDs == nil {
 				return 0, errors.New("nsenter: unexpected id mapping request")
 			}
-			if err := s.MapIDs(); err != nil {
+			if arg <= 0 {
+				return 0, fmt.Errorf("nsenter: bad pid %d in id mapping request", arg)
+			}
+			if err := s.MapIDs(int(arg)); err != nil {
 				return 0, err
 			}
 			var ack [msgLen]byte

@@ -59,10 +59,15 @@ func msg(typ uint32, arg int32, text string) []byte {
 
 func TestStageRun(t *testing.T) {
 	mapped := false
-	f := &fakeStage{out: bytes.NewReader(append(msg(msgUsermapReq, 0, ""), msg(msgChildPid, 4242, "")...))}
-	pid, err := NewStage(f, func() error { mapped = true; return nil }).Run(Bootstrap{CloneFlags: 1})
+	var f *fakeStage
+	f = &fakeStage{out: bytes.NewReader(append(msg(msgUsermapReq, 77, ""), msg(msgChildPid, 4242, "")...))}
+	st := NewStage(f, func(pid int) error { mapped = pid == 77; return nil })
+	pid, err := st.Run(Bootstrap{CloneFlags: 1, CgroupV1: []string{"/sys/fs/cgroup/pids/x"}})
 	if err != nil || pid != 4242 || !mapped {
 		t.Fatalf("pid %d err %v mapped %v", pid, err, mapped)
+	}
+	if _, err := (Bootstrap{CgroupV1: []string{"relative"}}).Encode(); err == nil {
+		t.Error("a relative cgroup directory must be refused")
 	}
 	f = &fakeStage{out: bytes.NewReader(msg(msgError, 1, "nsenter: join net namespace /x: Operation not permitted"))}
 	if _, err := NewStage(f, nil).Run(Bootstrap{}); err == nil || !strings.Contains(err.Error(), "Operation not permitted") {

@@ -36,6 +36,7 @@ enum {
 	REC_CLONE_FLAGS = 1,
 	REC_NS_PATH = 2,
 	REC_TIME_OFFSETS = 3,
+	REC_CGROUP_V1 = 4,
 };
 enum {
 	MSG_USERMAP_REQ = 1,
@@ -51,6 +52,7 @@ struct msg {
 };
 
 #define MAX_PATHS 16
+#define MAX_CGROUPS 32
 #define MAX_BOOTSTRAP (64 * 1024)
 
 static int syncfd = -1;
@@ -131,6 +133,8 @@ struct bootstrap {
 	struct nspath paths[MAX_PATHS];
 	int npaths;
 	const char *timeoffsets;
+	const char *cgroupv1[MAX_CGROUPS];
+	int ncgroupv1;
 };
 
 static void read_bootstrap(struct bootstrap *b)
@@ -196,6 +200,17 @@ static void read_bootstrap(struct bootstrap *b)
 			}
 			b->timeoffsets = data;
 			break;
+		case REC_CGROUP_V1:
+			if (len < 2 || data[len - 1] != '\0' || data[0] != '/') {
+				errno = 0;
+				bail("nsenter: bad cgroup record");
+			}
+			if (b->ncgroupv1 == MAX_CGROUPS) {
+				errno = 0;
+				bail("nsenter: too many cgroups");
+			}
+			b->cgroupv1[b->ncgroupv1++] = data;
+			break;
 		default:
 			errno = 0;
 			bail("nsenter: unknown bootstrap record %u", type);
@@ -246,10 +261,36 @@ static void join_namespaces(struct bootstrap *b)
 	}
 }
 
+// join_cgroups moves this process into the container's cgroup v1
+// hierarchies without the kernel's global cgroup_threadgroup_rwsem: moving
+// another process (a pid written to cgroup.procs) takes that lock for
+// writing and, whenever it was idle, waits for an RCU grace period, 10 to
+// 20 ms on a quiet host. A single-threaded process writing "0" to a
+// hierarchy's tasks file moves itself without it. (The runtime forked us
+// straight into the cgroup2 cgroup with clone3 CLONE_INTO_CGROUP, which
+// does not take it either.)
+static void join_cgroups(struct bootstrap *b)
+{
+	char path[4096];
+	for (int i = 0; i < b->ncgroupv1; i++) {
+		if (snprintf(path, sizeof(path), "%s/tasks", b->cgroupv1[i]) >= (int)sizeof(path)) {
+			errno = ENAMETOOLONG;
+			bail("nsenter: cgroup path %s", b->cgroupv1[i]);
+		}
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			bail("nsenter: open %s", path);
+		if (write_full(fd, "0", 1) < 0)
+			bail("nsenter: join cgroup %s", b->cgroupv1[i]);
+		close(fd);
+	}
+}
+
 static void await_usermap(void)
 {
 	struct msg m;
-	send_msg(MSG_USERMAP_REQ, 0, NULL);
+	// The runtime writes the maps of the process that unshared, this one.
+	send_msg(MSG_USERMAP_REQ, getpid(), NULL);
 	if (read_full(syncfd, &m, sizeof(m)) < 0)
 		bail("nsenter: wait for id mappings");
 	if (m.type != MSG_USERMAP_ACK) {
@@ -291,6 +332,9 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	memset(&b, 0, sizeof(b));
 	read_bootstrap(&b);
 
+	// Host paths: before any namespace changes what they mean, and before
+	// a user namespace takes away the right to write them.
+	join_cgroups(&b);
 	join_namespaces(&b);
 
 	if (b.cloneflags & CLONE_NEWUSER) {
@@ -298,8 +342,8 @@ __attribute__((constructor)) static void berth_nsenter(void)
 			bail("nsenter: unshare user namespace");
 		await_usermap();
 	}
-	// The parent put this process in the container's cgroups before it sent
-	// the bootstrap, so a new cgroup namespace is rooted at them.
+	// This process is already in the container's cgroups, so a new cgroup
+	// namespace is rooted at them.
 	uint32_t rest = b.cloneflags & ~(uint32_t)CLONE_NEWUSER;
 	if (rest != 0 && unshare((int)rest) < 0)
 		bail("nsenter: unshare namespaces %#x", rest);
