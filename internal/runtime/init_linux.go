@@ -28,6 +28,7 @@ func Init() {
 		os.Exit(1)
 	}
 	os.Unsetenv(nsenter.EnvInitPipe)
+	os.Unsetenv("GOMAXPROCS")
 	sync := os.NewFile(uintptr(n), "sync")
 	if err := runInit(sync); err != nil {
 		writeFrame(sync, &syncMsg{Type: msgError, Error: err.Error()})
@@ -194,38 +195,46 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 	return nil
 }
 
-// awaitStart waits for the start command to connect. A signal meant to
-// kill the created container ends the init as the signal would.
+// awaitStart waits, on this locked thread, for the start command to
+// connect; a goroutine would add a wakeup and a thread handoff to every
+// start. A signal meant to kill the created container ends the init as the
+// signal would, through a pipe the poll watches too.
 func awaitStart(listener *os.File) (*os.File, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, err
+	}
 	sigs := make(chan os.Signal, 1)
 	terminating := []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE}
 	signal.Notify(sigs, terminating...)
-	type result struct {
-		fd  int
-		err error
-	}
-	accepted := make(chan result, 1)
 	go func() {
-		for {
-			fd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			accepted <- result{fd, err}
-			return
-		}
+		sig := <-sigs
+		unix.Write(p[1], []byte{byte(sig.(unix.Signal))})
 	}()
-	select {
-	case r := <-accepted:
-		signal.Reset(terminating...)
-		if r.err != nil {
-			return nil, r.err
+	fds := []unix.PollFd{{Fd: int32(listener.Fd()), Events: unix.POLLIN}, {Fd: int32(p[0]), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
-		return os.NewFile(uintptr(r.fd), "start-conn"), nil
-	case sig := <-sigs:
-		os.Exit(128 + int(sig.(unix.Signal)))
+		if err != nil {
+			return nil, err
+		}
+		if fds[1].Revents != 0 {
+			var b [1]byte
+			unix.Read(p[0], b[:])
+			os.Exit(128 + int(b[0]))
+		}
+		if fds[0].Revents != 0 {
+			break
+		}
 	}
-	return nil, nil
+	signal.Reset(terminating...)
+	fd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "start-conn"), nil
 }
 
 // sendSeccompFD hands the seccomp notify listener to the process that

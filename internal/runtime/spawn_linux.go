@@ -117,7 +117,9 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 		files = append(files, f.Fd())
 	}
 	stagePid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, &syscall.ProcAttr{
-		Env:   []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD)},
+		// One P: the init does one thing at a time, and every extra
+		// thread is one more that execve must kill and wait for.
+		Env:   []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"},
 		Files: files,
 		Sys:   sys,
 	})
