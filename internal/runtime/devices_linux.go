@@ -53,25 +53,40 @@ func (r *rootfsSetup) createDevices() error {
 			devs = append(devs, d)
 		}
 	}
+	// Nearly every node is in /dev: resolve each parent directory once.
+	parents := map[string]*os.File{}
+	defer func() {
+		for _, h := range parents {
+			h.Close()
+		}
+	}()
 	for _, d := range devs {
-		if err := r.createDevice(d); err != nil {
+		dest := filepath.Clean("/" + d.Path)
+		if r.cfg.InUserNS {
+			// mknod is refused in a user namespace: show the host's node.
+			if err := r.bindDevice(dest); err != nil {
+				return err
+			}
+			continue
+		}
+		dir := filepath.Dir(dest)
+		parent, ok := parents[dir]
+		if !ok {
+			var err error
+			if parent, err = r.mkdirInRoot(dir); err != nil {
+				return err
+			}
+			parents[dir] = parent
+		}
+		if err := createDevice(parent, dest, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *rootfsSetup) createDevice(d specs.LinuxDevice) error {
-	dest := filepath.Clean("/" + d.Path)
-	if r.cfg.InUserNS {
-		// mknod is refused in a user namespace: show the host's node.
-		return r.bindDevice(dest)
-	}
-	parent, err := r.mkdirInRoot(filepath.Dir(dest))
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
+// createDevice makes the node d at dest, in the directory parent.
+func createDevice(parent *os.File, dest string, d specs.LinuxDevice) error {
 	pfd := int(parent.Fd())
 	base := filepath.Base(dest)
 
@@ -91,7 +106,7 @@ func (r *rootfsSetup) createDevice(d specs.LinuxDevice) error {
 		mode = uint32(*d.FileMode) & 0o7777
 	}
 	dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
-	err = unix.Mknodat(pfd, base, typ|mode, int(dev))
+	err := unix.Mknodat(pfd, base, typ|mode, int(dev))
 	if errors.Is(err, unix.EEXIST) {
 		// A rootfs may ship placeholder files in /dev; replace them,
 		// never a directory.

@@ -40,22 +40,3 @@ func TestMountFlagNames(t *testing.T) {
 		t.Errorf("unknown bits: got %q", got)
 	}
 }
-
-func TestUnescapeMountinfo(t *testing.T) {
-	if got := unescapeMountinfo(`/a\040b\011c\134`); got != "/a b\tc\\" {
-		t.Errorf("got %q", got)
-	}
-}
-
-func TestPathWithin(t *testing.T) {
-	for _, c := range []struct {
-		path, dir string
-		want      bool
-	}{
-		{"/a/b", "/", true}, {"/a/b", "/a", true}, {"/a", "/a", true}, {"/ab", "/a", false}, {"/a", "/a/b", false},
-	} {
-		if got := pathWithin(c.path, c.dir); got != c.want {
-			t.Errorf("pathWithin(%q, %q) = %v", c.path, c.dir, got)
-		}
-	}
-}

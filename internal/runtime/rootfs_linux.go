@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -59,10 +58,8 @@ func (r *rootfsSetup) prepare() error {
 	if err := doMount("propagation", "", "/", "", "", setupProp, ""); err != nil {
 		return err
 	}
-	// pivot_root refuses a new root whose parent mount is shared.
-	if err := makeParentMountPrivate(r.rootfs); err != nil {
-		return err
-	}
+	// pivot_root refuses a new root whose parent mount is shared; after
+	// the recursive slave (or private) above, no mount here is shared.
 	if err := doMount("bind", r.rootfs, r.rootfs, "", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
@@ -97,77 +94,37 @@ func mountIsBind(m specs.Mount) bool {
 	return m.Type == "bind" || parseMountOptions(m.Options).isBind()
 }
 
-// makeParentMountPrivate finds the mount holding path and makes it private
-// if it is shared.
-func makeParentMountPrivate(path string) error {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	best, shared := "", false
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
-		if !pathWithin(path, mp) || len(mp) < len(best) {
-			continue
-		}
-		best, shared = mp, false
-		for _, opt := range fields[6:] {
-			if opt == "-" {
-				break
-			}
-			if strings.HasPrefix(opt, "shared:") {
-				shared = true
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	if best == "" || !shared {
-		return nil
-	}
-	return doMount("propagation", "", best, "", "", unix.MS_PRIVATE, "")
-}
-
-func pathWithin(path, dir string) bool {
-	if dir == "/" {
-		return true
-	}
-	return path == dir || strings.HasPrefix(path, dir+"/")
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // procFD names an open descriptor as a path the mount syscalls accept.
 func procFD(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
-// mkdirInRoot creates dir (and parents) inside the rootfs and returns an
-// O_PATH handle on it.
+// openInRoot resolves path inside root as if root were "/", with the
+// kernel doing the resolution (openat2 RESOLVE_IN_ROOT): symlinks and ".."
+// cannot leave root, even if the rootfs changes under us. It returns an
+// O_PATH handle. Kernels without openat2 get pathrs-lite's emulation.
+func openInRoot(root *os.File, path string) (*os.File, error) {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	for range 64 {
+		fd, err := unix.Openat2(int(root.Fd()), path, &how)
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), path), nil
+		case errors.Is(err, unix.EAGAIN):
+			// A concurrent rename or mount: the kernel asks to retry.
+			continue
+		case errors.Is(err, unix.ENOSYS):
+			return pathrs.OpenatInRoot(root, path)
+		}
+		return nil, &os.PathError{Op: "openat2", Path: path, Err: err}
+	}
+	return pathrs.OpenatInRoot(root, path)
+}
+
+// mkdirInRoot returns an O_PATH handle on dir inside the rootfs, creating
+// it and its parents if needed.
 func (r *rootfsSetup) mkdirInRoot(dir string) (*os.File, error) {
+	if h, err := openInRoot(r.root, dir); err == nil {
+		return h, nil
+	}
 	h, err := pathrs.MkdirAllHandle(r.root, dir, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("create %s in rootfs: %w", dir, err)
@@ -178,7 +135,7 @@ func (r *rootfsSetup) mkdirInRoot(dir string) (*os.File, error) {
 // mountTarget resolves dest inside the rootfs, creating a directory, or an
 // empty file when wantFile, if nothing is there.
 func (r *rootfsSetup) mountTarget(dest string, wantFile bool) (*os.File, error) {
-	h, err := pathrs.OpenatInRoot(r.root, dest)
+	h, err := openInRoot(r.root, dest)
 	if err == nil {
 		return h, nil
 	}
@@ -200,7 +157,7 @@ func (r *rootfsSetup) mountTarget(dest string, wantFile bool) (*os.File, error) 
 	if err == nil {
 		unix.Close(fd)
 	}
-	h, err = pathrs.OpenatInRoot(r.root, dest)
+	h, err = openInRoot(r.root, dest)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s in rootfs: %w", dest, err)
 	}
@@ -297,7 +254,7 @@ func (r *rootfsSetup) remountAt(dest string, flags uintptr) error {
 // reopen resolves dest again after a mount on it: the handle taken before
 // the mount points at the covered directory, not at the new mount.
 func (r *rootfsSetup) reopen(dest string) (*os.File, error) {
-	h, err := pathrs.OpenatInRoot(r.root, dest)
+	h, err := openInRoot(r.root, dest)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s after mounting it: %w", dest, err)
 	}
@@ -415,7 +372,7 @@ func (r *rootfsSetup) mountCgroups(dest string, opts mountOptions) error {
 	}
 	if flags&unix.MS_RDONLY != 0 {
 		// The tmpfs itself read-only too, now that its directories exist.
-		h, err := pathrs.OpenatInRoot(r.root, dest)
+		h, err := openInRoot(r.root, dest)
 		if err != nil {
 			return err
 		}
