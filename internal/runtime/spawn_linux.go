@@ -110,6 +110,14 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 			sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
 		}
 	}
+	// ForkExec hands the child every descriptor without close-on-exec, not
+	// only files: whatever our caller leaked to us (a host directory, say)
+	// would sit in the init until it execs, reachable from the container
+	// through /proc/1/fd (the CVE-2024-21626 class). Only files may cross;
+	// ForkExec clears the flag on those it places.
+	if err := closeExtraFDs(3); err != nil {
+		return nil, fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
 	// syscall.ForkExec rather than os/exec: os/exec probes pidfd support
 	// with an extra fork on first use, on the container-start hot path.
 	files := []uintptr{req.stdin.Fd(), req.stdout.Fd(), req.stderr.Fd()}
