@@ -57,7 +57,41 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	go reapOrphans()
-	os.Exit(m.Run())
+	cleanup, err := fastTempDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// fastTempDir points TMPDIR at a private directory on /dev/shm when the
+// caller has not chosen a TMPDIR and /tmp is not a tmpfs. Every test copies
+// a busybox rootfs (a few hundred symlinks) and removes it again; on a disk
+// file system (ext4 mounted with discard, as on the CI VMs) that metadata
+// work is most of the run time. The directory is world-searchable, so a
+// user-namespace root can reach its rootfs as it could under /tmp.
+func fastTempDir() (func(), error) {
+	noop := func() {}
+	if os.Getenv("TMPDIR") != "" || isTmpfs("/tmp") || !isTmpfs("/dev/shm") {
+		return noop, nil
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "berth-itest-")
+	if err != nil {
+		return noop, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return noop, err
+	}
+	os.Setenv("TMPDIR", dir)
+	return func() { os.RemoveAll(dir) }, nil
+}
+
+func isTmpfs(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.TMPFS_MAGIC
 }
 
 // claimed holds the pids of adopted container processes that a test waits

@@ -90,7 +90,7 @@ func TestMaskedPaths(t *testing.T) {
 	}
 	// In the container's own UTS namespace, so a write that succeeded
 	// would harm no one.
-	script.WriteString(`echo x > /proc/sys/kernel/domainname 2>&1; echo "procsys=$?"`)
+	script.WriteString(`echo x > /proc/sys/kernel/domainname; echo "procsys=$?"`)
 
 	e := newEnv(t)
 	c := e.newContainer(newBundle(t, "sh", "-c", script.String()))
@@ -110,8 +110,8 @@ func TestMaskedPaths(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(r.stdout, "Read-only file system") || !strings.Contains(r.stdout, "procsys=1\n") {
-		t.Errorf("/proc/sys (a default read-only path) was writable:\n%s", r.stdout)
+	if !strings.Contains(r.stderr, "Read-only file system") || !strings.Contains(r.stdout, "procsys=1\n") {
+		t.Errorf("/proc/sys (a default read-only path) was writable: %v", r)
 	}
 }
 
@@ -391,6 +391,7 @@ func TestNoHostFDLeak(t *testing.T) {
 	}
 
 	t.Run("create-start", func(t *testing.T) {
+		t.Parallel()
 		c := e.newContainer(newBundle(t, "sleep", "1000"))
 		c.create()
 		// The init waits for start holding whatever it inherited; a
@@ -412,6 +413,7 @@ func TestNoHostFDLeak(t *testing.T) {
 	})
 
 	t.Run("exec", func(t *testing.T) {
+		t.Parallel()
 		c := e.newContainer(newBundle(t, "sleep", "1000"))
 		c.run()
 		pidFile := filepath.Join(t.TempDir(), "exec.pid")
@@ -433,6 +435,7 @@ func TestNoHostFDLeak(t *testing.T) {
 	})
 
 	t.Run("preserve-fds", func(t *testing.T) {
+		t.Parallel()
 		pr, pw, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -454,9 +457,20 @@ func TestNoHostFDLeak(t *testing.T) {
 	})
 
 	t.Run("cwd", func(t *testing.T) {
-		// Whatever descriptor /proc/self/fd/N names in the runtime when
-		// it enters process.cwd (the leaked directory, or one of its
-		// own), the process must not start outside the container.
+		// Whatever descriptor /proc/self/fd/N names in the runtime's init
+		// when it enters process.cwd (the leaked directory, or one of the
+		// init's own), the process must not start outside the container.
+		running := e.newContainer(newBundle(t, "sleep", "1000"))
+		running.run()
+		for _, n := range candidateFDs(l.dir) {
+			cwd := fmt.Sprintf("/proc/self/fd/%d", n)
+			// Through exec, into a running container.
+			r := running.exec(stdio{}, []string{"--cwd", cwd}, "sh", "-c", "pwd; ls -a")
+			if r.code == 0 {
+				checkCwdInside(t, r.stdout, secret)
+			}
+			t.Logf("exec --cwd %s: exit %d: %s", cwd, r.code, strings.TrimSpace(r.stderr))
+		}
 		for _, n := range candidateFDs(l.dir) {
 			t.Run(strconv.Itoa(n), func(t *testing.T) {
 				t.Parallel()
@@ -471,15 +485,7 @@ func TestNoHostFDLeak(t *testing.T) {
 						checkCwdInside(t, c.output(), secret)
 					}
 				}
-				t.Logf("create/start: exit %d: %s", r.code, strings.TrimSpace(r.stderr))
-				// And through exec, into a container that runs.
-				c2 := e.newContainer(newBundle(t, "sleep", "1000"))
-				c2.run()
-				r = c2.exec(stdio{}, []string{"--cwd", cwd}, "sh", "-c", "pwd; ls -a")
-				if r.code == 0 {
-					checkCwdInside(t, r.stdout, secret)
-				}
-				t.Logf("exec: exit %d: %s", r.code, strings.TrimSpace(r.stderr))
+				t.Logf("process.cwd %s: create/start exit %d: %s", cwd, r.code, strings.TrimSpace(r.stderr))
 			})
 		}
 	})
@@ -488,7 +494,7 @@ func TestNoHostFDLeak(t *testing.T) {
 // candidateFDs are the descriptor numbers worth trying as /proc/self/fd/N.
 func candidateFDs(leaked int) []int {
 	out := []int{leaked}
-	for n := 3; n <= 15; n++ {
+	for n := 3; n <= 12; n++ {
 		if n != leaked {
 			out = append(out, n)
 		}
@@ -917,5 +923,164 @@ func TestRuntimeBinaryNotWritable(t *testing.T) {
 		if got := sha256File(t, copyPath); got != sum {
 			t.Fatalf("the runtime binary changed: sha256 %s, was %s", got, sum)
 		}
+	})
+}
+
+// TestMountDestinationSymlinks: mount destinations are resolved inside the
+// rootfs, so symlinks planted in the rootfs (absolute, climbing with "..",
+// or a chain of both) that name host directories cannot send a mount to
+// the host: each mount lands on the link's target taken as a path inside
+// the rootfs, and the host directories are left untouched.
+func TestMountDestinationSymlinks(t *testing.T) {
+	t.Parallel()
+	climb := strings.Repeat("../", 16) // far more than the rootfs is deep
+	// hostDir makes a host directory outside the bundle, holding one file.
+	hostDir := func(t *testing.T, name string) string {
+		// Under /tmp, not TMPDIR: the path is also made inside the
+		// rootfs, where it must not fall under one of the container's own
+		// mounts (TMPDIR may be /dev/shm).
+		dir, err := os.MkdirTemp("/tmp", "berth-escape-"+name+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.WriteFile(filepath.Join(dir, "sentinel"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	untouched := func(t *testing.T, dir string) {
+		t.Helper()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 || entries[0].Name() != "sentinel" {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("host directory %s changed: %v", dir, names)
+		}
+		if m := mountsUnder(t, dir); len(m) > 0 {
+			t.Errorf("host directory %s has mounts on it: %v", dir, m)
+		}
+	}
+	tmpfs := func(dest string) specs.Mount {
+		return specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755"}}
+	}
+
+	t.Run("targets-in-rootfs", func(t *testing.T) {
+		// The links' targets exist both on the host and in the rootfs:
+		// resolving on the host would find the host's.
+		t.Parallel()
+		e := newEnv(t)
+		dirs := map[string]string{}
+		for _, name := range []string{"abs", "rel", "chain", "bind"} {
+			dirs[name] = hostDir(t, name)
+		}
+		bindSrc := t.TempDir()
+		b := newBundle(t, "sh", "-c", "for d in abs-evil rel-evil chain1 bind-evil; do touch /$d/written-by-container || exit 1; done; echo wrote; exec sleep 1000")
+		for _, dir := range dirs {
+			if err := os.MkdirAll(b.path(dir), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		links := map[string]string{
+			"abs-evil":  dirs["abs"],
+			"rel-evil":  climb + strings.TrimPrefix(dirs["rel"], "/"),
+			"chain1":    "chain2",
+			"chain2":    "/chain3",
+			"chain3":    climb + strings.TrimPrefix(dirs["chain"], "/"),
+			"bind-evil": dirs["bind"],
+		}
+		for link, target := range links {
+			if err := os.Symlink(target, b.path(link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.spec.Mounts = append(b.spec.Mounts, tmpfs("/abs-evil"), tmpfs("/rel-evil"), tmpfs("/chain1"),
+			specs.Mount{Destination: "/bind-evil", Type: "bind", Source: bindSrc, Options: []string{"rbind"}})
+		c := e.newContainer(b)
+		c.create()
+
+		// Each mount is at the host directory's path taken inside the
+		// container's root (mountinfo paths are relative to the reader's
+		// root, and the init's root is the rootfs).
+		inside := readMountinfo(t, fmt.Sprintf("/proc/%d/mountinfo", c.pid))
+		for name, dir := range dirs {
+			found := false
+			for _, m := range inside {
+				if m.point != dir {
+					continue
+				}
+				// A new tmpfs shows its root; the bind mount shows its
+				// source's path within the source's file system.
+				if name == "bind" {
+					found = found || m.root != "/" && strings.HasSuffix(bindSrc, m.root)
+				} else {
+					found = found || m.fstype == "tmpfs" && m.root == "/"
+				}
+			}
+			if !found {
+				t.Errorf("no %s mount at %s inside the container; its mounts: %v", name, dir, inside)
+			}
+		}
+		c.start()
+		eventually(t, waitTimeout, func() (bool, string) {
+			return strings.Contains(c.output(), "wrote"), "the container could not write to its mounts; output:\n" + c.output()
+		})
+		// The writes went into the mounts (the bind mount's source),
+		// never into the host directories.
+		if _, err := os.Stat(filepath.Join(bindSrc, "written-by-container")); err != nil {
+			t.Errorf("the bind mount did not receive the container's write: %v", err)
+		}
+		for _, dir := range dirs {
+			untouched(t, dir)
+		}
+		for link, target := range links {
+			if got, err := os.Readlink(b.path(link)); err != nil || got != target {
+				t.Errorf("rootfs link %s is now %q (%v), want %q", link, got, err, target)
+			}
+		}
+	})
+
+	t.Run("dangling", func(t *testing.T) {
+		// The links' targets exist only on the host. Refusing the mount
+		// (as pathrs does for dangling links) and mounting on a new
+		// directory inside the rootfs are both safe; touching the host
+		// is not.
+		t.Parallel()
+		e := newEnv(t)
+		abs, rel := hostDir(t, "dangling-abs"), hostDir(t, "dangling-rel")
+		for _, tc := range []struct{ link, target string }{
+			{"abs-evil", abs},
+			{"rel-evil", climb + strings.TrimPrefix(rel, "/")},
+		} {
+			b := newBundle(t, "sleep", "1000")
+			if err := os.Symlink(tc.target, b.path(tc.link)); err != nil {
+				t.Fatal(err)
+			}
+			b.spec.Mounts = append(b.spec.Mounts, tmpfs("/"+tc.link))
+			c := e.newContainer(b)
+			if r := c.createWith(stdio{}); r.code != 0 {
+				if !strings.Contains(r.stderr, tc.link) {
+					t.Errorf("%s: create failed without naming the mount: %v", tc.link, r)
+				}
+				assertNoTraces(t, e, c.id, b)
+			} else {
+				// The target with its ".."s clamped at the root.
+				inRoot := "/" + strings.TrimLeft(strings.ReplaceAll(tc.target, "../", ""), "/")
+				found := false
+				for _, m := range readMountinfo(t, fmt.Sprintf("/proc/%d/mountinfo", c.pid)) {
+					found = found || m.point == inRoot && m.fstype == "tmpfs"
+				}
+				if !found {
+					t.Errorf("%s: no tmpfs at %s inside the container", tc.link, inRoot)
+				}
+			}
+		}
+		untouched(t, abs)
+		untouched(t, rel)
 	})
 }
