@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,5 +265,31 @@ func TestCommandRejects(t *testing.T) {
 	}
 	if st := c.state(); st.Status != "running" {
 		t.Errorf("after the failed commands the container is %s", st.Status)
+	}
+}
+
+// TestLogFile: --log with --log-format json sends the runtime's errors to
+// the file as JSON records, and the message still reaches stderr.
+func TestLogFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	logPath := filepath.Join(t.TempDir(), "runtime.log")
+	r := e.rt("--log", logPath, "--log-format", "json", "state", "no-such-container")
+	if r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("state of a nonexistent container: %v", r)
+	}
+	var rec struct {
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+	}
+	line, _, _ := strings.Cut(readFile(t, logPath), "\n")
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("log line %q is not JSON: %v", line, err)
+	}
+	if rec.Level != "ERROR" || !strings.Contains(rec.Msg, "does not exist") {
+		t.Errorf("log record %+v, want the error", rec)
+	}
+	if r := e.rt("--log-format", "xml", "list"); r.code == 0 || !strings.Contains(r.stderr, "log-format") {
+		t.Errorf("--log-format xml: %v", r)
 	}
 }

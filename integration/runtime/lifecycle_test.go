@@ -291,27 +291,37 @@ func TestRunExitCode(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		b := newBundle(t, "sleep", "1000")
-		c := e.newContainer(b)
 		b.write(t)
-		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-		defer cancel()
-		cmd := e.command(ctx, "run", "--bundle", b.dir, c.id)
-		cmd.Stdout, cmd.Stderr = tempFile(t, "out"), tempFile(t, "err")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// run has created the container once state knows it.
-		eventually(t, waitTimeout, func() (bool, string) {
-			r := e.rt("state", c.id)
-			return r.code == 0 && strings.Contains(r.stdout, `"running"`), "the container never ran: " + r.String()
-		})
-		e.mustRT("kill", c.id, "KILL")
-		res := finish(t, []string{"run"}, cmd.Wait(), "", readFile(t, cmd.Stderr.(*os.File).Name()))
-		if res.code != 128+9 {
-			t.Errorf("want exit 137 for a container killed with SIGKILL, got %v", res)
-		}
-		if r := e.rt("state", c.id); r.code == 0 {
-			t.Errorf("run without --keep left the container: %v", r)
+		// Killed as soon as state says running, which it does from the
+		// moment start takes the container out of "created": a few
+		// rounds hit the window before the init has exec'd.
+		for range 8 {
+			c := e.newContainer(b)
+			ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+			t.Cleanup(cancel)
+			cmd := e.command(ctx, "run", "--bundle", b.dir, c.id)
+			cmd.Stdout, cmd.Stderr = tempFile(t, "out"), tempFile(t, "err")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(waitTimeout)
+			for {
+				r := e.rt("state", c.id)
+				if r.code == 0 && strings.Contains(r.stdout, `"running"`) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the container never ran: %v", r)
+				}
+			}
+			e.mustRT("kill", c.id, "KILL")
+			res := finish(t, []string{"run"}, cmd.Wait(), "", readFile(t, cmd.Stderr.(*os.File).Name()))
+			if res.code != 128+9 {
+				t.Errorf("want exit 137 for a container killed with SIGKILL, got %v", res)
+			}
+			if r := e.rt("state", c.id); r.code == 0 {
+				t.Errorf("run without --keep left the container: %v", r)
+			}
 		}
 	})
 }
@@ -356,9 +366,16 @@ func TestListPsPauseResume(t *testing.T) {
 		t.Errorf("ps: %v lacks the init %d", pids, c.pid)
 	}
 
+	if table := e.mustRT("ps", c.id).stdout; !strings.Contains(table, "PID") || !strings.Contains(table, " "+strconv.Itoa(c.pid)+" ") {
+		t.Errorf("ps (table) lacks the header or the init %d:\n%s", c.pid, table)
+	}
+
 	e.mustRT("pause", c.id)
 	if st := c.state(); st.Status != "paused" {
 		t.Errorf("after pause: %s", st.Status)
+	}
+	if r := c.exec(stdio{}, nil, "true"); r.code == 0 || !strings.Contains(r.stderr, "paused") {
+		t.Errorf("exec into a paused container: %v", r)
 	}
 	frozen := counter()
 	// A frozen process cannot be shown to be stuck by an event; give it
@@ -449,5 +466,47 @@ func TestSpec(t *testing.T) {
 	r := c.runFG(stdio{})
 	if r.code != 0 || r.stdout != "spec-runs\nroot-readonly\n" {
 		t.Errorf("the default config does not run as expected: %v", r)
+	}
+}
+
+// TestRunDetach: run -d returns once the process runs, leaving the
+// container to the caller.
+func TestRunDetach(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBundle(t, "sh", "-c", "echo detached-output; exec sleep 1000")
+	c := e.newContainer(b)
+	out := tempFile(t, "out")
+	if r := c.runFG(stdio{stdout: out}, "--detach"); r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	var st ctrState
+	if err := json.Unmarshal([]byte(e.mustRT("state", c.id).stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != "running" || st.Pid <= 0 {
+		t.Fatalf("after run -d: %+v", st)
+	}
+	eventually(t, waitTimeout, func() (bool, string) {
+		return readFile(t, out.Name()) == "detached-output\n", "the detached process's output did not reach run's stdout"
+	})
+	e.mustRT("kill", c.id, "KILL")
+	c.waitStatus("stopped")
+	e.mustRT("delete", c.id)
+	assertNoTraces(t, e, c.id, b)
+}
+
+// TestNoPivot: --no-pivot (MS_MOVE and chroot) gives the same root.
+func TestNoPivot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBundle(t, "sh", "-c", "touch /through-no-pivot && ls /")
+	c := e.newContainer(b)
+	r := c.runFG(stdio{}, "--no-pivot")
+	if r.code != 0 || !strings.Contains(r.stdout, "through-no-pivot") || !strings.Contains(r.stdout, "bin") {
+		t.Fatalf("run --no-pivot: %v", r)
+	}
+	if _, err := os.Stat(b.path("through-no-pivot")); err != nil {
+		t.Errorf("the process's / is not the rootfs: %v", err)
 	}
 }

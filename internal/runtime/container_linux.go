@@ -553,6 +553,11 @@ func (c *Container) Start(ctx context.Context) error {
 	// From now on the container is no longer "created", whatever happens.
 	os.Remove(filepath.Join(c.dir, startSock))
 	if err := writeFrame(conn, &syncMsg{Type: msgStart}); err != nil {
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			// Killed since it accepted us (state already said
+			// running): its exit status is the answer, not an error.
+			return nil
+		}
 		return fmt.Errorf("start: %w", err)
 	}
 	if err := c.awaitExec(conn); err != nil {
@@ -576,7 +581,11 @@ func (c *Container) awaitExec(conn *os.File) error {
 	for {
 		m, err := readFrame(conn)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
+			// The init closed its end: it exec'd (the socket is
+			// close-on-exec) or was killed first, leaving its unread
+			// input to turn the close into a reset. Its exit status
+			// tells which; neither is start's error.
+			if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
 				return nil
 			}
 			return fmt.Errorf("container init: %w", err)
