@@ -69,15 +69,22 @@ func swapAccounted(dir string) bool {
 	return false
 }
 
+// safePidsLimit is the smallest pids limit the tests use. The runtime's
+// init is a Go program and its threads (7 or 8 once created, a few more
+// under load) are charged to the container's pids cgroup until it execs:
+// with 10, about one container start in 30 dies of "pthread_create
+// failed" (TestPidsLimitBelowInitThreads).
+const safePidsLimit = 20
+
 // TestPidsLimit: linux.resources.pids.limit stops a fork loop at the limit.
 func TestPidsLimit(t *testing.T) {
 	t.Parallel()
-	const limit = 10
+	const limit = safePidsLimit
 	e := newEnv(t)
 	// The loop runs in a subshell: busybox sh exits when fork fails, and
 	// the outer shell must live on to report. Nothing after the loop
 	// forks, since the sleeps hold every pid the cgroup allows.
-	b := newBundle(t, "sh", "-c", `(for i in $(seq 30); do sleep 1000 & done); echo loop-ended; exec sleep 1000`)
+	b := newBundle(t, "sh", "-c", `(for i in $(seq 60); do sleep 1000 & done); echo loop-ended; exec sleep 1000`)
 	b.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: int64p(limit)}
 	c := e.newContainer(b)
 	c.run()
@@ -108,15 +115,21 @@ func TestUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBundle(t, "sleep", "1000")
-	b.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: int64p(10)}
+	b.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: int64p(safePidsLimit)}
 	c := e.newContainer(b)
 	c.run()
 	c.waitStatus("running")
 	pidsMax := cgroupFile(t, "pids", c.id, "pids.max", "pids.max")
-	if got := strings.TrimSpace(readFile(t, pidsMax)); got != "10" {
-		t.Fatalf("before update: pids.max = %s, want 10", got)
+	if got := strings.TrimSpace(readFile(t, pidsMax)); got != strconv.Itoa(safePidsLimit) {
+		t.Fatalf("before update: pids.max = %s, want %d", got, safePidsLimit)
 	}
 
+	// Lowered below what the init needed: only the container's process
+	// counts now.
+	e.mustRT("update", "--pids-limit", "5", c.id)
+	if got := strings.TrimSpace(readFile(t, pidsMax)); got != "5" {
+		t.Errorf("after update --pids-limit 5: pids.max = %s", got)
+	}
 	e.mustRT("update", "--pids-limit", "25", c.id)
 	if got := strings.TrimSpace(readFile(t, pidsMax)); got != "25" {
 		t.Errorf("after update --pids-limit 25: pids.max = %s", got)
@@ -137,5 +150,32 @@ func TestUpdate(t *testing.T) {
 	}
 	if st := c.state(); st.Status != "running" {
 		t.Errorf("after update the container is %s", st.Status)
+	}
+}
+
+// TestPidsLimitBelowInitThreads documents a known runtime bug: a container
+// with a small pids limit (below about 12) fails to start now and then, and
+// always below 6, because the runtime's Go init and its threads are in the
+// container's pids cgroup, with the limit in force, until it execs the
+// container's process. Run it with BERTH_TEST_KNOWN_BUGS=1.
+func TestPidsLimitBelowInitThreads(t *testing.T) {
+	if os.Getenv("BERTH_TEST_KNOWN_BUGS") != "1" {
+		t.Skip("known bug (the Go init's threads count against pids.max); BERTH_TEST_KNOWN_BUGS=1 runs it")
+	}
+	t.Parallel()
+	for _, limit := range []int64{2, 4, 8, 10} {
+		t.Run(strconv.FormatInt(limit, 10), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			for range 10 {
+				b := newBundle(t, "sh", "-c", "echo ran")
+				b.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: int64p(limit)}
+				r := e.newContainer(b).runFG(stdio{})
+				if r.code != 0 || r.stdout != "ran\n" {
+					firstLine, _, _ := strings.Cut(r.stderr, "\n")
+					t.Fatalf("pids.max %d: exit %d: %s", limit, r.code, firstLine)
+				}
+			}
+		})
 	}
 }
