@@ -44,7 +44,7 @@ const waitTimeout = 15 * time.Second
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as a small static program run inside
-	// containers (helper_test.go), for what busybox cannot do.
+	// containers (runHelper, security_test.go), for what busybox cannot do.
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode, os.Args[1:]))
 	}
@@ -70,8 +70,8 @@ func TestMain(m *testing.M) {
 // fastTempDir points TMPDIR at a private directory on /dev/shm when the
 // caller has not chosen a TMPDIR and /tmp is not a tmpfs. Every test copies
 // a busybox rootfs (a few hundred symlinks) and removes it again; on a disk
-// file system (ext4 mounted with discard, as on the CI VMs) that metadata
-// work is most of the run time. The directory is world-searchable, so a
+// file system (ext4 mounted with discard, for one) that metadata work is
+// most of the run time. The directory is world-searchable, so a
 // user-namespace root can reach its rootfs as it could under /tmp.
 func fastTempDir() (func(), error) {
 	noop := func() {}
@@ -652,7 +652,11 @@ func (c *container) waitStatus(want string) ctrState {
 	var st ctrState
 	eventually(c.e.t, waitTimeout, func() (bool, string) {
 		st = c.state()
-		return st.Status == want, fmt.Sprintf("container %s is %s, want %s", c.id, st.Status, want)
+		msg := fmt.Sprintf("container %s is %s, want %s", c.id, st.Status, want)
+		if st.Status == "stopped" && c.out != nil {
+			msg += "; its output:\n" + c.output()
+		}
+		return st.Status == want, msg
 	})
 	return st
 }

@@ -69,12 +69,12 @@ func swapAccounted(dir string) bool {
 	return false
 }
 
-// safePidsLimit is the smallest pids limit the tests use. The runtime's
-// init is a Go program and its threads (7 or 8 once created, a few more
-// under load) are charged to the container's pids cgroup until it execs:
-// with 10, about one container start in 30 dies of "pthread_create
-// failed" (TestPidsLimitBelowInitThreads).
-const safePidsLimit = 20
+// safePidsLimit is the pids limit TestPidsLimit gives a container. The
+// runtime's init is a Go program and its threads (7 or 8 once created, more
+// when the host is busy) are charged to the container's pids cgroup until
+// it execs: with 10, about one start in 30 dies of "pthread_create failed",
+// and a loaded host has failed 20 (TestPidsLimitBelowInitThreads).
+const safePidsLimit = 64
 
 // TestPidsLimit: linux.resources.pids.limit stops a fork loop at the limit.
 func TestPidsLimit(t *testing.T) {
@@ -84,7 +84,7 @@ func TestPidsLimit(t *testing.T) {
 	// The loop runs in a subshell: busybox sh exits when fork fails, and
 	// the outer shell must live on to report. Nothing after the loop
 	// forks, since the sleeps hold every pid the cgroup allows.
-	b := newBundle(t, "sh", "-c", `(for i in $(seq 60); do sleep 1000 & done); echo loop-ended; exec sleep 1000`)
+	b := newBundle(t, "sh", "-c", `(for i in $(seq 100); do sleep 1000 & done); echo loop-ended; exec sleep 1000`)
 	b.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: int64p(limit)}
 	c := e.newContainer(b)
 	c.run()
@@ -114,14 +114,14 @@ func TestPidsLimit(t *testing.T) {
 func TestUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	// No limit to start with: see safePidsLimit.
 	b := newBundle(t, "sleep", "1000")
-	b.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: int64p(safePidsLimit)}
 	c := e.newContainer(b)
 	c.run()
 	c.waitStatus("running")
 	pidsMax := cgroupFile(t, "pids", c.id, "pids.max", "pids.max")
-	if got := strings.TrimSpace(readFile(t, pidsMax)); got != strconv.Itoa(safePidsLimit) {
-		t.Fatalf("before update: pids.max = %s, want %d", got, safePidsLimit)
+	if got := strings.TrimSpace(readFile(t, pidsMax)); got != "max" {
+		t.Fatalf("before update: pids.max = %s, want max", got)
 	}
 
 	// Lowered below what the init needed: only the container's process
@@ -154,10 +154,11 @@ func TestUpdate(t *testing.T) {
 }
 
 // TestPidsLimitBelowInitThreads documents a known runtime bug: a container
-// with a small pids limit (below about 12) fails to start now and then, and
-// always below 6, because the runtime's Go init and its threads are in the
-// container's pids cgroup, with the limit in force, until it execs the
-// container's process. Run it with BERTH_TEST_KNOWN_BUGS=1.
+// with a small pids limit fails to start now and then (10 on an idle host,
+// 20 on a busy one) and always below about 6, because the runtime's Go init
+// and its threads are in the container's pids cgroup, with the limit in
+// force, until it execs the container's process. Run it with
+// BERTH_TEST_KNOWN_BUGS=1.
 func TestPidsLimitBelowInitThreads(t *testing.T) {
 	if os.Getenv("BERTH_TEST_KNOWN_BUGS") != "1" {
 		t.Skip("known bug (the Go init's threads count against pids.max); BERTH_TEST_KNOWN_BUGS=1 runs it")

@@ -377,7 +377,7 @@ func fdNumbers(t *testing.T, pid int) []int {
 // binary starts while it runs, and parallel tests only run once all
 // sequential ones are done.
 func TestNoHostFDLeak(t *testing.T) {
-	e := newEnv(t)
+	testenv.RequireRoot(t)
 	hostDir := t.TempDir()
 	secret := "host-secret-" + testenv.UniqueName(t, "")
 	if err := os.WriteFile(filepath.Join(hostDir, secret), []byte("secret"), 0o600); err != nil {
@@ -392,6 +392,7 @@ func TestNoHostFDLeak(t *testing.T) {
 
 	t.Run("create-start", func(t *testing.T) {
 		t.Parallel()
+		e := newEnv(t)
 		c := e.newContainer(newBundle(t, "sleep", "1000"))
 		c.create()
 		// The init waits for start holding whatever it inherited; a
@@ -414,6 +415,7 @@ func TestNoHostFDLeak(t *testing.T) {
 
 	t.Run("exec", func(t *testing.T) {
 		t.Parallel()
+		e := newEnv(t)
 		c := e.newContainer(newBundle(t, "sleep", "1000"))
 		c.run()
 		pidFile := filepath.Join(t.TempDir(), "exec.pid")
@@ -436,6 +438,7 @@ func TestNoHostFDLeak(t *testing.T) {
 
 	t.Run("preserve-fds", func(t *testing.T) {
 		t.Parallel()
+		e := newEnv(t)
 		pr, pw, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -460,6 +463,7 @@ func TestNoHostFDLeak(t *testing.T) {
 		// Whatever descriptor /proc/self/fd/N names in the runtime's init
 		// when it enters process.cwd (the leaked directory, or one of the
 		// init's own), the process must not start outside the container.
+		e := newEnv(t)
 		running := e.newContainer(newBundle(t, "sleep", "1000"))
 		running.run()
 		for _, n := range candidateFDs(l.dir) {
@@ -474,6 +478,7 @@ func TestNoHostFDLeak(t *testing.T) {
 		for _, n := range candidateFDs(l.dir) {
 			t.Run(strconv.Itoa(n), func(t *testing.T) {
 				t.Parallel()
+				e := newEnv(t)
 				cwd := fmt.Sprintf("/proc/self/fd/%d", n)
 				b := newBundle(t, "sh", "-c", "pwd; ls -a")
 				b.spec.Process.Cwd = cwd

@@ -50,8 +50,16 @@ func (s *consoleSocket) receive() *pty {
 	t := s.t
 	t.Helper()
 	pfd := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
-	if n, err := unix.Poll(pfd, int(waitTimeout.Milliseconds())); n != 1 {
-		t.Fatalf("nothing connected to the console socket within %s (%v)", waitTimeout, err)
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		n, err := unix.Poll(pfd, int(time.Until(deadline).Milliseconds()))
+		if n == 1 {
+			break
+		}
+		// EINTR: the Go runtime's preemption signals interrupt poll.
+		if !errors.Is(err, unix.EINTR) || time.Now().After(deadline) {
+			t.Fatalf("nothing connected to the console socket within %s (%v)", waitTimeout, err)
+		}
 	}
 	conn, _, err := unix.Accept4(s.fd, unix.SOCK_CLOEXEC)
 	if err != nil {
