@@ -510,3 +510,33 @@ func TestNoPivot(t *testing.T) {
 		t.Errorf("the process's / is not the rootfs: %v", err)
 	}
 }
+
+// TestDeleteForcePaused: delete --force takes a paused container down
+// (its frozen processes must be thawed to die) and leaves nothing behind.
+func TestDeleteForcePaused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBundle(t, "sh", "-c", "sleep 1000 & sleep 1000 & exec sleep 1000")
+	c := e.newContainer(b)
+	c.run()
+	c.waitStatus("running")
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	if r := c.exec(stdio{}, []string{"-d", "--pid-file", pidFile}, "sleep", "1000"); r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.track(pid)
+	e.mustRT("pause", c.id)
+	c.waitStatus("paused")
+	if r := e.rt("delete", c.id); r.code == 0 {
+		t.Fatalf("delete without --force of a paused container succeeded: %v", r)
+	}
+	e.mustRT("delete", "--force", c.id)
+	if ws := c.wait(); !ws.Signaled() || ws.Signal() != unix.SIGKILL {
+		t.Errorf("the init ended with %v, want killed", ws)
+	}
+	assertNoTraces(t, e, c.id, b)
+}
