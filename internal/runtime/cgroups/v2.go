@@ -224,8 +224,20 @@ func (m *v2Manager) enable(controllers []string, required bool) error {
 func (m *v2Manager) enableAt(level string, missing []string, required bool) ([]string, error) {
 	file := path.Join(level, "cgroup.subtree_control")
 	line := "+" + strings.Join(missing, " +")
-	if err := m.write(file, line); err == nil {
+	err := m.write(file, line)
+	if err == nil {
 		return missing, nil
+	}
+	// EBUSY: the level holds processes. Going on one by one would be
+	// worse than useless: the kernel refuses the domain controllers but
+	// accepts the threaded ones (cpu, cpuset, pids) alone, which turns
+	// the level, typically the caller's own cgroup, into a threaded
+	// domain, and then refuses everything else with EOPNOTSUPP.
+	if errdefs.IsConflict(err) {
+		if required {
+			return nil, busyError(strings.Join(missing, " "), level, err)
+		}
+		return nil, nil
 	}
 	var ok []string
 	for _, c := range missing {
@@ -234,14 +246,21 @@ func (m *v2Manager) enableAt(level string, missing []string, required bool) ([]s
 			ok = append(ok, c)
 			continue
 		}
-		if required {
-			if errdefs.IsConflict(err) {
-				return nil, fmt.Errorf("enable %s in %s: the cgroup has processes of its own, and cgroup v2 lets only cgroups without processes hand controllers to children (use a cgroupsPath outside the caller's cgroup): %w", c, level, err)
+		if errdefs.IsConflict(err) {
+			if required {
+				return nil, busyError(c, level, err)
 			}
+			return ok, nil
+		}
+		if required {
 			return nil, fmt.Errorf("enable %s: %w", c, err)
 		}
 	}
 	return ok, nil
+}
+
+func busyError(controllers, level string, err error) error {
+	return fmt.Errorf("enable %s in %s: the cgroup has processes of its own, and cgroup v2 lets only cgroups without processes hand controllers to children (use a cgroupsPath outside the caller's cgroup): %w", controllers, level, err)
 }
 
 func (m *v2Manager) Set(r *specs.LinuxResources) error {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,17 +88,43 @@ func TestV2EnableRespectsNoInternalProcesses(t *testing.T) {
 	m, rec, root := newFakeV2Manager(t, nil)
 	busy := fileError("write", filepath.Join(root, "berth/cgroup.subtree_control"), unix.EBUSY)
 	rec.fail["berth/cgroup.subtree_control"] = busy
-	// Apply is best effort: it tries all at once, then one by one.
+	// Apply is best effort, and stops at EBUSY: one by one, the kernel
+	// would take the threaded controllers (cpu, pids) alone and turn the
+	// busy cgroup into a threaded domain (seen on a real v2 kernel, in
+	// integration/vm/guest TestCgroupsPathBelowBusyCgroup).
 	if err := m.Apply(-1); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	expectWrites(t, rec, "berth/cgroup.subtree_control", "+cpu +memory +io +pids", "+cpu", "+memory", "+io", "+pids")
+	expectWrites(t, rec, "berth/cgroup.subtree_control", "+cpu +memory +io +pids")
 	// Set needs memory: a clear Conflict naming the rule.
 	err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 20)}})
 	if !errdefs.IsConflict(err) {
 		t.Fatalf("Set with memory not enabled: %v, want Conflict", err)
 	}
 	t.Logf("error reads: %v", err)
+}
+
+// A controller the kernel refuses for a reason of its own (EINVAL: cpu
+// beside realtime tasks) costs only that controller: the others are then
+// enabled one by one.
+func TestV2EnableFallsBackOneByOne(t *testing.T) {
+	m, rec, _ := newFakeV2Manager(t, nil)
+	m.write = func(p, v string) error {
+		if filepath.Base(filepath.Dir(p)) == "berth" && slices.Contains(strings.Fields(v), "+cpu") {
+			return fileError("write", p, unix.EINVAL)
+		}
+		return rec.write(p, v)
+	}
+	if err := m.Apply(-1); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	expectWrites(t, rec, "berth/cgroup.subtree_control", "+memory", "+io", "+pids")
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 20)}}); err != nil {
+		t.Errorf("Set memory: %v", err)
+	}
+	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(1000)}}); !errdefs.IsInvalidParameter(err) {
+		t.Errorf("Set cpu, which the kernel refused: %v, want the kernel's InvalidParameter", err)
+	}
 }
 
 func TestV2ControllerMissingInParent(t *testing.T) {
