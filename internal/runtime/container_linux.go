@@ -158,6 +158,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err := cg.Apply(-1); err != nil {
 		return nil, err
 	}
+	late, resources := planLatePids(cg.Paths(), resources)
 	c.st.CgroupPaths = cg.Paths()
 	if err := writeState(dir, c.st); err != nil {
 		return nil, err
@@ -198,7 +199,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		return nil, err
 	}
 	req := spawnRequest{
-		bootstrap: bs, cgroup: cg, beforeConfig: awaitSet,
+		bootstrap: bs, cgroup: cg, beforeConfig: awaitSet, late: late,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		preserveFDs: o.PreserveFDs, console: console, listener: listener,
 		spareDir: filepath.Join(rt.root, spareDirName),
@@ -224,7 +225,11 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		Mode: modeCreate, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: spec, Process: spec.Process,
 		HostPid: sp.pid, NoPivot: o.NoPivot, ConsoleFD: sp.consoleFD, ListenFD: sp.listenFD,
 		PreserveFDs: o.PreserveFDs, Cgroups: cgroupMounts(layout, c.st.CgroupPaths),
-		InUserNS: hasNamespace(spec, specs.UserNamespace),
+		InUserNS:   hasNamespace(spec, specs.UserNamespace),
+		LatePidsFD: sp.lateFD,
+	}
+	if late != nil {
+		cfg.LatePidsValue = late.value
 	}
 	if err := writeFrame(sp.sync, &syncMsg{Type: msgConfig, Init: cfg}); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)

@@ -83,6 +83,7 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int
 	cfg := &initConfig{
 		Mode: modeExec, ID: c.st.ID, Bundle: c.st.Bundle, Rootfs: c.st.Rootfs, Spec: c.st.Config,
 		Process: p, HostPid: sp.pid, ConsoleFD: sp.consoleFD, ListenFD: -1, PreserveFDs: o.PreserveFDs,
+		LatePidsFD: -1,
 	}
 	fail := func(err error) (int, error) {
 		unix.Kill(sp.pid, unix.SIGKILL)

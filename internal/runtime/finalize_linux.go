@@ -23,17 +23,20 @@ import (
 
 // execProcess is a process ready to replace the init.
 type execProcess struct {
-	p           *specs.Process
-	path        string // resolved args[0]
-	env         []string
-	seccomp     *seccomp.Filter
-	preserveFDs int
+	// latePidsFD and latePidsValue: see pids_linux.go.
+	latePidsFD    int
+	latePidsValue string
+	p             *specs.Process
+	path          string // resolved args[0]
+	env           []string
+	seccomp       *seccomp.Filter
+	preserveFDs   int
 }
 
 // newExecProcess compiles what can be checked early (the seccomp filter),
 // so create reports a bad filter.
 func newExecProcess(p *specs.Process, s *specs.Spec, preserveFDs int) (*execProcess, error) {
-	ep := &execProcess{p: p, preserveFDs: preserveFDs}
+	ep := &execProcess{p: p, preserveFDs: preserveFDs, latePidsFD: -1}
 	if s != nil && s.Linux != nil && s.Linux.Seccomp != nil {
 		f, err := seccomp.Compile(s.Linux.Seccomp)
 		if err != nil {
@@ -147,6 +150,11 @@ func withHome(env []string, uid uint32) []string {
 // execs it. It returns only on failure.
 func (ep *execProcess) finalizeAndExec(notify func(listener int) error) error {
 	p := ep.p
+	// Still root: the write needs it. Nothing after this makes processes,
+	// and this thread is the one that execs.
+	if err := applyLatePids(ep.latePidsFD, ep.latePidsValue); err != nil {
+		return fmt.Errorf("join the pids limit: %w", err)
+	}
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}

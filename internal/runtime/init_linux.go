@@ -155,6 +155,7 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 		if ep, err = newExecProcess(p, s, cfg.PreserveFDs); err != nil {
 			return err
 		}
+		ep.latePidsFD, ep.latePidsValue = cfg.LatePidsFD, cfg.LatePidsValue
 	}
 	if cfg.ListenFD < 0 {
 		return errors.New("no start socket")
@@ -270,6 +271,7 @@ func initExec(sync *os.File, cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
+	ep.latePidsFD, ep.latePidsValue = cfg.LatePidsFD, cfg.LatePidsValue
 	if err := ep.resolve(); err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ type spawnRequest struct {
 	initialCPUs  string
 	// spareDir is an empty directory for the binary's read-only overlay.
 	spareDir string
+	// late is the pids limit the init applies as it execs (pids_linux.go).
+	late *latePids
 }
 
 // spawned is a started process, paused in its init until configured.
@@ -46,6 +48,7 @@ type spawned struct {
 	sync      *os.File // the runtime's end of the sync socket
 	consoleFD int      // numbers in the child, -1 when absent
 	listenFD  int
+	lateFD    int
 }
 
 // spawn starts a sealed copy of this binary as "init"; the nsenter
@@ -75,7 +78,7 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	}
 	syncFD := 3 + len(extra)
 	extra = append(extra, child)
-	sp := &spawned{sync: parent, consoleFD: -1, listenFD: -1}
+	sp := &spawned{sync: parent, consoleFD: -1, listenFD: -1, lateFD: -1}
 	if req.console != nil {
 		sp.consoleFD = 3 + len(extra)
 		extra = append(extra, req.console)
@@ -83,6 +86,15 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	if req.listener != nil {
 		sp.listenFD = 3 + len(extra)
 		extra = append(extra, req.listener)
+	}
+	if req.late != nil {
+		f, err := req.late.open()
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		sp.lateFD = 3 + len(extra)
+		extra = append(extra, f)
 	}
 	// Execute the memfd through an fd number the child's dup2s of stdio
 	// and extra files cannot land on.

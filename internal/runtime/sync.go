@@ -110,6 +110,10 @@ type initConfig struct {
 	PreserveFDs int `json:"preserve_fds,omitempty"`
 	// Cgroups to show at /sys/fs/cgroup for a "cgroup" mount.
 	Cgroups []cgroupMount `json:"cgroups,omitempty"`
+	// LatePidsFD is a host cgroup file the init writes LatePidsValue to
+	// just before execve (pids_linux.go); -1 when absent.
+	LatePidsFD    int    `json:"late_pids_fd"`
+	LatePidsValue string `json:"late_pids_value,omitempty"`
 	// NewUserNS is true when the container got a user namespace of its
 	// own: device nodes are then bind mounted, not created.
 	InUserNS bool `json:"in_user_ns,omitempty"`
