@@ -1089,3 +1089,28 @@ func TestMountDestinationSymlinks(t *testing.T) {
 		untouched(t, rel)
 	})
 }
+
+// TestBindThroughDanglingSymlink: an image whose /etc/resolv.conf is a
+// dangling relative link (as systemd-resolved images ship it) still gets a
+// file bind mounted there: on the link's target inside the rootfs, as runc
+// does, and nowhere on the host.
+func TestBindThroughDanglingSymlink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	src := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(src, []byte("nameserver 192.0.2.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "cat", "/etc/resolv.conf")
+	if err := os.Symlink("../run/systemd/resolve/stub-resolv.conf", b.path("etc/resolv.conf")); err != nil {
+		t.Fatal(err)
+	}
+	b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+	r := e.newContainer(b).runFG(stdio{})
+	if r.code != 0 || r.stdout != "nameserver 192.0.2.53\n" {
+		t.Fatalf("reading the bind mounted file through the link: %v", r)
+	}
+	if _, err := os.Stat(b.path("run/systemd/resolve/stub-resolv.conf")); err != nil {
+		t.Errorf("the mount point was not made at the link's target in the rootfs: %v", err)
+	}
+}

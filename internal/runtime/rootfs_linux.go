@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/internal/linux"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -141,6 +142,14 @@ func (r *rootfsSetup) mountTarget(dest string, wantFile bool) (*os.File, error) 
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("resolve %s in rootfs: %w", dest, err)
+	}
+	// Missing, perhaps behind a dangling symlink (an image's
+	// /etc/resolv.conf -> ../run/...): create it where the link points,
+	// as seen from inside the rootfs, as runc does.
+	if resolved, err := securejoin.SecureJoin(r.rootfs, dest); err == nil {
+		if rel, err := filepath.Rel(r.rootfs, resolved); err == nil && !strings.HasPrefix(rel, "..") {
+			dest = "/" + rel
+		}
 	}
 	if !wantFile {
 		return r.mkdirInRoot(dest)
