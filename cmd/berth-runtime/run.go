@@ -42,8 +42,14 @@ func newRunCommand(g *globals) *cobra.Command {
 				// reparented to us, and reaped.
 				unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 			}
+			// One handshake: the init goes from created to running
+			// without waiting for a separate start.
+			opts.StartNow = true
 			c, err := rt.Create(ctx, args[0], f.bundle, opts)
 			if err != nil {
+				if c != nil {
+					c.Delete(ctx, true)
+				}
 				return err
 			}
 			if tty != nil {
@@ -51,10 +57,6 @@ func newRunCommand(g *globals) *cobra.Command {
 					c.Delete(ctx, true)
 					return err
 				}
-			}
-			if err := c.Start(ctx); err != nil {
-				c.Delete(ctx, true)
-				return err
 			}
 			if detach {
 				return nil

@@ -74,6 +74,10 @@ type CreateOpts struct {
 	NoPivot bool
 	// PreserveFDs passes the runtime's fds 3..3+n-1 to the process.
 	PreserveFDs int
+	// StartNow starts the process as soon as the container is created, as
+	// run does: no start socket, no second handshake. Create then returns
+	// once the process runs (and the poststart hooks have).
+	StartNow bool
 	// Stdio of the container's process; nil means the runtime's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -178,11 +182,13 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		}
 	}()
 
-	listener, err := listenStart(dir)
-	if err != nil {
-		return nil, err
+	var listener *os.File
+	if !o.StartNow {
+		if listener, err = listenStart(dir); err != nil {
+			return nil, err
+		}
+		defer listener.Close()
 	}
-	defer listener.Close()
 	console := o.Console
 	if spec.Process != nil && spec.Process.Terminal && console == nil {
 		if o.ConsoleSocket == "" {
@@ -220,11 +226,17 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	}
 	defer sp.sync.Close()
 	initPid = sp.pid
+	// Now, while the init waits for its config: with StartNow it may have
+	// run and exited by the time it is ready.
+	ps, err := readProcStat(sp.pid)
+	if err != nil {
+		return nil, fmt.Errorf("container init exited during create: %w", err)
+	}
 
 	cfg := &initConfig{
 		Mode: modeCreate, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: spec, Process: spec.Process,
 		HostPid: sp.pid, NoPivot: o.NoPivot, ConsoleFD: sp.consoleFD, ListenFD: sp.listenFD,
-		PreserveFDs: o.PreserveFDs, Cgroups: cgroupMounts(layout, c.st.CgroupPaths),
+		PreserveFDs: o.PreserveFDs, Cgroups: cgroupMounts(layout, c.st.CgroupPaths), StartNow: o.StartNow,
 		InUserNS:   hasNamespace(spec, specs.UserNamespace),
 		LatePidsFD: sp.lateFD,
 	}
@@ -260,10 +272,6 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		}
 		break
 	}
-	ps, err := readProcStat(sp.pid)
-	if err != nil {
-		return nil, fmt.Errorf("container init exited during create: %w", err)
-	}
 	c.st.InitPid, c.st.InitStartTime = sp.pid, ps.StartTime
 	if err := writeState(dir, c.st); err != nil {
 		return nil, err
@@ -271,6 +279,14 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, sp.pid); err != nil {
 			return nil, err
+		}
+	}
+	if o.StartNow {
+		if err := c.awaitExec(sp.sync); err != nil {
+			return nil, err
+		}
+		if err := c.runPoststart(ctx); err != nil {
+			return c, err
 		}
 	}
 	return c, nil
@@ -568,6 +584,11 @@ func (c *Container) Start(ctx context.Context) error {
 	if err := c.awaitExec(conn); err != nil {
 		return err
 	}
+	return c.runPoststart(ctx)
+}
+
+// runPoststart runs the poststart hooks of a container whose process runs.
+func (c *Container) runPoststart(ctx context.Context) error {
 	spec := c.st.Config
 	if spec.Hooks != nil && len(spec.Hooks.Poststart) > 0 {
 		state := hookState(spec, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateRunning)

@@ -157,28 +157,32 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 		}
 		ep.latePidsFD, ep.latePidsValue = cfg.LatePidsFD, cfg.LatePidsValue
 	}
-	if cfg.ListenFD < 0 {
-		return errors.New("no start socket")
-	}
-	listener := os.NewFile(uintptr(cfg.ListenFD), "start-listener")
-
 	if err := writeFrame(sync, &syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
-	// Created. The runtime that created us may now exit; from here errors
-	// go to whoever starts us.
-	sync.Close()
-	conn, err := awaitStart(listener)
-	if err != nil {
-		os.Exit(1)
+	conn := sync
+	if !cfg.StartNow {
+		if cfg.ListenFD < 0 {
+			return errors.New("no start socket")
+		}
+		listener := os.NewFile(uintptr(cfg.ListenFD), "start-listener")
+		// Created. The runtime that created us may now exit; from here
+		// errors go to whoever starts us.
+		sync.Close()
+		var err error
+		if conn, err = awaitStart(listener); err != nil {
+			os.Exit(1)
+		}
+		listener.Close()
 	}
-	listener.Close()
 	fail := func(err error) {
 		writeFrame(conn, &syncMsg{Type: msgError, Error: err.Error()})
 		os.Exit(1)
 	}
-	if _, err := expect(conn, msgStart); err != nil {
-		fail(err)
+	if !cfg.StartNow {
+		if _, err := expect(conn, msgStart); err != nil {
+			fail(err)
+		}
 	}
 	if ep == nil {
 		fail(errors.New("the container has no process to start (config.json has no process)"))

@@ -106,6 +106,9 @@ type initConfig struct {
 	// File descriptor numbers in the init; -1 when absent.
 	ConsoleFD int `json:"console_fd"`
 	ListenFD  int `json:"listen_fd"`
+	// StartNow: no start socket; the init goes on to exec right after
+	// ready, reporting on the sync socket (run).
+	StartNow bool `json:"start_now,omitempty"`
 	// PreserveFDs are passed on to the process as fds 3, 4, ...
 	PreserveFDs int `json:"preserve_fds,omitempty"`
 	// Cgroups to show at /sys/fs/cgroup for a "cgroup" mount.
