@@ -18,6 +18,9 @@
 #   --mem SIZE       guest memory (default 1G)
 #   --smp N          guest CPUs (default 2)
 #   --no-enable      leave the root's cgroup.subtree_control empty
+#   --tmpfs-root     put / on a tmpfs, not on a ramdisk block device (the
+#                    latter needs the kernel package's modules, extracted
+#                    once, and lets the io controller's limits be tested)
 #   --keep           keep the work directory (initramfs, serial log)
 #
 # Environment: BERTH_VM_KERNEL=/path/to/bzImage boots that kernel instead of
@@ -40,6 +43,7 @@ timeout=
 mem=1G
 smp=2
 enable=all
+rootdisk=1
 keep=0
 
 die() {
@@ -59,6 +63,7 @@ while (($#)); do
 	--mem) mem=${2-}; shift ;;
 	--smp) smp=${2-}; shift ;;
 	--no-enable) enable=none ;;
+	--tmpfs-root) rootdisk=0 ;;
 	--keep) keep=1 ;;
 	-h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	cgroups | runtime) suites+=("$1") ;;
@@ -343,6 +348,11 @@ for f in "${files[@]}"; do
 	mkdir -p "$root/$(dirname "$dst")"
 	cp -a "$src" "$root/$dst"
 done
+if ((rootdisk)); then
+	# / on a 256MiB ramdisk (brd allocates as it is written) with ext2.
+	modules+=(brd crc32c_generic ext4)
+	echo $((256 << 10)) >"$root/etc/berth-vm/rootdisk"
+fi
 ((${#modules[@]} == 0)) || add_modules
 t_build=$SECONDS
 

@@ -19,7 +19,26 @@ export PATH HOME
 marker() { echo "@@berth-vm $*"; }
 
 if [ "${1-}" != stage2 ]; then
-	mount -t tmpfs -o mode=0755 tmpfs /newroot || exec sh
+	# The new root is a real block device when the host shipped the
+	# modules for it: a ramdisk (brd) with ext2, so that "/" has a whole
+	# disk behind it for the io controller's per-device limits. Otherwise
+	# a tmpfs.
+	size=$(cat /etc/berth-vm/rootdisk 2>/dev/null)
+	if [ -n "$size" ]; then
+		mount -t devtmpfs devtmpfs /dev
+		# ext4 asks the crypto API for crc32c, a dependency modules.dep
+		# does not list.
+		modprobe brd rd_nr=1 rd_size="$size" max_part=0 &&
+			modprobe crc32c_generic &&
+			modprobe ext4 &&
+			mke2fs /dev/ram0 >/dev/null &&
+			mount -t ext2 /dev/ram0 /newroot ||
+			size=
+		umount /dev
+	fi
+	if [ -z "$size" ]; then
+		mount -t tmpfs -o mode=0755 tmpfs /newroot || exec sh
+	fi
 	for e in /*; do
 		case $e in /newroot | /proc | /sys | /dev) ;; *) cp -a "$e" /newroot/ ;; esac
 	done
@@ -55,7 +74,7 @@ if [ -s /etc/berth-vm/modules ]; then
 fi
 
 cg=/sys/fs/cgroup
-marker "boot uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
+marker "boot uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r) root=$(awk '$2 == "/" { d = $1 " " $3 } END { print d }' /proc/mounts)"
 marker "controllers: $(cat $cg/cgroup.controllers)"
 
 # Like systemd: every controller enabled at the root and in system.slice,
