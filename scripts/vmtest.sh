@@ -156,6 +156,8 @@ fetch_kernel() {
 	fi
 	rm -rf "$kdir"
 	mv "$tmp" "$kdir"
+	# Older kernels (and their 400MB of modules) are of no use any more.
+	find "$cache" -mindepth 1 -maxdepth 1 -name 'linux-image-*' ! -path "$kdir" -exec rm -rf {} +
 }
 
 # extract_vmlinux unpacks the ELF kernel from a bzImage whose payload is
@@ -348,6 +350,10 @@ for f in "${files[@]}"; do
 	mkdir -p "$root/$(dirname "$dst")"
 	cp -a "$src" "$root/$dst"
 done
+if ((rootdisk)) && [[ -n ${BERTH_VM_KERNEL:-} && -z ${BERTH_VM_MODULES:-} ]]; then
+	log "BERTH_VM_KERNEL without BERTH_VM_MODULES: / on a tmpfs"
+	rootdisk=0
+fi
 if ((rootdisk)); then
 	# / on a 256MiB ramdisk (brd allocates as it is written) with ext2.
 	modules+=(brd crc32c_generic ext4)
