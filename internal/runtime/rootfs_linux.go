@@ -126,11 +126,44 @@ func (r *rootfsSetup) mkdirInRoot(dir string) (*os.File, error) {
 	if h, err := openInRoot(r.root, dir); err == nil {
 		return h, nil
 	}
+	if h, err := mkdirNoSymlinks(r.root, dir); err == nil {
+		return h, nil
+	}
 	h, err := pathrs.MkdirAllHandle(r.root, dir, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("create %s in rootfs: %w", dir, err)
 	}
 	return h, nil
+}
+
+// mkdirNoSymlinks creates dir below root one component at a time, never
+// following a symlink (O_NOFOLLOW on every step, relative to the handle of
+// the step before), so nothing can lead it outside root. It fails on any
+// symlink on the way; pathrs-lite then resolves those, at several times
+// the cost. Most missing mount points are plain directories to make in a
+// fresh tmpfs (/dev/pts, /sys/fs/cgroup/memory, ...), which this covers.
+func mkdirNoSymlinks(root *os.File, dir string) (*os.File, error) {
+	fd, err := unix.Openat(int(root.Fd()), ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range strings.Split(filepath.Clean("/"+dir), "/") {
+		if part == "" {
+			continue
+		}
+		next, err := unix.Openat(fd, part, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			if err = unix.Mkdirat(fd, part, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
+				next, err = unix.Openat(fd, part, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			}
+		}
+		unix.Close(fd)
+		if err != nil {
+			return nil, err
+		}
+		fd = next
+	}
+	return os.NewFile(uintptr(fd), dir), nil
 }
 
 // mountTarget resolves dest inside the rootfs, creating a directory, or an
