@@ -14,11 +14,13 @@ command -v go >/dev/null || { echo "setup: Go 1.26 is required in /usr/local/go"
 # busybox-static: the test rootfs. runc, crun: the reference runtimes.
 # iproute2, procps: network and process inspection in tests.
 # jq, hyperfine: benchmarks. shellcheck: lint. git: source checks.
+# qemu-system-x86, cpio: the cgroup v2 tests in a VM (scripts/vmtest.sh).
 packages=(
 	build-essential make git ca-certificates
 	busybox-static runc crun
 	iproute2 procps util-linux
 	jq hyperfine shellcheck
+	qemu-system-x86 cpio
 )
 missing=()
 for p in "${packages[@]}"; do

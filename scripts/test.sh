@@ -47,7 +47,7 @@ check_gofmt() {
 }
 
 check_shell() {
-	local scripts=(.ci/run scripts/*.sh bench/*.sh) s
+	local scripts=(.ci/run scripts/*.sh bench/*.sh test/vm/*.sh) s
 	for s in "${scripts[@]}"; do
 		bash -n "$s" || return 1
 	done
