@@ -26,6 +26,7 @@ func newRunCommand(g *globals) *cobra.Command {
 				return err
 			}
 			opts := f.opts()
+			opts.Spec = spec
 			var tty *terminal
 			if spec.Process != nil && spec.Process.Terminal && f.consoleSocket == "" {
 				if detach {

@@ -80,6 +80,9 @@ type CreateOpts struct {
 	StartNow bool
 	// Stdio of the container's process; nil means the runtime's own.
 	Stdin, Stdout, Stderr *os.File
+	// Spec, when set, is the bundle's config.json already read by the
+	// caller; otherwise Create reads it.
+	Spec *specs.Spec
 }
 
 func (rt *Runtime) dir(id string) string { return filepath.Join(rt.root, id) }
@@ -97,9 +100,11 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err != nil {
 		return nil, err
 	}
-	spec, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, err
+	spec := o.Spec
+	if spec == nil {
+		if spec, err = LoadSpec(bundle); err != nil {
+			return nil, err
+		}
 	}
 	if err := ValidateSpec(spec, bundle); err != nil {
 		return nil, err
@@ -159,28 +164,23 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err != nil {
 		return nil, err
 	}
-	if err := cg.Apply(-1); err != nil {
-		return nil, err
+	// Only the cgroup2 directory now: the stage is forked straight into
+	// it. The v1 directories are made while the stage execs, and the
+	// limits written while the init starts; the stage waits for the
+	// directories (its bootstrap), the init for the limits (its config,
+	// before it touches its devices).
+	if uf, ok := cg.(cgroups.UnifiedFirst); ok {
+		if err := uf.ApplyUnified(); err != nil {
+			return nil, err
+		}
 	}
 	late, resources := planLatePids(cg.Paths(), resources)
 	c.st.CgroupPaths = cg.Paths()
 	if err := writeState(dir, c.st); err != nil {
 		return nil, err
 	}
-	// The limits are written while the init starts; it gets its config,
-	// and touches its devices, only once they are all in place.
-	setDone := make(chan error, 1)
-	go func() { setDone <- cg.Set(resources) }()
-	setWaited := false
-	awaitSet := func() error {
-		setWaited = true
-		return <-setDone
-	}
-	defer func() {
-		if !setWaited {
-			<-setDone
-		}
-	}()
+	setup := setupCgroupInBackground(cg, resources)
+	defer setup.drain()
 
 	var listener *os.File
 	if !o.StartNow {
@@ -205,7 +205,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		return nil, err
 	}
 	req := spawnRequest{
-		bootstrap: bs, cgroup: cg, beforeConfig: awaitSet, late: late,
+		bootstrap: bs, cgroup: cg, beforeBootstrap: setup.awaitDirs, beforeConfig: setup.awaitLimits, late: late,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		preserveFDs: o.PreserveFDs, console: console, listener: listener,
 		spareDir: filepath.Join(rt.root, spareDirName),
@@ -301,6 +301,51 @@ func defaultStdio(req *spawnRequest) {
 	}
 	if req.stderr == nil {
 		req.stderr = os.Stderr
+	}
+}
+
+// cgroupSetup makes a cgroup's directories and writes its limits in the
+// background, in that order.
+type cgroupSetup struct {
+	dirs, limits      chan error
+	dirsDone, allDone bool
+}
+
+func setupCgroupInBackground(cg cgroups.Manager, r *specs.LinuxResources) *cgroupSetup {
+	s := &cgroupSetup{dirs: make(chan error, 1), limits: make(chan error, 1)}
+	go func() {
+		err := cg.Apply(-1)
+		s.dirs <- err
+		if err == nil {
+			err = cg.Set(r)
+		}
+		s.limits <- err
+	}()
+	return s
+}
+
+func (s *cgroupSetup) awaitDirs() error {
+	s.dirsDone = true
+	return <-s.dirs
+}
+
+func (s *cgroupSetup) awaitLimits() error {
+	if !s.dirsDone {
+		if err := s.awaitDirs(); err != nil {
+			s.allDone = true
+			<-s.limits
+			return err
+		}
+	}
+	s.allDone = true
+	return <-s.limits
+}
+
+// drain waits for the background work, so a failed create cleans up after
+// it has finished.
+func (s *cgroupSetup) drain() {
+	if !s.allDone {
+		s.awaitLimits()
 	}
 }
 

@@ -52,8 +52,13 @@ func planLatePids(paths map[string]string, r *specs.LinuxResources) (*latePids, 
 	return &latePids{path: filepath.Join(dir, "pids.max"), value: strconv.FormatInt(limit, 10)}, &out
 }
 
-// open opens the file for the init to write.
+// open opens the file for the init to write. The runtime makes the v1
+// directories while the init's first stage starts, after this is passed
+// on, so the pids one is made here if need be (it needs nothing else).
 func (lp *latePids) open() (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(lp.path), 0o755); err != nil {
+		return nil, err
+	}
 	return os.OpenFile(lp.path, os.O_WRONLY|unix.O_CLOEXEC, 0)
 }
 

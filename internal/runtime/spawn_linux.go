@@ -24,6 +24,9 @@ type spawnRequest struct {
 	// cgroup is the cgroup the process enters (nil: stay in the
 	// runtime's); its directories must exist.
 	cgroup cgroups.Manager
+	// beforeBootstrap runs once the first stage is forked and before it
+	// is told its cgroups (the directories are made in parallel).
+	beforeBootstrap func() error
 	// beforeConfig runs once the init exists and before it gets its
 	// config (and starts setting up the container): the resource limits
 	// are applied in parallel until then.
@@ -186,6 +189,11 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 		}
 		if err := unix.SchedSetaffinity(stagePid, set); err != nil {
 			return nil, fmt.Errorf("set initial cpu affinity: %w", err)
+		}
+	}
+	if req.beforeBootstrap != nil {
+		if err := req.beforeBootstrap(); err != nil {
+			return nil, err
 		}
 	}
 	stage := nsenter.NewStage(parent, func(pid int) error {

@@ -313,3 +313,11 @@ func notMounted(what, controller string) error {
 func sortedKeys[M ~map[string]V, V any](m M) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// UnifiedFirst is implemented by managers with a cgroup2 directory (v2
+// and hybrid hosts). ApplyUnified makes that directory alone, so the
+// runtime can fork the container's first process straight into it
+// (clone3 CLONE_INTO_CGROUP) while Apply makes the v1 directories.
+type UnifiedFirst interface {
+	ApplyUnified() error
+}

@@ -22,6 +22,9 @@ var (
 	_ Killer  = (*hybridManager)(nil)
 )
 
+// ApplyUnified makes the cgroup2 directory only.
+func (m *hybridManager) ApplyUnified() error { return m.v2.Apply(-1) }
+
 func (m *hybridManager) Apply(pid int) error {
 	if err := m.v1.Apply(pid); err != nil {
 		return err

@@ -144,6 +144,9 @@ func unifiedController(key string) string {
 	return c
 }
 
+// ApplyUnified makes the cgroup directory; on a v2 host that is all of it.
+func (m *v2Manager) ApplyUnified() error { return m.Apply(-1) }
+
 func (m *v2Manager) Apply(pid int) error {
 	if err := mkdirAll(m.mountpoint, m.dir, nil); err != nil {
 		return err
