@@ -4,7 +4,7 @@
 # run on the same machine, then reported as a table and as ratios.
 #
 # usage: bench/runtime.sh [--with-crun] [--json FILE] [--runs N] [--warmup N]
-#                         [--berth PATH]
+#                         [--berth PATH] [--pauses "0 200"]
 #
 #   --with-crun   also time crun, last. On a hybrid cgroup host whose hugetlb
 #                 controller sits on cgroup2, crun 1.8 needs hugetlb mounted as
@@ -14,6 +14,12 @@
 #   --runs N      timed runs per runtime (default 50)
 #   --warmup N    untimed runs first (default 5)
 #   --berth PATH  Berth's runtime binary (default: bin/berth-runtime)
+#   --pauses LIST milliseconds of idle time before each timed run, one
+#                 series per value (default "0 200"). 0 is a tight loop;
+#                 200 is a host where containers start now and then: the
+#                 kernel's cgroup threadgroup lock has gone idle, and moving
+#                 a process into a cgroup (runc, crun) waits for an RCU
+#                 grace period again, which a tight loop mostly hides.
 #
 # Needs root, go, hyperfine, jq, runc and busybox-static (scripts/setup.sh
 # installs them all). Not part of CI.
@@ -36,6 +42,7 @@ json=""
 runs=50
 warmup=5
 berth=$repo/bin/berth-runtime
+pauses="0 200"
 while (($#)); do
 	case "$1" in
 	--with-crun) with_crun=1; shift ;;
@@ -43,6 +50,7 @@ while (($#)); do
 	--runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runs needs a number"; runs=$2; shift 2 ;;
 	--warmup) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--warmup needs a number"; warmup=$2; shift 2 ;;
 	--berth) [[ $# -ge 2 ]] || die "--berth needs a path"; berth=$2; shift 2 ;;
+	--pauses) [[ ${2:-} =~ ^[0-9]+( [0-9]+)*$ ]] || die "--pauses needs numbers"; pauses=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) die "unknown argument $1" ;;
 	esac
@@ -90,9 +98,10 @@ jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["echo", "b
 names=()
 declare -A skipped=()
 
-# bench_runtime NAME BINARY times BINARY's `run` of the bundle.
+# bench_runtime NAME BINARY times BINARY's `run` of the bundle, once per
+# pause; each series is named NAME@PAUSEms.
 bench_runtime() {
-	local name=$1 bin=$2 state out
+	local name=$1 bin=$2 state out pause
 	if [[ ! -x $bin ]]; then
 		skipped[$name]="$bin not found (run make first)"
 		return
@@ -107,14 +116,18 @@ bench_runtime() {
 		skipped[$name]="its check run (echo berth-bench-ok) exited $rc and printed \"$(head -c 300 <<<"$out")\""
 		return
 	fi
-	echo "bench: timing $name ($("$bin" --version 2>/dev/null | head -n1))" >&2
 	# The same id every run: `run` deletes the container when it exits, and a
 	# failed run stops hyperfine before the id could clash.
 	local cmd
 	cmd=$(printf '%q ' "$bin" --root "$state" run --bundle "$bundle" "bench-$name")
-	hyperfine -N --warmup "$warmup" --runs "$runs" --style basic \
-		--command-name "$name" --export-json "$work/$name.json" "$cmd" </dev/null >&2
-	names+=("$name")
+	for pause in $pauses; do
+		echo "bench: timing $name, ${pause} ms idle before each run ($("$bin" --version 2>/dev/null | head -n1))" >&2
+		local prepare=()
+		((pause == 0)) || prepare=(--prepare "sleep $(awk -v p="$pause" 'BEGIN { printf "%.3f", p / 1000 }')")
+		hyperfine -N --warmup "$warmup" --runs "$runs" --style basic "${prepare[@]}" \
+			--command-name "$name@${pause}ms" --export-json "$work/$name@$pause.json" "$cmd" </dev/null >&2
+		names+=("$name@$pause")
+	done
 }
 
 bench_runtime berth "$berth"
@@ -142,36 +155,41 @@ if ((with_crun)); then
 	bench_runtime crun "$(command -v crun)"
 fi
 
-# Results: one object per timed runtime, in seconds as hyperfine reports.
+# Results: one object per timed series (runtime@pause), in seconds as
+# hyperfine reports.
 results=$(
-	for name in "${names[@]}"; do
-		jq -c --arg name "$name" --arg version "$("${runtime_of[$name]}" --version 2>/dev/null | head -n1)" \
-			'.results[0] | {name: $name, version: $version, mean, median, stddev, min, max, runs: (.times | length)}' \
-			"$work/$name.json"
+	for series in "${names[@]}"; do
+		name=${series%@*}
+		jq -c --arg series "${name}@${series#*@}ms" --arg version "$("${runtime_of[$name]}" --version 2>/dev/null | head -n1)" \
+			'.results[0] | {name: $series, version: $version, mean, median, stddev, min, max, runs: (.times | length)}' \
+			"$work/$series.json"
 	done | jq -s 'map({(.name): del(.name)}) | add // {}'
 )
 ratio() { # ratio A B: A's mean over B's, or null when either is missing
 	jq -n --argjson r "$results" --arg a "$1" --arg b "$2" \
 		'if $r[$a] and $r[$b] then ($r[$a].mean / $r[$b].mean) else null end'
 }
+ratios=$(for pause in $pauses; do
+	for other in runc crun; do
+		jq -cn --arg k "berth/$other@${pause}ms" --argjson v "$(ratio "berth@${pause}ms" "$other@${pause}ms")" '{($k): $v}'
+	done
+done | jq -s 'add // {}')
 skipped_json=$(for name in "${!skipped[@]}"; do
 	jq -cn --arg n "$name" --arg why "${skipped[$name]}" '{($n): $why}'
 done | jq -s 'add // {}')
-report=$(jq -n --argjson r "$results" --argjson skipped "$skipped_json" \
-	--argjson br "$(ratio berth runc)" --argjson bc "$(ratio berth crun)" \
+report=$(jq -n --argjson r "$results" --argjson skipped "$skipped_json" --argjson ratios "$ratios" \
 	--arg kernel "$(uname -r)" --argjson cpus "$(nproc)" --argjson runs "$runs" --argjson warmup "$warmup" \
 	'{benchmark: "run of true from one bundle", host: {kernel: $kernel, cpus: $cpus},
-	  runs: $runs, warmup: $warmup, runtimes: $r, skipped: $skipped,
-	  ratios: {"berth/runc": $br, "berth/crun": $bc}}')
+	  runs: $runs, warmup: $warmup, runtimes: $r, skipped: $skipped, ratios: $ratios}')
 
 echo
-printf '%-6s %10s %10s %10s %10s %10s  %s\n' runtime mean median stddev min max version
+printf '%-14s %10s %10s %10s %10s %10s  %s\n' series mean median stddev min max version
 jq -r '.runtimes | to_entries[] | [.key, (.value | .mean, .median, .stddev, .min, .max | . * 1000), .value.version] | @tsv' \
 	<<<"$report" | while IFS=$'\t' read -r name mean median stddev min max version; do
-	printf '%-6s %7.2f ms %7.2f ms %7.2f ms %7.2f ms %7.2f ms  %s\n' "$name" "$mean" "$median" "$stddev" "$min" "$max" "$version"
+	printf '%-14s %7.2f ms %7.2f ms %7.2f ms %7.2f ms %7.2f ms  %s\n' "$name" "$mean" "$median" "$stddev" "$min" "$max" "$version"
 done
 jq -r '.skipped | to_entries[] | "\(.key): not timed: \(.value)"' <<<"$report"
-jq -r '.ratios | to_entries[] | "\(.key) (mean): \(if .value == null then "n/a" else (.value * 100 | round / 100 | tostring) end)"' <<<"$report"
+jq -r '.ratios | to_entries[] | select(.value != null) | "\(.key) (mean): \(.value * 100 | round / 100 | tostring)"' <<<"$report"
 echo "(a ratio below 1 means Berth starts containers faster)"
 
 if [[ -n $json ]]; then
