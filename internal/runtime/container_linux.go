@@ -200,6 +200,10 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		defer console.Close()
 	}
 
+	cfg, err := containerInitConfig(spec)
+	if err != nil {
+		return nil, err
+	}
 	bs, err := bootstrapFor(spec)
 	if err != nil {
 		return nil, err
@@ -233,13 +237,9 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		return nil, fmt.Errorf("container init exited during create: %w", err)
 	}
 
-	cfg := &initConfig{
-		Mode: modeCreate, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: spec, Process: spec.Process,
-		HostPid: sp.pid, NoPivot: o.NoPivot, ConsoleFD: sp.consoleFD, ListenFD: sp.listenFD,
-		PreserveFDs: o.PreserveFDs, Cgroups: cgroupMounts(layout, c.st.CgroupPaths), StartNow: o.StartNow,
-		InUserNS:   hasNamespace(spec, specs.UserNamespace),
-		LatePidsFD: sp.lateFD,
-	}
+	cfg.ID, cfg.Bundle, cfg.Rootfs, cfg.HostPid, cfg.NoPivot = id, bundle, rootfs, sp.pid, o.NoPivot
+	cfg.ConsoleFD, cfg.ListenFD, cfg.PreserveFDs, cfg.StartNow = sp.consoleFD, sp.listenFD, o.PreserveFDs, o.StartNow
+	cfg.Cgroups, cfg.LatePidsFD = cgroupMounts(layout, c.st.CgroupPaths), sp.lateFD
 	if late != nil {
 		cfg.LatePidsValue = late.value
 	}
@@ -253,7 +253,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		}
 		switch m.Type {
 		case msgRunHooks:
-			state := hookState(spec, id, bundle, sp.pid, specs.StateCreated)
+			state := hookState(spec.Annotations, id, bundle, sp.pid, specs.StateCreated)
 			if err := runHooks(ctx, "prestart", prestartHooks(spec.Hooks), state); err != nil {
 				return nil, err
 			}
@@ -636,7 +636,7 @@ func (c *Container) Start(ctx context.Context) error {
 func (c *Container) runPoststart(ctx context.Context) error {
 	spec := c.st.Config
 	if spec.Hooks != nil && len(spec.Hooks.Poststart) > 0 {
-		state := hookState(spec, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateRunning)
+		state := hookState(spec.Annotations, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateRunning)
 		if err := runHooks(ctx, "poststart", spec.Hooks.Poststart, state); err != nil {
 			// The process runs; the spec says to report and go on.
 			c.rt.log.Warn("poststart hook failed", "id", c.st.ID, "err", err)
@@ -782,7 +782,7 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 	}
 	spec := c.st.Config
 	if spec.Hooks != nil && len(spec.Hooks.Poststop) > 0 {
-		state := hookState(spec, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateStopped)
+		state := hookState(spec.Annotations, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateStopped)
 		if err := runHooks(ctx, "poststop", spec.Hooks.Poststop, state); err != nil {
 			c.rt.log.Warn("poststop hook failed", "id", c.st.ID, "err", err)
 		}

@@ -42,11 +42,9 @@ func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
 func (r *rootfsSetup) createDevices() error {
 	var devs []specs.LinuxDevice
 	seen := map[string]bool{}
-	if r.cfg.Spec.Linux != nil {
-		for _, d := range r.cfg.Spec.Linux.Devices {
-			devs = append(devs, d)
-			seen[filepath.Clean(d.Path)] = true
-		}
+	for _, d := range r.cfg.Devices {
+		devs = append(devs, d)
+		seen[filepath.Clean(d.Path)] = true
 	}
 	for _, d := range defaultDevices {
 		if !seen[d.Path] {

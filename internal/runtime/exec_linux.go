@@ -49,6 +49,10 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int
 	if err := validateProcess(p); err != nil {
 		return 0, err
 	}
+	filter, err := compileSeccomp(c.st.Config)
+	if err != nil {
+		return 0, err
+	}
 	bs, err := c.joinBootstrap()
 	if err != nil {
 		return 0, err
@@ -81,9 +85,9 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int
 	}
 	defer sp.sync.Close()
 	cfg := &initConfig{
-		Mode: modeExec, ID: c.st.ID, Bundle: c.st.Bundle, Rootfs: c.st.Rootfs, Spec: c.st.Config,
+		Mode: modeExec, ID: c.st.ID, Bundle: c.st.Bundle, Rootfs: c.st.Rootfs,
 		Process: p, HostPid: sp.pid, ConsoleFD: sp.consoleFD, ListenFD: -1, PreserveFDs: o.PreserveFDs,
-		LatePidsFD: -1,
+		LatePidsFD: -1, Seccomp: filter,
 	}
 	fail := func(err error) (int, error) {
 		unix.Kill(sp.pid, unix.SIGKILL)

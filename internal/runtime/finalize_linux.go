@@ -33,16 +33,27 @@ type execProcess struct {
 	preserveFDs   int
 }
 
-// newExecProcess compiles what can be checked early (the seccomp filter),
-// so create reports a bad filter.
-func newExecProcess(p *specs.Process, s *specs.Spec, preserveFDs int) (*execProcess, error) {
+// compileSeccomp compiles the spec's filter, in the runtime's process.
+func compileSeccomp(s *specs.Spec) ([]byte, error) {
+	if s == nil || s.Linux == nil || s.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	f, err := seccomp.Compile(s.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	return f.MarshalBinary()
+}
+
+// newExecProcess prepares the process; the filter was compiled by the
+// runtime.
+func newExecProcess(p *specs.Process, filter []byte, preserveFDs int) (*execProcess, error) {
 	ep := &execProcess{p: p, preserveFDs: preserveFDs, latePidsFD: -1}
-	if s != nil && s.Linux != nil && s.Linux.Seccomp != nil {
-		f, err := seccomp.Compile(s.Linux.Seccomp)
-		if err != nil {
+	if len(filter) > 0 {
+		ep.seccomp = &seccomp.Filter{}
+		if err := ep.seccomp.UnmarshalBinary(filter); err != nil {
 			return nil, err
 		}
-		ep.seccomp = f
 	}
 	return ep, nil
 }

@@ -15,14 +15,14 @@ import (
 )
 
 // hookState is the state document hooks read on stdin.
-func hookState(s *specs.Spec, id, bundle string, pid int, status specs.ContainerState) []byte {
+func hookState(annotations map[string]string, id, bundle string, pid int, status specs.ContainerState) []byte {
 	st := specs.State{
 		Version:     specs.Version,
 		ID:          id,
 		Status:      status,
 		Pid:         pid,
 		Bundle:      bundle,
-		Annotations: s.Annotations,
+		Annotations: annotations,
 	}
 	data, _ := json.Marshal(st)
 	return data

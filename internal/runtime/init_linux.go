@@ -43,7 +43,7 @@ func runInit(sync *os.File) error {
 		return fmt.Errorf("read init config: %w", err)
 	}
 	cfg := m.Init
-	if cfg == nil || cfg.Spec == nil {
+	if cfg == nil {
 		return errors.New("init config is empty")
 	}
 	switch cfg.Mode {
@@ -57,15 +57,14 @@ func runInit(sync *os.File) error {
 
 func initContainer(sync *os.File, cfg *initConfig) error {
 	ctx := context.Background()
-	s := cfg.Spec
-	newMountNS := hasNewNamespace(s, specs.MountNamespace)
+	newMountNS := cfg.NewMountNS
 	r := &rootfsSetup{cfg: cfg, rootfs: cfg.Rootfs}
 	if newMountNS {
 		if err := r.prepare(); err != nil {
 			return fmt.Errorf("prepare rootfs: %w", err)
 		}
 	}
-	if s.Hooks != nil && len(prestartHooks(s.Hooks))+len(s.Hooks.CreateRuntime) > 0 {
+	if cfg.RuntimeHooks {
 		if err := writeFrame(sync, &syncMsg{Type: msgRunHooks}); err != nil {
 			return err
 		}
@@ -73,9 +72,9 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 			return err
 		}
 	}
-	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
-		state := hookState(s, cfg.ID, cfg.Bundle, cfg.HostPid, specs.StateCreated)
-		if err := runHooks(ctx, "createContainer", s.Hooks.CreateContainer, state); err != nil {
+	if len(cfg.CreateContainer) > 0 {
+		state := hookState(cfg.Annotations, cfg.ID, cfg.Bundle, cfg.HostPid, specs.StateCreated)
+		if err := runHooks(ctx, "createContainer", cfg.CreateContainer, state); err != nil {
 			return err
 		}
 	}
@@ -104,42 +103,42 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 		r.root.Close()
 	}
 	if newMountNS {
-		if err := finishRootfs(s, r.devRO); err != nil {
+		if err := finishRootfs(cfg.RootfsPropagation, r.devRO); err != nil {
 			return err
 		}
 	}
-	if err := writeSysctls(s.Linux.Sysctl); err != nil {
+	if err := writeSysctls(cfg.Sysctl); err != nil {
 		return err
 	}
-	if err := maskPaths(s.Linux.MaskedPaths); err != nil {
+	if err := maskPaths(cfg.MaskedPaths); err != nil {
 		return err
 	}
-	if err := readonlyPaths(s.Linux.ReadonlyPaths); err != nil {
+	if err := readonlyPaths(cfg.ReadonlyPaths); err != nil {
 		return err
 	}
-	if s.Root.Readonly {
+	if cfg.ReadonlyRoot {
 		if err := remountRootReadonly(); err != nil {
 			return err
 		}
 	}
-	if s.Hostname != "" {
-		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 			return fmt.Errorf("set hostname: %w", err)
 		}
 	}
-	if s.Domainname != "" {
-		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+	if cfg.Domainname != "" {
+		if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
 			return fmt.Errorf("set domainname: %w", err)
 		}
 	}
-	if s.Linux.Personality != nil {
-		if err := setPersonality(s.Linux.Personality); err != nil {
+	if cfg.Personality != nil {
+		if err := setPersonality(cfg.Personality); err != nil {
 			return err
 		}
 	}
 
 	var ep *execProcess
-	if p := s.Process; p != nil {
+	if p := cfg.Process; p != nil {
 		if p.Terminal {
 			if cfg.ConsoleFD < 0 {
 				return errors.New("process.terminal is set but no console socket was given")
@@ -152,7 +151,7 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 			}
 		}
 		var err error
-		if ep, err = newExecProcess(p, s, cfg.PreserveFDs); err != nil {
+		if ep, err = newExecProcess(p, cfg.Seccomp, cfg.PreserveFDs); err != nil {
 			return err
 		}
 		ep.latePidsFD, ep.latePidsValue = cfg.LatePidsFD, cfg.LatePidsValue
@@ -187,9 +186,9 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 	if ep == nil {
 		fail(errors.New("the container has no process to start (config.json has no process)"))
 	}
-	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
-		state := hookState(s, cfg.ID, cfg.Bundle, cfg.HostPid, specs.StateCreated)
-		if err := runHooks(ctx, "startContainer", s.Hooks.StartContainer, state); err != nil {
+	if len(cfg.StartContainer) > 0 {
+		state := hookState(cfg.Annotations, cfg.ID, cfg.Bundle, cfg.HostPid, specs.StateCreated)
+		if err := runHooks(ctx, "startContainer", cfg.StartContainer, state); err != nil {
 			fail(err)
 		}
 	}
@@ -271,7 +270,7 @@ func initExec(sync *os.File, cfg *initConfig) error {
 			return err
 		}
 	}
-	ep, err := newExecProcess(p, cfg.Spec, cfg.PreserveFDs)
+	ep, err := newExecProcess(p, cfg.Seccomp, cfg.PreserveFDs)
 	if err != nil {
 		return err
 	}

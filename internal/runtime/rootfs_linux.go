@@ -41,12 +41,12 @@ func doMount(op, source, target, display, fstype string, flags uintptr, data str
 // rootPropagation returns the propagation to use while setting up (never
 // shared: setup mounts must not leak to the host) and the one to apply to
 // the new root afterwards.
-func rootPropagation(s *specs.Spec) (setup, final uintptr) {
+func rootPropagation(requested string) (setup, final uintptr) {
 	setup = unix.MS_SLAVE | unix.MS_REC
-	if s.Linux == nil || s.Linux.RootfsPropagation == "" {
+	if requested == "" {
 		return setup, 0
 	}
-	p := propagationOptions[s.Linux.RootfsPropagation]
+	p := propagationOptions[requested]
 	if p&(unix.MS_PRIVATE) != 0 {
 		setup = p | unix.MS_REC
 	}
@@ -54,8 +54,7 @@ func rootPropagation(s *specs.Spec) (setup, final uintptr) {
 }
 
 func (r *rootfsSetup) prepare() error {
-	s := r.cfg.Spec
-	setupProp, _ := rootPropagation(s)
+	setupProp, _ := rootPropagation(r.cfg.RootfsPropagation)
 	if err := doMount("propagation", "", "/", "", "", setupProp, ""); err != nil {
 		return err
 	}
@@ -70,13 +69,13 @@ func (r *rootfsSetup) prepare() error {
 	}
 	r.root = root
 
-	for _, m := range s.Mounts {
+	for _, m := range r.cfg.Mounts {
 		if filepath.Clean("/"+m.Destination) == "/dev" && mountIsBind(m) {
 			r.devBound = true
 		}
 	}
-	for i := range s.Mounts {
-		if err := r.mountEntry(&s.Mounts[i]); err != nil {
+	for i := range r.cfg.Mounts {
+		if err := r.mountEntry(&r.cfg.Mounts[i]); err != nil {
 			return err
 		}
 	}
@@ -363,7 +362,7 @@ func (r *rootfsSetup) applyMountExtras(dest string, opts mountOptions) error {
 // filesystems rooted at the container's cgroup; without one, bind mounts of
 // the container's cgroup directories, so it never sees its siblings.
 func (r *rootfsSetup) mountCgroups(dest string, opts mountOptions) error {
-	newNS := hasNewNamespace(r.cfg.Spec, specs.CgroupNamespace)
+	newNS := r.cfg.NewCgroupNS
 	flags := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	target, err := r.mountTarget(dest, false)
 	if err != nil {
@@ -496,13 +495,13 @@ func moveRoot(rootfs string) error {
 
 // finishRootfs runs after pivot_root: final propagation, masked and
 // read-only paths, and the read-only root.
-func finishRootfs(s *specs.Spec, devRO bool) error {
+func finishRootfs(propagation string, devRO bool) error {
 	if devRO {
 		if err := doMount("remount", "", "/dev", "", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|lockedOf("/dev"), ""); err != nil {
 			return err
 		}
 	}
-	if _, final := rootPropagation(s); final != 0 {
+	if _, final := rootPropagation(propagation); final != 0 {
 		if err := doMount("propagation", "", "/", "", "", final|unix.MS_REC, ""); err != nil {
 			return err
 		}

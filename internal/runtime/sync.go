@@ -92,13 +92,15 @@ const (
 )
 
 // initConfig is everything the init needs; after it joins the container's
-// mount namespace it cannot read the host's files.
+// mount namespace it cannot read the host's files. It carries only what the
+// init uses, not the whole spec: the init decodes it cold, and encoding/json
+// builds a decoder for every type a value can reach (for specs.Spec, about
+// 150 types, 0.8 ms; for this, a fraction of that).
 type initConfig struct {
 	Mode    initMode       `json:"mode"`
 	ID      string         `json:"id"`
 	Bundle  string         `json:"bundle"`
 	Rootfs  string         `json:"rootfs"`
-	Spec    *specs.Spec    `json:"spec"`
 	Process *specs.Process `json:"process"`
 	// HostPid is the init's pid as the runtime sees it, for hook state.
 	HostPid int  `json:"host_pid"`
@@ -113,13 +115,58 @@ type initConfig struct {
 	PreserveFDs int `json:"preserve_fds,omitempty"`
 	// Cgroups to show at /sys/fs/cgroup for a "cgroup" mount.
 	Cgroups []cgroupMount `json:"cgroups,omitempty"`
+	// InUserNS is true when the container has a user namespace: device
+	// nodes are then bind mounted, not created.
+	InUserNS bool `json:"in_user_ns,omitempty"`
 	// LatePidsFD is a host cgroup file the init writes LatePidsValue to
 	// just before execve (pids_linux.go); -1 when absent.
 	LatePidsFD    int    `json:"late_pids_fd"`
 	LatePidsValue string `json:"late_pids_value,omitempty"`
-	// NewUserNS is true when the container got a user namespace of its
-	// own: device nodes are then bind mounted, not created.
-	InUserNS bool `json:"in_user_ns,omitempty"`
+	// Seccomp is the filter, compiled by the runtime (seccomp.Filter's
+	// binary encoding).
+	Seccomp []byte `json:"seccomp,omitempty"`
+
+	// From the spec, for the container's init (Mode create).
+	Mounts            []specs.Mount           `json:"mounts,omitempty"`
+	Devices           []specs.LinuxDevice     `json:"devices,omitempty"`
+	MaskedPaths       []string                `json:"masked_paths,omitempty"`
+	ReadonlyPaths     []string                `json:"readonly_paths,omitempty"`
+	Sysctl            map[string]string       `json:"sysctl,omitempty"`
+	Hostname          string                  `json:"hostname,omitempty"`
+	Domainname        string                  `json:"domainname,omitempty"`
+	ReadonlyRoot      bool                    `json:"readonly_root,omitempty"`
+	RootfsPropagation string                  `json:"rootfs_propagation,omitempty"`
+	Personality       *specs.LinuxPersonality `json:"personality,omitempty"`
+	NewMountNS        bool                    `json:"new_mount_ns,omitempty"`
+	NewCgroupNS       bool                    `json:"new_cgroup_ns,omitempty"`
+	// RuntimeHooks: prestart or createRuntime hooks exist, which the
+	// runtime runs when the init says the environment is ready.
+	RuntimeHooks    bool              `json:"runtime_hooks,omitempty"`
+	CreateContainer []specs.Hook      `json:"create_container,omitempty"`
+	StartContainer  []specs.Hook      `json:"start_container,omitempty"`
+	Annotations     map[string]string `json:"annotations,omitempty"`
+}
+
+// containerInitConfig fills the spec's part of a container init's config.
+func containerInitConfig(s *specs.Spec) (*initConfig, error) {
+	cfg := &initConfig{
+		Mode: modeCreate, Process: s.Process, Mounts: s.Mounts, Hostname: s.Hostname, Domainname: s.Domainname,
+		ReadonlyRoot: s.Root != nil && s.Root.Readonly, Annotations: s.Annotations,
+		NewMountNS:  hasNewNamespace(s, specs.MountNamespace),
+		NewCgroupNS: hasNewNamespace(s, specs.CgroupNamespace),
+		InUserNS:    hasNamespace(s, specs.UserNamespace),
+	}
+	if l := s.Linux; l != nil {
+		cfg.Devices, cfg.MaskedPaths, cfg.ReadonlyPaths = l.Devices, l.MaskedPaths, l.ReadonlyPaths
+		cfg.Sysctl, cfg.RootfsPropagation, cfg.Personality = l.Sysctl, l.RootfsPropagation, l.Personality
+	}
+	if h := s.Hooks; h != nil {
+		cfg.RuntimeHooks = len(prestartHooks(h))+len(h.CreateRuntime) > 0
+		cfg.CreateContainer, cfg.StartContainer = h.CreateContainer, h.StartContainer
+	}
+	var err error
+	cfg.Seccomp, err = compileSeccomp(s)
+	return cfg, err
 }
 
 // cgroupMount describes one hierarchy as the container should see it.
