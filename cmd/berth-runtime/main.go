@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/berth-project/berth/internal/runtime"
 	_ "github.com/berth-project/berth/internal/runtime/nsenter"
@@ -120,7 +121,7 @@ func (g *globals) setup() error {
 	if g.debug {
 		level = slog.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lowerLevel}
 	switch g.logFormat {
 	case "text":
 		if g.logPath == "" {
@@ -135,6 +136,15 @@ func (g *globals) setup() error {
 		return fmt.Errorf("--log-format %q: must be text or json", g.logFormat)
 	}
 	return nil
+}
+
+// lowerLevel writes levels as runc (logrus) does, "error" not "ERROR":
+// containerd's runc shim looks for {"level":"error","msg":...} in the log.
+func lowerLevel(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey && len(groups) == 0 {
+		a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+	}
+	return a
 }
 
 func (g *globals) runtime() (*runtime.Runtime, error) {

@@ -286,7 +286,7 @@ func TestLogFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &rec); err != nil {
 		t.Fatalf("log line %q is not JSON: %v", line, err)
 	}
-	if rec.Level != "ERROR" || !strings.Contains(rec.Msg, "does not exist") {
+	if rec.Level != "error" || !strings.Contains(rec.Msg, "does not exist") {
 		t.Errorf("log record %+v, want the error", rec)
 	}
 	if r := e.rt("--log-format", "xml", "list"); r.code == 0 || !strings.Contains(r.stderr, "log-format") {
