@@ -6,7 +6,9 @@ BIN     := bin
 LDFLAGS := -s -w
 BINARIES := berth-runtime
 
-.PHONY: all build test test-unit lint validation bench clean $(BINARIES)
+PREFIX  ?= /usr/local
+
+.PHONY: all build install test test-unit lint validation bench clean $(BINARIES)
 
 all: build
 
@@ -14,6 +16,10 @@ build: $(BINARIES)
 
 $(BINARIES):
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$@ ./cmd/$@
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(addprefix $(BIN)/,$(BINARIES)) $(DESTDIR)$(PREFIX)/bin/
 
 # Unit and integration tests. Integration tests need root (CI is root).
 test: build

@@ -37,5 +37,5 @@ if [[ $(staticcheck -version 2>/dev/null) != *"(${STATICCHECK_VERSION#v})"* ]]; 
 	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 
-make
-echo "setup: done"
+make install
+echo "setup: done (binaries in ./bin, installed in /usr/local/bin)"
