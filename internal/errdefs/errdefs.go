@@ -5,7 +5,10 @@
 // turns it back.
 package errdefs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // The error classes, as in DESIGN.md.
 var (
@@ -16,7 +19,14 @@ var (
 	ErrForbidden        = errors.New("forbidden")
 	ErrUnavailable      = errors.New("unavailable")
 	ErrNotImplemented   = errors.New("not implemented")
+
+	// ErrAlreadyExists is the Conflict of creating what is already there
+	// (a blob, a tag, a snapshot key): IsConflict is true for it too.
+	ErrAlreadyExists = fmt.Errorf("already exists: %w", ErrConflict)
 )
+
+// IsAlreadyExists reports whether err is of the AlreadyExists kind.
+func IsAlreadyExists(err error) bool { return errors.Is(err, ErrAlreadyExists) }
 
 // IsNotFound reports whether err is of the NotFound class.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

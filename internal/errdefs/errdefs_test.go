@@ -30,3 +30,13 @@ func TestClassesSurviveWrapping(t *testing.T) {
 		}
 	}
 }
+
+func TestAlreadyExistsIsAConflict(t *testing.T) {
+	err := fmt.Errorf("blob sha256:abc: %w", ErrAlreadyExists)
+	if !IsAlreadyExists(err) || !IsConflict(err) {
+		t.Fatal("AlreadyExists must be a Conflict")
+	}
+	if IsAlreadyExists(fmt.Errorf("x: %w", ErrConflict)) {
+		t.Fatal("a plain Conflict is not AlreadyExists")
+	}
+}
