@@ -1,0 +1,110 @@
+// Package content is Berth's content-addressed blob store: every blob lives
+// under its digest (sha256 or sha512), is verified on ingest, and is written
+// atomically (temp file, fsync, rename), so a crash at any point leaves a
+// store that is consistent on the next open.
+//
+// The roles are small interfaces composed into Store, as containerd's are:
+// Provider reads, Ingester writes, Manager lists and deletes, IngestManager
+// watches and aborts ingests in progress.
+package content
+
+import (
+	"context"
+	"io"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Info describes a committed blob.
+type Info struct {
+	Digest    digest.Digest
+	Size      int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Labels are free-form; the image store keeps GC references in them
+	// ("berth.io/gc.ref.content.<n>" = digest) and nothing else does.
+	Labels map[string]string
+}
+
+// Status describes an ingest in progress (or interrupted).
+type Status struct {
+	Ref       string
+	Offset    int64 // bytes written so far
+	Total     int64 // expected size, 0 if unknown
+	Expected  digest.Digest
+	StartedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ReaderAt reads a committed blob.
+type ReaderAt interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// Provider opens committed blobs. A missing blob is errdefs.ErrNotFound.
+type Provider interface {
+	ReaderAt(ctx context.Context, desc ocispec.Descriptor) (ReaderAt, error)
+}
+
+// Ingester starts and resumes ingests.
+//
+// Writer opens the ingest named ref, creating it or resuming it where an
+// earlier (perhaps killed) writer stopped: Status().Offset says where to
+// continue. One Writer per ref at a time: a second gets
+// errdefs.ErrUnavailable until the first is closed (OpenWriter waits). If
+// desc.Digest is set and already committed, Writer returns
+// errdefs.ErrAlreadyExists. Callers that know the digest use it as the ref
+// (RefFor), so concurrent ingests of one blob write it once.
+type Ingester interface {
+	Writer(ctx context.Context, ref string, desc ocispec.Descriptor) (Writer, error)
+}
+
+// Writer writes one ingest. Data written is durable only after Commit.
+type Writer interface {
+	io.WriteCloser
+	// Digest is the digest of everything written so far.
+	Digest() digest.Digest
+	Status() (Status, error)
+	// Truncate discards data past size (to restart a bad download).
+	Truncate(size int64) error
+	// Commit verifies size and digest (when not zero), fsyncs, and moves
+	// the data under its digest. A mismatch is errdefs.ErrInvalidParameter
+	// and discards the ingest; a blob committed meanwhile by someone else
+	// is errdefs.ErrAlreadyExists (this writer's data is discarded).
+	Commit(ctx context.Context, size int64, expected digest.Digest, labels map[string]string) error
+}
+
+// WalkFunc is called for each committed blob.
+type WalkFunc func(Info) error
+
+// Manager inspects, labels, lists and deletes committed blobs.
+type Manager interface {
+	Info(ctx context.Context, dgst digest.Digest) (Info, error)
+	// Update replaces the labels named by fieldpaths ("labels" or
+	// "labels.<key>"); with no fieldpaths, all labels.
+	Update(ctx context.Context, info Info, fieldpaths ...string) (Info, error)
+	Walk(ctx context.Context, fn WalkFunc) error
+	Delete(ctx context.Context, dgst digest.Digest) error
+}
+
+// IngestManager watches and aborts ingests.
+type IngestManager interface {
+	Status(ctx context.Context, ref string) (Status, error)
+	ListStatuses(ctx context.Context) ([]Status, error)
+	Abort(ctx context.Context, ref string) error
+}
+
+// Store is everything, for the callers that need everything.
+type Store interface {
+	Provider
+	Ingester
+	Manager
+	IngestManager
+}
+
+// RefFor is the ingest ref for a blob whose digest is known.
+func RefFor(desc ocispec.Descriptor) string { return "blob-" + desc.Digest.String() }
