@@ -39,7 +39,7 @@ type ProgressFunc func(jsonstream.Message)
 type UnpackOpt func(*unpackOptions)
 
 type unpackOptions struct {
-	progress ProgressFunc
+	progress  ProgressFunc
 	applyOpts []archive.ApplyOpt
 	// after is a test hook: called after each stage of each layer, so a
 	// test can kill the process at a seeded point.
