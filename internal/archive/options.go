@@ -204,4 +204,3 @@ func invalid(name string, format string, args ...any) error {
 func breakout(name string, format string, args ...any) error {
 	return fmt.Errorf("entry %q: %s: %w", name, fmt.Sprintf(format, args...), ErrBreakout)
 }
-
