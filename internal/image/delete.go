@@ -84,7 +84,7 @@ func (s *Store) Delete(ctx context.Context, ref string, opts ...DeleteOpt) ([]im
 	named := g.named()
 	var out []imagetypes.DeleteResponse
 	if byName {
-		if used && len(named) == 1 && !o.force {
+		if used && singleReference(named) && !o.force {
 			return nil, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container is using its referenced image %s: %w",
 				ref, ShortID(id), errdefs.ErrConflict)
 		}

@@ -111,6 +111,23 @@ func (l *Lease) Release() {
 	l.s.leases.mu.Unlock()
 }
 
+// Discard releases the lease and deletes what it protected that nothing
+// else references: the cleanup of a failed load or import, which must not
+// leave its blobs behind (they would be garbage until the next GC).
+func (l *Lease) Discard(ctx context.Context) error {
+	l.mu.Lock()
+	only := make(map[digest.Digest]bool, len(l.content))
+	for d := range l.content {
+		only[d] = true
+	}
+	l.mu.Unlock()
+	l.Release()
+	l.s.gcMu.Lock()
+	defer l.s.gcMu.Unlock()
+	_, err := l.s.gcLocked(ctx, gcOptions{}, only)
+	return err
+}
+
 // leased returns the union of live leases' content and snapshots.
 func (ls *leaseSet) leased(now time.Time) (map[digest.Digest]bool, map[string]bool) {
 	ls.mu.Lock()

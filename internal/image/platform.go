@@ -33,9 +33,9 @@ func (p Platform) OCI() ocispec.Platform {
 	return ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
 }
 
-// ParsePlatform parses "os[/arch[/variant]]" or "arch[/variant]" (the OS
-// is then linux, as docker's --platform reads a lone architecture) and
-// normalizes it. An empty string is the host's platform.
+// ParsePlatform parses "os[/arch[/variant]]" or a lone "arch" (the OS is
+// then linux), as containerd's platforms.Parse reads docker's --platform,
+// and normalizes it. An empty string is the host's platform.
 func ParsePlatform(s string) (Platform, error) {
 	if s == "" {
 		return HostPlatform(), nil
@@ -58,11 +58,7 @@ func ParsePlatform(s string) (Platform, error) {
 			p = Platform{OS: "linux", Architecture: parts[0]}
 		}
 	case 2:
-		if isKnownOS(parts[0]) {
-			p = Platform{OS: parts[0], Architecture: parts[1]}
-		} else {
-			p = Platform{OS: "linux", Architecture: parts[0], Variant: parts[1]}
-		}
+		p = Platform{OS: parts[0], Architecture: parts[1]}
 	case 3:
 		p = Platform{OS: parts[0], Architecture: parts[1], Variant: parts[2]}
 	default:

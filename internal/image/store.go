@@ -262,47 +262,97 @@ func sortRecords(imgs []Image) {
 // as docker keeps a <none> image; a dangling record of img's own image is
 // dropped, since it has a name again. CreatedAt is kept on replace.
 func (s *Store) Create(ctx context.Context, img Image) (Image, error) {
-	if img.Name == "" {
-		return Image{}, fmt.Errorf("create image: a name is required: %w", errdefs.ErrInvalidParameter)
-	}
-	named, err := NormalizeName(img.Name)
+	out, err := s.CreateAll(ctx, []Image{img})
 	if err != nil {
 		return Image{}, err
 	}
-	if c, ok := named.(reference.Canonical); ok && c.Digest() != img.Target.Digest {
-		return Image{}, fmt.Errorf("create image %s: the name's digest is not the target's %s: %w", named, img.Target.Digest, errdefs.ErrInvalidParameter)
+	return out[0], nil
+}
+
+// CreateAll is Create of several records in one durable write: all of them
+// appear, or none (a load of several images). An Image without a name is
+// recorded as dangling, unless a named record already holds its image.
+func (s *Store) CreateAll(ctx context.Context, imgs []Image) ([]Image, error) {
+	resolved := make([]*Resolved, len(imgs))
+	// Validate everything before touching the records.
+	for i := range imgs {
+		img := &imgs[i]
+		if img.Name != "" {
+			named, err := NormalizeName(img.Name)
+			if err != nil {
+				return nil, err
+			}
+			if c, ok := named.(reference.Canonical); ok && c.Digest() != img.Target.Digest {
+				return nil, fmt.Errorf("create image %s: the name's digest is not the target's %s: %w", named, img.Target.Digest, errdefs.ErrInvalidParameter)
+			}
+			img.Name = named.String()
+		}
 	}
-	img.Name = named.String()
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
-	r, err := s.resolveTarget(ctx, img.Target)
-	if err != nil {
-		return Image{}, fmt.Errorf("create image %s: %w", img.Name, err)
+	for i, img := range imgs {
+		r, err := s.resolveTarget(ctx, img.Target)
+		if err != nil {
+			return nil, fmt.Errorf("create image %s: %w", img.Name, err)
+		}
+		resolved[i] = r
 	}
 	now := s.opts.now().UTC()
-	var out Image
-	err = s.records.update(ctx, func(m map[string]Image) (bool, error) {
-		img.UpdatedAt = now
-		if img.CreatedAt.IsZero() {
-			img.CreatedAt = now
-		}
-		old, had := m[img.Name]
-		if had {
-			if old.Target.Digest == img.Target.Digest && sameLabels(old.Labels, img.Labels) {
-				out = old
-				return false, nil
+	out := make([]Image, len(imgs))
+	err := s.records.update(ctx, func(m map[string]Image) (bool, error) {
+		changed := false
+		for i, img := range imgs {
+			img.UpdatedAt = now
+			if img.CreatedAt.IsZero() {
+				img.CreatedAt = now
 			}
-			img.CreatedAt = old.CreatedAt
+			if img.Name == "" {
+				if s.hasNamed(ctx, m, resolved[i].ID()) {
+					out[i] = img
+					continue
+				}
+				if old, ok := m[img.key()]; ok {
+					out[i] = old
+					continue
+				}
+				m[img.key()] = img
+				out[i], changed = img, true
+				continue
+			}
+			old, had := m[img.Name]
+			if had {
+				if old.Target.Digest == img.Target.Digest && sameLabels(old.Labels, img.Labels) {
+					out[i] = old
+					continue
+				}
+				img.CreatedAt = old.CreatedAt
+			}
+			m[img.Name] = img
+			out[i], changed = img, true
+			s.dropDangling(ctx, m, resolved[i].ID())
+			if had && old.Target.Digest != img.Target.Digest {
+				s.keepAsDangling(ctx, m, old)
+			}
 		}
-		m[img.Name] = img
-		out = img
-		s.dropDangling(ctx, m, r.ID())
-		if had && old.Target.Digest != img.Target.Digest {
-			s.keepAsDangling(ctx, m, old)
-		}
-		return true, nil
+		return changed, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// hasNamed reports whether a named record in m resolves to image id.
+func (s *Store) hasNamed(ctx context.Context, m map[string]Image, id digest.Digest) bool {
+	for _, img := range m {
+		if img.Dangling() {
+			continue
+		}
+		if r, err := s.resolveTarget(ctx, img.Target); err == nil && r.ID() == id {
+			return true
+		}
+	}
+	return false
 }
 
 func sameLabels(a, b map[string]string) bool {
