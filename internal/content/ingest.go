@@ -121,7 +121,10 @@ func (s *LocalStore) Writer(ctx context.Context, ref string, desc ocispec.Descri
 		if errors.Is(err, errMoved) {
 			continue // it was unusable and is gone: set up a fresh one
 		}
-		return w, err
+		if err != nil {
+			return nil, err // not a nil *writer in a non-nil Writer
+		}
+		return w, nil
 	}
 	return nil, fmt.Errorf("content: ingest %q: kept changing under us: %w", ref, errdefs.ErrUnavailable)
 }
