@@ -15,12 +15,20 @@ command -v go >/dev/null || { echo "setup: Go 1.26 is required in /usr/local/go"
 # iproute2, procps: network and process inspection in tests.
 # jq, hyperfine: benchmarks. shellcheck: lint. git: source checks.
 # qemu-system-x86, cpio: the cgroup v2 tests in a VM (scripts/vmtest.sh).
+# docker-registry: the reference registry (distribution 2.8) that
+#   testenv.StartRegistry runs for pull/push tests, with htpasswd or token auth.
+# skopeo: copies images between docker-archive, OCI layout and registries, to
+#   check Berth's archives and pushes against an independent implementation.
+# umoci: unpacks OCI layouts, the reference tree for Berth's own unpacking.
+# zstd: inspects zstd-compressed layers by hand.
+# apache2-utils: htpasswd, to make the registry's password files by hand.
 packages=(
 	build-essential make git ca-certificates
 	busybox-static runc crun
 	iproute2 procps util-linux
 	jq hyperfine shellcheck
 	qemu-system-x86 cpio
+	docker-registry skopeo umoci zstd apache2-utils
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -30,6 +38,11 @@ if ((${#missing[@]})); then
 	echo "setup: installing ${missing[*]}"
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+# The tests start their own registries; the package's service would only hold
+# port 5000 on machines that boot with systemd.
+if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet docker-registry 2>/dev/null; then
+	systemctl disable --now docker-registry
 fi
 
 if [[ $(staticcheck -version 2>/dev/null) != *"(${STATICCHECK_VERSION#v})"* ]]; then

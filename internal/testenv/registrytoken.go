@@ -76,7 +76,11 @@ func startTokenServer(dir, user, pass string) (*tokenServer, error) {
 	}
 	ts := &tokenServer{certPath: certPath, key: key, kid: kid, user: user, pass: pass}
 	ts.srv = httptest.NewServer(http.HandlerFunc(ts.serveToken))
-	ts.realm = ts.srv.URL + "/token"
+	// The realm names the server "localhost", not 127.0.0.1: ggcr (since
+	// v0.22, against SSRF) refuses a realm whose host is a loopback or
+	// private IP literal unless it is the registry's own host:port, while
+	// a name is allowed.
+	ts.realm = "http://localhost:" + strings.TrimPrefix(ts.srv.URL, "http://127.0.0.1:") + "/token"
 	return ts, nil
 }
 
