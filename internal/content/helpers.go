@@ -231,8 +231,8 @@ func NewReader(ra ReaderAt) io.Reader { return io.NewSectionReader(ra, 0, ra.Siz
 // descriptor: it fails as soon as the stream runs past desc.Size, and
 // when the last byte arrives it checks the digest, so the final Read
 // (the one that ends the blob, or returns io.EOF) fails instead if the
-// data is wrong. A consumer that acts on data before the end (an unpacker)
-// must undo its work if a Read fails.
+// data is wrong, and does not deliver its bytes. A consumer that acts on
+// data before the end (an unpacker) must undo its work if a Read fails.
 //
 // It is for data from outside: a registry's blob body, an archive being
 // loaded. Writer already verifies what is committed to a store.
@@ -268,12 +268,14 @@ func (v *VerifiedReader) Read(p []byte) (int, error) {
 	if room := v.desc.Size - v.n; int64(len(p)) > room+1 {
 		p = p[:room+1]
 	}
+	// When a Read fails verification, its bytes are held back: io.ReadFull
+	// and friends drop the error of a Read that fills their buffer, so a
+	// consumer that reads exactly the blob's length would otherwise take
+	// wrong data for right.
 	n, err := v.r.Read(p)
 	if v.n+int64(n) > v.desc.Size {
-		n = int(v.desc.Size - v.n)
 		v.err = fmt.Errorf("content: verify %s: more than %d bytes: %w", v.desc.Digest, v.desc.Size, ErrSizeMismatch)
-		v.hash(p[:n])
-		return n, v.err
+		return 0, v.err
 	}
 	v.hash(p[:n])
 	wasShort := v.n < v.desc.Size
@@ -283,7 +285,7 @@ func (v *VerifiedReader) Read(p []byte) (int, error) {
 		// reading at the blob's length and never sees io.EOF.
 		if got := v.digest(); got != v.desc.Digest {
 			v.err = fmt.Errorf("content: verify %s: got %s: %w", v.desc.Digest, got, ErrDigestMismatch)
-			return n, v.err
+			return 0, v.err
 		}
 	}
 	if errors.Is(err, io.EOF) && v.n < v.desc.Size {

@@ -336,7 +336,7 @@ func readIngestFiles(dir string) (Status, error) {
 	}
 	st.UpdatedAt = st.StartedAt
 	if updated, err := readSmall(filepath.Join(dir, ingestUpdatedAt), 64); err == nil {
-		if t, err := time.Parse(time.RFC3339Nano, updated); err == nil && t.After(st.UpdatedAt) {
+		if t, err := time.Parse(time.RFC3339Nano, updated); err == nil {
 			st.UpdatedAt = t
 		}
 	}
