@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -175,30 +175,47 @@ func TestStartRegistryParallel(t *testing.T) {
 	t.Parallel()
 	const n = 4
 	hosts := make(chan string, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			t.Parallel()
-			defer wg.Done()
-			r := StartRegistry(t)
-			hosts <- r.Host
-			if code, _ := get(t, r.URL()+"/v2/", ""); code != http.StatusOK {
-				t.Errorf("GET /v2/ = %d", code)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		wg.Wait()
-		close(hosts)
-		seen := map[string]bool{}
-		for h := range hosts {
-			if seen[h] {
-				t.Errorf("two registries on %s", h)
-			}
-			seen[h] = true
+	t.Run("group", func(t *testing.T) {
+		for i := 0; i < n; i++ {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				r := StartRegistry(t)
+				hosts <- r.Host
+				if code, _ := get(t, r.URL()+"/v2/", ""); code != http.StatusOK {
+					t.Errorf("GET /v2/ = %d", code)
+				}
+			})
 		}
 	})
+	// The group returns when all its parallel subtests have finished.
+	close(hosts)
+	seen := map[string]bool{}
+	for h := range hosts {
+		if seen[h] {
+			t.Errorf("two registries on %s", h)
+		}
+		seen[h] = true
+	}
+}
+
+func TestRegistryLogToTest(t *testing.T) {
+	t.Parallel()
+	r := StartRegistry(t, WithRegistryLog())
+	if code, _ := get(t, r.URL()+"/v2/", ""); code != http.StatusOK {
+		t.Fatalf("GET /v2/ = %d", code)
+	}
+	r.Stop() // the log goroutine has ended once Stop returns
+	if data, _ := os.ReadFile(r.LogPath); len(data) != 0 {
+		t.Errorf("the log went to %s too: %q", r.LogPath, data)
+	}
+}
+
+// BenchmarkStartRegistry measures what a registry costs a test: start,
+// first answer on /v2/, and kill.
+func BenchmarkStartRegistry(b *testing.B) {
+	for b.Loop() {
+		StartRegistry(b).Stop()
+	}
 }
 
 func TestRegistryStop(t *testing.T) {
