@@ -273,8 +273,8 @@ type proxy struct {
 	flip       map[digest.Digest]int64 // flip the byte at this blob offset, always
 	stripRange bool
 	blobDelay  time.Duration
-	fail503    int           // answer this many next manifest requests with 503
-	rate       int64         // bytes per second of blob bodies (0: unlimited)
+	fail503    int   // answer this many next manifest requests with 503
+	rate       int64 // bytes per second of blob bodies (0: unlimited)
 }
 
 type logged struct {

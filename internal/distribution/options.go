@@ -380,8 +380,11 @@ func (p *insecurePolicy) add(entry string) error {
 func (p insecurePolicy) allows(hostport string) bool {
 	hostport = strings.ToLower(hostport)
 	host := hostport
-	if h, _, err := splitHostPort(hostport); err == nil {
-		host = h
+	// A bare IPv6 address ("::1") would parse as host and port.
+	if _, err := netip.ParseAddr(hostport); err != nil {
+		if h, _, err := splitHostPort(hostport); err == nil {
+			host = h
+		}
 	}
 	if p.hosts[hostport] || p.hosts[host] {
 		return true
