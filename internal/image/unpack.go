@@ -373,13 +373,17 @@ func (s *Store) applyLayer(ctx context.Context, o unpackOptions, mounts []mount.
 
 // directRoot returns the directory a layer can be applied into without a
 // mount, and whether it is an overlay upper directory.
-func directRoot(mounts []mount.Mount) (string, bool) {
+func directRoot(mounts []mount.Mount) (string, bool) { return directDir(mounts, false) }
+
+// directDir is directRoot; with readOnly, a read-only bind (a view) also
+// counts, for readers.
+func directDir(mounts []mount.Mount, readOnly bool) (string, bool) {
 	if len(mounts) != 1 {
 		return "", false
 	}
 	m := mounts[0]
 	if m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind") {
-		if hasOption(m.Options, "ro") {
+		if hasOption(m.Options, "ro") && !readOnly {
 			return "", false
 		}
 		return m.Source, false
