@@ -268,7 +268,7 @@ type proxy struct {
 	maxInflight atomic.Int64
 
 	mu         sync.Mutex
-	log        []logged
+	log        []*logged // in order of arrival
 	cut        map[digest.Digest]int64 // cut the body after this many bytes, once
 	flip       map[digest.Digest]int64 // flip the byte at this blob offset, always
 	stripRange bool
@@ -318,7 +318,10 @@ func newProxy(t testing.TB, reg *testenv.Registry) *proxy {
 		ErrorLog: nil,
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l := logged{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"), Query: r.URL.RawQuery}
+		l := &logged{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"), Query: r.URL.RawQuery}
+		// Logged on arrival, so a request's place in the log is when it
+		// was made, not when its (perhaps long) answer ended.
+		p.record(l)
 		isBlobGET := r.Method == http.MethodGet && l.blob() != ""
 		if isBlobGET {
 			n := p.inflight.Add(1)
@@ -342,18 +345,14 @@ func newProxy(t testing.TB, reg *testenv.Registry) *proxy {
 			}
 			p.mu.Unlock()
 			if fail {
-				l.Status = http.StatusServiceUnavailable
-				p.record(l)
+				p.setStatus(l, http.StatusServiceUnavailable)
 				http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}`, http.StatusServiceUnavailable)
 				return
 			}
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		// Deferred: a cut body aborts the handler with a panic.
-		defer func() {
-			l.Status = sw.status
-			p.record(l)
-		}()
+		defer func() { p.setStatus(l, sw.status) }()
 		rp.ServeHTTP(sw, r)
 	}))
 	t.Cleanup(p.srv.Close)
@@ -377,9 +376,15 @@ func (s *statusWriter) Flush() {
 	}
 }
 
-func (p *proxy) record(l logged) {
+func (p *proxy) record(l *logged) {
 	p.mu.Lock()
 	p.log = append(p.log, l)
+	p.mu.Unlock()
+}
+
+func (p *proxy) setStatus(l *logged, status int) {
+	p.mu.Lock()
+	l.Status = status
 	p.mu.Unlock()
 }
 
@@ -387,7 +392,11 @@ func (p *proxy) record(l logged) {
 func (p *proxy) requests() []logged {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]logged(nil), p.log...)
+	out := make([]logged, len(p.log))
+	for i, l := range p.log {
+		out[i] = *l
+	}
+	return out
 }
 
 // reset clears the log and the concurrency high-water mark.
