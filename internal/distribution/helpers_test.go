@@ -268,7 +268,7 @@ type proxy struct {
 	maxInflight atomic.Int64
 
 	mu         sync.Mutex
-	log        []*logged // in order of arrival
+	log        []*logged               // in order of arrival
 	cut        map[digest.Digest]int64 // cut the body after this many bytes, once
 	flip       map[digest.Digest]int64 // flip the byte at this blob offset, always
 	stripRange bool
