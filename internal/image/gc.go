@@ -333,8 +333,7 @@ func (s *Store) sweepSnapshots(ctx context.Context, chains map[string]bool, root
 		return nil, 0, fmt.Errorf("gc: walk snapshots: %w", err)
 	}
 	keep := map[string]bool{}
-	var markUp func(string)
-	markUp = func(name string) {
+	markUp := func(name string) {
 		for name != "" && !keep[name] {
 			keep[name] = true
 			name = infos[name].Parent

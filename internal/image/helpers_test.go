@@ -3,7 +3,6 @@ package image
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 
 	"github.com/berth-project/berth/internal/content"
@@ -94,15 +93,6 @@ func putIndex(t testing.TB, s *Store, idx v1.ImageIndex) ocispec.Descriptor {
 	}
 	mt, _ := idx.MediaType()
 	return writeBlob(t, s.content, raw, string(mt))
-}
-
-func readAll(t testing.TB, r io.Reader) []byte {
-	t.Helper()
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func mustCreate(t testing.TB, s *Store, name string, target ocispec.Descriptor) Image {

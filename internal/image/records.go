@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/berth-project/berth/internal/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
@@ -255,5 +254,3 @@ func removeStaleTemps(dir string) ([]string, error) {
 	}
 	return matches, nil
 }
-
-var errNoRecord = fmt.Errorf("no such image: %w", errdefs.ErrNotFound)

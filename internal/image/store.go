@@ -2,10 +2,8 @@ package image
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -583,34 +581,4 @@ func (s *Store) groups(ctx context.Context) ([]*imageGroup, error) {
 		g.records = append(g.records, rec)
 	}
 	return order, nil
-}
-
-// group returns the image ref names with all its records.
-func (s *Store) group(ctx context.Context, ref string) (*imageGroup, error) {
-	img, err := s.Get(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.Resolve(ctx, img)
-	if err != nil {
-		return nil, err
-	}
-	gs, err := s.groups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range gs {
-		if g.id == res.ID() {
-			return g, nil
-		}
-	}
-	return nil, fmt.Errorf("no such image: %s: %w", ref, errdefs.ErrNotFound)
-}
-
-// ensureDir is MkdirAll that names the directory in its error.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("mkdir %s: %w", filepath.Clean(dir), err)
-	}
-	return nil
 }

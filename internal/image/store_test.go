@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/berth-project/berth/internal/content"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,4 +228,39 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+func TestIndexResolvesToHostPlatform(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, nil)
+	idx := imagetest.MultiArchIndex(t)
+	target := putIndex(t, s, idx)
+	mustCreate(t, s, "multi", target)
+	im, _ := idx.IndexManifest()
+	var want string
+	for _, m := range im.Manifests {
+		p := PlatformFromOCI(ocispec.Platform{OS: m.Platform.OS, Architecture: m.Platform.Architecture, Variant: m.Platform.Variant})
+		if HostPlatform().Matches(p) && want == "" {
+			img, _ := idx.Image(m.Digest)
+			cfg, _ := img.ConfigName()
+			want = cfg.String()
+		}
+	}
+	insp, err := s.Inspect(ctx, "multi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if insp.ID != want || insp.Descriptor.Digest != target.Digest {
+		t.Fatalf("id %s (descriptor %s), want %s (%s)", insp.ID, insp.Descriptor.Digest, want, target.Digest)
+	}
+	// Another platform's store picks its own manifest.
+	s2, err := NewStore(ctx, t.TempDir(), s.content, nil, WithPlatform(Platform{OS: "linux", Architecture: "arm", Variant: "v7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s2, "multi", target)
+	insp2, err := s2.Inspect(ctx, "multi")
+	if err != nil || insp2.Architecture != "arm" || insp2.ID == insp.ID {
+		t.Fatalf("arm/v7: %+v %v", insp2, err)
+	}
 }
