@@ -94,12 +94,20 @@ func retryable(err error) bool {
 			return false
 		}
 	}
+	// Nobody listening, or no such host: asking again in a second will
+	// not change that, and a dead mirror should hand over at once.
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns.IsTimeout || dns.IsTemporary
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
 		return true
 	}
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF)
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF)
 }
 
 // retry runs fn until it succeeds, fails for good, or has failed

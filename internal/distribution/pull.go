@@ -63,7 +63,7 @@ func Pull(ctx context.Context, ref string, store content.Store, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
-	return c.Pull(ctx, ref, store, opts...)
+	return c.Pull(ctx, ref, store)
 }
 
 // Pull fetches the image ref names (a tag or a digest) into store: the
@@ -129,7 +129,7 @@ type puller struct {
 	// handed over to the next endpoint does not show them twice.
 	hooked      []ocispec.Descriptor
 	hookFailed  bool
-	imageHooked bool
+	imageHooked digest.Digest // the manifest the image hook was given
 }
 
 // protect puts a digest under the caller's lease before it is written or
@@ -197,11 +197,19 @@ func (p *puller) pullFrom(ctx context.Context, ep endpoint) (*PullResult, error)
 		return nil, fmt.Errorf("image with reference %s was found but its platform (%s) does not match the specified platform (%s): %w",
 			p.ref.familiar(), plat, p.o.platform, errdefs.ErrNotFound)
 	}
-	if p.o.imageHook != nil && !p.imageHooked {
-		p.imageHooked = true
-		if err := p.o.imageHook(ctx, res); err != nil {
-			p.hookFailed = true
-			return nil, err
+	if p.o.imageHook != nil {
+		switch p.imageHooked {
+		case "":
+			p.imageHooked = desc.Digest
+			if err := p.o.imageHook(ctx, res); err != nil {
+				p.hookFailed = true
+				return nil, err
+			}
+		case desc.Digest:
+			// A mirror failed after the hook: the same image, go on.
+		default:
+			return nil, fmt.Errorf("%s: the registry's image %s differs from the mirror's %s, which is being unpacked already: %w",
+				p.ref.familiar(), desc.Digest, p.imageHooked, errdefs.ErrConflict)
 		}
 	}
 	if err := p.fetchLayers(ctx, rc, res.Layers); err != nil {
@@ -238,8 +246,9 @@ func (p *puller) resolve(ctx context.Context, rc *repo) (ocispec.Descriptor, []b
 		head.Body.Close()
 		d, derr := digest.Parse(head.Header.Get("Docker-Content-Digest"))
 		if derr == nil {
-			// The header is only a hint: fetchManifest checks the bytes.
-			desc := ocispec.Descriptor{MediaType: mediaTypeOf(head), Digest: d, Size: -1}
+			// The header is only a hint: fetchManifest checks the bytes,
+			// and takes the media type from the body.
+			desc := ocispec.Descriptor{Digest: d, Size: -1}
 			if head.ContentLength >= 0 {
 				desc.Size = head.ContentLength
 			}

@@ -36,7 +36,7 @@ func Push(ctx context.Context, ref string, store content.Provider, root ocispec.
 	if err != nil {
 		return nil, err
 	}
-	return c.Push(ctx, ref, store, root, opts...)
+	return c.Push(ctx, ref, store, root)
 }
 
 // Push uploads the image whose root (a manifest or an index) is in store

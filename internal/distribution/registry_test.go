@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 
@@ -181,5 +182,37 @@ func TestSchema1Refused(t *testing.T) {
 	_, err := distribution.Pull(t.Context(), host+"/old:latest", newStore(t))
 	if !errdefs.IsNotImplemented(err) || !strings.Contains(err.Error(), "schema 1") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestUnreachable: a registry that is gone is Unavailable, at once (a
+// refused connection is not retried).
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartRegistry(t)
+	reg.Stop()
+	start := time.Now()
+	_, err := distribution.Pull(t.Context(), reg.Ref("gone:latest"), newStore(t))
+	if !errdefs.IsUnavailable(err) {
+		t.Fatalf("got %v, want Unavailable", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to give up on a refused connection", d)
+	}
+}
+
+// TestWithoutStatusLines: the caller can send the closing lines itself.
+func TestWithoutStatusLines(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartRegistry(t)
+	imagetest.Push(t, reg, "quiet:latest", randomImage(t, 1, 512, 42))
+	_, events, err := pullEvents(t, t.Context(), reg.Ref("quiet:latest"), newStore(t), distribution.WithoutStatusLines())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if strings.HasPrefix(e.Status, "Digest:") || strings.HasPrefix(e.Status, "Status:") {
+			t.Errorf("sent %q", e.Status)
+		}
 	}
 }
