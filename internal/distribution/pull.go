@@ -116,6 +116,37 @@ func (c *Client) Pull(ctx context.Context, ref string, store content.Store, opts
 	return nil, errors.Join(errs...)
 }
 
+// lazyRepo opens its repository on first use, once, for all goroutines.
+type lazyRepo struct {
+	open func(context.Context) (*repo, error)
+
+	mu sync.Mutex
+	r  *repo
+}
+
+func (l *lazyRepo) get(ctx context.Context) (*repo, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.r == nil {
+		// A failure is not kept: the next caller (a retry) pings again.
+		r, err := l.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.r = r
+	}
+	return l.r, nil
+}
+
+// do is repo.do on the object kind/object ("manifests", "latest").
+func (l *lazyRepo) do(ctx context.Context, method, kind, object string, hdr http.Header, ok ...int) (*http.Response, error) {
+	r, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.do(ctx, method, r.url(kind, object), hdr, ok...)
+}
+
 type puller struct {
 	c     *Client
 	o     *options
@@ -141,10 +172,11 @@ func (p *puller) protect(d digest.Digest) {
 }
 
 func (p *puller) pullFrom(ctx context.Context, ep endpoint) (*PullResult, error) {
-	rc, err := p.c.openRepo(ctx, p.o, ep, p.ref.domain, p.ref.path, "pull", nil)
-	if err != nil {
-		return nil, err
-	}
+	// The registry is pinged only when something must be asked of it: a
+	// pull by digest of an image that is all in the store sends nothing.
+	rc := &lazyRepo{open: func(ctx context.Context) (*repo, error) {
+		return p.c.openRepo(ctx, p.o, ep, p.ref.domain, p.ref.path, "pull", nil)
+	}}
 	root, body, err := p.resolve(ctx, rc)
 	if err != nil {
 		return nil, err
@@ -231,14 +263,14 @@ func (p *puller) pullFrom(ctx context.Context, ep endpoint) (*PullResult, error)
 // manifest is in the store costs no request; a tag costs a HEAD (which
 // Docker Hub does not count against its pull limit), and a GET only when
 // the manifest it names is not in the store.
-func (p *puller) resolve(ctx context.Context, rc *repo) (ocispec.Descriptor, []byte, error) {
+func (p *puller) resolve(ctx context.Context, rc *lazyRepo) (ocispec.Descriptor, []byte, error) {
 	if p.ref.dgst != "" {
 		return p.fetchManifest(ctx, rc, ocispec.Descriptor{Digest: digest.Digest(p.ref.dgst), Size: -1})
 	}
 	var head *http.Response
 	err := p.o.retry(ctx, func() error {
 		var err error
-		head, err = rc.do(ctx, http.MethodHead, rc.url("manifests", p.ref.tag), http.Header{"Accept": {manifestAccept}}, http.StatusOK)
+		head, err = rc.do(ctx, http.MethodHead, "manifests", p.ref.tag, http.Header{"Accept": {manifestAccept}}, http.StatusOK)
 		return err
 	})
 	switch {
@@ -283,7 +315,7 @@ func (p *puller) resolve(ctx context.Context, rc *repo) (ocispec.Descriptor, []b
 // from the store if it is there, else from the registry, verified against
 // desc.Digest (and desc.Size unless -1) and then stored. The returned
 // descriptor has the real size and the body's media type.
-func (p *puller) fetchManifest(ctx context.Context, rc *repo, desc ocispec.Descriptor) (ocispec.Descriptor, []byte, error) {
+func (p *puller) fetchManifest(ctx context.Context, rc *lazyRepo, desc ocispec.Descriptor) (ocispec.Descriptor, []byte, error) {
 	local, err := p.present(ctx, desc)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
@@ -331,12 +363,12 @@ func (p *puller) fetchManifest(ctx context.Context, rc *repo, desc ocispec.Descr
 }
 
 // getManifest GETs a manifest by tag or digest, at most image.MaxManifestSize.
-func (p *puller) getManifest(ctx context.Context, rc *repo, object string) ([]byte, *http.Response, error) {
+func (p *puller) getManifest(ctx context.Context, rc *lazyRepo, object string) ([]byte, *http.Response, error) {
 	var body []byte
 	var resp *http.Response
 	err := p.o.retry(ctx, func() error {
 		var err error
-		resp, err = rc.do(ctx, http.MethodGet, rc.url("manifests", object), http.Header{"Accept": {manifestAccept}}, http.StatusOK)
+		resp, err = rc.do(ctx, http.MethodGet, "manifests", object, http.Header{"Accept": {manifestAccept}}, http.StatusOK)
 		if err != nil {
 			return err
 		}
@@ -400,7 +432,7 @@ func (p *puller) storeBytes(ctx context.Context, desc ocispec.Descriptor, body [
 // began with what an earlier, interrupted pull had left, that part may be
 // the culprit, so the blob is fetched once more from its first byte; a
 // fresh download that hashes wrong is the registry's fault and fails.
-func (p *puller) fetchBlob(ctx context.Context, rc *repo, desc ocispec.Descriptor, counter *byteCounter) (bool, error) {
+func (p *puller) fetchBlob(ctx context.Context, rc *lazyRepo, desc ocispec.Descriptor, counter *byteCounter) (bool, error) {
 	for fresh := false; ; fresh = true {
 		if size, err := p.present(ctx, desc); err != nil {
 			return false, err
@@ -443,7 +475,7 @@ func (p *puller) fetchBlob(ctx context.Context, rc *repo, desc ocispec.Descripto
 // earlier ingest had left. An attempt that fails with a network error is
 // retried from wherever it stopped; only attempts that make no progress
 // count against the retry budget.
-func (p *puller) download(ctx context.Context, rc *repo, desc ocispec.Descriptor, w content.Writer, counter *byteCounter) (bool, error) {
+func (p *puller) download(ctx context.Context, rc *lazyRepo, desc ocispec.Descriptor, w content.Writer, counter *byteCounter) (bool, error) {
 	b := backoff{o: p.o}
 	resumed := false
 	for first := true; ; first = false {
@@ -490,14 +522,14 @@ var errStalled = fmt.Errorf("download stalled: %w", errRetry)
 // downloadFrom is one attempt: GET the blob from off (a Range request when
 // off > 0) and append it to w. A server that ignores the Range gets a fresh
 // start; one that sends more than desc.Size bytes is a mismatch.
-func (p *puller) downloadFrom(ctx context.Context, rc *repo, desc ocispec.Descriptor, w content.Writer, off int64, counter *byteCounter) error {
+func (p *puller) downloadFrom(ctx context.Context, rc *lazyRepo, desc ocispec.Descriptor, w content.Writer, off int64, counter *byteCounter) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	hdr := http.Header{}
 	if off > 0 {
 		hdr.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
 	}
-	resp, err := rc.do(ctx, http.MethodGet, rc.url("blobs", desc.Digest.String()), hdr,
+	resp, err := rc.do(ctx, http.MethodGet, "blobs", desc.Digest.String(), hdr,
 		http.StatusOK, http.StatusPartialContent, http.StatusRequestedRangeNotSatisfiable)
 	if err != nil {
 		return err
@@ -616,7 +648,7 @@ func parseContentRange(h string) (start, total int64, ok bool) {
 // fetchLayers fetches the layers WithConcurrency at a time, lowest first,
 // and feeds the hook in order. Layers present show "Already exists"; the
 // others "Pulling fs layer", and "Waiting" while no slot is free.
-func (p *puller) fetchLayers(ctx context.Context, rc *repo, layers []ocispec.Descriptor) error {
+func (p *puller) fetchLayers(ctx context.Context, rc *lazyRepo, layers []ocispec.Descriptor) error {
 	if n := len(p.hooked); n > 0 && (len(layers) < n || !slices.EqualFunc(p.hooked, layers[:n], sameBlob)) {
 		return fmt.Errorf("%s: the registry's image differs from the mirror's, whose first layers are unpacked already: %w", p.ref.familiar(), errdefs.ErrConflict)
 	}
