@@ -160,6 +160,7 @@ func writeFileAtomic(dir, name string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
+	crashPoint("atomic-temp-written")
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}

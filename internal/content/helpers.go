@@ -30,9 +30,16 @@ const (
 // gives an error that is both errdefs.ErrUnavailable and ctx's error.
 func OpenWriter(ctx context.Context, ing Ingester, ref string, desc ocispec.Descriptor) (Writer, error) {
 	delay := openWriterFirstDelay
+	var busy error // why we last had to wait
 	for {
 		w, err := ing.Writer(ctx, ref, desc)
-		if !errdefs.IsUnavailable(err) {
+		switch {
+		case errdefs.IsUnavailable(err):
+			busy = err
+		case busy != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			// The wait ended inside Writer rather than in our sleep.
+			return nil, fmt.Errorf("content: waiting for ingest %q: %w: %w", ref, err, busy)
+		default:
 			return w, err
 		}
 		// Jitter keeps a crowd of waiters from asking in step.
@@ -40,7 +47,7 @@ func OpenWriter(ctx context.Context, ing Ingester, ref string, desc ocispec.Desc
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("content: waiting for ingest %q: %w: %w", ref, ctx.Err(), err)
+			return nil, fmt.Errorf("content: waiting for ingest %q: %w: %w", ref, ctx.Err(), busy)
 		case <-t.C:
 		}
 		delay = min(2*delay, openWriterMaxDelay)

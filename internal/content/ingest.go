@@ -159,6 +159,7 @@ func (s *LocalStore) createIngest(dir, ref string, desc ocispec.Descriptor) (*os
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("content: ingest %q: %w", ref, err)
 	}
+	crashPoint("ingest-mkdir")
 	lk, err := lockDir(tmp)
 	if err != nil || lk == nil {
 		// Only recovery in another process locks a temporary, and it is
@@ -174,6 +175,7 @@ func (s *LocalStore) createIngest(dir, ref string, desc ocispec.Descriptor) (*os
 		ingestUpdatedAt: now,
 	})
 	if err == nil {
+		crashPoint("ingest-set-up")
 		err = renameNoReplace(tmp, dir)
 	}
 	if err != nil {
@@ -277,6 +279,7 @@ func (s *LocalStore) discard(dir string) error {
 	if err := os.Rename(dir, trash); err != nil {
 		return fmt.Errorf("content: %w", err)
 	}
+	crashPoint("discard-renamed")
 	return os.RemoveAll(trash)
 }
 
@@ -512,6 +515,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 	}
 	n, err := w.data.Write(p)
+	crashPoint("write")
 	w.digester.Hash().Write(p[:n])
 	w.offset += int64(n)
 	w.updatedAt = time.Now()
@@ -566,6 +570,7 @@ func (w *writer) Close() error {
 	}
 	err := w.data.Close()
 	w.data = nil
+	crashPoint("close")
 	// Best effort: Status also goes by the data's mtime.
 	os.WriteFile(filepath.Join(w.dir, ingestUpdatedAt), []byte(w.updatedAt.UTC().Format(time.RFC3339Nano)), 0o644)
 	w.lock.Close()
@@ -642,6 +647,7 @@ func (w *writer) Commit(ctx context.Context, size int64, expected digest.Digest,
 		name = want
 	}
 
+	crashPoint("commit-verified")
 	// Read-only, so that nothing in this process writes a blob by mistake.
 	if err := w.data.Chmod(0o444); err != nil {
 		return fmt.Errorf("content: commit %q: %w", w.ref, err)
@@ -695,6 +701,7 @@ func (s *LocalStore) publish(src string, dgst digest.Digest, labels map[string]s
 		unlock()
 		return err
 	}
+	crashPoint("commit-labels-written")
 	if err := renameNoReplace(src, target); err != nil {
 		s.writeLabels(dgst, nil)
 		unlock()
@@ -703,9 +710,11 @@ func (s *LocalStore) publish(src string, dgst digest.Digest, labels map[string]s
 		}
 		return fmt.Errorf("content: commit %s: %w", dgst, err)
 	}
+	crashPoint("commit-renamed")
 	unlock()
 	if err := syncDir(filepath.Dir(target)); err != nil {
 		return fmt.Errorf("content: blob %s is in place but may not survive a power cut: %w", dgst, err)
 	}
+	crashPoint("commit-synced")
 	return nil
 }

@@ -118,6 +118,7 @@ func NewStore(root string, opts ...Opt) (*LocalStore, error) {
 		return nil, err
 	}
 	s.recoverIngests()
+	crashPoint("recovered-ingests")
 	if err := s.recoverLabels(); err != nil {
 		return nil, err
 	}
@@ -184,6 +185,17 @@ func (s *LocalStore) lockMeta() (unlock func(), err error) {
 		return nil, fmt.Errorf("content: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// crashHook, set only by tests, is called at each point where a crash
+// leaves a distinct state on disk; the crash tests kill the process
+// there, to reach every such state on every run rather than by luck.
+var crashHook func(point string)
+
+func crashPoint(point string) {
+	if crashHook != nil {
+		crashHook(point)
+	}
 }
 
 func notFound(what string, err error) error {
@@ -449,6 +461,7 @@ func (s *LocalStore) Delete(ctx context.Context, dgst digest.Digest) error {
 	if err := os.Remove(p); err != nil {
 		return notFound("blob "+dgst.String(), err)
 	}
+	crashPoint("delete-blob-removed")
 	// The blob goes first: a crash between the two leaves labels without a
 	// blob, which recovery removes, never a blob that lost its references.
 	if err := os.Remove(s.labelsPath(dgst)); err != nil && !errors.Is(err, fs.ErrNotExist) {
