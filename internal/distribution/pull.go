@@ -181,7 +181,6 @@ func (p *puller) pullFrom(ctx context.Context, ep endpoint) (*PullResult, error)
 	if err != nil {
 		return nil, err
 	}
-	p.protect(root.Digest)
 	if !p.announced {
 		p.announced = true
 		p.sink.send(Progress{ID: p.ref.object(), Status: "Pulling from " + p.ref.path})
@@ -204,7 +203,6 @@ func (p *puller) pullFrom(ctx context.Context, ep endpoint) (*PullResult, error)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.ref.familiar(), err)
 		}
-		p.protect(child.Digest)
 		if desc, body, err = p.fetchManifest(ctx, rc, child); err != nil {
 			return nil, err
 		}
@@ -305,6 +303,7 @@ func (p *puller) resolve(ctx context.Context, rc *lazyRepo) (ocispec.Descriptor,
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: registry says %s for the manifest it sent, which is %s: %w",
 			p.ref.familiar(), h, desc.Digest, content.ErrDigestMismatch)
 	}
+	p.protect(desc.Digest)
 	if err := p.storeBytes(ctx, desc, body); err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
@@ -316,6 +315,7 @@ func (p *puller) resolve(ctx context.Context, rc *lazyRepo) (ocispec.Descriptor,
 // desc.Digest (and desc.Size unless -1) and then stored. The returned
 // descriptor has the real size and the body's media type.
 func (p *puller) fetchManifest(ctx context.Context, rc *lazyRepo, desc ocispec.Descriptor) (ocispec.Descriptor, []byte, error) {
+	p.protect(desc.Digest)
 	local, err := p.present(ctx, desc)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
@@ -706,9 +706,15 @@ launch:
 		wg.Go(func() {
 			defer func() { <-slots }()
 			counter := &byteCounter{sink: p.sink, id: shortID(l.Digest), status: StatusDownloading, dgst: l.Digest, total: l.Size}
-			if _, err := p.fetchBlob(ctx, rc, l, counter); err != nil {
+			downloaded, err := p.fetchBlob(ctx, rc, l, counter)
+			if err != nil {
 				cancel(err)
 				return
+			}
+			if !downloaded {
+				// A concurrent pull fetched it while we waited for its
+				// ingest: done all the same.
+				counter.say(StatusDownloadComplete)
 			}
 			close(done[i])
 		})

@@ -595,3 +595,71 @@ func TestPullLabelsSource(t *testing.T) {
 		t.Fatalf("source label %q", got)
 	}
 }
+
+// TestConcurrentPulls: two pulls of one image into one store fetch each
+// blob once (the second waits on the first's ingest), and both succeed.
+func TestConcurrentPulls(t *testing.T) {
+	t.Parallel()
+	reg := testenv.StartRegistry(t)
+	img := randomImage(t, 4, 1<<20, 9)
+	imagetest.Push(t, reg, "twice:latest", img)
+	px := newProxy(t, reg)
+	px.rate = 8 << 20
+	store := newStore(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = distribution.Pull(t.Context(), px.Host+"/twice:latest", store)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d, n := range blobGETs(px.requests()) {
+		if n != 1 {
+			t.Errorf("blob %s fetched %d times", d, n)
+		}
+	}
+	checkStore(t, store)
+}
+
+// TestPullLease: every digest the pull stores goes to the lease first.
+func TestPullLease(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	reg := testenv.StartRegistry(t)
+	imagetest.Push(t, reg, "leased:latest", imagetest.MultiArchIndex(t))
+	store := newStore(t)
+	var mu sync.Mutex
+	leased := map[digest.Digest]bool{}
+	_, err := distribution.Pull(ctx, reg.Ref("leased:latest"), store, distribution.WithLease(func(ds ...digest.Digest) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range ds {
+			if _, err := store.Info(ctx, d); err == nil {
+				t.Errorf("%s leased after it was stored", d)
+			}
+			leased[d] = true
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := store.Walk(ctx, func(info content.Info) error {
+		n++
+		if !leased[info.Digest] {
+			t.Errorf("%s stored without a lease", info.Digest)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n < 5 { // index, manifest, config, 2+ layers
+		t.Fatalf("only %d blobs stored", n)
+	}
+}
