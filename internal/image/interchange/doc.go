@@ -1,4 +1,4 @@
-// Package archive saves images as tar streams and loads them back: the
+// Package interchange saves images as tar streams and loads them back: the
 // interchange formats of docker save/load and of OCI image layouts.
 //
 // Save writes one tar that is both formats at once, as docker 25 and later
@@ -22,4 +22,4 @@
 // is not their config's diff_id, truncated streams and oversized metadata
 // are all rejected with errdefs.ErrInvalidParameter (or NotFound for a
 // missing blob) and a message that names the entry.
-package archive
+package interchange

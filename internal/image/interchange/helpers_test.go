@@ -1,4 +1,4 @@
-package archive
+package interchange
 
 import (
 	"archive/tar"
