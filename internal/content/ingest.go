@@ -90,12 +90,15 @@ func (s *LocalStore) Writer(ctx context.Context, ref string, desc ocispec.Descri
 	if err := validateDescriptor(desc, s.maxBlobSize); err != nil {
 		return nil, err
 	}
+	dir := s.ingestPath(ref)
 	if desc.Digest != "" {
 		if err := s.checkNotCommitted(desc.Digest); err != nil {
+			if errdefs.IsAlreadyExists(err) {
+				s.dropRedundant(dir, desc.Digest)
+			}
 			return nil, err
 		}
 	}
-	dir := s.ingestPath(ref)
 	for range maxAttempts {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -127,6 +130,23 @@ func (s *LocalStore) Writer(ctx context.Context, ref string, desc ocispec.Descri
 		return w, nil
 	}
 	return nil, fmt.Errorf("content: ingest %q: kept changing under us: %w", ref, errdefs.ErrUnavailable)
+}
+
+// dropRedundant throws away an ingest of a blob that is already there
+// (left by a writer that died, or committed under another ref), unless
+// someone holds it: nobody would ever resume it.
+func (s *LocalStore) dropRedundant(dir string, dgst digest.Digest) {
+	if _, err := os.Lstat(dir); err != nil {
+		return // the usual case: no ingest at all
+	}
+	lk, _ := lockDir(dir)
+	if lk == nil {
+		return
+	}
+	defer lk.Close()
+	if st, err := readIngest(dir); err == nil && st.Expected == dgst {
+		s.discard(dir)
+	}
 }
 
 // checkNotCommitted answers ErrAlreadyExists for a blob that is there.
@@ -210,14 +230,6 @@ func (s *LocalStore) resume(ctx context.Context, lk *os.File, dir, ref string, d
 			lk.Close()
 		}
 	}()
-	if desc.Digest != "" {
-		if err := s.checkNotCommitted(desc.Digest); err != nil {
-			// The blob arrived while we waited for the lock, so this
-			// ingest of it is of no more use.
-			s.discard(dir)
-			return nil, err
-		}
-	}
 	st, err := readIngest(dir)
 	if err == nil && st.Ref != ref {
 		err = fmt.Errorf("ref file holds %q: %w", st.Ref, errBadIngest)
@@ -228,6 +240,16 @@ func (s *LocalStore) resume(ctx context.Context, lk *os.File, dir, ref string, d
 	}
 	if err != nil {
 		return nil, fmt.Errorf("content: ingest %q: %w", ref, err)
+	}
+	if desc.Digest != "" {
+		if err := s.checkNotCommitted(desc.Digest); err != nil {
+			if st.Expected == desc.Digest {
+				// The blob arrived while we waited for the lock, so
+				// this ingest of it is of no more use.
+				s.discard(dir)
+			}
+			return nil, err
+		}
 	}
 	if desc.Size != 0 && st.Total != 0 && desc.Size != st.Total {
 		return nil, fmt.Errorf("content: ingest %q: started for %d bytes, not %d: %w", ref, st.Total, desc.Size, errdefs.ErrConflict)
@@ -514,15 +536,50 @@ func (w *writer) Write(p []byte) (int, error) {
 			over = fmt.Errorf("content: ingest %q: more than the store's limit of %d bytes: %w", w.ref, w.s.maxBlobSize, errdefs.ErrInvalidParameter)
 		}
 	}
-	n, err := w.data.Write(p)
+	var n int
+	var err error
+	if len(p) >= parallelHashMin {
+		// Hashing runs about as fast as writing to the page cache, so
+		// doing both at once nearly doubles ingest throughput on two
+		// cores.
+		done := make(chan struct{})
+		go func() {
+			w.digester.Hash().Write(p)
+			close(done)
+		}()
+		n, err = w.data.Write(p)
+		<-done
+		if n < len(p) {
+			// The hash has bytes the file lacks; a short write is an
+			// error anyway, so the slow path is fine.
+			err = errors.Join(err, w.rehash(w.offset+int64(n)))
+		}
+	} else {
+		n, err = w.data.Write(p)
+		w.digester.Hash().Write(p[:n])
+	}
 	crashPoint("write")
-	w.digester.Hash().Write(p[:n])
 	w.offset += int64(n)
 	w.updatedAt = time.Now()
 	if err != nil {
 		return n, fmt.Errorf("content: ingest %q: %w", w.ref, err)
 	}
 	return n, over
+}
+
+// parallelHashMin is the smallest Write whose hashing is worth a
+// goroutine: below it, starting one costs more than it saves.
+const parallelHashMin = 128 << 10
+
+// rehash hashes the first size bytes of the data again.
+func (w *writer) rehash(size int64) error {
+	d := w.alg.Digester()
+	// No ctx here: the hashing is bounded by what was written.
+	if _, err := copyHash(context.Background(), d.Hash(), io.NewSectionReader(w.data, 0, size)); err != nil {
+		return err
+	}
+	w.digester = d
+	return nil
 }
 
 func (w *writer) Digest() digest.Digest { return w.digester.Digest() }
@@ -552,12 +609,10 @@ func (w *writer) Truncate(size int64) error {
 	if _, err := w.data.Seek(size, io.SeekStart); err != nil {
 		return fmt.Errorf("content: ingest %q: %w", w.ref, err)
 	}
-	d := w.alg.Digester()
-	// Truncate has no ctx; the hashing is bounded by what was written.
-	if _, err := copyHash(context.Background(), d.Hash(), io.NewSectionReader(w.data, 0, size)); err != nil {
+	if err := w.rehash(size); err != nil {
 		return fmt.Errorf("content: ingest %q: %w", w.ref, err)
 	}
-	w.digester, w.offset, w.updatedAt = d, size, time.Now()
+	w.offset, w.updatedAt = size, time.Now()
 	return nil
 }
 

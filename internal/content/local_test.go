@@ -568,3 +568,33 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestRedundantIngestDropped checks that an ingest of a blob committed
+// some other way is thrown away when a Writer finds the blob there, and
+// that an ingest of another blob under the same ref is not.
+func TestRedundantIngestDropped(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newLocalStore(t)
+	data, desc := contenttest.Blob(80, 1000)
+	ref := content.RefFor(desc)
+	partialIngest(t, s, ref, data, desc, 500)
+	if err := content.WriteBlob(ctx, s, "another-ref", bytes.NewReader(data), desc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Writer(ctx, ref, desc); !errdefs.IsAlreadyExists(err) {
+		t.Fatalf("Writer: %v; want AlreadyExists", err)
+	}
+	if _, err := s.Status(ctx, ref); !errdefs.IsNotFound(err) {
+		t.Errorf("Status of the redundant ingest: %v; want NotFound", err)
+	}
+
+	other, otherDesc := contenttest.Blob(81, 1000)
+	partialIngest(t, s, "shared-ref", other, otherDesc, 500)
+	if _, err := s.Writer(ctx, "shared-ref", desc); !errdefs.IsAlreadyExists(err) {
+		t.Fatalf("Writer: %v; want AlreadyExists", err)
+	}
+	if st, err := s.Status(ctx, "shared-ref"); err != nil || st.Offset != 500 {
+		t.Errorf("Status of an ingest of another blob: %+v, %v; want it kept", st, err)
+	}
+}
