@@ -21,12 +21,37 @@
 //     loopback (127.0.0.0/8, ::1, localhost), as docker does.
 //   - Errors carry an errdefs class (ErrNotFound, ErrUnauthorized, ...).
 //
+// How a pull survives being killed: every blob is ingested into the
+// content store under content.RefFor(desc), a name derived from its
+// digest, so a later pull of the same blob (in this process or the next)
+// opens the same ingest and finds, in Status().Offset, how many bytes the
+// last one wrote. It asks the registry for the rest with "Range:
+// bytes=<offset>-" and appends; a registry that answers 200 instead of 206
+// gets the whole blob again from byte 0. The content store hashes what was
+// already written when the ingest is reopened, so the commit still checks
+// the whole blob against its digest; if that fails and the data began with
+// a resumed prefix, the ingest is thrown away and the blob fetched once
+// more from scratch. Committed blobs are found with Info and never
+// requested. Within one pull, a connection that drops mid-blob is resumed
+// the same way, after a backoff.
+//
 // A pull, from the daemon's point of view:
 //
 //	c, err := distribution.New(distribution.WithMirrors("https://mirror.example"))
-//	res, err := c.Pull(ctx, "busybox:latest", store,
-//		distribution.WithProgress(events),
+//	lease := images.NewLease()
+//	defer lease.Release()
+//	var unpack *image.Unpack
+//	res, err := c.Pull(ctx, "busybox:latest", images.Content(),
+//		distribution.WithAuth(authFromHeader),
+//		distribution.WithProgress(events), // drained into a JSONMessageWriter
+//		distribution.WithLease(lease.AddContent),
+//		distribution.WithImageHook(func(ctx context.Context, r *distribution.PullResult) error {
+//			unpack, err = images.NewUnpack(ctx, r.Manifest) // manifest and config are stored
+//			return err
+//		}),
 //		distribution.WithLayerHook(func(ctx context.Context, i int, l ocispec.Descriptor) error {
-//			return unpacker.Apply(ctx, i, l) // layers arrive in order
+//			unpack.Ready(i) // layers arrive in order
+//			return nil
 //		}))
+//	top, err := unpack.Wait()
 package distribution

@@ -278,8 +278,8 @@ type proxy struct {
 }
 
 type logged struct {
-	Method, Path, Range, Query string
-	Status                     int
+	Method, Path, Range, Query, UserAgent string
+	Status                                int
 }
 
 // blob returns the digest a /v2/<name>/blobs/<digest> path names, or "".
@@ -318,7 +318,7 @@ func newProxy(t testing.TB, reg *testenv.Registry) *proxy {
 		ErrorLog: nil,
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l := &logged{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"), Query: r.URL.RawQuery}
+		l := &logged{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"), Query: r.URL.RawQuery, UserAgent: r.UserAgent()}
 		// Logged on arrival, so a request's place in the log is when it
 		// was made, not when its (perhaps long) answer ended.
 		p.record(l)
