@@ -105,7 +105,7 @@ func WriteBlob(ctx context.Context, ing Ingester, ref string, r io.Reader, desc 
 	}
 	defer w.Close()
 
-	src, closeSrc, err := resumeSource(w, r, o.resume)
+	src, closeSrc, err := resumeSource(w, r, desc.Size, o.resume)
 	if err != nil {
 		return err
 	}
@@ -127,10 +127,15 @@ func WriteBlob(ctx context.Context, ing Ingester, ref string, r io.Reader, desc 
 }
 
 // resumeSource positions the source where the writer's data ends.
-func resumeSource(w Writer, r io.Reader, open func(int64) (io.ReadCloser, error)) (io.Reader, io.Closer, error) {
+func resumeSource(w Writer, r io.Reader, size int64, open func(int64) (io.ReadCloser, error)) (io.Reader, io.Closer, error) {
 	st, err := w.Status()
 	if err != nil {
 		return nil, nil, err
+	}
+	if size > 0 && st.Offset == size {
+		// All there, only the commit was missing. Asking a server for
+		// the bytes from the end on would get a 416.
+		return eofReader{}, nil, nil
 	}
 	if st.Offset > 0 {
 		if s, ok := r.(io.Seeker); ok {
@@ -160,6 +165,10 @@ func resumeSource(w Writer, r io.Reader, open func(int64) (io.ReadCloser, error)
 	}
 	return r, nil, nil
 }
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // ctxReader stops a copy when ctx is done.
 type ctxReader struct {

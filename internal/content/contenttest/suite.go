@@ -639,6 +639,20 @@ func testWriteBlobResume(t *testing.T, s content.Store, _ options) {
 		}
 		checkBlob(t, s, data, desc)
 	})
+	t.Run("OnlyCommitMissing", func(t *testing.T) {
+		data, desc := Blob(36, 1000)
+		w := mustWriter(t, s, content.RefFor(desc), desc)
+		mustWrite(t, w, data)
+		w.Close()
+		open := func(off int64) (io.ReadCloser, error) {
+			t.Errorf("source opened at %d, with nothing left to read", off)
+			return nil, errors.New("no")
+		}
+		if err := content.WriteBlob(ctx, s, content.RefFor(desc), nil, desc, content.WithResume(open)); err != nil {
+			t.Fatalf("WriteBlob: %v", err)
+		}
+		checkBlob(t, s, data, desc)
+	})
 	t.Run("NothingToResume", func(t *testing.T) {
 		data, desc := Blob(25, 1000)
 		open := func(off int64) (io.ReadCloser, error) {
