@@ -461,19 +461,13 @@ func (c *checker) checkIngests(ctx context.Context) error {
 }
 
 func (c *checker) checkIngest(p string, now time.Time) {
+	stale := func(st Status) bool { return c.o.expiry > 0 && now.Sub(st.UpdatedAt) > c.o.expiry }
 	st, err := readIngest(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return // committed or aborted while we looked
 	}
 	c.r.Count("content.ingests", 1)
-	pr := Problem{Subject: c.rel(p), Path: p}
-	switch {
-	case err != nil:
-		pr.Kind, pr.Detail = ProblemBadIngest, err.Error()
-	case c.o.expiry > 0 && now.Sub(st.UpdatedAt) > c.o.expiry:
-		pr.Kind, pr.Subject = ProblemStaleIngest, st.Ref
-		pr.Detail = fmt.Sprintf("%d bytes, last written %s", st.Offset, st.UpdatedAt.Format(time.RFC3339))
-	default:
+	if err == nil && !stale(st) {
 		return
 	}
 	lk, _ := lockDir(p)
@@ -481,7 +475,25 @@ func (c *checker) checkIngest(p string, now time.Time) {
 		return // a live writer holds it (so it is neither bad nor stale), or it is gone
 	}
 	defer lk.Close()
-	if c.o.repair && c.s.discard(p) == nil {
+	// Judge again under the lock: a writer may have come and gone.
+	st, err = readIngest(p)
+	pr := Problem{Subject: c.rel(p), Path: p}
+	repairable := true
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return
+	case errors.Is(err, errBadIngest):
+		pr.Kind, pr.Detail = ProblemBadIngest, err.Error()
+	case err != nil:
+		// An I/O error says nothing about the ingest itself.
+		pr.Kind, pr.Detail, repairable = ProblemBadIngest, "cannot read: "+err.Error(), false
+	case stale(st):
+		pr.Kind, pr.Subject = ProblemStaleIngest, st.Ref
+		pr.Detail = fmt.Sprintf("%d bytes, last written %s", st.Offset, st.UpdatedAt.Format(time.RFC3339))
+	default:
+		return
+	}
+	if c.o.repair && repairable && c.s.discard(p) == nil {
 		pr.Repair = "removed"
 	}
 	c.r.Add(pr)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -181,10 +182,14 @@ func (s *LocalStore) createIngest(dir, ref string, desc ocispec.Descriptor) (*os
 	}
 	crashPoint("ingest-mkdir")
 	lk, err := lockDir(tmp)
-	if err != nil || lk == nil {
+	switch {
+	case lk == nil && err == nil, errors.Is(err, fs.ErrNotExist), errors.Is(err, errMoved):
 		// Only recovery in another process locks a temporary, and it is
 		// removing this one: start again.
 		return nil, errMoved
+	case err != nil:
+		os.Remove(tmp)
+		return nil, fmt.Errorf("content: ingest %q: %w", ref, err)
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	err = writeIngestFiles(tmp, map[string]string{
@@ -307,19 +312,25 @@ func (s *LocalStore) discard(dir string) error {
 
 // readIngest reads the status of the ingest in dir, without its lock. It
 // answers an error wrapping fs.ErrNotExist when dir is gone and one
-// wrapping errBadIngest when dir cannot be resumed.
+// wrapping errBadIngest when dir cannot be resumed. Other errors (out of
+// file descriptors, I/O errors) say nothing about the ingest, which must
+// not be thrown away for them.
 func readIngest(dir string) (Status, error) {
 	st, err := readIngestFiles(dir)
-	if err != nil {
-		if _, serr := os.Lstat(dir); errors.Is(serr, fs.ErrNotExist) {
-			return Status{}, serr
-		}
-		if !errors.Is(err, errBadIngest) {
-			err = fmt.Errorf("%w: %w", errBadIngest, err)
-		}
-		return Status{}, err
+	if err == nil {
+		return st, nil
 	}
-	return st, nil
+	if _, serr := os.Lstat(dir); errors.Is(serr, fs.ErrNotExist) {
+		return Status{}, serr
+	}
+	switch {
+	case errors.Is(err, errBadIngest):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, errdefs.ErrInvalidParameter), errors.Is(err, syscall.ENOTDIR):
+		// A file missing, a value that does not parse, or dir that is
+		// not a directory: not an ingest we can use.
+		err = fmt.Errorf("%w: %w", errBadIngest, err)
+	}
+	return Status{}, err
 }
 
 func readIngestFiles(dir string) (Status, error) {
@@ -357,7 +368,7 @@ func readIngestFiles(dir string) (Status, error) {
 		return st, err
 	}
 	if st.StartedAt, err = time.Parse(time.RFC3339Nano, started); err != nil {
-		return st, err
+		return st, fmt.Errorf("%w: %w", errBadIngest, err)
 	}
 	st.UpdatedAt = st.StartedAt
 	if updated, err := readSmall(filepath.Join(dir, ingestUpdatedAt), 64); err == nil {
