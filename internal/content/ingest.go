@@ -19,6 +19,7 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // The files of an ingest directory. data grows as the writer writes;
@@ -511,13 +512,17 @@ type writer struct {
 	lock *os.File // the ingest directory, flocked; closing it unlocks
 	data *os.File // nil once closed or committed
 
-	alg       digest.Algorithm
-	digester  digest.Digester
-	offset    int64
-	total     int64
-	expected  digest.Digest
-	startedAt time.Time
-	updatedAt time.Time
+	alg      digest.Algorithm
+	digester digest.Digester
+	offset   int64
+	// writeback is the offset up to which startWriteback has asked for
+	// the data to be written out.
+	writeback   int64
+	noWriteback bool
+	total       int64
+	expected    digest.Digest
+	startedAt   time.Time
+	updatedAt   time.Time
 }
 
 func (w *writer) closedErr() error {
@@ -572,10 +577,32 @@ func (w *writer) Write(p []byte) (int, error) {
 	crashPoint("write")
 	w.offset += int64(n)
 	w.updatedAt = time.Now()
+	w.startWriteback()
 	if err != nil {
 		return n, fmt.Errorf("content: ingest %q: %w", w.ref, err)
 	}
 	return n, over
+}
+
+// writebackChunk is how much data a writer lets pile up in the page
+// cache before it asks the kernel to start writing it out.
+const writebackChunk = 8 << 20
+
+// startWriteback starts, without waiting, the writeback of what was
+// written since the last call, once there is a chunk of it. Otherwise
+// all of a blob is still dirty at Commit, and its one fsync waits for
+// the whole of it; this way the disk works while we hash, and the fsync
+// only waits for the tail. It is only a hint: where sync_file_range is
+// not supported, Commit's fsync does all the work, as it would anyway.
+func (w *writer) startWriteback() {
+	if w.noWriteback || w.offset-w.writeback < writebackChunk {
+		return
+	}
+	err := unix.SyncFileRange(int(w.data.Fd()), w.writeback, w.offset-w.writeback, unix.SYNC_FILE_RANGE_WRITE)
+	if err != nil {
+		w.noWriteback = true
+	}
+	w.writeback = w.offset
 }
 
 // parallelHashMin is the smallest Write whose hashing is worth a

@@ -94,7 +94,12 @@ func Blob(seed uint64, size int) ([]byte, ocispec.Descriptor) {
 	b := make([]byte, size)
 	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24), byte(seed >> 32), byte(seed >> 40), byte(seed >> 48), byte(seed >> 56)})
 	r.Read(b)
-	return b, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(b), Size: int64(size)}
+	return b, Descriptor(b)
+}
+
+// Descriptor describes data as a layer, with its sha256 digest.
+func Descriptor(data []byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
 }
 
 func mustWriter(t *testing.T, s content.Ingester, ref string, desc ocispec.Descriptor) content.Writer {
