@@ -106,7 +106,7 @@ func distinct(data []byte, i int) []byte {
 }
 
 func writeSync(b *testing.B, p string, data []byte) {
-	f, err := os.Create(p)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		b.Fatal(err)
 	}

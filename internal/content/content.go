@@ -6,6 +6,14 @@
 // The roles are small interfaces composed into Store, as containerd's are:
 // Provider reads, Ingester writes, Manager lists and deletes, IngestManager
 // watches and aborts ingests in progress.
+//
+// LocalStore keeps a Store in a directory, for any number of processes at
+// once, and checks itself (Check). The helpers work with any
+// implementation: WriteBlob ingests a stream, resuming an interrupted
+// ingest; OpenWriter waits for a ref another writer holds; ReadBlob reads
+// a small blob whole; NewVerifiedReader checks data from outside against
+// its descriptor. contenttest holds the conformance suite every
+// implementation passes.
 package content
 
 import (
