@@ -135,6 +135,45 @@ func NewSnapshotter(root string, opts ...Opt) (*Snapshotter, error) {
 	return s, nil
 }
 
+// Supported reports whether overlay snapshots can live under root, by
+// mounting a small overlay there (upper directory included) and removing
+// it again. When they cannot (no overlayfs in the kernel, or a
+// filesystem overlayfs refuses as upper layer, such as overlayfs itself),
+// the error wraps errdefs.ErrNotImplemented and the mount error that
+// says why; the native snapshotter serves there instead.
+func Supported(root string) (err error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(root, "overlay-check-")
+	if err != nil {
+		return err
+	}
+	merged := filepath.Join(dir, "merged")
+	defer func() {
+		// Never delete through a mount that did not go away.
+		if uerr := mount.UnmountAll(merged, unix.MNT_DETACH); uerr != nil {
+			err = errors.Join(err, uerr)
+			return
+		}
+		err = errors.Join(err, os.RemoveAll(dir))
+	}()
+	for _, d := range []string{"lower1", "lower2", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	m := mount.Mount{Type: "overlay", Source: "overlay", Options: []string{
+		"lowerdir=" + filepath.Join(dir, "lower1") + ":" + filepath.Join(dir, "lower2"),
+		"upperdir=" + filepath.Join(dir, "upper"),
+		"workdir=" + filepath.Join(dir, "work"),
+	}}
+	if err := m.Mount(merged); err != nil {
+		return fmt.Errorf("overlay snapshots under %s: %w: %w", root, errdefs.ErrNotImplemented, err)
+	}
+	return mount.Unmount(merged, 0)
+}
+
 // Cleanup deletes the directories and links that no snapshot owns: what a
 // crash in the middle of Prepare, View or Remove leaves, in this process
 // or any other. NewSnapshotter runs it; a daemon may run it again at any

@@ -374,7 +374,7 @@ func (t *Tx) Create(kind snapshot.Kind, key, parent string, opts []snapshot.Opt)
 	if t.snapshots.Get([]byte(key)) != nil {
 		return Snapshot{}, fmt.Errorf("snapshot %q: %w", key, errdefs.ErrAlreadyExists)
 	}
-	if err := t.checkParent(parent); err != nil {
+	if _, err := t.CheckParent(parent); err != nil {
 		return Snapshot{}, err
 	}
 	labels, err := applyOpts(opts)
@@ -396,20 +396,21 @@ func (t *Tx) Create(kind snapshot.Kind, key, parent string, opts []snapshot.Opt)
 	return sn, nil
 }
 
-// checkParent reports whether parent can have children: it exists and is
-// committed. "" (no parent) always can.
-func (t *Tx) checkParent(parent string) error {
+// CheckParent returns parent if it can have children: it exists
+// (errdefs.ErrNotFound) and is committed (errdefs.ErrInvalidParameter).
+// "" (no parent) always can, and gives a zero Snapshot.
+func (t *Tx) CheckParent(parent string) (Snapshot, error) {
 	if parent == "" {
-		return nil
+		return Snapshot{}, nil
 	}
 	p, err := t.Get(parent)
 	if err != nil {
-		return fmt.Errorf("parent: %w", err)
+		return Snapshot{}, fmt.Errorf("parent: %w", err)
 	}
 	if p.Info.Kind != snapshot.KindCommitted {
-		return fmt.Errorf("parent %q is %v, not committed: %w", parent, p.Info.Kind, errdefs.ErrInvalidParameter)
+		return Snapshot{}, fmt.Errorf("parent %q is %v, not committed: %w", parent, p.Info.Kind, errdefs.ErrInvalidParameter)
 	}
-	return nil
+	return p, nil
 }
 
 // Commit turns the active snapshot key into the committed snapshot name,
