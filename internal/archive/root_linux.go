@@ -2,6 +2,7 @@ package archive
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"path/filepath"
 	"strings"
@@ -235,7 +236,7 @@ func (r *root) walk(rel string, create bool) (fd int, real string, viaLink bool,
 				return -1, "", false, err
 			}
 			if _, ok := r.layerLinks[here]; ok {
-				return -1, "", false, breakout(rel, "goes through symlink %q (-> %q) made by this same layer", here, target)
+				return -1, "", false, fmt.Errorf("%q goes through symlink %q (-> %q) made by this same layer: %w", rel, here, target, ErrBreakout)
 			}
 			links++
 			if links > maxSymlinks {
