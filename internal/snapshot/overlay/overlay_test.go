@@ -199,3 +199,85 @@ func TestCleanupLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMaxLayers: overlayfs takes at most 500 lower directories. A chain
+// of 500 layers, written through UpperDir (no mount each), mounts as a
+// view and as a container's writable top, through the new mount API; a
+// 501st layer makes a mount error that says so.
+func TestMaxLayers(t *testing.T) {
+	testenv.RequireRoot(t)
+	const overlayMax = 500
+	n := overlayMax + 1
+	if testing.Short() {
+		n = 100
+	}
+	ctx := context.Background()
+	s, err := NewSnapshotter(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	parent := ""
+	for i := range n {
+		key := fmt.Sprintf("extract-%d", i)
+		mounts, err := s.Prepare(ctx, key, parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := snapshot.UpperDir(mounts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(u.Dir, fmt.Sprintf("layer%03d", i)), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(u.Dir, "top"), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		parent = fmt.Sprintf("layer-%d", i)
+		if err := s.Commit(ctx, parent, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	top := min(n, overlayMax)
+	check := func(root string) error {
+		for i := range top {
+			b, err := os.ReadFile(filepath.Join(root, fmt.Sprintf("layer%03d", i)))
+			if err != nil || string(b) != fmt.Sprint(i) {
+				return fmt.Errorf("layer%03d: %q, %v", i, b, err)
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(root, "top")); err != nil || string(b) != fmt.Sprint(top-1) {
+			return fmt.Errorf("top: %q, %v", b, err)
+		}
+		return os.WriteFile(filepath.Join(root, "written"), nil, 0o644)
+	}
+	topName := fmt.Sprintf("layer-%d", top-1)
+	mounts, err := s.View(ctx, "view", topName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mount.WithTempMount(ctx, mounts, check)
+	if !errors.Is(err, unix.EROFS) {
+		t.Fatalf("view of %d layers: %v, want all read and EROFS on the write", top, err)
+	}
+	mounts, err = s.Prepare(ctx, "container", topName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mount.WithTempMount(ctx, mounts, check); err != nil {
+		t.Fatalf("container on %d layers: %v", top, err)
+	}
+	if n <= overlayMax {
+		return
+	}
+	mounts, err = s.View(ctx, "too-many", parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mount.WithTempMount(ctx, mounts, func(string) error { return nil })
+	if !errors.Is(err, unix.EINVAL) {
+		t.Errorf("view of %d layers: %v, want EINVAL", n, err)
+	}
+	t.Logf("view of %d layers: %v", n, err)
+}
