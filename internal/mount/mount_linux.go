@@ -40,6 +40,10 @@ func (m Mount) Mount(target string) error {
 	o := parseOptions(m.Options)
 	var err error
 	switch {
+	case o.flags&unix.MS_REMOUNT != 0:
+		// A remount changes the mount already at target: nothing to
+		// clone or create, so no new-API path applies.
+		err = mountData(m, o, target)
 	case m.Type == "bind" || o.flags&unix.MS_BIND != 0:
 		err = mountBind(m.Source, target, o.flags)
 	case m.Type == "overlay":

@@ -166,6 +166,21 @@ func TestBindReadOnlyRecursive(t *testing.T) {
 	}
 }
 
+func TestRemount(t *testing.T) {
+	testenv.RequireRoot(t)
+	src := t.TempDir()
+	dir := mountpoint(t)
+	if err := (Mount{Type: "bind", Source: src, Options: []string{"bind"}}).Mount(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Mount{Type: "bind", Options: []string{"remount", "bind", "ro"}}).Mount(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o644); !errors.Is(err, unix.EROFS) {
+		t.Errorf("write after a read-only remount: %v, want EROFS", err)
+	}
+}
+
 func TestMountData(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := mountpoint(t)

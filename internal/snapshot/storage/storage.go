@@ -49,6 +49,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,24 +104,54 @@ func Open(root string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.withDB(false, func(db *bolt.DB) error {
-		return db.Update(func(tx *bolt.Tx) error {
-			v1, err := tx.CreateBucketIfNotExists(bucketV1)
-			if err != nil {
-				return err
-			}
-			if _, err := v1.CreateBucketIfNotExists(bucketSnapshots); err != nil {
-				return err
-			}
-			_, err = v1.CreateBucketIfNotExists(bucketChildren)
-			return err
-		})
-	})
-	unlock()
-	if err != nil {
+	defer unlock()
+	if err := s.create(); err != nil {
 		return nil, fmt.Errorf("snapshot metadata %s: %w", filepath.Join(root, dbFile), err)
 	}
 	return s, nil
+}
+
+// create makes the database if there is none. It is made whole under a
+// temporary name and renamed into place, so a crash while making it
+// leaves no database rather than a broken one.
+func (s *Store) create() error {
+	path := filepath.Join(s.root, dbFile)
+	// Under the exclusive lock nobody else is making one: any half-made
+	// database is a crash's.
+	stale, _ := filepath.Glob(path + ".new-*")
+	for _, f := range stale {
+		os.Remove(f)
+	}
+	if _, err := os.Lstat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	tmp := path + ".new-" + NewID()
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: dbTimeout})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		v1, err := tx.CreateBucket(bucketV1)
+		if err != nil {
+			return err
+		}
+		if _, err := v1.CreateBucket(bucketSnapshots); err != nil {
+			return err
+		}
+		_, err = v1.CreateBucket(bucketChildren)
+		return err
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(s.root)
 }
 
 // Root is the directory the store lives in.
