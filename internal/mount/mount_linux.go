@@ -65,34 +65,38 @@ func (m Mount) Mount(target string) error {
 // All mounts mounts on target in order: the first on target itself, each
 // later one on its Target inside target (resolved within target, so a
 // symlink in the tree cannot send it elsewhere). If one fails, the ones
-// already mounted are unmounted again, so All mounts all or nothing.
+// already mounted are unmounted again, last first, so All mounts all or
+// nothing; whatever was mounted at target before stays.
 func All(mounts []Mount, target string) error {
-	for i, m := range mounts {
+	done := make([]string, 0, len(mounts))
+	for _, m := range mounts {
 		dst := target
 		if m.Target != "" {
 			var err error
 			if dst, err = securejoin.SecureJoin(target, m.Target); err != nil {
-				err = fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
-				return undo(i, target, err)
+				return undo(done, fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err))
 			}
 		}
 		if err := m.Mount(dst); err != nil {
-			return undo(i, target, err)
+			return undo(done, err)
 		}
+		done = append(done, dst)
 	}
 	return nil
 }
 
-// undo unmounts what All mounted before mount i failed with err.
-func undo(i int, target string, err error) error {
-	if i == 0 {
-		return err
-	}
-	if uerr := UnmountAll(target, 0); uerr != nil {
-		// Something already holds the new mounts: detach them so the
-		// caller's directory is not left with half of what it asked for.
-		if derr := UnmountAll(target, unix.MNT_DETACH); derr != nil {
-			return errors.Join(err, derr)
+// undo unmounts the mounts All made before one failed with err.
+func undo(done []string, err error) error {
+	for i := len(done) - 1; i >= 0; i-- {
+		uerr := unmount(done[i], 0)
+		if errors.Is(uerr, unix.EBUSY) {
+			// Something already uses the new mount: detach it, so the
+			// caller's directory is not left with half of what it
+			// asked for.
+			uerr = unmount(done[i], unix.MNT_DETACH)
+		}
+		if uerr != nil {
+			return errors.Join(err, uerr)
 		}
 	}
 	return err
@@ -214,8 +218,8 @@ func UnmountAll(target string, flags int) error {
 		switch {
 		case err == nil:
 			continue
-		case errors.Is(err, unix.EINVAL):
-			return Unmount(target, flags) // nil, unless the flags are bad
+		case errors.Is(err, unix.EINVAL) && flags&^(unix.MNT_FORCE|unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW) == 0:
+			return nil // nothing (more) mounted there
 		case errors.Is(err, unix.EBUSY):
 			// Busy because of mounts below it, or because it is in
 			// use; only mountinfo tells which.

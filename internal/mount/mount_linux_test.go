@@ -309,10 +309,20 @@ func TestAll(t *testing.T) {
 		t.Error("still mounted")
 	}
 
-	// A failure undoes the mounts already made.
+	// A failure undoes the mounts already made, and only those.
+	if err := (Mount{Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m"}}).Mount(dir); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "before"), "mine")
 	bad := append(mounts[:2:2], Mount{Type: "bind", Source: filepath.Join(src, "missing"), Target: "tmp", Options: []string{"bind"}})
 	if err := All(bad, dir); !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("All with a missing source: %v, want ENOENT", err)
+	}
+	if got := readFile(t, filepath.Join(dir, "before")); got != "mine" {
+		t.Errorf("after a failed All, the mount that was there shows %q", got)
+	}
+	if err := Unmount(dir, 0); err != nil {
+		t.Fatal(err)
 	}
 	if isMountPoint(t, dir) {
 		t.Error("All left mounts behind after a failure")

@@ -121,6 +121,9 @@ func (s *Store) Commit(ctx context.Context, name, key string, dir func(id string
 	}
 	layer := dir(sn.ID)
 	usage, err := DiskUsage(ctx, layer)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("commit %q: removed during the commit: %w", key, errdefs.ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("commit %q: %w", key, err)
 	}
