@@ -264,7 +264,7 @@ func TestUnmountAllBusy(t *testing.T) {
 	if err := (Mount{Type: "tmpfs", Source: "tmpfs"}).Mount(dir); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(dir, "open"))
+	f, err := os.OpenFile(filepath.Join(dir, "open"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

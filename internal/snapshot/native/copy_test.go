@@ -123,7 +123,7 @@ func TestCopyTree(t *testing.T) {
 	vfsCap := []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	ok(unix.Lsetxattr(filepath.Join(src, "plain"), "security.capability", vfsCap, 0))
 	// A sparse file: 1 MiB hole, 4 KiB of data, 1 MiB hole.
-	sparse, err := os.Create(filepath.Join(src, "sparse"))
+	sparse, err := os.OpenFile(filepath.Join(src, "sparse"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	ok(err)
 	_, err = sparse.WriteAt([]byte(strings.Repeat("d", 4096)), 1<<20)
 	ok(err)
