@@ -30,7 +30,7 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/mount"
 	"github.com/berth-project/berth/internal/snapshot"
-	"github.com/berth-project/berth/internal/snapshot/storage"
+	"github.com/berth-project/berth/internal/snapshot/internal/storage"
 )
 
 // Snapshotter is the copying snapshotter. Any number of Snapshotters, in

@@ -40,7 +40,7 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/mount"
 	"github.com/berth-project/berth/internal/snapshot"
-	"github.com/berth-project/berth/internal/snapshot/storage"
+	"github.com/berth-project/berth/internal/snapshot/internal/storage"
 )
 
 const linksDir = "l"

@@ -17,7 +17,7 @@ import (
 	"github.com/berth-project/berth/internal/mount"
 	"github.com/berth-project/berth/internal/snapshot"
 	"github.com/berth-project/berth/internal/snapshot/snapshottest"
-	"github.com/berth-project/berth/internal/snapshot/storage"
+	"github.com/berth-project/berth/internal/snapshot/internal/storage"
 	"github.com/berth-project/berth/internal/testenv"
 )
 
