@@ -201,7 +201,7 @@ func checkName(_ *applier, e *entry) error {
 
 func checkType(_ *applier, e *entry) error {
 	switch e.hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink,
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink,
 		tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
 		return invalid(e.hdr.Name, "unsupported type %q", e.hdr.Typeflag)
@@ -376,7 +376,7 @@ func (a *applier) make(e *entry, pfd int, real, disp string, tr io.Reader) error
 	hdr := e.hdr
 	mode := uint32(hdr.Mode) & 0o7777
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // the reader turns TypeRegA into TypeReg
 		fd, err := openat(pfd, e.base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, 0o600, disp)
 		if err != nil {
 			return err
