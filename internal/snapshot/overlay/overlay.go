@@ -81,7 +81,7 @@ func makeConfig(opts []Opt) (config, error) {
 			return config{}, err
 		}
 	}
-	hasIndex := false
+	hasIndex, hasRedirect, hasMetacopy := false, false, false
 	for _, o := range c.mountOptions {
 		key, _, _ := strings.Cut(o, "=")
 		switch key {
@@ -89,20 +89,35 @@ func makeConfig(opts []Opt) (config, error) {
 			return config{}, fmt.Errorf("overlay option %q: the snapshotter sets the layers itself: %w", o, errdefs.ErrInvalidParameter)
 		case "index":
 			hasIndex = true
+		case "redirect_dir":
+			hasRedirect = true
+		case "metacopy":
+			hasMetacopy = true
 		}
+	}
+	// Layer diffs (commit, build) are computed from upper directories;
+	// with redirect_dir or metacopy, an upper holds references into its
+	// lowers instead of the data, which no layer tar can express.
+	// Kernels built with those on by default get them off here.
+	if !hasRedirect && paramExists("redirect_dir") {
+		c.mountOptions = append(c.mountOptions, "redirect_dir=off")
+	}
+	if !hasMetacopy && paramExists("metacopy") {
+		c.mountOptions = append(c.mountOptions, "metacopy=off")
 	}
 	// With the inodes index on (a kernel default on some builds), an
 	// upper directory remembers its lower layers and refuses to be
 	// mounted over others; a snapshot's parents never change, but a
 	// crashed mount's leftovers would then block the next one.
-	if !hasIndex && indexParamExists() {
+	if !hasIndex && paramExists("index") {
 		c.mountOptions = append(c.mountOptions, "index=off")
 	}
 	return c, nil
 }
 
-func indexParamExists() bool {
-	_, err := os.Stat("/sys/module/overlay/parameters/index")
+// paramExists reports whether this kernel's overlayfs knows the option.
+func paramExists(name string) bool {
+	_, err := os.Stat("/sys/module/overlay/parameters/" + name)
 	return err == nil
 }
 
