@@ -53,7 +53,7 @@ func TestImportWithChanges(t *testing.T) {
 	ze.Close()
 	for name, data := range map[string][]byte{"plain": plain, "gzip": gz.Bytes(), "zstd": zs.Bytes()} {
 		t.Run(name, func(t *testing.T) {
-			sn := mustFake(t, true)
+			sn := newOverlay(t)
 			s := newTestStore(t, sn)
 			id, err := s.Import(ctx, bytes.NewReader(data), WithImportName("imported:"+name), WithChanges(
 				`CMD ["sh", "-c", "echo hi"]`,

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -342,11 +342,13 @@ func (s *Store) applyLayer(ctx context.Context, o unpackOptions, mounts []mount.
 		_, err := archive.Apply(ctx, root, tar, append(append([]archive.ApplyOpt(nil), o.applyOpts...), extra...)...)
 		return err
 	}
-	switch dir, overlay := directRoot(mounts); {
-	case dir != "" && overlay:
-		err = apply(dir, archive.WithOverlayWhiteouts())
-	case dir != "":
-		err = apply(dir, archive.WithDeleteWhiteouts())
+	// The prepared snapshot is mounted nowhere, so its upper directory
+	// may be written directly.
+	switch upper, uerr := snapshot.UpperDir(mounts); {
+	case uerr == nil && upper.Overlay:
+		err = apply(upper.Dir, archive.WithOverlayWhiteouts())
+	case uerr == nil:
+		err = apply(upper.Dir, archive.WithDeleteWhiteouts())
 	default:
 		err = mount.WithTempMount(ctx, mounts, func(root string) error {
 			return apply(root, archive.WithDeleteWhiteouts())
@@ -371,40 +373,23 @@ func (s *Store) applyLayer(ctx context.Context, o unpackOptions, mounts []mount.
 	return uncompressed.Digest(), nil
 }
 
-// directRoot returns the directory a layer can be applied into without a
-// mount, and whether it is an overlay upper directory.
-func directRoot(mounts []mount.Mount) (string, bool) { return directDir(mounts, false) }
-
-// directDir is directRoot; with readOnly, a read-only bind (a view) also
-// counts, for readers.
+// directDir returns the directory that holds the tree mounts show
+// without mounting them, and whether it is only an overlay upper
+// directory (the top layer's changes, not the tree). With readOnly, a
+// read-only bind mount (a view) counts too: a reader such as Export may
+// read it in place, though nothing may write there, which is why
+// snapshot.UpperDir refuses it.
 func directDir(mounts []mount.Mount, readOnly bool) (string, bool) {
-	if len(mounts) != 1 {
+	if readOnly && len(mounts) == 1 && mounts[0].ReadOnly() {
+		m := mounts[0]
+		m.Options = append(slices.Clone(m.Options), "rw")
+		mounts = []mount.Mount{m}
+	}
+	upper, err := snapshot.UpperDir(mounts)
+	if err != nil {
 		return "", false
 	}
-	m := mounts[0]
-	if m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind") {
-		if hasOption(m.Options, "ro") && !readOnly {
-			return "", false
-		}
-		return m.Source, false
-	}
-	if m.Type == "overlay" {
-		for _, opt := range m.Options {
-			if v, ok := strings.CutPrefix(opt, "upperdir="); ok {
-				return v, true
-			}
-		}
-	}
-	return "", false
-}
-
-func hasOption(opts []string, o string) bool {
-	for _, x := range opts {
-		if x == o {
-			return true
-		}
-	}
-	return false
+	return upper.Dir, upper.Overlay
 }
 
 // progressReader reports "Extracting" progress, at most every 100ms or

@@ -17,6 +17,8 @@ import (
 	"github.com/berth-project/berth/internal/image/imagetest"
 	"github.com/berth-project/berth/internal/mount"
 	"github.com/berth-project/berth/internal/snapshot"
+	"github.com/berth-project/berth/internal/snapshot/native"
+	"github.com/berth-project/berth/internal/snapshot/overlay"
 	"github.com/berth-project/berth/internal/testenv"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -24,23 +26,40 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// snapshotters are the implementations every unpack test runs against.
-var snapshotters = []struct {
+// snapshotterKind is a real snapshotter implementation that the unpack
+// tests run against.
+type snapshotterKind struct {
 	name string
-	new  func(t testing.TB) snapshot.Snapshotter
-}{
-	{"overlay", func(t testing.TB) snapshot.Snapshotter { return mustFake(t, true) }},
-	{"native", func(t testing.TB) snapshot.Snapshotter { return mustFake(t, false) }},
+	open func(root string) (snapshot.Snapshotter, error)
 }
 
-func mustFake(t testing.TB, overlay bool) snapshot.Snapshotter {
-	t.Helper()
-	s, err := newTestSnapshotter(t.TempDir(), overlay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+// snapshotters are the implementations every unpack test runs against:
+// overlay (layers applied straight into the upper directory, overlay
+// whiteouts) and native (a full copy per layer, whiteouts deleted).
+var snapshotters = []snapshotterKind{
+	{"overlay", func(root string) (snapshot.Snapshotter, error) { return overlay.NewSnapshotter(root) }},
+	{"native", func(root string) (snapshot.Snapshotter, error) { return native.NewSnapshotter(root) }},
 }
+
+// new opens a snapshotter of this kind in a fresh directory of t.
+func (k snapshotterKind) new(t testing.TB) snapshot.Snapshotter {
+	t.Helper()
+	return k.openAt(t, t.TempDir())
+}
+
+// openAt opens a snapshotter of this kind at root, closed when t ends.
+func (k snapshotterKind) openAt(t testing.TB, root string) snapshot.Snapshotter {
+	t.Helper()
+	sn, err := k.open(root)
+	if err != nil {
+		t.Fatalf("%s snapshotter at %s: %v", k.name, root, err)
+	}
+	t.Cleanup(func() { sn.Close() })
+	return sn
+}
+
+// newOverlay is a real overlay snapshotter in a fresh directory of t.
+func newOverlay(t testing.TB) snapshot.Snapshotter { return snapshotters[0].new(t) }
 
 // withView mounts a read-only view of the snapshot top and calls fn with
 // its root.
@@ -203,10 +222,10 @@ func TestUnpackCrashSafe(t *testing.T) {
 	ctx := context.Background()
 	img := imagetest.BusyboxImage(t, imagetest.WithRandomLayer(4<<20))
 	stages := []string{"prepared", "extracted", "applied", "committed"}
-	for _, sc := range []bool{true, false} {
+	for _, sc := range snapshotters {
 		for layer := 0; layer < 3; layer++ {
 			for _, stage := range stages {
-				name := fmt.Sprintf("overlay=%v/layer%d/%s", sc, layer, stage)
+				name := fmt.Sprintf("%s/layer%d/%s", sc.name, layer, stage)
 				t.Run(name, func(t *testing.T) {
 					csRoot, imgRoot, snRoot := t.TempDir(), t.TempDir(), t.TempDir()
 					{
@@ -215,15 +234,12 @@ func TestUnpackCrashSafe(t *testing.T) {
 						mustCreate(t, s, "victim", putImage(t, s, img))
 					}
 					cmd := exec.Command(os.Args[0], "-test.run=^TestUnpackCrashSafe$")
-					cmd.Env = append(os.Environ(), "BERTH_UNPACK_CHILD="+strings.Join([]string{csRoot, imgRoot, snRoot, strconv.FormatBool(sc), strconv.Itoa(layer), stage}, ","))
+					cmd.Env = append(os.Environ(), "BERTH_UNPACK_CHILD="+strings.Join([]string{csRoot, imgRoot, snRoot, sc.name, strconv.Itoa(layer), stage}, ","))
 					out, err := cmd.CombinedOutput()
 					if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 						t.Fatalf("child was not killed: %v\n%s", err, out)
 					}
-					sn, err := newTestSnapshotter(snRoot, sc)
-					if err != nil {
-						t.Fatal(err)
-					}
+					sn := sc.openAt(t, snRoot)
 					cs, err := content.NewStore(csRoot)
 					if err != nil {
 						t.Fatal(err)
@@ -251,12 +267,16 @@ func TestUnpackCrashSafe(t *testing.T) {
 
 func crashChild(t *testing.T) {
 	f := strings.Split(os.Getenv("BERTH_UNPACK_CHILD"), ",")
-	overlay, _ := strconv.ParseBool(f[3])
 	layer, _ := strconv.Atoi(f[4])
 	ctx := context.Background()
-	sn, err := newTestSnapshotter(f[2], overlay)
-	if err != nil {
-		t.Fatal(err)
+	var sn snapshot.Snapshotter
+	for _, k := range snapshotters {
+		if k.name == f[3] {
+			sn = k.openAt(t, f[2])
+		}
+	}
+	if sn == nil {
+		t.Fatalf("no snapshotter %q", f[3])
 	}
 	cs, _ := content.NewStore(f[0])
 	s, err := NewStore(ctx, f[1], cs, sn)

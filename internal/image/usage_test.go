@@ -71,7 +71,7 @@ func cut(s string) (string, string, bool) {
 func TestPruneAndDiskUsage(t *testing.T) {
 	testenv.RequireRoot(t)
 	ctx := context.Background()
-	sn := mustFake(t, true)
+	sn := newOverlay(t)
 	s := newTestStore(t, sn)
 	base := putImage(t, s, imagetest.BusyboxImage(t))
 	big := putImage(t, s, imagetest.BusyboxImage(t, imagetest.WithRandomLayer(2<<20)))
