@@ -37,6 +37,7 @@ import (
 	"github.com/berth-project/berth/internal/image/transfer"
 	"github.com/berth-project/berth/internal/snapshot"
 	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // The crash test's child: TestMain runs crashChild when childRootEnv is
@@ -381,7 +382,7 @@ func TestPullSurvivesKills(t *testing.T) {
 	}()
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img, files := crashImage(t)
 	imagetest.Push(t, reg, "crash/big:latest", img)
 	// 20 MB/s per blob, three blobs at once: a whole pull takes about

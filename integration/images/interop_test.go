@@ -14,6 +14,7 @@ import (
 	"github.com/berth-project/berth/internal/image/interchange"
 	"github.com/berth-project/berth/internal/image/transfer"
 	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // TestInterop is the interchange summary, on an image that came the way
@@ -27,7 +28,7 @@ import (
 func TestInterop(t *testing.T) {
 	testenv.RequireRoot(t)
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := imagetest.BusyboxImage(t, imagetest.WithRandomLayer(1<<20))
 	imagetest.Push(t, reg, "interop/busybox:1", img)
 	configName, err := img.ConfigName()

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-project/berth/internal/mount"
 	"github.com/berth-project/berth/internal/snapshot"
 	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // TestRunPulledImage is the whole path from a registry to a running
@@ -32,7 +33,7 @@ func TestRunPulledImage(t *testing.T) {
 	testenv.RequireRoot(t)
 	bin := testenv.RuntimeBinary(t)
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "busybox:latest", imagetest.BusyboxImage(t))
 	s := newStores(t)
 	c, err := distribution.New()

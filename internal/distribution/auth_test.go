@@ -11,10 +11,10 @@ import (
 	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image/imagetest"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
-func authConfig(reg *testenv.Registry) registry.AuthConfig {
+func authConfig(reg *registrytest.Registry) registry.AuthConfig {
 	return registry.AuthConfig{Username: reg.User, Password: reg.Password, ServerAddress: reg.Host}
 }
 
@@ -24,15 +24,15 @@ func authConfig(reg *testenv.Registry) registry.AuthConfig {
 func TestAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opt  testenv.RegistryOpt
+		opt  registrytest.Option
 	}{
-		{"basic", testenv.WithHtpasswd("alice", "correct horse")},
-		{"token", testenv.WithTokenAuth("bob", "battery staple")},
+		{"basic", registrytest.WithHtpasswd("alice", "correct horse")},
+		{"token", registrytest.WithTokenAuth("bob", "battery staple")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			reg := testenv.StartRegistry(t, tc.opt)
+			reg := registrytest.Start(t, tc.opt)
 			img := randomImage(t, 1, 4096, 30)
 			imagetest.Push(t, reg, "private/img:latest", img)
 			ref := reg.Ref("private/img:latest")

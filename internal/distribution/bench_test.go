@@ -5,7 +5,7 @@ import (
 
 	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/image/imagetest"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // BenchmarkPull pulls the benchmarks' ~200 MB three-layer busybox image
@@ -38,8 +38,8 @@ func BenchmarkPullSkopeo(b *testing.B) {
 
 // benchRegistry starts a registry holding the ~200 MB image, and sets the
 // benchmark's bytes to its compressed size.
-func benchRegistry(b *testing.B) *testenv.Registry {
-	reg := testenv.StartRegistry(b)
+func benchRegistry(b *testing.B) *registrytest.Registry {
+	reg := registrytest.Start(b)
 	img := imagetest.BusyboxImage(b, imagetest.WithTotalSize(200<<20))
 	imagetest.Push(b, reg, "bench/pull:latest", img)
 	var size int64

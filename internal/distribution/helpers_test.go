@@ -29,7 +29,7 @@ import (
 
 	"github.com/berth-project/berth/internal/content"
 	"github.com/berth-project/berth/internal/distribution"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // newStore is a fresh content store in the test's temporary directory.
@@ -291,7 +291,7 @@ func (l logged) blob() digest.Digest {
 	return digest.Digest(d)
 }
 
-func newProxy(t testing.TB, reg *testenv.Registry) *proxy {
+func newProxy(t testing.TB, reg *registrytest.Registry) *proxy {
 	t.Helper()
 	target, err := url.Parse(reg.URL())
 	if err != nil {

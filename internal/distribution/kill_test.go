@@ -18,7 +18,7 @@ import (
 	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image/imagetest"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // The child process of TestKilledPull: it pulls env[childRef] into the
@@ -62,7 +62,7 @@ func TestKilledPull(t *testing.T) {
 	t.Logf("BERTH_TEST_SEED=%d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := randomImage(t, 6, 12<<20, 50)
 	imagetest.Push(t, reg, "big/multi:latest", img)
 	layers := layerDescs(t, img)

@@ -18,7 +18,7 @@ import (
 	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image/imagetest"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // TestPushPullRoundTrip pushes a busybox image from a content store with
@@ -29,7 +29,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 		t.Run(string(format), func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			reg := testenv.StartRegistry(t)
+			reg := registrytest.Start(t)
 			img := imagetest.BusyboxImage(t, imagetest.WithFormat(format), imagetest.WithRandomLayer(1<<20))
 			src := newStore(t)
 			root := storeImage(t, src, img)
@@ -101,7 +101,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 func TestPullMultiArch(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	idx := imagetest.MultiArchIndex(t, imagetest.WithFormat(imagetest.Docker))
 	imagetest.Push(t, reg, "multi:latest", idx)
 	im, err := idx.IndexManifest()
@@ -184,7 +184,7 @@ func TestPullMultiArch(t *testing.T) {
 // an image without an index does not have, as docker's --platform does.
 func TestPullSingleManifestPlatformCheck(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "arm:latest", imagetest.BusyboxImage(t, imagetest.WithPlatform("linux/arm64")))
 	_, err := distribution.Pull(t.Context(), reg.Ref("arm:latest"), newStore(t),
 		distribution.WithPlatform(ocispec.Platform{OS: "linux", Architecture: "amd64"}))
@@ -200,7 +200,7 @@ func TestPullSingleManifestPlatformCheck(t *testing.T) {
 // TestPullNotFound: unknown tags and repositories are NotFound.
 func TestPullNotFound(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "there:yes", imagetest.BusyboxImage(t))
 	for _, ref := range []string{"there:no", "nowhere:latest", "there@sha256:" + strings.Repeat("ab", 32)} {
 		_, err := distribution.Pull(t.Context(), reg.Ref(ref), newStore(t), fastRetries)
@@ -219,7 +219,7 @@ func TestPullNotFound(t *testing.T) {
 func TestPullProgressAndHooks(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := randomImage(t, 5, 2<<20, 1)
 	imagetest.Push(t, reg, "prog:latest", img)
 	layers := layerDescs(t, img)
@@ -327,7 +327,7 @@ func TestPullProgressAndHooks(t *testing.T) {
 // TestLayerHookError: a failing hook ends the pull with its error.
 func TestLayerHookError(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "hookfail:latest", randomImage(t, 3, 64<<10, 2))
 	boom := errors.New("unpack exploded")
 	_, err := distribution.Pull(t.Context(), reg.Ref("hookfail:latest"), newStore(t),
@@ -346,7 +346,7 @@ func TestLayerHookError(t *testing.T) {
 // than the concurrency at once, and the default is 3.
 func TestPullParallelism(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "par:latest", randomImage(t, 8, 256<<10, 3))
 	px := newProxy(t, reg)
 	px.blobDelay = 50e6 // 50ms: requests overlap for sure
@@ -375,7 +375,7 @@ func TestPullParallelism(t *testing.T) {
 func TestPullSkipsPresent(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := randomImage(t, 3, 128<<10, 4)
 	ref := imagetest.Push(t, reg, "skip:latest", img)
 	px := newProxy(t, reg)
@@ -428,7 +428,7 @@ func TestPullSkipsPresent(t *testing.T) {
 func TestPullResume(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := randomImage(t, 2, 8<<20, 5)
 	imagetest.Push(t, reg, "resume:latest", img)
 	big := layerDescs(t, img)[1]
@@ -521,7 +521,7 @@ func TestPullResume(t *testing.T) {
 func TestPullCorruptRegistry(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := randomImage(t, 2, 1<<20, 6)
 	imagetest.Push(t, reg, "corrupt:latest", img)
 	bad := layerDescs(t, img)[1]
@@ -564,7 +564,7 @@ func TestPullCorruptRegistry(t *testing.T) {
 // TestPullRetries5xx: the registry's 503s are retried.
 func TestPullRetries5xx(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "flaky:latest", randomImage(t, 1, 1024, 7))
 	px := newProxy(t, reg)
 	px.fail503 = 2
@@ -582,7 +582,7 @@ func TestPullRetries5xx(t *testing.T) {
 func TestPullLabelsSource(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := randomImage(t, 1, 1024, 8)
 	imagetest.Push(t, reg, "a/one:latest", img)
 	imagetest.Push(t, reg, "b/two:latest", img)
@@ -605,7 +605,7 @@ func TestPullLabelsSource(t *testing.T) {
 // blob once (the second waits on the first's ingest), and both succeed.
 func TestConcurrentPulls(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := randomImage(t, 4, 1<<20, 9)
 	imagetest.Push(t, reg, "twice:latest", img)
 	px := newProxy(t, reg)
@@ -636,7 +636,7 @@ func TestConcurrentPulls(t *testing.T) {
 func TestPullLease(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "leased:latest", imagetest.MultiArchIndex(t))
 	store := newStore(t)
 	var mu sync.Mutex

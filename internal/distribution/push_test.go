@@ -10,7 +10,7 @@ import (
 	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image/imagetest"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // uploads are the requests of reqs that send blob data or start a session.
@@ -30,7 +30,7 @@ func uploads(reqs []logged) []logged {
 func TestPushSkipsExisting(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	px := newProxy(t, reg)
 	img := randomImage(t, 3, 256<<10, 20)
 	store := newStore(t)
@@ -70,14 +70,14 @@ func TestPushMountsAcrossRepositories(t *testing.T) {
 	ctx := t.Context()
 	for _, tc := range []struct {
 		name string
-		opts []testenv.RegistryOpt
+		opts []registrytest.Option
 	}{
 		{"anonymous", nil},
-		{"token", []testenv.RegistryOpt{testenv.WithTokenAuth("mounter", "s3cret")}},
+		{"token", []registrytest.Option{registrytest.WithTokenAuth("mounter", "s3cret")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reg := testenv.StartRegistry(t, tc.opts...)
+			reg := registrytest.Start(t, tc.opts...)
 			px := newProxy(t, reg)
 			img := randomImage(t, 2, 128<<10, 21)
 			imagetest.Push(t, reg, "source/repo:latest", img)
@@ -137,7 +137,7 @@ func TestPushMountsAcrossRepositories(t *testing.T) {
 func TestPushIndex(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	px := newProxy(t, reg)
 	idx := imagetest.MultiArchIndex(t)
 	store := newStore(t)

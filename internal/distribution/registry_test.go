@@ -16,7 +16,7 @@ import (
 	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image/imagetest"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // loopbackOnly sends requests to loopback addresses and refuses (and
@@ -44,7 +44,7 @@ func (l *loopbackOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestMirror(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	mirror := testenv.StartRegistry(t)
+	mirror := registrytest.Start(t)
 	img := randomImage(t, 1, 1024, 40)
 	imagetest.Push(t, mirror, "library/mirrored:latest", img)
 	lo := &loopbackOnly{inner: http.DefaultTransport}
@@ -82,7 +82,7 @@ func TestMirror(t *testing.T) {
 		t.Fatalf("did not fall back to registry-1.docker.io: %v (%v)", lo.refused, err)
 	}
 	// Other registries never use the mirror.
-	other := testenv.StartRegistry(t)
+	other := registrytest.Start(t)
 	imagetest.Push(t, other, "elsewhere:latest", img)
 	if _, err := distribution.Pull(ctx, other.Ref("elsewhere:latest"), newStore(t), opts...); err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestMirror(t *testing.T) {
 func TestSearchCatalog(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t, testenv.WithHtpasswd("carol", "pw"))
+	reg := registrytest.Start(t, registrytest.WithHtpasswd("carol", "pw"))
 	img := randomImage(t, 1, 512, 41)
 	for _, repo := range []string{"alpha/one", "beta/two", "alphabet"} {
 		imagetest.Push(t, reg, repo+":latest", img)
@@ -189,7 +189,7 @@ func TestSchema1Refused(t *testing.T) {
 // refused connection is not retried).
 func TestUnreachable(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	reg.Stop()
 	start := time.Now()
 	_, err := distribution.Pull(t.Context(), reg.Ref("gone:latest"), newStore(t))
@@ -204,7 +204,7 @@ func TestUnreachable(t *testing.T) {
 // TestWithoutStatusLines: the caller can send the closing lines itself.
 func TestWithoutStatusLines(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	imagetest.Push(t, reg, "quiet:latest", randomImage(t, 1, 512, 42))
 	_, events, err := pullEvents(t, t.Context(), reg.Ref("quiet:latest"), newStore(t), distribution.WithoutStatusLines())
 	if err != nil {

@@ -7,7 +7,7 @@
 //     (CheckBusyboxTree checks an unpacked tree against them);
 //   - WriteOCILayout, WriteDockerArchive and Push put them where Berth
 //     reads from: an OCI layout, a `docker save` tar, a registry started by
-//     testenv.StartRegistry;
+//     registrytest.Start;
 //   - SkopeoCopy and UmociUnpack run the reference tools on the same
 //     inputs, and CompareTrees compares what Berth and umoci unpacked.
 //

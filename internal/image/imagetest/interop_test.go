@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -144,14 +145,14 @@ func TestSkopeoReadsWhatTheKitWrites(t *testing.T) {
 
 func TestPushAndReadBack(t *testing.T) {
 	t.Parallel()
-	for name, opts := range map[string][]testenv.RegistryOpt{
+	for name, opts := range map[string][]registrytest.Option{
 		"anonymous": nil,
-		"htpasswd":  {testenv.WithHtpasswd("alice", "pw-alice")},
-		"token":     {testenv.WithTokenAuth("bob", "pw-bob")},
+		"htpasswd":  {registrytest.WithHtpasswd("alice", "pw-alice")},
+		"token":     {registrytest.WithTokenAuth("bob", "pw-bob")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			reg := testenv.StartRegistry(t, opts...)
+			reg := registrytest.Start(t, opts...)
 			for _, f := range []Format{OCI, Docker} {
 				img := BusyboxImage(t, WithFormat(f))
 				digestRef := Push(t, reg, "team/busybox:"+string(f), img)
@@ -184,7 +185,7 @@ func TestPushAndReadBack(t *testing.T) {
 
 func TestPushZstd(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := BusyboxImage(t, WithCompression(Zstd))
 	Push(t, reg, "zstd:latest", img)
 	got := RemoteImage(t, reg, "zstd:latest")
@@ -197,7 +198,7 @@ func TestPushZstd(t *testing.T) {
 
 func TestPushMultiArch(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t, testenv.WithHtpasswd("u", "p"))
+	reg := registrytest.Start(t, registrytest.WithHtpasswd("u", "p"))
 	for _, f := range []Format{OCI, Docker} {
 		idx := MultiArchIndex(t, WithFormat(f))
 		ref := "multi:" + string(f)
@@ -230,13 +231,13 @@ func TestPushMultiArch(t *testing.T) {
 func TestSkopeoPullsFromRegistry(t *testing.T) {
 	testenv.RequireRoot(t)
 	t.Parallel()
-	for name, opt := range map[string]testenv.RegistryOpt{
-		"htpasswd": testenv.WithHtpasswd("carol", "pw"),
-		"token":    testenv.WithTokenAuth("dave", "pw"),
+	for name, opt := range map[string]registrytest.Option{
+		"htpasswd": registrytest.WithHtpasswd("carol", "pw"),
+		"token":    registrytest.WithTokenAuth("dave", "pw"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			reg := testenv.StartRegistry(t, opt)
+			reg := registrytest.Start(t, opt)
 			dir := t.TempDir()
 			src := filepath.Join(dir, "src")
 			WriteOCILayout(t, src, map[string]Artifact{"latest": BusyboxImage(t)})

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // toolTimeout bounds one skopeo or umoci run: minutes for the benchmarks'
@@ -86,7 +86,7 @@ func SkopeoCopy(t testing.TB, src, dst string, args ...string) {
 // SkopeoCreds returns skopeo's credential flag for reg on one side of a
 // copy ("src" or "dest"), or nothing for an anonymous registry:
 // SkopeoCopy(t, src, "docker://"+reg.Ref("a:b"), SkopeoCreds("dest", reg)...).
-func SkopeoCreds(side string, reg *testenv.Registry) []string {
+func SkopeoCreds(side string, reg *registrytest.Registry) []string {
 	if reg.User == "" {
 		return nil
 	}

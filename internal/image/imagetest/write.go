@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -340,7 +340,7 @@ func addLayerSized(add func(string, int64, io.Reader) error, path string, l v1.L
 // RemoteOptions returns the go-containerregistry options that reach reg:
 // its credentials (anonymous when it has none) and the test's context.
 // Pair them with a reference from Ref, which selects plain HTTP.
-func RemoteOptions(t testing.TB, reg *testenv.Registry) []remote.Option {
+func RemoteOptions(t testing.TB, reg *registrytest.Registry) []remote.Option {
 	auth := authn.Anonymous
 	if reg.User != "" {
 		auth = &authn.Basic{Username: reg.User, Password: reg.Password}
@@ -350,7 +350,7 @@ func RemoteOptions(t testing.TB, reg *testenv.Registry) []remote.Option {
 
 // Ref parses ref ("repo:tag" or "repo@sha256:...") as a reference into
 // reg, marked insecure so that ggcr speaks plain HTTP to it.
-func Ref(t testing.TB, reg *testenv.Registry, ref string) name.Reference {
+func Ref(t testing.TB, reg *registrytest.Registry, ref string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(reg.Ref(ref), name.Insecure, name.StrictValidation)
 	if err != nil {
@@ -362,7 +362,7 @@ func Ref(t testing.TB, reg *testenv.Registry, ref string) name.Reference {
 // Push pushes an image or index to reg under ref ("repo:tag") with ggcr,
 // using reg's credentials, and returns the pushed manifest's reference by
 // digest ("127.0.0.1:PORT/repo@sha256:...").
-func Push(t testing.TB, reg *testenv.Registry, ref string, a Artifact) string {
+func Push(t testing.TB, reg *registrytest.Registry, ref string, a Artifact) string {
 	t.Helper()
 	r := Ref(t, reg, ref)
 	var err error
@@ -386,7 +386,7 @@ func Push(t testing.TB, reg *testenv.Registry, ref string, a Artifact) string {
 
 // RemoteImage reads ref ("repo:tag" or "repo@sha256:...") from reg; extra
 // options (remote.WithPlatform) pick an image out of an index.
-func RemoteImage(t testing.TB, reg *testenv.Registry, ref string, opts ...remote.Option) v1.Image {
+func RemoteImage(t testing.TB, reg *registrytest.Registry, ref string, opts ...remote.Option) v1.Image {
 	t.Helper()
 	img, err := remote.Image(Ref(t, reg, ref), append(RemoteOptions(t, reg), opts...)...)
 	if err != nil {
@@ -396,7 +396,7 @@ func RemoteImage(t testing.TB, reg *testenv.Registry, ref string, opts ...remote
 }
 
 // RemoteIndex reads the index ref from reg.
-func RemoteIndex(t testing.TB, reg *testenv.Registry, ref string) v1.ImageIndex {
+func RemoteIndex(t testing.TB, reg *registrytest.Registry, ref string) v1.ImageIndex {
 	t.Helper()
 	idx, err := remote.Index(Ref(t, reg, ref), RemoteOptions(t, reg)...)
 	if err != nil {

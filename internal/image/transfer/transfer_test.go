@@ -15,7 +15,7 @@ import (
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/image/imagetest"
 	"github.com/berth-project/berth/internal/image/transfer"
-	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/registrytest"
 )
 
 // TestPullPushRoundTrip is docker pull and push end to end against a real
@@ -26,7 +26,7 @@ import (
 func TestPullPushRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := imagetest.BusyboxImage(t, imagetest.WithRandomLayer(2<<20))
 	imagetest.Push(t, reg, "busybox:1", img)
 	mdgst := manifestDigest(t, img)
@@ -141,7 +141,7 @@ func TestPullMultiArch(t *testing.T) {
 	for _, format := range []imagetest.Format{imagetest.OCI, imagetest.Docker} {
 		t.Run(string(format), func(t *testing.T) {
 			t.Parallel()
-			reg := testenv.StartRegistry(t)
+			reg := registrytest.Start(t)
 			idx := imagetest.MultiArchIndex(t, imagetest.WithFormat(format))
 			imagetest.Push(t, reg, "multi:1", idx)
 			idxDigest := manifestDigest(t, idx)
@@ -230,7 +230,7 @@ func TestPullMultiArch(t *testing.T) {
 // error; no record is made and the store stays consistent.
 func TestPullBadLayer(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t)
+	reg := registrytest.Start(t)
 	img := imagetest.BusyboxImage(t, imagetest.WithRandomLayer(4<<20))
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -259,7 +259,7 @@ func TestPullBadLayer(t *testing.T) {
 // registry's refusal is errdefs.ErrUnauthorized.
 func TestPullAuth(t *testing.T) {
 	t.Parallel()
-	reg := testenv.StartRegistry(t, testenv.WithHtpasswd("berth", "s3cret"))
+	reg := registrytest.Start(t, registrytest.WithHtpasswd("berth", "s3cret"))
 	imagetest.Push(t, reg, "private:1", imagetest.BusyboxImage(t))
 	c := newClient(t)
 	s := newStore(t)

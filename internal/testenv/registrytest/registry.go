@@ -1,4 +1,9 @@
-package testenv
+// Package registrytest starts a real registry (Debian's docker-registry) on
+// loopback for tests, optionally behind htpasswd or token auth. It lives apart
+// from testenv because it needs net/http, and with it cgo's resolver: the
+// runtime's integration tests run their own test binary inside a busybox
+// rootfs, which only works while that binary stays statically linked.
+package registrytest
 
 import (
 	"bufio"
@@ -23,16 +28,16 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// RegistryBinary is where Debian's docker-registry package (the CNCF
+// Binary is where Debian's docker-registry package (the CNCF
 // distribution registry, version 2.8) installs the registry server.
-const RegistryBinary = "/usr/bin/docker-registry"
+const Binary = "/usr/bin/docker-registry"
 
 // registryStartTimeout bounds one start attempt: the registry answers in
 // tens of milliseconds on an idle machine, but a loaded CI machine running
 // many test binaries at once can be much slower.
 const registryStartTimeout = 30 * time.Second
 
-// registryIDHeader is added to every response of a registry StartRegistry
+// registryIDHeader is added to every response of a registry Start
 // starts, with a value unique to that registry, so that readiness is only
 // declared when *our* process answers: the port is picked before the
 // registry binds it, and another process could take it in between.
@@ -57,7 +62,7 @@ type Registry struct {
 	// layout: docker/registry/v2/...), for tests that inspect or corrupt
 	// what the registry stored.
 	Dir string
-	// LogPath is the file the registry logs to (unless WithRegistryLog
+	// LogPath is the file the registry logs to (unless WithLog
 	// streams the log to the test's log instead). Its tail is copied to the
 	// test's log when the test fails.
 	LogPath string
@@ -103,8 +108,8 @@ func (r *Registry) Stop() {
 	})
 }
 
-// RegistryOpt configures StartRegistry.
-type RegistryOpt func(*registryOptions)
+// Option configures Start.
+type Option func(*registryOptions)
 
 type registryOptions struct {
 	htpasswd   bool
@@ -116,7 +121,7 @@ type registryOptions struct {
 // WithHtpasswd makes the registry require HTTP basic authentication with
 // user and pass, checked against a bcrypt htpasswd file, as a registry
 // configured with `auth: htpasswd:` does.
-func WithHtpasswd(user, pass string) RegistryOpt {
+func WithHtpasswd(user, pass string) Option {
 	return func(o *registryOptions) {
 		o.htpasswd = true
 		o.user, o.pass = user, pass
@@ -124,7 +129,7 @@ func WithHtpasswd(user, pass string) RegistryOpt {
 }
 
 // WithTokenAuth makes the registry require a Bearer token, as Docker Hub
-// and most hosted registries do. StartRegistry also starts a token server
+// and most hosted registries do. Start also starts a token server
 // (see TokenRealm) that issues tokens for every requested scope to clients
 // that present user and pass as basic credentials, tokens that grant
 // nothing to anonymous clients, and 401 to wrong credentials.
@@ -134,22 +139,22 @@ func WithHtpasswd(user, pass string) RegistryOpt {
 // token server signs ES256 JWTs with a key whose self-signed certificate is
 // the registry's root bundle, and names the key in the JWT header's "kid"
 // as distribution 2.8 expects: the libtrust key ID of the public key.
-func WithTokenAuth(user, pass string) RegistryOpt {
+func WithTokenAuth(user, pass string) Option {
 	return func(o *registryOptions) {
 		o.tokenAuth = true
 		o.user, o.pass = user, pass
 	}
 }
 
-// WithRegistryLog streams the registry's log into the test's log as it is
+// WithLog streams the registry's log into the test's log as it is
 // written, rather than into Registry.LogPath.
-func WithRegistryLog() RegistryOpt {
+func WithLog() Option {
 	return func(o *registryOptions) { o.logToTest = true }
 }
 
 // makeRegistryOptions applies opts and rejects contradictions, so every
 // default and rule lives in one place.
-func makeRegistryOptions(opts []RegistryOpt) (registryOptions, error) {
+func makeRegistryOptions(opts []Option) (registryOptions, error) {
 	var o registryOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -166,21 +171,21 @@ func makeRegistryOptions(opts []RegistryOpt) (registryOptions, error) {
 	return o, nil
 }
 
-// StartRegistry starts Debian's docker-registry (distribution 2.8) on a free
+// Start starts Debian's docker-registry (distribution 2.8) on a free
 // loopback port, storing in a t.TempDir, with deletes enabled and redirects
 // disabled, and returns once the registry answers /v2/. The registry is
 // killed when the test ends. Each call starts its own registry, so parallel
 // tests never share one.
 //
 // It fails t, with the fix, when the binary is missing.
-func StartRegistry(t testing.TB, opts ...RegistryOpt) *Registry {
+func Start(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
 	o, err := makeRegistryOptions(opts)
 	if err != nil {
-		t.Fatalf("testenv: StartRegistry: %v", err)
+		t.Fatalf("testenv: Start: %v", err)
 	}
-	if fi, err := os.Stat(RegistryBinary); err != nil || fi.Mode().Perm()&0o111 == 0 {
-		t.Fatalf("testenv: no registry binary at %s: apt-get install docker-registry (scripts/setup.sh does)", RegistryBinary)
+	if fi, err := os.Stat(Binary); err != nil || fi.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("testenv: no registry binary at %s: apt-get install docker-registry (scripts/setup.sh does)", Binary)
 	}
 
 	dir := t.TempDir()
@@ -191,20 +196,20 @@ func StartRegistry(t testing.TB, opts ...RegistryOpt) *Registry {
 		LogPath:  filepath.Join(dir, "registry.log"),
 	}
 	if err := os.Mkdir(r.Dir, 0o700); err != nil {
-		t.Fatalf("testenv: StartRegistry: %v", err)
+		t.Fatalf("testenv: Start: %v", err)
 	}
 	auth := map[string]any{}
 	switch {
 	case o.htpasswd:
 		path, err := writeHtpasswd(dir, o.user, o.pass)
 		if err != nil {
-			t.Fatalf("testenv: StartRegistry: %v", err)
+			t.Fatalf("testenv: Start: %v", err)
 		}
 		auth["htpasswd"] = map[string]any{"realm": "berth-test", "path": path}
 	case o.tokenAuth:
 		ts, err := startTokenServer(dir, o.user, o.pass)
 		if err != nil {
-			t.Fatalf("testenv: StartRegistry: token server: %v", err)
+			t.Fatalf("testenv: Start: token server: %v", err)
 		}
 		// Registered before the registry's own cleanup, so it runs after it:
 		// the registry never sees its token server vanish.
@@ -237,7 +242,7 @@ func StartRegistry(t testing.TB, opts ...RegistryOpt) *Registry {
 			break
 		}
 	}
-	t.Fatalf("testenv: StartRegistry: %v\n%s", errors.Join(errs...), r.logTail(40))
+	t.Fatalf("testenv: Start: %v\n%s", errors.Join(errs...), r.logTail(40))
 	return nil
 }
 
@@ -294,7 +299,7 @@ func (r *Registry) start(t testing.TB, dir string, auth map[string]any, logToTes
 		return err
 	}
 
-	cmd := exec.Command(RegistryBinary, "serve", cfgPath)
+	cmd := exec.Command(Binary, "serve", cfgPath)
 	cmd.Env = registryEnv()
 	// Should the test binary die without running its cleanups, the registry
 	// dies with it instead of keeping a port and a temp dir busy.
@@ -320,7 +325,7 @@ func (r *Registry) start(t testing.TB, dir string, auth map[string]any, logToTes
 		if logPipe != nil {
 			logPipe.Close()
 		}
-		return fmt.Errorf("start %s: %w", RegistryBinary, err)
+		return fmt.Errorf("start %s: %w", Binary, err)
 	}
 	r.cmd = cmd
 	r.done = make(chan struct{})

@@ -1,4 +1,4 @@
-package testenv
+package registrytest
 
 import (
 	"encoding/json"
@@ -39,7 +39,7 @@ func basic(user, pass string) string {
 
 func TestStartRegistryAnonymous(t *testing.T) {
 	t.Parallel()
-	r := StartRegistry(t)
+	r := Start(t)
 	if !regexp.MustCompile(`^127\.0\.0\.1:\d+$`).MatchString(r.Host) {
 		t.Fatalf("Host = %q, want 127.0.0.1:PORT", r.Host)
 	}
@@ -56,7 +56,7 @@ func TestStartRegistryAnonymous(t *testing.T) {
 
 func TestStartRegistryHtpasswd(t *testing.T) {
 	t.Parallel()
-	r := StartRegistry(t, WithHtpasswd("alice", "s3cret"))
+	r := Start(t, WithHtpasswd("alice", "s3cret"))
 	if r.User != "alice" || r.Password != "s3cret" {
 		t.Fatalf("credentials %q/%q", r.User, r.Password)
 	}
@@ -117,7 +117,7 @@ func fetchToken(t *testing.T, challenge map[string]string, authorization string)
 
 func TestStartRegistryTokenAuth(t *testing.T) {
 	t.Parallel()
-	r := StartRegistry(t, WithTokenAuth("bob", "hunter2"))
+	r := Start(t, WithTokenAuth("bob", "hunter2"))
 	if r.TokenRealm == "" {
 		t.Fatal("no TokenRealm")
 	}
@@ -179,7 +179,7 @@ func TestStartRegistryParallel(t *testing.T) {
 		for i := 0; i < n; i++ {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
-				r := StartRegistry(t)
+				r := Start(t)
 				hosts <- r.Host
 				if code, _ := get(t, r.URL()+"/v2/", ""); code != http.StatusOK {
 					t.Errorf("GET /v2/ = %d", code)
@@ -200,7 +200,7 @@ func TestStartRegistryParallel(t *testing.T) {
 
 func TestRegistryLogToTest(t *testing.T) {
 	t.Parallel()
-	r := StartRegistry(t, WithRegistryLog())
+	r := Start(t, WithLog())
 	if code, _ := get(t, r.URL()+"/v2/", ""); code != http.StatusOK {
 		t.Fatalf("GET /v2/ = %d", code)
 	}
@@ -214,13 +214,13 @@ func TestRegistryLogToTest(t *testing.T) {
 // first answer on /v2/, and kill.
 func BenchmarkStartRegistry(b *testing.B) {
 	for b.Loop() {
-		StartRegistry(b).Stop()
+		Start(b).Stop()
 	}
 }
 
 func TestRegistryStop(t *testing.T) {
 	t.Parallel()
-	r := StartRegistry(t)
+	r := Start(t)
 	pid := r.cmd.Process.Pid
 	r.Stop()
 	r.Stop() // idempotent
@@ -232,7 +232,7 @@ func TestRegistryStop(t *testing.T) {
 }
 
 func TestRegistryOptionsContradictions(t *testing.T) {
-	for name, opts := range map[string][]RegistryOpt{
+	for name, opts := range map[string][]Option{
 		"both schemes":   {WithHtpasswd("a", "b"), WithTokenAuth("a", "b")},
 		"empty password": {WithHtpasswd("a", "")},
 		"colon in user":  {WithTokenAuth("a:b", "c")},
