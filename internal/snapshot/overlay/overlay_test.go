@@ -16,8 +16,8 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/mount"
 	"github.com/berth-project/berth/internal/snapshot"
-	"github.com/berth-project/berth/internal/snapshot/snapshottest"
 	"github.com/berth-project/berth/internal/snapshot/internal/storage"
+	"github.com/berth-project/berth/internal/snapshot/snapshottest"
 	"github.com/berth-project/berth/internal/testenv"
 )
 
