@@ -19,6 +19,9 @@ var (
 	ErrForbidden        = errors.New("forbidden")
 	ErrUnavailable      = errors.New("unavailable")
 	ErrNotImplemented   = errors.New("not implemented")
+	// ErrNotModified is "nothing to do": starting a running container,
+	// stopping a stopped one (HTTP 304 in the Engine API).
+	ErrNotModified = errors.New("not modified")
 
 	// ErrAlreadyExists is the Conflict of creating what is already there
 	// (a blob, a tag, a snapshot key): IsConflict is true for it too.
@@ -48,3 +51,21 @@ func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
 
 // IsNotImplemented reports whether err is of the NotImplemented class.
 func IsNotImplemented(err error) bool { return errors.Is(err, ErrNotImplemented) }
+
+// IsNotModified reports whether err is of the NotModified class.
+func IsNotModified(err error) bool { return errors.Is(err, ErrNotModified) }
+
+// Errorf formats a message exactly as given (so users read docker's own
+// wording, "No such container: web") and tags it with a class; %w in the
+// format wraps a cause as fmt.Errorf does.
+func Errorf(class error, format string, args ...any) error {
+	return &classed{err: fmt.Errorf(format, args...), class: class}
+}
+
+type classed struct {
+	err   error
+	class error
+}
+
+func (c *classed) Error() string   { return c.err.Error() }
+func (c *classed) Unwrap() []error { return []error{c.err, c.class} }

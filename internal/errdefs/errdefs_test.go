@@ -1,6 +1,7 @@
 package errdefs
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -38,5 +39,19 @@ func TestAlreadyExistsIsAConflict(t *testing.T) {
 	}
 	if IsAlreadyExists(fmt.Errorf("x: %w", ErrConflict)) {
 		t.Fatal("a plain Conflict is not AlreadyExists")
+	}
+}
+
+func TestErrorfKeepsMessageAndClass(t *testing.T) {
+	cause := errors.New("disk full")
+	err := Errorf(ErrNotFound, "No such container: %s (%w)", "web", cause)
+	if err.Error() != "No such container: web (disk full)" {
+		t.Errorf("message %q", err.Error())
+	}
+	if !IsNotFound(err) || !errors.Is(err, cause) || IsConflict(err) {
+		t.Errorf("classes wrong for %v", err)
+	}
+	if !IsNotModified(fmt.Errorf("x: %w", ErrNotModified)) {
+		t.Error("NotModified lost")
 	}
 }

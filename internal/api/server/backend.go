@@ -1,0 +1,253 @@
+package server
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/system"
+)
+
+// The backends are what the server needs from the engine, declared here
+// (by the consumer) so the server can be tested with fakes and the daemon
+// never leaks into HTTP code. Every method is ctx-first; errors carry an
+// errdefs class, which the server alone turns into a status code and
+// docker's {"message": ...} body. The server has already decoded and
+// validated the request's shape (JSON, types, query parameters); the
+// backend validates meaning (does the image exist, is the name free).
+//
+// Names ("name") are whatever docker accepts: a full ID, a unique ID
+// prefix, or a name with or without its leading "/".
+
+// Filters are the decoded "filters" query parameter: docker sends
+// {"label":{"a=b":true}} (API 1.22 on) or {"label":["a=b"]} (before);
+// both arrive here as key -> values.
+type Filters map[string][]string
+
+// Backend is the whole engine as the server sees it.
+type Backend interface {
+	ContainerBackend
+	ExecBackend
+	ImageBackend
+	SystemBackend
+}
+
+// ContainerBackend runs containers.
+type ContainerBackend interface {
+	ContainerCreate(ctx context.Context, req ContainerCreateRequest) (container.CreateResponse, error)
+	ContainerList(ctx context.Context, opts ContainerListOptions) ([]container.Summary, error)
+	ContainerInspect(ctx context.Context, name string, size bool) (container.InspectResponse, error)
+	ContainerStart(ctx context.Context, name string) error
+	// Starting a running container or stopping a stopped one returns
+	// errdefs.ErrNotModified; the server answers 304, as docker does.
+	ContainerStop(ctx context.Context, name string, opts StopOptions) error
+	ContainerRestart(ctx context.Context, name string, opts StopOptions) error
+	ContainerKill(ctx context.Context, name, signal string) error
+	ContainerPause(ctx context.Context, name string) error
+	ContainerUnpause(ctx context.Context, name string) error
+	// ContainerWait returns once the wait is registered (so the server
+	// can send the 200 header at once, as docker does, and the client
+	// knows it will not miss the exit); the channel yields one result.
+	ContainerWait(ctx context.Context, name string, cond container.WaitCondition) (<-chan container.WaitResponse, error)
+	ContainerRemove(ctx context.Context, name string, opts RemoveOptions) error
+	// ContainerLogs streams the container's log; tty says whether the
+	// container has a terminal (raw output) or not (stdcopy framing).
+	// The channel is closed at the end (or when ctx ends, for follow).
+	ContainerLogs(ctx context.Context, name string, opts LogsOptions) (msgs <-chan LogMessage, tty bool, err error)
+	// ContainerAttach checks the request, then calls opts.Streams to
+	// hijack the connection, and copies until the streams end, the
+	// container exits, or the detach keys are read from stdin.
+	ContainerAttach(ctx context.Context, name string, opts AttachOptions) error
+	ContainerResize(ctx context.Context, name string, height, width uint) error
+	ContainerTop(ctx context.Context, name, psArgs string) (container.TopResponse, error)
+	// ContainerStats sends one sample (Stream false) or one a second
+	// until ctx ends. OneShot skips the priming sample docker takes for
+	// precpu figures.
+	ContainerStats(ctx context.Context, name string, opts StatsOptions, send func(container.StatsResponse) error) error
+	ContainerRename(ctx context.Context, name, newName string) error
+	ContainerUpdate(ctx context.Context, name string, update container.UpdateConfig) (container.UpdateResponse, error)
+	ContainersPrune(ctx context.Context, filters Filters) (container.PruneReport, error)
+}
+
+// ExecBackend runs extra processes in running containers.
+type ExecBackend interface {
+	ExecCreate(ctx context.Context, name string, req container.ExecCreateRequest) (id string, err error)
+	// ExecStart runs the exec. Detached: returns once it started.
+	// Otherwise it calls opts.Streams to hijack the connection and returns
+	// when the process ends and its output is flushed.
+	ExecStart(ctx context.Context, id string, opts ExecStartOptions) error
+	ExecInspect(ctx context.Context, id string) (container.ExecInspectResponse, error)
+	ExecResize(ctx context.Context, id string, height, width uint) error
+}
+
+// ImageBackend manages images.
+type ImageBackend interface {
+	// ImagePull writes docker's JSON progress stream to out; errors after
+	// the stream started are written into it by the backend as
+	// {"errorDetail":...} messages and also returned.
+	ImagePull(ctx context.Context, ref string, opts ImagePullOptions, out io.Writer) error
+	ImageImport(ctx context.Context, src io.Reader, opts ImageImportOptions, out io.Writer) error
+	ImagePush(ctx context.Context, ref string, opts ImagePushOptions, out io.Writer) error
+	ImageTag(ctx context.Context, source, repo, tag string) error
+	ImageDelete(ctx context.Context, ref string, force, noPrune bool) ([]image.DeleteResponse, error)
+	ImageList(ctx context.Context, opts ImageListOptions) ([]image.Summary, error)
+	ImageInspect(ctx context.Context, ref string) (image.InspectResponse, error)
+	ImageHistory(ctx context.Context, ref string) ([]image.HistoryResponseItem, error)
+	// ImageSave writes one docker-archive holding every named image.
+	ImageSave(ctx context.Context, refs []string, out io.Writer) error
+	ImageLoad(ctx context.Context, src io.Reader, quiet bool, out io.Writer) error
+	ImagesPrune(ctx context.Context, filters Filters) (image.PruneReport, error)
+	ImageSearch(ctx context.Context, term string, limit int, filters Filters, auth *registry.AuthConfig) ([]registry.SearchResult, error)
+}
+
+// SystemBackend answers the system endpoints.
+type SystemBackend interface {
+	Info(ctx context.Context) (system.Info, error)
+	Version(ctx context.Context) (system.VersionResponse, error)
+	DiskUsage(ctx context.Context, opts DiskUsageOptions) (system.DiskUsage, error)
+	// Events sends past events (Since) then live ones until Until or ctx
+	// ends; send's error stops it.
+	Events(ctx context.Context, opts EventsOptions, send func(events.Message) error) error
+	// Login checks credentials against the registry; the token is empty
+	// when the registry gives none.
+	Login(ctx context.Context, auth registry.AuthConfig) (status, identityToken string, err error)
+}
+
+// ContainerCreateRequest is POST /containers/create.
+type ContainerCreateRequest struct {
+	Name     string
+	Platform string
+	Config   *container.Config
+	Host     *container.HostConfig
+	// Networking is the raw NetworkingConfig; bridge networks arrive with
+	// the networking issue.
+	Networking  any
+	APIVersion  string
+	DefaultCmd  bool
+	AdjustCPUID bool
+}
+
+// ContainerListOptions is GET /containers/json.
+type ContainerListOptions struct {
+	All     bool
+	Limit   int
+	Size    bool
+	Filters Filters
+}
+
+// StopOptions is the signal and timeout of stop and restart; a nil
+// Timeout means the container's own (StopTimeout, else 10 s).
+type StopOptions struct {
+	Signal  string
+	Timeout *int
+}
+
+// RemoveOptions is DELETE /containers/{id}.
+type RemoveOptions struct {
+	Force         bool
+	RemoveVolumes bool
+	RemoveLink    bool
+}
+
+// LogsOptions is GET /containers/{id}/logs. Since and Until are zero when
+// unset; Tail is -1 for all.
+type LogsOptions struct {
+	Stdout, Stderr bool
+	Follow         bool
+	Timestamps     bool
+	Details        bool
+	Since, Until   time.Time
+	Tail           int
+}
+
+// LogMessage is one log line (with its newline, if it had one), or an
+// error that ends the stream.
+type LogMessage struct {
+	Stream string // "stdout" or "stderr"
+	Line   []byte
+	Time   time.Time
+	Attrs  map[string]string
+	Err    error
+}
+
+// Streams are a hijacked connection's ends. With a terminal, stdout is
+// the raw connection and Stderr is nil; without one, Stdout and Stderr
+// write stdcopy frames onto the same connection.
+type Streams struct {
+	Stdin  io.ReadCloser
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// AttachOptions is POST /containers/{id}/attach (and the websocket form).
+type AttachOptions struct {
+	Stdin, Stdout, Stderr bool
+	Logs, Stream          bool
+	DetachKeys            string
+	// Streams hijacks the connection; tty picks raw or stdcopy output.
+	// Errors returned by the backend before calling it become ordinary
+	// HTTP errors; after it, they are written to the stream.
+	Streams func(tty bool) (Streams, error)
+}
+
+// ExecStartOptions is POST /exec/{id}/start.
+type ExecStartOptions struct {
+	Detach      bool
+	Tty         bool
+	ConsoleSize *[2]uint
+	Streams     func(tty bool) (Streams, error)
+}
+
+// StatsOptions is GET /containers/{id}/stats.
+type StatsOptions struct {
+	Stream  bool
+	OneShot bool
+}
+
+// ImagePullOptions is POST /images/create?fromImage=.
+type ImagePullOptions struct {
+	Tag      string
+	Platform string
+	Auth     *registry.AuthConfig
+}
+
+// ImageImportOptions is POST /images/create?fromSrc=.
+type ImageImportOptions struct {
+	Repo     string
+	Tag      string
+	Message  string
+	Changes  []string
+	Platform string
+}
+
+// ImagePushOptions is POST /images/{name}/push.
+type ImagePushOptions struct {
+	Tag      string
+	Platform string
+	Auth     *registry.AuthConfig
+}
+
+// ImageListOptions is GET /images/json.
+type ImageListOptions struct {
+	All        bool
+	Digests    bool
+	SharedSize bool
+	Manifests  bool
+	Filters    Filters
+}
+
+// DiskUsageOptions is GET /system/df; no types means all.
+type DiskUsageOptions struct {
+	Types   []string
+	Verbose bool
+}
+
+// EventsOptions is GET /events; zero times are unset.
+type EventsOptions struct {
+	Since, Until time.Time
+	Filters      Filters
+}
