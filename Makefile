@@ -4,7 +4,11 @@ BIN     := bin
 # Stripped binaries: the runtime copies itself into a sealed memfd on every
 # container start (CVE-2019-5736), so a smaller binary is a faster start.
 LDFLAGS := -s -w
-BINARIES := berth-runtime
+# Every command under cmd/ is built. Only the runtime needs cgo (its nsenter
+# constructor); the rest are static, so the shim and berth-init carry no
+# dynamic loader and run anywhere, and berthd and the CLI start faster.
+BINARIES := $(notdir $(wildcard cmd/*))
+CGO_BINARIES := berth-runtime
 
 PREFIX  ?= /usr/local
 
@@ -15,7 +19,7 @@ all: build
 build: $(BINARIES)
 
 $(BINARIES):
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$@ ./cmd/$@
+	CGO_ENABLED=$(if $(filter $@,$(CGO_BINARIES)),1,0) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$@ ./cmd/$@
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
