@@ -126,6 +126,7 @@ type generator struct {
 
 	// Filled by validation.
 	args     []string
+	user     specs.User
 	caps     []string
 	security securityOptions
 	ulimits  []specs.POSIXRlimit

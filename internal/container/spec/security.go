@@ -92,6 +92,9 @@ func (g *generator) checkSecurityOpts() error {
 	if !g.sys.seccomp && so.seccomp != "" && so.seccomp != seccompUnconfined && so.seccomp != seccompBuiltin {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "seccomp is not enabled in your kernel, cannot run a custom seccomp profile")
 	}
+	if so.seccomp != "" && so.seccomp != seccompUnconfined && so.seccomp != seccompBuiltin {
+		return checkSeccompProfile(so.seccomp)
+	}
 	return nil
 }
 
