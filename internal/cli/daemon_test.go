@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeDaemon answers canned Engine API responses on a unix socket of its
+// own and records what it was sent.
+type fakeDaemon struct {
+	t    *testing.T
+	host string
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	requests []recorded
+}
+
+type recorded struct {
+	Method, Path, Query string
+	Body                []byte
+}
+
+func newFakeDaemon(t *testing.T) *fakeDaemon {
+	t.Helper()
+	d := &fakeDaemon{t: t, mux: http.NewServeMux()}
+	// The SDK pings first to settle the API version.
+	d.mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.50")
+		w.Header().Set("Ostype", "linux")
+		w.Write([]byte("OK"))
+	})
+	dir, err := os.MkdirTemp("", "berthcli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "d.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(d.serve)}
+	go srv.Serve(l) //nolint:errcheck // ends with Close
+	t.Cleanup(func() {
+		srv.Close()
+		os.RemoveAll(dir)
+	})
+	d.host = "unix://" + sock
+	return d
+}
+
+func (d *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	d.mu.Lock()
+	d.requests = append(d.requests, recorded{r.Method, stripVersion(r.URL.Path), r.URL.RawQuery, body})
+	d.mu.Unlock()
+	r.URL.Path = stripVersion(r.URL.Path)
+	d.mux.ServeHTTP(w, r)
+}
+
+// stripVersion turns /v1.50/containers/json into /containers/json so
+// handlers are registered once for every version.
+func stripVersion(p string) string {
+	if strings.HasPrefix(p, "/v1.") {
+		if i := strings.IndexByte(p[1:], '/'); i >= 0 {
+			return p[i+1:]
+		}
+	}
+	return p
+}
+
+// handle registers a handler for "METHOD /path".
+func (d *fakeDaemon) handle(pattern string, h http.HandlerFunc) { d.mux.HandleFunc(pattern, h) }
+
+// json registers a handler answering status and v as JSON.
+func (d *fakeDaemon) json(pattern string, status int, v any) {
+	d.handle(pattern, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, status, v) })
+}
+
+// fail registers a handler answering a daemon error.
+func (d *fakeDaemon) fail(pattern string, status int, msg string) {
+	d.json(pattern, status, map[string]string{"message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// sent returns the requests whose "METHOD path" starts with prefix.
+func (d *fakeDaemon) sent(prefix string) []recorded {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []recorded
+	for _, r := range d.requests {
+		if strings.HasPrefix(r.Method+" "+r.Path, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+type result struct {
+	out, err string
+	code     int
+}
+
+// berth runs the CLI in-process against d.
+func (d *fakeDaemon) berth(args ...string) result {
+	return d.berthIn("", args...)
+}
+
+func (d *fakeDaemon) berthIn(stdin string, args ...string) result {
+	d.t.Helper()
+	var out, errb bytes.Buffer
+	env := map[string]string{"BERTH_HOST": d.host}
+	code := Main(context.Background(), Streams{In: strings.NewReader(stdin), Out: &out, Err: &errb}, args,
+		WithVersion("1.2.3", "abcdef0", "2026-01-02T03:04:05Z"),
+		WithGetenv(func(k string) string { return env[k] }))
+	return result{out.String(), errb.String(), code}
+}
