@@ -55,6 +55,7 @@ type app struct {
 	root      *cobra.Command
 
 	api *client.Client
+	cfg *configFile
 }
 
 // New returns the berth command tree writing to streams.

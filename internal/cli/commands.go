@@ -6,6 +6,8 @@ import "github.com/spf13/cobra"
 // container, image and system groups with the same subcommands.
 func (a *app) addCommands(root *cobra.Command) {
 	root.AddCommand(
+		newContainerCommand(a),
+		newPsCommand(a),
 		newVersionCommand(a),
 	)
 }

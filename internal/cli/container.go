@@ -1,0 +1,16 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+func newContainerCommand(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "container",
+		Short: "Manage containers",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		newContainerListCommand(a),
+	)
+	return cmd
+}
