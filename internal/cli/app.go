@@ -55,6 +55,7 @@ type app struct {
 	root      *cobra.Command
 
 	api *client.Client
+	log *slog.Logger
 	cfg *configFile
 }
 
@@ -95,7 +96,7 @@ func exitStatus(stderr io.Writer, err error) int {
 }
 
 func newApp(streams Streams, opts ...Option) (*app, *cobra.Command) {
-	a := &app{streams: streams, set: settings{version: "dev", getenv: os.Getenv}}
+	a := &app{streams: streams, set: settings{version: "dev", getenv: os.Getenv}, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&a.set)
 	}
@@ -166,7 +167,7 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	if a.debug {
 		level = slog.LevelDebug
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(a.streams.Err, &slog.HandlerOptions{Level: level})))
+	a.log = slog.New(slog.NewTextHandler(a.streams.Err, &slog.HandlerOptions{Level: level}))
 	if len(a.hosts) > 1 {
 		return errors.New("specify only one -H")
 	}

@@ -7,6 +7,8 @@ import "github.com/spf13/cobra"
 func (a *app) addCommands(root *cobra.Command) {
 	root.AddCommand(
 		newContainerCommand(a),
+		newImageCommand(a),
+		newImagesCommand(a),
 		newPsCommand(a),
 		newVersionCommand(a),
 	)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/spf13/cobra"
@@ -55,7 +56,17 @@ Run '{{.CommandPath}} COMMAND --help' for more information on a command.
 
 `
 
+// templateFuncs go into cobra's global function table once.
+var templateFuncs sync.Once
+
 func setHelp(root *cobra.Command) {
+	templateFuncs.Do(addTemplateFuncs)
+	root.SetUsageTemplate(usageTemplate)
+	root.SetHelpTemplate(`{{if or .Runnable .HasSubCommands}}{{.UsageString}}{{end}}`)
+	root.SetFlagErrorFunc(flagError)
+}
+
+func addTemplateFuncs() {
 	cobra.AddTemplateFuncs(template.FuncMap{
 		"trim":      strings.TrimSpace,
 		"trimRight": func(s string) string { return strings.TrimRight(s, " \n\t") },
@@ -67,9 +78,6 @@ func setHelp(root *cobra.Command) {
 			return subcommands(c, false)
 		},
 	})
-	root.SetUsageTemplate(usageTemplate)
-	root.SetHelpTemplate(`{{if or .Runnable .HasSubCommands}}{{.UsageString}}{{end}}`)
-	root.SetFlagErrorFunc(flagError)
 }
 
 func subcommands(c *cobra.Command, management bool) []*cobra.Command {
