@@ -9,6 +9,7 @@ func (a *app) addCommands(root *cobra.Command) {
 		newContainerCommand(a),
 		newImageCommand(a),
 		newImagesCommand(a),
+		newInspectCommand(a),
 		newPsCommand(a),
 		newVersionCommand(a),
 	)

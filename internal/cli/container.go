@@ -11,6 +11,7 @@ func newContainerCommand(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newContainerListCommand(a),
+		newContainerInspectCommand(a),
 	)
 	return cmd
 }
