@@ -51,7 +51,9 @@ type Input struct {
 	InitPath string
 	// NamespacePath resolves "container:<name|id>" modes (--pid, --ipc,
 	// --network) to the path of that running container's namespace, like
-	// /proc/<pid>/ns/net. nil makes those modes an error.
+	// /proc/<pid>/ns/net. kind is the runtime-spec's name ("pid", "ipc",
+	// "network": /proc calls the last one "net"). nil makes those modes an
+	// error.
 	NamespacePath func(kind specs.LinuxNamespaceType, target string) (string, error)
 	// DefaultUlimits are the daemon's --default-ulimit values; the
 	// container's own Ulimits win by name.
