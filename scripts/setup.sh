@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian 12 machine, as root and without a terminal, to build
-# and test Berth: the Debian packages the tests and benchmarks use, staticcheck,
-# then `make`. Safe to run again: it installs only what is missing.
+# Prepares a fresh Debian 12 machine, as root and without a terminal, to build,
+# test and use Berth: the Debian packages the tests and benchmarks use,
+# staticcheck, Debian's docker CLI 20.10 for the compatibility tests, then
+# `make install` (every binary into /usr/local/bin), the `berth` group, berthd
+# running (a systemd service where systemd is pid 1, else a background process
+# with a pid file), and a local busybox:latest image made from busybox-static.
+# Afterwards `berth run --rm -it busybox sh` works, and so does
+# `docker -H unix:///run/berth/berth.sock run ...`.
+#
+# Safe to run again: it installs only what is missing, and restarts a running
+# berthd so that it runs the binary just built (containers keep running: live
+# restore).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
@@ -22,8 +31,9 @@ command -v go >/dev/null || { echo "setup: Go 1.26 is required in /usr/local/go"
 # umoci: unpacks OCI layouts, the reference tree for Berth's own unpacking.
 # zstd: inspects zstd-compressed layers by hand.
 # apache2-utils: htpasswd, to make the registry's password files by hand.
+# curl: asks berthd's socket for /_ping once it is started.
 packages=(
-	build-essential make git ca-certificates
+	build-essential make git ca-certificates curl
 	busybox-static runc crun
 	iproute2 procps util-linux
 	jq hyperfine shellcheck
@@ -50,5 +60,110 @@ if [[ $(staticcheck -version 2>/dev/null) != *"(${STATICCHECK_VERSION#v})"* ]]; 
 	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 
+# Debian's docker CLI 20.10 (API 1.41): integration/cli runs a subset of its
+# tables with it. The docker.io package has it as /usr/bin/docker; without
+# that package, take the client alone out of the package's .deb, so that
+# neither dockerd nor /usr/local/bin/docker (the CLI 28) is touched.
+legacy_cli=/usr/local/lib/berth/docker-20.10/docker
+legacy_version() { "$1" --version 2>/dev/null | grep -q '^Docker version 20\.10\.'; }
+if ! legacy_version /usr/bin/docker && ! legacy_version "$legacy_cli"; then
+	echo "setup: extracting the docker CLI 20.10 from the docker.io package into $legacy_cli"
+	deb_dir=$(mktemp -d)
+	# apt-get download writes into the working directory.
+	if ! (cd "$deb_dir" && apt-get download -q docker.io </dev/null); then
+		apt-get update -q
+		(cd "$deb_dir" && apt-get download -q docker.io </dev/null)
+	fi
+	dpkg-deb -x "$deb_dir"/docker.io_*.deb "$deb_dir/root"
+	install -D -m 0755 "$deb_dir/root/usr/bin/docker" "$legacy_cli"
+	rm -rf "$deb_dir"
+	legacy_version "$legacy_cli" || { echo "setup: $legacy_cli is not the docker CLI 20.10" >&2; exit 1; }
+fi
+
 make install
-echo "setup: done (binaries in ./bin, installed in /usr/local/bin)"
+echo "setup: binaries built in ./bin and installed in /usr/local/bin"
+
+# The daemon: its socket is group berth (mode 0660), so members of the group
+# use it without root.
+getent group berth >/dev/null || groupadd --system berth
+
+socket=/run/berth/berth.sock
+pidfile=/run/berth/berthd.pid
+logfile=/var/log/berthd.log
+unit=contrib/systemd/berthd.service
+
+# alive PID: a running process, not a zombie (some init processes never reap).
+alive() {
+	local state
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[[ $state != Z* ]]
+}
+
+if [[ $(cat /proc/1/comm 2>/dev/null) == systemd && -d /run/systemd/system ]]; then
+	[[ -f $unit ]] || { echo "setup: no $unit in the repository" >&2; exit 1; }
+	install -m 0644 "$unit" /etc/systemd/system/berthd.service
+	systemctl daemon-reload
+	systemctl enable --quiet berthd.service
+	# restart, not start: a berthd already running must pick up the new
+	# binary.
+	systemctl restart berthd.service
+	echo "setup: berthd (re)started by systemd (journalctl -u berthd for its log)"
+else
+	mkdir -p /run/berth
+	if [[ -s $pidfile ]]; then
+		old=$(<"$pidfile")
+		if [[ $old =~ ^[0-9]+$ ]] && alive "$old" && [[ $(ps -o comm= -p "$old") == berthd ]]; then
+			echo "setup: stopping the running berthd (pid $old) to start the new binary"
+			kill -TERM "$old"
+			for _ in $(seq 300); do
+				alive "$old" || break
+				sleep 0.1
+			done
+			if alive "$old"; then
+				echo "setup: berthd $old ignored SIGTERM for 30s; killing it" >&2
+				kill -KILL "$old"
+			fi
+		fi
+	fi
+	old=${old:-}
+	# setsid: its own session, so it outlives this script and its terminal.
+	setsid /usr/local/bin/berthd --pidfile "$pidfile" </dev/null >>"$logfile" 2>&1 &
+	background=1
+	echo "setup: berthd started in the background (log $logfile, pid file $pidfile)"
+fi
+
+# Ready once it answers the API on its socket.
+ready=0
+for _ in $(seq 600); do
+	if [[ $(curl -fsS --max-time 2 --unix-socket "$socket" http://berth/_ping 2>/dev/null) == OK ]]; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+if ((!ready)); then
+	echo "setup: berthd does not answer on $socket after 60s" >&2
+	if [[ -f $logfile ]]; then tail -n 30 "$logfile" >&2; fi
+	exit 1
+fi
+# The answer must come from the berthd just started, not from another one
+# still holding the socket (the new one then exits: one daemon per data
+# root). It writes its pid file before it serves.
+if ((${background:-0})); then
+	new=$(cat "$pidfile" 2>/dev/null || true)
+	if ! [[ $new =~ ^[0-9]+$ ]] || [[ $new == "$old" ]] || ! alive "$new"; then
+		echo "setup: the new berthd is not running; another daemon answers on $socket" >&2
+		tail -n 30 "$logfile" >&2
+		exit 1
+	fi
+fi
+echo "setup: berthd answers on unix://$socket"
+
+# busybox:latest, made locally: no registry is needed.
+client=$(command -v docker || echo /usr/local/bin/berth)
+if "$client" -H "unix://$socket" image inspect busybox:latest >/dev/null 2>&1; then
+	echo "setup: busybox:latest is already there"
+else
+	scripts/mkbusybox.sh -H "unix://$socket" --cli "$client"
+fi
+echo "setup: done: try berth run --rm -it busybox sh"

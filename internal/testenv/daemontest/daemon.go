@@ -304,10 +304,15 @@ func (d *Daemon) LogTail() string {
 // caller's extra flags (which may override them: the last flag wins in
 // both daemons).
 func (d *Daemon) daemonArgs() []string {
+	// An empty config file of our own: the host's daemon.json must not
+	// change what the tests run.
+	cfg := filepath.Join(d.root, "daemon.json")
+	_ = os.WriteFile(cfg, []byte("{}\n"), 0o600)
 	var args []string
 	switch d.target {
 	case Berth:
 		args = []string{
+			"--config-file", cfg,
 			"--data-root", d.dataRoot,
 			"--exec-root", d.execRoot,
 			"-H", d.Host(),
@@ -316,10 +321,6 @@ func (d *Daemon) daemonArgs() []string {
 			"--log-level", "debug",
 		}
 	case Docker:
-		cfg := filepath.Join(d.root, "daemon.json")
-		// An empty config of our own: the host's /etc/docker/daemon.json
-		// must not change what the tests run.
-		_ = os.WriteFile(cfg, []byte("{}\n"), 0o600)
 		args = []string{
 			"--config-file", cfg,
 			"--data-root", d.dataRoot,
