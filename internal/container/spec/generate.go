@@ -134,6 +134,7 @@ type generator struct {
 	ulimits  []specs.POSIXRlimit
 	devices  []specs.LinuxDevice
 	devRules []specs.LinuxDeviceCgroup
+	binds    []specs.Mount
 }
 
 func newGenerator(in Input) (*generator, error) {

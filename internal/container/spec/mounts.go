@@ -81,6 +81,9 @@ func (g *generator) withMounts(_ context.Context, s *specs.Spec) error {
 		}
 	}
 	s.Mounts = mounts
+	if p := g.rootfsPropagation(); p != "" {
+		s.Linux.RootfsPropagation = p
+	}
 	return nil
 }
 
@@ -93,23 +96,26 @@ func (g *generator) containerMounts() []specs.Mount {
 		opts, _ := tmpfsOptions(data)
 		out = append(out, specs.Mount{Destination: path.Clean(dest), Type: "tmpfs", Source: "tmpfs", Options: opts})
 	}
+	out = append(out, g.binds...)
 	bind := func(src, dest string, writable bool) specs.Mount {
-		opts := []string{"rbind", "rprivate"}
+		opts := []string{"rbind"}
 		if !writable {
 			opts = append(opts, "ro")
 		}
-		return specs.Mount{Destination: dest, Type: "bind", Source: src, Options: opts}
+		return specs.Mount{Destination: dest, Type: "bind", Source: src, Options: append(opts, "rprivate")}
 	}
-	if shm := g.shmSource(); shm != "" {
+	if shm := g.shmSource(); shm != "" && !g.hasMountAt("/dev/shm") {
 		out = append(out, bind(shm, "/dev/shm", true))
 	}
+	// The network files follow the rootfs: read-only with it, as docker has
+	// them.
 	writable := !g.host.ReadonlyRootfs
 	for _, f := range []struct{ src, dest string }{
 		{g.in.ResolvConfPath, "/etc/resolv.conf"},
 		{g.in.HostnamePath, "/etc/hostname"},
 		{g.in.HostsPath, "/etc/hosts"},
 	} {
-		if f.src != "" && !g.hasTmpfsAt(f.dest) {
+		if f.src != "" && !g.hasMountAt(f.dest) {
 			out = append(out, bind(f.src, f.dest, writable))
 		}
 	}
@@ -120,9 +126,16 @@ func (g *generator) containerMounts() []specs.Mount {
 	return out
 }
 
-func (g *generator) hasTmpfsAt(dest string) bool {
+// hasMountAt: the user mounts something of their own at dest (--tmpfs,
+// -v or --mount), which replaces what the daemon would put there.
+func (g *generator) hasMountAt(dest string) bool {
 	for d := range g.host.Tmpfs {
 		if path.Clean(d) == dest {
+			return true
+		}
+	}
+	for _, m := range g.binds {
+		if m.Destination == dest {
 			return true
 		}
 	}

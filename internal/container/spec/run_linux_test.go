@@ -179,7 +179,7 @@ exit 7`
 
 // TestRunOptions runs a container with the options people use most: a
 // user, a read-only rootfs with a tmpfs, a smaller /dev/shm, ulimits,
-// no-new-privileges, dropped and added capabilities and --init.
+// no-new-privileges, dropped and added capabilities, binds and --init.
 func TestRunOptions(t *testing.T) {
 	testenv.RequireRoot(t)
 	t.Parallel()
@@ -199,10 +199,20 @@ echo pid1=$(tr '\0' ' ' < /proc/1/cmdline)
 echo mypid=$$
 echo cwd=$(pwd)
 echo env=$FOO
+echo rodata=$(cat /ro/hello)
+echo rowrite=$(touch /ro/x 2>/dev/null && echo writable || echo denied)
+echo rwwrite=$(echo from-container > /rw/out 2>/dev/null && echo ok || echo denied)
 exit 3`
 	for name, rt := range runtimesUnderTest(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			roDir, rwDir := t.TempDir(), t.TempDir()
+			if err := os.WriteFile(filepath.Join(roDir, "hello"), []byte("hi\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(rwDir, 0o777); err != nil {
+				t.Fatal(err)
+			}
 			in := Input{
 				ID: testenv.UniqueName(t, "spec"),
 				Config: &container.Config{
@@ -219,6 +229,7 @@ exit 3`
 					CapDrop:        []string{"ALL"},
 					CapAdd:         []string{"chown", "kill"},
 					GroupAdd:       []string{"29"},
+					Binds:          []string{roDir + ":/ro:ro", rwDir + ":/rw"},
 					Init:           ptr(true),
 					Resources: container.Resources{
 						Ulimits:   []*container.Ulimit{{Name: "nofile", Soft: 512, Hard: 1024}},
@@ -237,20 +248,26 @@ exit 3`
 			want := map[string]string{
 				"uid": "1000 gid=1000",
 				// id prints the gid, then the kernel's sorted list.
-				"groups": "1000 29 " + strconv.Itoa(testenv.TestSupplementaryGID),
-				"shm":    "32768",
-				"root":   "denied",
-				"tmp":    "writable",
-				"nofile": "512",
-				"nnp":    "1",
-				"capbnd": "0000000000000021", // CHOWN and KILL
-				"cwd":    "/home/berth",
-				"env":    "bar",
+				"groups":  "1000 29 " + strconv.Itoa(testenv.TestSupplementaryGID),
+				"shm":     "32768",
+				"root":    "denied",
+				"tmp":     "writable",
+				"nofile":  "512",
+				"nnp":     "1",
+				"capbnd":  "0000000000000021", // CHOWN and KILL
+				"cwd":     "/home/berth",
+				"env":     "bar",
+				"rodata":  "hi",
+				"rowrite": "denied",
+				"rwwrite": "ok",
 			}
 			for k, v := range want {
 				if r[k] != v {
 					t.Errorf("%s = %q, want %q", k, r[k], v)
 				}
+			}
+			if b, err := os.ReadFile(filepath.Join(rwDir, "out")); err != nil || string(b) != "from-container\n" {
+				t.Errorf("bind write: %q %v", b, err)
 			}
 			if r["mypid"] == "1" || !strings.HasPrefix(r["pid1"], InitPathInContainer+" -- sh -c ") {
 				t.Errorf("pid 1 is %q, the command pid %s: berth-init is not in front", r["pid1"], r["mypid"])

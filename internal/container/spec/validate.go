@@ -29,6 +29,7 @@ func (g *generator) validate() error {
 		{"cpu", g.checkCPU},
 		{"blkio", g.checkBlkio},
 		{"tmpfs", g.checkTmpfs},
+		{"binds", g.checkBinds},
 		{"ulimits", g.checkUlimits},
 		{"sysctls", g.checkSysctls},
 		{"devices", g.checkDevices},
