@@ -1,0 +1,123 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
+
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// This file holds the endpoints of later issues. Berth has no networks,
+// volumes or build cache yet, so listing them truthfully gives nothing and
+// pruning them removes nothing: those answers let `docker system df`,
+// `docker system prune` and `docker info`-style callers work. Everything
+// else there answers 501, saying what is missing.
+
+var errPageNotFound = errdefs.Errorf(errdefs.ErrNotFound, "page not found")
+
+// laterFamilies are the top-level paths of later issues, by what they are.
+var laterFamilies = map[string]string{
+	"networks":     "networks",
+	"volumes":      "volumes",
+	"build":        "image builds",
+	"commit":       "commit",
+	"swarm":        "swarm mode",
+	"nodes":        "swarm nodes",
+	"services":     "swarm services",
+	"tasks":        "swarm tasks",
+	"secrets":      "swarm secrets",
+	"configs":      "swarm configs",
+	"plugins":      "plugins",
+	"distribution": "distribution inspect",
+	"session":      "build sessions",
+	"grpc":         "build sessions",
+}
+
+// notRouted answers a request no route matched: a later issue's family
+// gets 501, anything else docker's 404.
+func notRouted(method string, segs []string) error {
+	if len(segs) > 0 {
+		if what, ok := laterFamilies[segs[0]]; ok {
+			return notImplementedf("Berth does not implement %s yet (%s /%s)", what, method, strings.Join(segs, "/"))
+		}
+	}
+	return errPageNotFound
+}
+
+// later is the handler of a known endpoint of a later issue.
+func later(what string) handler {
+	return func(w http.ResponseWriter, r *request) error {
+		return notImplementedf("Berth does not implement %s yet", what)
+	}
+}
+
+func (s *Server) placeholderRoutes() []route {
+	return []route{
+		{method: "GET", pattern: "/networks", h: s.getNetworks},
+		{method: "GET", pattern: "/networks/{id}", h: s.getNetwork},
+		{method: "POST", pattern: "/networks/prune", h: s.postNetworksPrune},
+		{method: "GET", pattern: "/volumes", h: s.getVolumes},
+		{method: "GET", pattern: "/volumes/{name}", h: s.getVolume},
+		{method: "POST", pattern: "/volumes/prune", h: s.postVolumesPrune},
+		{method: "POST", pattern: "/build/prune", h: s.postBuildPrune},
+
+		{method: "GET", pattern: "/containers/{name}/changes", h: later("container diff (changes)")},
+		{method: "GET", pattern: "/containers/{name}/export", h: later("container export")},
+		{method: "HEAD", pattern: "/containers/{name}/archive", h: later("copying files to and from containers (archive)")},
+		{method: "GET", pattern: "/containers/{name}/archive", h: later("copying files to and from containers (archive)")},
+		{method: "PUT", pattern: "/containers/{name}/archive", h: later("copying files to and from containers (archive)")},
+		{method: "GET", pattern: "/containers/{name}/checkpoints", h: later("checkpoints")},
+		{method: "POST", pattern: "/containers/{name}/checkpoints", h: later("checkpoints")},
+		{method: "DELETE", pattern: "/containers/{name}/checkpoints/{checkpoint}", h: later("checkpoints")},
+		{method: "GET", pattern: "/containers/{name}/attach/ws", h: later("attaching over websocket")},
+		{method: "POST", pattern: "/commit", h: later("commit")},
+		{method: "POST", pattern: "/build", h: later("image builds")},
+	}
+}
+
+func (s *Server) getNetworks(w http.ResponseWriter, r *request) error {
+	if _, err := r.filtersValue(); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, []network.Summary{})
+}
+
+func (s *Server) getNetwork(w http.ResponseWriter, r *request) error {
+	return errdefs.Errorf(errdefs.ErrNotFound, "network %s not found", r.vars["id"])
+}
+
+func (s *Server) postNetworksPrune(w http.ResponseWriter, r *request) error {
+	if _, err := r.filtersValue(); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, network.PruneReport{})
+}
+
+func (s *Server) getVolumes(w http.ResponseWriter, r *request) error {
+	if _, err := r.filtersValue(); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []volume.Volume{}})
+}
+
+func (s *Server) getVolume(w http.ResponseWriter, r *request) error {
+	return errdefs.Errorf(errdefs.ErrNotFound, "get %s: no such volume", r.vars["name"])
+}
+
+func (s *Server) postVolumesPrune(w http.ResponseWriter, r *request) error {
+	if _, err := r.filtersValue(); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, volume.PruneReport{})
+}
+
+func (s *Server) postBuildPrune(w http.ResponseWriter, r *request) error {
+	if _, err := r.filtersValue(); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, build.CachePruneReport{})
+}
