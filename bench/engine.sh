@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Engine benchmarks (issue 4), all with --network none, in one run:
+#
+#   1. start: `docker run --rm --network none busybox true` through the docker
+#      CLI against berthd and against dockerd (Debian docker.io), and
+#      `podman run --rm --network none --runtime runc busybox true`;
+#      hyperfine medians and the ratios Berth/dockerd (goal <= 0.1) and
+#      Berth/podman (goal <= 0.2). The docker CLI's own start-up
+#      (`docker --version`) is timed too, for reference.
+#   2. idle memory: berthd's RSS with no containers (goal <= 30 MiB), beside
+#      dockerd + containerd's.
+#   3. density: N (default 1000) x `docker run -d --network none busybox
+#      sleep 3600` against berthd: all must run, in <= 60 s, using <= 1 MiB
+#      of host memory each (the drop of MemAvailable over all of them: shims
+#      and kernel objects included); then `docker rm -f` of all (goal <= 5 s
+#      per 500). --density-dockerd does the same against dockerd.
+#
+# usage: bench/engine.sh [--runs N] [--containers N] [--parallel P]
+#                        [--density-dockerd] [--skip-podman] [--json FILE] [--keep]
+#
+#   --runs N           timed starts per engine (default 50, warm-up 5)
+#   --containers N     containers in the density test (default 1000)
+#   --parallel P       concurrent `docker run -d` clients there (default 4)
+#   --density-dockerd  also run the density test against dockerd
+#   --skip-podman      do not time podman (nor install it)
+#   --json FILE        also write every figure as JSON (times in seconds)
+#   --keep             keep the work directory
+#
+# Each engine runs on its own socket, data root and exec root in a work
+# directory under /var/tmp (a real disk), and is stopped at the end; dockerd
+# with --iptables=false --ip6tables=false --bridge=none, so the host's
+# network is never touched. busybox:latest comes from scripts/mkbusybox.sh
+# (the same tar for all three engines). podman runs with its own --root,
+# --runroot and a containers.conf of our own: default ulimits nofile=1024
+# and nproc=4096 (the CI host lacks CAP_SYS_RESOURCE, so podman's defaults,
+# above the host's hard limits, fail with "error setting rlimit type 6"),
+# cgroupfs, and runc (crun refuses the hybrid cgroup layout).
+#
+# Needs root, make/go (bin/berthd), hyperfine, jq, curl, the docker CLI,
+# dockerd (apt-get install docker.io, with a policy-rc.d that exits 101 so no
+# service starts) and podman (installed with apt-get if missing). Not part
+# of CI: it loads both cores for minutes.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+die() {
+	echo "engine-bench: $*" >&2
+	exit 2
+}
+say() { echo "engine-bench: $*" >&2; }
+
+runs=50
+containers=1000
+parallel=4
+density_dockerd=0
+podman=1
+json=""
+keep=0
+while (($#)); do
+	case "$1" in
+	--runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runs needs a number"; runs=$2; shift 2 ;;
+	--containers) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--containers needs a number"; containers=$2; shift 2 ;;
+	--parallel) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--parallel needs a number"; parallel=$2; shift 2 ;;
+	--density-dockerd) density_dockerd=1; shift ;;
+	--skip-podman) podman=0; shift ;;
+	--json) [[ $# -ge 2 ]] || die "--json needs a file"; json=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	*) die "unknown argument $1 (try --help)" ;;
+	esac
+done
+
+((EUID == 0)) || die "must run as root"
+# shellcheck source=scripts/env.sh
+. "$repo/scripts/env.sh"
+docker=/usr/local/bin/docker
+for tool in go make hyperfine jq curl dockerd "$docker"; do
+	command -v "$tool" >/dev/null || die "$tool not found (scripts/setup.sh installs the tools; dockerd: apt-get install docker.io)"
+done
+if ((podman)) && ! command -v podman >/dev/null; then
+	say "installing podman"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman conmon </dev/null >&2 ||
+		{ apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman conmon </dev/null >&2; }
+fi
+
+say "building"
+make -C "$repo" build >&2
+[[ -x $repo/bin/berthd ]] || die "no $repo/bin/berthd after make"
+
+work=$(mktemp -d /var/tmp/berth-enginebench.XXXXXX)
+prefix=bbench$((RANDOM % 1000))
+pids=()
+cleanup() {
+	set +e
+	local p
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 200); do
+			kill -0 "$p" 2>/dev/null || break
+			[[ $(ps -o stat= -p "$p" 2>/dev/null) == Z* ]] && break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	kill_leftovers
+	grep -F " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
+		umount -l "$m"
+	done
+	local c
+	for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
+		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	# podman's conmon cgroups, left empty; rmdir only removes empty ones.
+	for c in /sys/fs/cgroup/*/libpod_parent; do
+		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	if ((keep)); then
+		say "kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+# kill_leftovers ends, by pid, what our engines left: shims, runtimes and
+# containerd name the work directory in their arguments; containers sit in
+# cgroups under our prefixes.
+kill_leftovers() {
+	local f pid c
+	# Three rounds: a process may have been forking during the last one.
+	for _ in 1 2 3; do
+		for f in /proc/[0-9]*/cmdline; do
+			pid=${f#/proc/}
+			pid=${pid%/cmdline}
+			[[ $pid == "$$" ]] && continue
+			if tr '\0' '\n' <"$f" 2>/dev/null | grep -qF "$work/"; then
+				kill -KILL "$pid" 2>/dev/null
+			fi
+		done
+		for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
+			[[ -d $c ]] || continue
+			find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
+				kill -KILL "$pid" 2>/dev/null
+			done
+		done
+		sleep 0.2
+	done
+}
+trap cleanup EXIT
+
+mem_available_kib() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# wait_ping SOCKET LOG: until the engine answers /_ping.
+wait_ping() {
+	for _ in $(seq 600); do
+		[[ $(curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping 2>/dev/null) == OK ]] && return 0
+		sleep 0.1
+	done
+	tail -n 30 "$2" >&2
+	die "no answer on $1 after 60 s"
+}
+
+say "making the busybox image"
+"$repo/scripts/mkbusybox.sh" -o "$work/busybox.tar"
+
+# berthd on its own roots.
+bsock=$work/berth.sock
+mkdir -p "$work/berth/data" "$work/berth/exec"
+echo '{}' >"$work/berth/daemon.json"
+"$repo/bin/berthd" --config-file "$work/berth/daemon.json" --data-root "$work/berth/data" \
+	--exec-root "$work/berth/exec" -H "unix://$bsock" --pidfile "$work/berth/berthd.pid" \
+	--resource-prefix "$prefix" >"$work/berthd.log" 2>&1 &
+berthd_pid=$!
+pids+=("$berthd_pid")
+wait_ping "$bsock" "$work/berthd.log"
+"$repo/scripts/mkbusybox.sh" -H "unix://$bsock" --cli "$docker"
+
+# dockerd on its own roots; no iptables, no bridge.
+dsock=$work/docker.sock
+mkdir -p "$work/docker/data" "$work/docker/exec"
+echo '{}' >"$work/docker/daemon.json"
+dockerd --config-file "$work/docker/daemon.json" --data-root "$work/docker/data" \
+	--exec-root "$work/docker/exec" -H "unix://$dsock" --pidfile "$work/docker/dockerd.pid" \
+	--iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
+	--cgroup-parent "/$prefix-docker" --storage-driver overlay2 >"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+pids+=("$dockerd_pid")
+wait_ping "$dsock" "$work/dockerd.log"
+"$repo/scripts/mkbusybox.sh" -H "unix://$dsock" --cli "$docker"
+docker_version=$("$docker" -H "unix://$dsock" version --format '{{.Server.Version}}')
+berth_version=$("$docker" -H "unix://$bsock" version --format '{{.Server.Version}}')
+
+# podman on its own roots and configuration.
+pd=()
+if ((podman)); then
+	mkdir -p "$work/podman/root" "$work/podman/run" "$work/podman/tmp"
+	cat >"$work/podman/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+tmp_dir = "$work/podman/tmp"
+EOF
+	export CONTAINERS_CONF=$work/podman/containers.conf
+	pd=(podman --root "$work/podman/root" --runroot "$work/podman/run" --storage-driver overlay
+		--cgroup-manager cgroupfs)
+	"${pd[@]}" import --change 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+	podman_version=$(podman --version | awk '{print $3}')
+fi
+
+# check NAME COMMAND...: the engine must really run a container before it
+# is timed, so a broken one is reported instead of looking fast.
+check() {
+	local name=$1 out
+	shift
+	if ! out=$("$@" 2>&1) || [[ $out != berth-bench-ok ]]; then
+		echo "$out" >&2
+		die "$name does not run a container; not timed"
+	fi
+}
+check berthd "$docker" -H "unix://$bsock" run --rm --network none busybox echo berth-bench-ok
+check dockerd "$docker" -H "unix://$dsock" run --rm --network none busybox echo berth-bench-ok
+if ((podman)); then
+	check podman "${pd[@]}" run --rm --network none --runtime runc busybox echo berth-bench-ok
+fi
+
+# 2. idle memory, before the timed runs: the engines have one image and no
+# container.
+sleep 2
+berthd_rss=$(rss_kib "$berthd_pid")
+containerd_pid=$(cat "$work/docker/exec/containerd/containerd.pid" 2>/dev/null || echo 0)
+dockerd_rss=$(($(rss_kib "$dockerd_pid") + $(rss_kib "$containerd_pid")))
+say "idle RSS: berthd $((berthd_rss / 1024)) MiB, dockerd+containerd $((dockerd_rss / 1024)) MiB"
+
+# 1. start time.
+time_run() {
+	local name=$1
+	shift
+	say "timing $name"
+	hyperfine -N --runs "$runs" --warmup 5 --style basic --command-name "$name" \
+		--export-json "$work/$name.json" "$(printf '%q ' "$@")" >&2
+}
+time_run docker-cli "$docker" --version
+time_run berthd "$docker" -H "unix://$bsock" run --rm --network none busybox true
+time_run dockerd "$docker" -H "unix://$dsock" run --rm --network none busybox true
+if ((podman)); then
+	time_run podman "${pd[@]}" run --rm --network none --runtime runc busybox true
+fi
+
+# 3. density.
+# density NAME SOCKET PID...: start $containers sleeping containers, measure,
+# remove them all; prints one JSON object.
+density() {
+	local name=$1 sock=$2
+	shift 2
+	local label=berth.bench=$name before after started_ns done_ns running rm_start rm_done per_kib
+	sync
+	sleep 2
+	before=$(mem_available_kib)
+	say "density on $name: starting $containers containers ($parallel clients at a time)"
+	started_ns=$(date +%s%N)
+	seq "$containers" | xargs -P "$parallel" -I{} \
+		"$docker" -H "unix://$sock" run -d --network none --label "$label" busybox sleep 3600 >/dev/null ||
+		say "some runs failed on $name"
+	done_ns=$(date +%s%N)
+	running=$("$docker" -H "unix://$sock" ps -q --filter "label=$label" --filter status=running | wc -l)
+	sleep 5 # let page cache and slab settle before reading memory
+	after=$(mem_available_kib)
+	local daemon_rss=0 p
+	for p in "$@"; do
+		daemon_rss=$((daemon_rss + $(rss_kib "$p")))
+	done
+	per_kib=$(((before - after) / containers))
+	say "$name: $running of $containers running after $(((done_ns - started_ns) / 1000000)) ms; $((per_kib)) KiB each"
+	rm_start=$(date +%s%N)
+	"$docker" -H "unix://$sock" ps -aq --filter "label=$label" | xargs -r "$docker" -H "unix://$sock" rm -f >/dev/null
+	rm_done=$(date +%s%N)
+	local left
+	left=$("$docker" -H "unix://$sock" ps -aq --filter "label=$label" | wc -l)
+	say "$name: rm -f of all in $(((rm_done - rm_start) / 1000000)) ms ($left left)"
+	jq -n --arg engine "$name" --argjson n "$containers" --argjson p "$parallel" --argjson running "$running" \
+		--argjson start_s "$(((done_ns - started_ns) / 1000000))e-3" \
+		--argjson kib_before "$before" --argjson kib_after "$after" --argjson daemon_rss_kib "$daemon_rss" \
+		--argjson rm_s "$(((rm_done - rm_start) / 1000000))e-3" --argjson left "$left" \
+		'{engine: $engine, containers: $n, parallel_clients: $p, running: $running, start_seconds: $start_s,
+		  mem_available_drop_kib: ($kib_before - $kib_after),
+		  host_kib_per_container: (($kib_before - $kib_after) / $n),
+		  daemon_rss_kib_with_containers: $daemon_rss_kib,
+		  rm_seconds: $rm_s, rm_seconds_per_500: ($rm_s * 500 / $n), left_after_rm: $left}'
+}
+# Nothing else may hold memory while berthd's density is measured.
+if ((density_dockerd)); then
+	density dockerd "$dsock" "$dockerd_pid" "$containerd_pid" >"$work/density-dockerd.json"
+fi
+kill -TERM "$dockerd_pid"
+wait "$dockerd_pid" 2>/dev/null || true
+density berthd "$bsock" "$berthd_pid" >"$work/density-berthd.json"
+
+median() { jq '.results[0].median' "$work/$1.json"; }
+report=$(
+	jq -n \
+		--arg berth "$berth_version" --arg docker "$docker_version" --arg podman "${podman_version:-}" \
+		--argjson runs "$runs" \
+		--argjson cli "$(median docker-cli)" --argjson berthd "$(median berthd)" --argjson dockerd "$(median dockerd)" \
+		--argjson podman "$(if ((podman)); then median podman; else echo null; fi)" \
+		--argjson berthd_rss "$berthd_rss" --argjson dockerd_rss "$dockerd_rss" \
+		--slurpfile density_berth "$work/density-berthd.json" \
+		--slurpfile density_docker <(if ((density_dockerd)); then cat "$work/density-dockerd.json"; fi) \
+		'{benchmark: "engine: run --rm true, idle RSS, 1000 containers", runs: $runs,
+		  versions: {berthd: $berth, dockerd: $docker, podman: $podman},
+		  start_median_seconds: {docker_cli_version: $cli, berthd: $berthd, dockerd: $dockerd, podman: $podman},
+		  ratios: {berthd_over_dockerd: ($berthd / $dockerd),
+		           berthd_over_podman: (if $podman then $berthd / $podman else null end)},
+		  idle_rss_mib: {berthd: ($berthd_rss / 1024), dockerd_containerd: ($dockerd_rss / 1024)},
+		  density: ($density_berth + $density_docker)}'
+)
+echo
+jq -r '"start, median of \(.runs) (ms): docker CLI alone \(.start_median_seconds.docker_cli_version * 1000 | round), berthd \(.start_median_seconds.berthd * 1000 * 10 | round / 10), dockerd \(.start_median_seconds.dockerd * 1000 * 10 | round / 10), podman \(if .start_median_seconds.podman then (.start_median_seconds.podman * 1000 * 10 | round / 10) else "-" end)",
+	"ratios: berthd/dockerd \(.ratios.berthd_over_dockerd * 1000 | round / 1000) (goal <= 0.1), berthd/podman \(if .ratios.berthd_over_podman then (.ratios.berthd_over_podman * 1000 | round / 1000) else "-" end) (goal <= 0.2)",
+	"idle RSS (MiB): berthd \(.idle_rss_mib.berthd * 10 | round / 10) (goal <= 30), dockerd+containerd \(.idle_rss_mib.dockerd_containerd * 10 | round / 10)",
+	(.density[] | "density \(.engine): \(.running)/\(.containers) running, started in \(.start_seconds) s (goal <= 60), \(.host_kib_per_container / 1024 * 100 | round / 100) MiB each (goal <= 1), rm -f \(.rm_seconds_per_500 * 100 | round / 100) s per 500 (goal <= 5), \(.left_after_rm) left")' <<<"$report"
+if [[ -n $json ]]; then
+	printf '%s\n' "$report" >"$json"
+fi
