@@ -1,0 +1,124 @@
+package logs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// JSONFileWriter writes docker's json-file format with its rotation:
+// before an entry is written, a file that has reached max-size is rotated
+// (file.log -> file.log.1 -> ... up to max-file files; with max-file 1 the
+// file is replaced by an empty one), so a file can exceed max-size by one
+// entry, as docker's can.
+//
+// Each entry is one write(2), so a reader in another process sees whole
+// lines except, at most, the one being written.
+type JSONFileWriter struct {
+	mu     sync.Mutex
+	path   string
+	opts   jsonFileOpts
+	f      *os.File
+	size   int64
+	buf    []byte // reused encoding buffer: the shim must not churn its heap
+	closed bool
+}
+
+// NewJSONFileWriter opens (or creates, mode 0640) the log at path for
+// appending. opts are docker's json-file options (max-size, max-file,
+// compress=false).
+func NewJSONFileWriter(path string, opts map[string]string) (*JSONFileWriter, error) {
+	o, err := parseJSONFileOpts(opts)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &JSONFileWriter{path: path, opts: o, f: f, size: fi.Size()}, nil
+}
+
+// WriteMessage appends m; a zero m.Time is the current time.
+func (w *JSONFileWriter) WriteMessage(m Message) error {
+	if m.Time.IsZero() {
+		m.Time = time.Now()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fs.ErrClosed
+	}
+	if w.opts.maxSize > 0 && w.size >= w.opts.maxSize {
+		if err := w.rotate(); err != nil {
+			return fmt.Errorf("rotate %s: %w", w.path, err)
+		}
+	}
+	w.buf = appendEntry(w.buf[:0], m)
+	n, err := w.f.Write(w.buf)
+	w.size += int64(n)
+	if cap(w.buf) > maxKeptBuffer {
+		// One huge line must not pin its buffer for the container's life.
+		w.buf = nil
+	}
+	return err
+}
+
+// maxKeptBuffer bounds the encoding buffer kept between writes; a 16 KiB
+// line (the shim's split size) encodes within it unless full of escapes.
+const maxKeptBuffer = 64 << 10
+
+// rotate closes the current file, shifts the rotated ones and starts an
+// empty file. The old file is closed before it is renamed, so a reader
+// that sees the name point to a new inode knows the old one is complete.
+func (w *JSONFileWriter) rotate() error {
+	if err := w.f.Close(); err != nil && !errors.Is(err, fs.ErrClosed) {
+		return err
+	}
+	if w.opts.maxFiles < 2 {
+		if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	} else {
+		last := w.path + "." + strconv.Itoa(w.opts.maxFiles-1)
+		if err := os.Remove(last); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		for i := w.opts.maxFiles - 1; i > 1; i-- {
+			from := w.path + "." + strconv.Itoa(i-1)
+			if err := os.Rename(from, w.path+"."+strconv.Itoa(i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		if err := os.Rename(w.path, w.path+".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	// O_TRUNC as docker does, in case the rename did not happen.
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	w.f, w.size = f, 0
+	return nil
+}
+
+// Close closes the file; later writes fail.
+func (w *JSONFileWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	return w.f.Close()
+}
