@@ -31,7 +31,7 @@ const (
 )
 
 // testRootfs makes a rootfs holding only /etc/passwd and /etc/group.
-func testRootfs(t *testing.T) string {
+func testRootfs(t testing.TB) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "rootfs")
 	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
@@ -47,7 +47,7 @@ func testRootfs(t *testing.T) string {
 
 // baseInput is `docker run busybox` as the API receives it: the image's
 // command is sh.
-func baseInput(t *testing.T) Input {
+func baseInput(t testing.TB) Input {
 	return Input{
 		ID:             testID,
 		Name:           "test",
