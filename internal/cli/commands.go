@@ -7,6 +7,9 @@ import "github.com/spf13/cobra"
 func (a *app) addCommands(root *cobra.Command) {
 	root.AddCommand(
 		newContainerCommand(a),
+		newCreateCommand(a),
+		newPullCommand(a),
+		newRunCommand(a),
 		newImageCommand(a),
 		newImagesCommand(a),
 		newInspectCommand(a),

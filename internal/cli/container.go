@@ -11,6 +11,8 @@ func newContainerCommand(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newContainerListCommand(a),
+		newCreateCommand(a),
+		newRunCommand(a),
 		newContainerInspectCommand(a),
 	)
 	return cmd

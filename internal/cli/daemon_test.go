@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,6 +25,7 @@ type fakeDaemon struct {
 
 	mu       sync.Mutex
 	requests []recorded
+	handlers map[string]http.HandlerFunc
 }
 
 type recorded struct {
@@ -79,8 +82,24 @@ func stripVersion(p string) string {
 	return p
 }
 
-// handle registers a handler for "METHOD /path".
-func (d *fakeDaemon) handle(pattern string, h http.HandlerFunc) { d.mux.HandleFunc(pattern, h) }
+// handle registers a handler for "METHOD /path"; a later one for the
+// same pattern replaces it.
+func (d *fakeDaemon) handle(pattern string, h http.HandlerFunc) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.handlers == nil {
+		d.handlers = map[string]http.HandlerFunc{}
+	}
+	if _, ok := d.handlers[pattern]; !ok {
+		d.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			d.mu.Lock()
+			h := d.handlers[pattern]
+			d.mu.Unlock()
+			h(w, r)
+		})
+	}
+	d.handlers[pattern] = h
+}
 
 // json registers a handler answering status and v as JSON.
 func (d *fakeDaemon) json(pattern string, status int, v any) {
@@ -129,4 +148,77 @@ func (d *fakeDaemon) berthIn(stdin string, args ...string) result {
 		WithVersion("1.2.3", "abcdef0", "2026-01-02T03:04:05Z"),
 		WithGetenv(func(k string) string { return env[k] }))
 	return result{out.String(), errb.String(), code}
+}
+
+// hijack takes over the connection of an attach or exec start request the
+// way the daemon does (101 UPGRADED, then the raw connection) and hands it
+// to fn; the connection is closed when fn returns.
+func hijack(w http.ResponseWriter, mediaType string, fn func(conn net.Conn, rw *bufio.ReadWriter)) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(rw, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", mediaType)
+	rw.Flush()
+	fn(conn, rw)
+}
+
+// runDaemon plays a container that writes stdout and stderr and exits
+// with code once started. With echo, what arrives on stdin is copied back
+// to stdout before the container exits.
+type runDaemon struct {
+	*fakeDaemon
+	started chan struct{}
+	exit    int
+	stdout  string
+	stderr  string
+	echo    bool
+}
+
+func newRunDaemon(t *testing.T) *runDaemon {
+	d := &runDaemon{fakeDaemon: newFakeDaemon(t), started: make(chan struct{})}
+	d.json("POST /containers/create", http.StatusCreated, map[string]any{"Id": "c0ffee000000c0ffee000000", "Warnings": []string{}})
+	d.handle("POST /containers/{id}/start", func(w http.ResponseWriter, r *http.Request) {
+		close(d.started)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	exited := make(chan struct{})
+	d.handle("POST /containers/{id}/attach", func(w http.ResponseWriter, r *http.Request) {
+		hijack(w, "application/vnd.docker.multiplexed-stream", func(conn net.Conn, rw *bufio.ReadWriter) {
+			<-d.started
+			if d.echo {
+				in, _ := io.ReadAll(rw)
+				writeFrame(rw, 1, in)
+			}
+			if d.stdout != "" {
+				writeFrame(rw, 1, []byte(d.stdout))
+			}
+			if d.stderr != "" {
+				writeFrame(rw, 2, []byte(d.stderr))
+			}
+			rw.Flush()
+			close(exited)
+		})
+	})
+	d.handle("POST /containers/{id}/wait", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-exited:
+		case <-r.Context().Done():
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"StatusCode": d.exit})
+	})
+	return d
+}
+
+// writeFrame writes one stdcopy frame: stream (1 stdout, 2 stderr), three
+// zero bytes, the big-endian length, the payload.
+func writeFrame(w io.Writer, stream byte, p []byte) {
+	hdr := []byte{stream, 0, 0, 0, byte(len(p) >> 24), byte(len(p) >> 16), byte(len(p) >> 8), byte(len(p))}
+	w.Write(hdr)
+	w.Write(p)
 }

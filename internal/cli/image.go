@@ -11,6 +11,7 @@ func newImageCommand(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newImageListCommand(a),
+		newPullCommand(a),
 		newImageInspectCommand(a),
 	)
 	return cmd
