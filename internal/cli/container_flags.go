@@ -40,26 +40,26 @@ type containerOptions struct {
 	ulimits           *opts.Ulimits
 
 	entrypoint, hostname, domainname, user, workdir string
-	stdin, tty, readOnly, autoRemove, privileged     bool
-	publishAll, init, oomKillDisable, noHealthcheck  bool
-	restart, stopSignal                              string
-	stopTimeout                                      int
-	usernsMode, cgroupnsMode, pidMode, ipcMode       string
-	utsMode, cgroupParent, runtime, isolation        string
-	logDriver, volumeDriver, cidFile, macAddress     string
-	cpusetCpus, cpusetMems                           string
-	healthCmd                                        string
-	healthInterval, healthTimeout                    time.Duration
-	healthStartPeriod, healthStartInterval           time.Duration
-	healthRetries                                    int
-	blkioWeight                                      uint16
-	cpuShares, cpuPeriod, cpuQuota                   int64
-	cpuRtPeriod, cpuRtRuntime                        int64
-	swappiness, pidsLimit                            int64
-	oomScoreAdj                                      int
-	memory, memoryReservation, shmSize               opts.Bytes
-	memorySwap                                       opts.SwapBytes
-	cpus                                             opts.NanoCPUs
+	stdin, tty, readOnly, autoRemove, privileged    bool
+	publishAll, init, oomKillDisable, noHealthcheck bool
+	restart, stopSignal                             string
+	stopTimeout                                     int
+	usernsMode, cgroupnsMode, pidMode, ipcMode      string
+	utsMode, cgroupParent, runtime, isolation       string
+	logDriver, volumeDriver, cidFile, macAddress    string
+	cpusetCpus, cpusetMems                          string
+	healthCmd                                       string
+	healthInterval, healthTimeout                   time.Duration
+	healthStartPeriod, healthStartInterval          time.Duration
+	healthRetries                                   int
+	blkioWeight                                     uint16
+	cpuShares, cpuPeriod, cpuQuota                  int64
+	cpuRtPeriod, cpuRtRuntime                       int64
+	swappiness, pidsLimit                           int64
+	oomScoreAdj                                     int
+	memory, memoryReservation, shmSize              opts.Bytes
+	memorySwap                                      opts.SwapBytes
+	cpus                                            opts.NanoCPUs
 
 	image string
 	args  []string
