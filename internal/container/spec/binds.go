@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -191,7 +192,7 @@ func (g *generator) bindMount(src, dst string, readOnly, nonRecursive, roNonRecu
 	if readOnly {
 		// Recursive read-only needs mount_setattr; berth-runtime has it,
 		// and others may not, so they get docker's older "ro".
-		if roNonRecursive || nonRecursive || (g.in.Runtime != "" && g.in.Runtime != "berth") {
+		if roNonRecursive || nonRecursive || !g.berthRuntime() {
 			opts = append(opts, "ro")
 		} else {
 			opts = append(opts, "rro")
@@ -218,4 +219,14 @@ func (g *generator) rootfsPropagation() string {
 		}
 	}
 	return want
+}
+
+// berthRuntime: the spec goes to berth-runtime (named or by path), whose
+// features Generate knows.
+func (g *generator) berthRuntime() bool {
+	switch filepath.Base(g.in.Runtime) {
+	case ".", "berth", "berth-runtime":
+		return true
+	}
+	return false
 }

@@ -12,4 +12,17 @@
 // Generate has no side effects: it reads the host (capabilities, cgroup
 // layout, device nodes, the rootfs's /etc/passwd and /etc/group) but changes
 // nothing. It is Linux only, like the daemon that calls it.
+//
+// Where Berth differs from dockerd, on purpose or for now:
+//   - No AppArmor profile of its own: on a host with AppArmor only a profile
+//     the user names is applied (docker loads "docker-default"); without
+//     AppArmor every apparmor= option is accepted and ignored, as docker does.
+//     SELinux labels are accepted and ignored.
+//   - The bridge and default networks are a private network namespace with
+//     only loopback until Berth has networking; user networks are NotFound.
+//   - Named and anonymous volumes (-v name:/path, --mount type=volume) and
+//     --cgroup container:X are NotImplemented; a -v host path that does not
+//     exist is an error (docker would create the directory).
+//   - User namespaces (--userns other than host) are refused.
+//   - --oom-kill-disable left unset stays unset (docker writes false).
 package spec

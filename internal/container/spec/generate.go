@@ -184,8 +184,10 @@ func (g *generator) applyHostDefaults() {
 		h.NetworkMode = "default"
 	}
 	if g.cfg.Hostname == "" {
+		// As docker: only the host's network gives the host's name (with
+		// --uts host alone the kernel's name shows, but HOSTNAME is the id).
 		switch {
-		case h.NetworkMode.IsHost() || h.UTSMode.IsHost():
+		case h.NetworkMode.IsHost():
 			g.cfg.Hostname = g.sys.hostname
 		case len(g.in.ID) >= 12:
 			g.cfg.Hostname = g.in.ID[:12]

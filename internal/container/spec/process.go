@@ -22,7 +22,7 @@ func (g *generator) withProcess(_ context.Context, s *specs.Spec) error {
 		p.Cwd = "/"
 	}
 	p.Terminal = g.cfg.Tty
-	if p.Terminal && g.host.ConsoleSize[0] > 0 && g.host.ConsoleSize[1] > 0 {
+	if p.Terminal && (g.host.ConsoleSize[0] > 0 || g.host.ConsoleSize[1] > 0) {
 		p.ConsoleSize = &specs.Box{Height: g.host.ConsoleSize[0], Width: g.host.ConsoleSize[1]}
 	}
 	p.Rlimits = g.ulimits
