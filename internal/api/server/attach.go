@@ -27,7 +27,7 @@ func (s *Server) postContainerAttach(w http.ResponseWriter, r *request) error {
 		Streams:    h.streams,
 	})
 	if !h.hijacked() {
-		h.cancel()
+		h.release()
 		if err == nil {
 			return errors.New("attach ended without taking the connection over")
 		}

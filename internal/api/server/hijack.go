@@ -34,6 +34,9 @@ type hijack struct {
 	out     io.Writer // raw output, serialized
 	errOut  io.Writer // where the server writes an error after the hijack
 	stdinR  *io.PipeReader
+	// stopping is closed when the server shuts down.
+	stopping chan struct{}
+	release  func()
 	eof     chan struct{} // closed when the client's input ended
 	untrack func()
 }
@@ -41,9 +44,30 @@ type hijack struct {
 // newHijack prepares a hijack of r; ctx is the context to hand the
 // backend: it ends when the client hangs up (or the request ends).
 func newHijack(w http.ResponseWriter, r *request) (*hijack, context.Context) {
-	ctx, cancel := context.WithCancel(r.ctx())
+	// Once hijacked, the request's context is no guide: net/http cancels
+	// it as soon as the client's input ends, which for a half-close is
+	// not the end of the stream. Until then, it is.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.ctx()))
 	_, upgrade := r.Header["Upgrade"]
-	return &hijack{w: w, r: r, cancel: cancel, upgrade: upgrade}, ctx
+	h := &hijack{w: w, r: r, cancel: cancel, upgrade: upgrade, stopping: make(chan struct{})}
+	stopReq := context.AfterFunc(r.ctx(), func() {
+		if !h.hijacked() {
+			cancel()
+		}
+	})
+	stopServe := func() bool { return false }
+	if st := stateFrom(r.ctx()); st != nil {
+		stopServe = context.AfterFunc(st.streams, func() {
+			close(h.stopping)
+			cancel()
+		})
+	}
+	h.release = func() {
+		stopReq()
+		stopServe()
+		cancel()
+	}
+	return h, ctx
 }
 
 // streams is the Streams func handed to the backend: it takes the
@@ -146,7 +170,7 @@ func (h *hijack) hijacked() bool {
 // reads the end, and the connection is closed once the client closes its
 // side (or after a grace period).
 func (h *hijack) finish(err error, prefix string) {
-	defer h.cancel()
+	defer h.release()
 	h.mu.Lock()
 	conn := h.conn
 	h.mu.Unlock()
@@ -161,7 +185,7 @@ func (h *hijack) finish(err error, prefix string) {
 		select {
 		case <-h.eof:
 		case <-time.After(closeGrace):
-		case <-h.r.ctx().Done():
+		case <-h.stopping:
 		}
 	}
 	_ = conn.Close()

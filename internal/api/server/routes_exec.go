@@ -73,7 +73,7 @@ func (s *Server) postExecStart(w http.ResponseWriter, r *request) error {
 	h, ctx := newHijack(w, r)
 	err = s.backend.ExecStart(ctx, id, ExecStartOptions{Tty: req.Tty, ConsoleSize: req.ConsoleSize, Streams: h.streams})
 	if !h.hijacked() {
-		h.cancel()
+		h.release()
 		if err == nil {
 			return errors.New("exec ended without taking the connection over")
 		}

@@ -360,3 +360,12 @@ func TestServeShutsDownWithStreamsOpen(t *testing.T) {
 		t.Fatal("still serving after shutdown")
 	}
 }
+
+// newHTTPServer serves the API over fake on a local TCP httptest server.
+func newHTTPServer(t *testing.T, fake *servertest.Fake, opts ...server.Option) *httptest.Server {
+	t.Helper()
+	opts = append([]server.Option{server.WithLogger(quietLogger(t))}, opts...)
+	srv := httptest.NewServer(server.New(fake, opts...).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -44,6 +44,7 @@ type Fake struct {
 	images     map[string]*fakeImage
 	events     []eventRecord
 	eventsCh   chan struct{}
+	attaching  int
 }
 
 var _ server.Backend = (*Fake)(nil)

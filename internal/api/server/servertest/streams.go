@@ -125,6 +125,14 @@ func (f *Fake) ContainerAttach(ctx context.Context, name string, opts server.Att
 		return err
 	}
 	defer streams.Stdin.Close()
+	f.mu.Lock()
+	f.attaching++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.attaching--
+		f.mu.Unlock()
+	}()
 	out := &output{tty: tty}
 	if opts.Stdout {
 		out.stdout = streams.Stdout
@@ -181,4 +189,11 @@ func (f *Fake) ContainerAttach(ctx context.Context, name string, opts server.Att
 			return ctx.Err()
 		}
 	}
+}
+
+// Attaching returns how many attach sessions are streaming.
+func (f *Fake) Attaching() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attaching
 }
