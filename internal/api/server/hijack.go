@@ -29,16 +29,16 @@ type hijack struct {
 	cancel  context.CancelFunc // ends the backend's context: the client hung up
 	upgrade bool
 
-	mu      sync.Mutex
-	conn    net.Conn
-	out     io.Writer // raw output, serialized
-	errOut  io.Writer // where the server writes an error after the hijack
-	stdinR  *io.PipeReader
+	mu     sync.Mutex
+	conn   net.Conn
+	out    io.Writer // raw output, serialized
+	errOut io.Writer // where the server writes an error after the hijack
+	stdinR *io.PipeReader
 	// stopping is closed when the server shuts down.
 	stopping chan struct{}
 	release  func()
-	eof     chan struct{} // closed when the client's input ended
-	untrack func()
+	eof      chan struct{} // closed when the client's input ended
+	untrack  func()
 }
 
 // newHijack prepares a hijack of r; ctx is the context to hand the
