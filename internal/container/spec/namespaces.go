@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/moby/moby/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -40,16 +41,10 @@ func (g *generator) checkNamespaceModes() error {
 		if n.ConnectedContainer() == "" {
 			return errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid network mode: invalid container format container:<name|id>")
 		}
-		if g.in.Config != nil && g.in.Config.Hostname != "" {
-			return errdefs.Errorf(errdefs.ErrInvalidParameter, "conflicting options: hostname and the network mode")
-		}
 	case n.IsNone(), n.IsDefault(), n.IsBridge(), n.IsHost():
 	default:
 		// User-defined networks come with the networking work.
 		return errdefs.Errorf(errdefs.ErrNotFound, "network %s not found", n)
-	}
-	if h.UTSMode.IsHost() && g.in.Config != nil && g.in.Config.Hostname != "" {
-		return errdefs.Errorf(errdefs.ErrInvalidParameter, "conflicting options: hostname and the UTS mode")
 	}
 	if g.in.NamespacePath == nil && (n.IsContainer() || h.PidMode.IsContainer() || h.IpcMode.IsContainer()) {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "joining another container's namespace is not possible here")
@@ -148,4 +143,21 @@ func (g *generator) withCgroupsPath(_ context.Context, s *specs.Spec) error {
 // or another container's, never the host's.
 func (g *generator) ownNetworkNamespace() bool {
 	return !g.host.NetworkMode.IsHost()
+}
+
+// CheckCreate runs the checks docker makes on a create request before the
+// daemon fills in defaults (the hostname above all): Generate cannot make
+// them, since it sees the stored config, whose hostname the daemon set.
+// Errors are InvalidParameter with docker's wording.
+func CheckCreate(cfg *container.Config, host *container.HostConfig) error {
+	if cfg == nil || host == nil || cfg.Hostname == "" {
+		return nil
+	}
+	if string(host.NetworkMode) == "container" || host.NetworkMode.IsContainer() {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "conflicting options: hostname and the network mode")
+	}
+	if host.UTSMode.IsHost() {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "conflicting options: hostname and the UTS mode")
+	}
+	return nil
 }

@@ -721,11 +721,40 @@ func TestNamespaces(t *testing.T) {
 		{name: "cgroupns bogus", mutate: func(in *Input) { in.Host.CgroupnsMode = "bogus" }, msg: "invalid cgroup namespace mode: bogus"},
 		{name: "user network", mutate: func(in *Input) { in.Host.NetworkMode = "mynet" }, class: errdefs.ErrNotFound, msg: "network mynet not found"},
 		{name: "net container empty", mutate: func(in *Input) { in.Host.NetworkMode = "container:" }, msg: "invalid container format container:<name|id>"},
-		{name: "hostname with uts host", mutate: func(in *Input) { in.Host.UTSMode = "host"; in.Config.Hostname = "x" }, msg: "conflicting options: hostname and the UTS mode"},
-		{name: "hostname with container net", mutate: func(in *Input) { in.Host.NetworkMode = "container:web"; in.Config.Hostname = "x" }, msg: "conflicting options: hostname and the network mode"},
 		{name: "container gone", mutate: func(in *Input) { in.Host.PidMode = "container:missing" }, class: errdefs.ErrNotFound, msg: "No such container: missing"},
 		{name: "no resolver", mutate: func(in *Input) { in.Host.IpcMode = "container:db"; in.NamespacePath = nil }, msg: "namespace"},
 	})
+}
+
+// TestCheckCreate: the hostname conflicts are create-time checks; a stored
+// config with the daemon's hostname still generates.
+func TestCheckCreate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		host container.HostConfig
+		msg  string
+	}{
+		{container.HostConfig{UTSMode: "host"}, "conflicting options: hostname and the UTS mode"},
+		{container.HostConfig{NetworkMode: "container:web"}, "conflicting options: hostname and the network mode"},
+	} {
+		err := CheckCreate(&container.Config{Hostname: "x"}, &tc.host)
+		if !errdefs.IsInvalidParameter(err) || err.Error() != tc.msg {
+			t.Errorf("%+v: %v, want %q", tc.host, err, tc.msg)
+		}
+		if err := CheckCreate(&container.Config{}, &tc.host); err != nil {
+			t.Errorf("%+v without a hostname: %v", tc.host, err)
+		}
+		s := generate(t, func(in *Input) { *in.Host = tc.host; in.Config.Hostname = testID[:12] })
+		if tc.host.UTSMode.IsHost() && s.Hostname != "" {
+			t.Errorf("hostname %q set in the host's UTS namespace", s.Hostname)
+		}
+		if tc.host.NetworkMode.IsContainer() && s.Hostname != testID[:12] {
+			t.Errorf("hostname %q", s.Hostname)
+		}
+	}
+	if err := CheckCreate(&container.Config{Hostname: "x"}, &container.HostConfig{NetworkMode: "host"}); err != nil {
+		t.Errorf("hostname with --network host: %v", err)
+	}
 }
 
 func TestSysctls(t *testing.T) {
