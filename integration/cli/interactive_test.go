@@ -161,8 +161,10 @@ func testRunInteractive(t *testing.T, e *engine, c client) {
 	term.expect(`echo hello-\$\$\r\n`)
 	term.expect(`hello-[0-9]+\r\n`)
 	term.expect(`# `)
-	term.typ("stty size; tty\r")
-	term.expect(`\r\n24 80\r\n/dev/(pts/[0-9]+|console)\r\n`)
+	// The client sets the pty's size once the container started (older
+	// clients only then): wait for it in the shell rather than race it.
+	term.typ(`until [ "$(stty size 2>/dev/null)" = "24 80" ]; do sleep 0.1; done; echo size-ok; tty` + "\r")
+	term.expect(`\r\nsize-ok\r\n/dev/(pts/[0-9]+|console)\r\n`)
 	term.expect(`# `)
 	term.typ("exit 3\r")
 	if code := term.wait(); code != 3 {

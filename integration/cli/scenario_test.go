@@ -45,10 +45,16 @@ type scenario struct {
 type step struct {
 	line string
 	opts []stepOpt
+	// do, when set, is the step instead of a client run: something done
+	// to the daemon (kill it, restart it) between commands.
+	do func(t *testing.T, e *engine)
 }
 
 // run is a step: a command that must exit 0 unless exits says otherwise.
 func run(line string, opts ...stepOpt) step { return step{line: line, opts: opts} }
+
+// action is a step that acts on the daemon instead of running the client.
+func action(do func(t *testing.T, e *engine)) step { return step{do: do} }
 
 // plan is a step made concrete for one run.
 type plan struct {
@@ -274,6 +280,10 @@ func (v vars) words(line string) []string {
 // step runs one step and reports (on t) what did not hold.
 func (e *engine) step(t *testing.T, c client, v vars, s step) bool {
 	t.Helper()
+	if s.do != nil {
+		s.do(t, e)
+		return !t.Failed()
+	}
 	deadline := time.Now().Add(eventuallyTimeout)
 	for attempt := 1; ; attempt++ {
 		var p plan

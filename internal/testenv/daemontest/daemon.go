@@ -435,9 +435,21 @@ func forgetDeadContainerd(execRoot string) {
 		return
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 || !alive(pid) {
+	if err != nil || pid <= 0 {
 		_ = os.Remove(pidfile)
+		return
 	}
+	// A containerd whose dockerd was just killed dies a moment later (its
+	// parent-death signal): give it that moment. One that outlives it is
+	// really running, and dockerd may reuse it.
+	deadline := time.Now().Add(2 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = os.Remove(pidfile)
 }
 
 // alive reports whether pid is a process that is not a zombie.
