@@ -63,7 +63,8 @@ func writeMessage(out io.Writer, m map[string]any) {
 }
 
 // ImagePull "pulls" ref: any name works but one whose repository is
-// "fail/midway", which writes progress then fails in the stream.
+// "fail/midway" (any registry), which writes progress then fails in the
+// stream.
 func (f *Fake) ImagePull(ctx context.Context, ref string, opts server.ImagePullOptions, out io.Writer) error {
 	if err := f.enter("ImagePull", ref, opts); err != nil {
 		return err
@@ -77,7 +78,7 @@ func (f *Fake) ImagePull(ctx context.Context, ref string, opts server.ImagePullO
 		full = ref + sep + opts.Tag
 	}
 	writeMessage(out, map[string]any{"status": "Pulling from " + ref, "id": "latest"})
-	if strings.HasPrefix(ref, "fail/midway") {
+	if strings.Contains(ref, "fail/midway") {
 		err := errdefs.Errorf(errdefs.ErrUnavailable, "fake registry went away")
 		writeMessage(out, map[string]any{"errorDetail": map[string]any{"message": err.Error()}, "error": err.Error()})
 		return err
