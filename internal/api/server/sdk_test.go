@@ -22,7 +22,7 @@ func newSDK(t *testing.T) (*client.Client, *servertest.Fake) {
 	t.Helper()
 	fake := servertest.New()
 	sock, _ := serveUnix(t, fake)
-	c, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost("unix://" + sock))
 	if err != nil {
 		t.Fatal(err)
 	}
