@@ -6,14 +6,37 @@ import "github.com/spf13/cobra"
 // container, image and system groups with the same subcommands.
 func (a *app) addCommands(root *cobra.Command) {
 	root.AddCommand(
+		// Management groups.
 		newContainerCommand(a),
-		newCreateCommand(a),
-		newPullCommand(a),
-		newRunCommand(a),
 		newImageCommand(a),
-		newImagesCommand(a),
-		newInspectCommand(a),
+
+		// Container shortcuts.
+		newAttachCommand(a),
+		newCreateCommand(a),
+		newExecCommand(a),
+		newKillCommand(a),
+		newLogsCommand(a),
+		newPauseCommand(a),
+		newPortCommand(a),
 		newPsCommand(a),
+		newRenameCommand(a),
+		newRestartCommand(a),
+		newRmCommand(a),
+		newRunCommand(a),
+		newStartCommand(a),
+		newStatsCommand(a),
+		newStopCommand(a),
+		newTopCommand(a),
+		newUnpauseCommand(a),
+		newUpdateCommand(a),
+		newWaitCommand(a),
+
+		// Image shortcuts.
+		newImagesCommand(a),
+		newPullCommand(a),
+
+		// System.
+		newInspectCommand(a),
 		newVersionCommand(a),
 	)
 }

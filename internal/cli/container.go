@@ -10,10 +10,27 @@ func newContainerCommand(a *app) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
-		newContainerListCommand(a),
+		newAttachCommand(a),
 		newCreateCommand(a),
-		newRunCommand(a),
+		newExecCommand(a),
 		newContainerInspectCommand(a),
+		newKillCommand(a),
+		newLogsCommand(a),
+		newContainerListCommand(a),
+		newPauseCommand(a),
+		newPortCommand(a),
+		newContainerPruneCommand(a),
+		newRenameCommand(a),
+		newRestartCommand(a),
+		newContainerRmCommand(a),
+		newRunCommand(a),
+		newStartCommand(a),
+		newStatsCommand(a),
+		newStopCommand(a),
+		newTopCommand(a),
+		newUnpauseCommand(a),
+		newUpdateCommand(a),
+		newWaitCommand(a),
 	)
 	return cmd
 }

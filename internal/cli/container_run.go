@@ -171,14 +171,22 @@ func (a *app) attach(ctx context.Context, c *client.Client, id string, tty bool,
 	if err != nil {
 		return nil, nil, err
 	}
-	h := &hijacked{resp: res.HijackedResponse, tty: tty, detachKeys: opts.DetachKeys, log: a.log}
-	if opts.Stdin {
+	errc := a.copyHijacked(ctx, res.HijackedResponse, tty, opts.Stdin, opts.Stdout, opts.Stderr, opts.DetachKeys)
+	return res.HijackedResponse.Close, errc, nil
+}
+
+// copyHijacked copies between the user's streams and a hijacked
+// connection in the background; with a terminal, stderr goes to stdout as
+// the daemon sends one stream.
+func (a *app) copyHijacked(ctx context.Context, resp sdk.HijackedResponse, tty, stdin, stdout, stderr bool, detachKeys string) chan error {
+	h := &hijacked{resp: resp, tty: tty, detachKeys: detachKeys, log: a.log}
+	if stdin {
 		h.in = a.streams.In
 	}
-	if opts.Stdout {
+	if stdout {
 		h.out = a.streams.Out
 	}
-	if opts.Stderr {
+	if stderr {
 		h.err = a.streams.Err
 		if tty {
 			h.err = a.streams.Out
@@ -186,7 +194,7 @@ func (a *app) attach(ctx context.Context, c *client.Client, id string, tty bool,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- h.stream(ctx) }()
-	return res.HijackedResponse.Close, errc, nil
+	return errc
 }
 
 // runStatusError gives a failed create or start docker's exit status: 127
