@@ -85,6 +85,10 @@ type AttachOptions struct {
 	Stderr io.Writer
 	// CloseStdin closes the process's stdin when Stdin reaches EOF.
 	CloseStdin bool
+	// Attached, when set, is called once the supervisor has registered
+	// the attach, before it delivers any output: a caller that attaches
+	// before Start (or StartExec) waits for it, so no output is missed.
+	Attached func()
 }
 
 // ExecConfig is an exec process to create.
