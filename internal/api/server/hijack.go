@@ -85,7 +85,9 @@ func (h *hijack) streams(tty bool) (Streams, error) {
 	}
 	conn, brw, err := http.NewResponseController(h.w).Hijack()
 	if err != nil {
-		return Streams{}, fmt.Errorf("hijack connection: %w", err)
+		// Only a server that cannot hijack (HTTP/2, a test recorder) gets
+		// here: the request cannot be served over it.
+		return Streams{}, invalidf("cannot hijack the connection for a stream: %v", err)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	h.conn = conn

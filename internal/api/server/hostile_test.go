@@ -2,11 +2,18 @@ package server_test
 
 import (
 	"bufio"
+	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/api/server/servertest"
 )
 
 // TestHostileInput sends requests no honest client sends: each gets a 4xx
@@ -161,4 +168,43 @@ func trim(s string) string {
 		return s[:300] + "..."
 	}
 	return s
+}
+
+// FuzzRequest sends arbitrary requests through the whole server over a
+// fake engine: whatever arrives, the answer is never a 5xx other than 501.
+func FuzzRequest(f *testing.F) {
+	seeds := []struct{ method, target, body string }{
+		{"POST", "/v1.50/containers/create?name=web", `{"Image":"busybox","Cmd":["echo","hi"]}`},
+		{"POST", "/v1.41/containers/create", `{"Image":"busybox","HostConfig":{"PidsLimit":-1}}`},
+		{"GET", "/containers/json?all=1&filters={\"status\":[\"exited\"]}", ""},
+		{"POST", "/containers/busybox/kill?signal=SIGRTMIN%2B1", ""},
+		{"GET", "/containers/x/logs?stdout=1&since=1.5&tail=all", ""},
+		{"POST", "/images/create?fromImage=alpine&tag=3", ""},
+		{"GET", "/images/localhost:5000/a/b/json", ""},
+		{"DELETE", "/images/busybox?force=1", ""},
+		{"GET", "/events?since=1&until=2", ""},
+		{"POST", "/containers/..%2f/attach?stream=1", ""},
+		{"POST", "/exec/abc/start", `{"Detach":true}`},
+		{"GET", "/v1.xx/_ping", ""},
+		{"POST", "/auth", `{"username":"u"}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.target, []byte(s.body))
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
+		req, err := rawRequest(method, target, string(body), "")
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		req = req.WithContext(ctx)
+		fake := servertest.New()
+		h := server.New(fake, server.WithLogger(logger)).Handler()
+		rec := recorder(h, req)
+		if rec.Code >= 500 && rec.Code != http.StatusNotImplemented {
+			t.Fatalf("%s %s %q: %d %s", method, target, body, rec.Code, trim(rec.Body.String()))
+		}
+	})
 }

@@ -255,6 +255,9 @@ func TestSystemEndpoints(t *testing.T) {
 			t.Errorf("df lacks %s: %s", k, rec.Body)
 		}
 	}
+	if imgs := du["Images"].([]any); len(imgs) != 1 || imgs[0].(map[string]any)["VirtualSize"] != nil {
+		t.Errorf("1.50 df images %v", du["Images"])
+	}
 	if vols, ok := du["Volumes"].([]any); !ok || len(vols) != 0 {
 		t.Errorf("df volumes must be [] for old clients: %v", du["Volumes"])
 	}
@@ -270,9 +273,13 @@ func TestSystemEndpoints(t *testing.T) {
 	if rec := do(t, h, "GET", "/v1.50/system/df?type=pets", nil); rec.Code != 400 || errorMessage(t, rec) != "unknown object type: pets" {
 		t.Errorf("df bad type: %d %s", rec.Code, rec.Body)
 	}
-	// Before 1.42 the type parameter did not exist.
-	if rec := do(t, h, "GET", "/v1.41/system/df?type=pets", nil); rec.Code != 200 {
-		t.Errorf("1.41 df: %d", rec.Code)
+	// Before 1.42 the type parameter did not exist; before 1.44 images
+	// had a VirtualSize.
+	rec = do(t, h, "GET", "/v1.41/system/df?type=pets", nil)
+	du = nil
+	json.Unmarshal(rec.Body.Bytes(), &du)
+	if imgs, _ := du["Images"].([]any); rec.Code != 200 || len(imgs) != 1 || imgs[0].(map[string]any)["VirtualSize"] == nil {
+		t.Errorf("1.41 df: %d %s", rec.Code, rec.Body)
 	}
 
 	rec = do(t, h, "POST", "/v1.50/auth", strings.NewReader(`{"username":"me","password":"pw","serveraddress":"r.example"}`))

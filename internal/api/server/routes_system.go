@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/moby/api/types"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
@@ -118,7 +119,18 @@ func (s *Server) getDiskUsage(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, legacyDiskUsage(du, types))
+	out := legacyDiskUsage(du, types)
+	if r.olderThan("1.44") {
+		// Image summaries had VirtualSize, which old clients show.
+		if imgs, ok := out["Images"].([]image.Summary); ok {
+			withSize := make([]any, len(imgs))
+			for i, img := range imgs {
+				withSize[i] = withFields(img, map[string]any{"VirtualSize": img.Size})
+			}
+			out["Images"] = withSize
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // legacyDiskUsage renders /system/df as clients before API 1.52 read it:
