@@ -1,0 +1,135 @@
+// Command berthd is Berth's daemon: it serves the Docker Engine API on
+// every -H address until SIGTERM or SIGINT, then stops serving and closes
+// the engine (leaving containers to their shims with live restore, the
+// default; stopping them without).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/daemon"
+	"github.com/berth-project/berth/internal/daemon/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("berthd", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := config.AddFlags(fs)
+	showVersion := fs.BoolP("version", "v", false, "Print version information and quit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: berthd [OPTIONS]\n\nA self-sufficient runtime for containers, speaking the Docker Engine API.\n\nOptions:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 125
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "berthd: takes no arguments, got %q\n", fs.Args())
+		return 125
+	}
+	if *showVersion {
+		fmt.Fprintf(stderr, "Berth version %s\n", daemon.Version)
+		return 0
+	}
+	cfg, warnings, err := flags.Resolve()
+	if err != nil {
+		fmt.Fprintf(stderr, "berthd: %v\n", err)
+		return 1
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(log)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if err := serve(cfg, log); err != nil {
+		log.Error("berthd failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch level {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error", "fatal":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// serve runs the daemon until a signal: pid file, engine, one listener
+// per host, then the orderly shutdown in reverse.
+func serve(cfg config.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if cfg.Pidfile != "" {
+		release, err := writePidfile(cfg.Pidfile)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	d, err := daemon.New(ctx, cfg, daemon.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := d.Close(); err != nil {
+			log.Warn("closing the engine", "err", err)
+		}
+	}()
+	listeners, err := listenAll(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv := server.New(d, server.WithLogger(log), server.WithServerHeader("Berth/"+daemon.Version+" (linux)"))
+	errs := make(chan error, len(listeners))
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log.Info("API listening", "addr", l.Addr().String())
+			if err := srv.Serve(ctx, l); err != nil {
+				errs <- fmt.Errorf("serve %s: %w", l.Addr(), err)
+			}
+		}()
+	}
+	log.Info("berthd started", "version", daemon.Version, "data-root", cfg.DataRoot, "exec-root", cfg.ExecRoot, "live-restore", cfg.LiveRestore)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-errs:
+		stop()
+	}
+	wg.Wait()
+	for _, l := range listeners {
+		_ = l.Close()
+	}
+	removeSockets(cfg)
+	return serveErr
+}

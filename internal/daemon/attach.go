@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// pendingAttach is an attach to a container that has not started yet
+// (docker run attaches, then starts): start connects it to the new shim
+// before the init runs, so no output is missed.
+type pendingAttach struct {
+	connect func(container.Task)
+}
+
+// ContainerAttach is POST /containers/{id}/attach.
+func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.AttachOptions) error {
+	c, r, err := d.get(name)
+	if err != nil {
+		return err
+	}
+	keys := defaultDetachKeys
+	if opts.DetachKeys != "" {
+		if keys, err = parseDetachKeys(opts.DetachKeys); err != nil {
+			return err
+		}
+	}
+	c.Lock()
+	tty, openStdin, stdinOnce := c.Config.Tty, c.Config.OpenStdin, c.Config.StdinOnce
+	status := c.State.Status
+	c.Unlock()
+	if opts.Stream && (status == container.Removing || status == container.Dead) {
+		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a container that is being removed")
+	}
+	if opts.Stream && !opts.Logs && status == container.Exited {
+		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a stopped container, start it first")
+	}
+	if opts.Streams == nil {
+		return fmt.Errorf("attach without streams: %w", errdefs.ErrInvalidParameter)
+	}
+	streams, err := opts.Streams(tty)
+	if err != nil {
+		return err
+	}
+	if opts.Logs {
+		if err := d.replayLogs(ctx, c, streams, opts.Stdout, opts.Stderr); err != nil {
+			return err
+		}
+	}
+	if !opts.Stream {
+		return nil
+	}
+	attachCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ao := container.AttachOptions{CloseStdin: stdinOnce}
+	if opts.Stdout {
+		ao.Stdout = streams.Stdout
+	}
+	if opts.Stderr {
+		ao.Stderr = streams.Stderr
+		if tty {
+			ao.Stderr = nil
+		}
+	}
+	var detached atomic.Bool
+	if opts.Stdin && openStdin && streams.Stdin != nil {
+		ao.Stdin = newDetachReader(streams.Stdin, keys, func() { detached.Store(true); cancel() })
+	}
+
+	c.Lock()
+	d.emit(c, "attach", nil)
+	task := r.task
+	var started chan container.Task
+	if task == nil && (c.State.Status == container.Created || c.State.Status == container.Restarting) {
+		started = make(chan container.Task, 1)
+		done := make(chan error, 1)
+		p := &pendingAttach{}
+		p.connect = func(t container.Task) {
+			// Register the attach with the shim before the init starts.
+			if err := d.attachBeforeStart(attachCtx, t, ao, done); err != nil {
+				d.log.Warn("attach before start", "container", c.ID, "err", err)
+				done <- err
+			}
+			started <- t
+		}
+		r.attaches = append(r.attaches, p)
+		c.Unlock()
+		select {
+		case <-started:
+		case <-ctx.Done():
+			d.dropPendingAttach(c, r, p)
+			return nil
+		}
+		err := <-done
+		return d.attachEnded(c, detached.Load(), err)
+	}
+	c.Unlock()
+	if task == nil {
+		return nil
+	}
+	err = task.Attach(attachCtx, ao)
+	return d.attachEnded(c, detached.Load(), err)
+}
+
+func (d *Daemon) attachEnded(c *container.Container, detached bool, err error) error {
+	if detached {
+		c.Lock()
+		d.emit(c, "detach", nil)
+		c.Unlock()
+		return nil
+	}
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, errDetached) || errdefs.IsNotFound(err)) {
+		return nil
+	}
+	return err
+}
+
+// dropPendingAttach forgets an attach whose client left before the start.
+func (d *Daemon) dropPendingAttach(c *container.Container, r *run, p *pendingAttach) {
+	c.Lock()
+	defer c.Unlock()
+	r.attaches = slices.DeleteFunc(r.attaches, func(x *pendingAttach) bool { return x == p })
+}
+
+// ContainerResize is POST /containers/{id}/resize.
+func (d *Daemon) ContainerResize(ctx context.Context, name string, height, width uint) error {
+	c, r, err := d.get(name)
+	if err != nil {
+		return err
+	}
+	c.Lock()
+	task := r.task
+	running := c.State.HasProcess()
+	c.Unlock()
+	if !running || task == nil {
+		return errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", c.ID)
+	}
+	return task.Resize(ctx, "", uint16(width), uint16(height))
+}
+
+// attachBeforeStart starts an attach in the background and returns once
+// the shim has it (AttachOptions.Attached), so that a start right after
+// misses no output. done receives the attach's end.
+func (d *Daemon) attachBeforeStart(ctx context.Context, task container.Task, ao container.AttachOptions, done chan<- error) error {
+	registered := make(chan struct{})
+	var once sync.Once
+	ao.Attached = func() { once.Do(func() { close(registered) }) }
+	ended := make(chan error, 1)
+	go func() {
+		err := task.Attach(ctx, ao)
+		ended <- err
+		done <- err
+	}()
+	select {
+	case <-registered:
+		return nil
+	case err := <-ended:
+		// Ended before it was registered: the process is gone, or the
+		// shim refused. done has the result too.
+		if err == nil {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,217 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	containertypes "github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/container/spec"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/snapshot"
+)
+
+// ContainerCreate is POST /containers/create: validate, resolve the image
+// (unpacking it if needed), merge its config, prepare the container's
+// writable snapshot, store the record and write its files. Every step is
+// undone if a later one fails, so a refused or failed create leaves
+// nothing behind.
+func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreateRequest) (_ containertypes.CreateResponse, retErr error) {
+	cfg, host, err := cloneConfigs(req.Config, req.Host)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	if err := spec.CheckCreate(cfg, host); err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	if cfg.Image == "" {
+		return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "no image specified")
+	}
+	if req.Name != "" {
+		if _, err := container.NormalizeName(req.Name); err != nil {
+			return containertypes.CreateResponse{}, err
+		}
+	}
+	warnings, err := d.validateCreate(cfg, host)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+
+	img, err := d.images.Get(ctx, cfg.Image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrNotFound, "No such image: %s", cfg.Image)
+		}
+		return containertypes.CreateResponse{}, err
+	}
+	res, err := d.images.Resolve(ctx, img)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	if err := mergeImage(cfg, res.Config.Config); err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+
+	id := container.NewID()
+	if cfg.Hostname == "" {
+		if host.NetworkMode.IsHost() {
+			cfg.Hostname, _ = os.Hostname()
+		} else {
+			cfg.Hostname = container.ShortID(id)
+		}
+	}
+	top, unpacked, err := d.images.Unpacked(ctx, img)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	if !unpacked {
+		if top, err = d.images.Unpack(ctx, img); err != nil {
+			return containertypes.CreateResponse{}, fmt.Errorf("unpack %s: %w", cfg.Image, err)
+		}
+	}
+	if _, err := d.snapshots.Prepare(ctx, id, top, snapshot.WithLabels(map[string]string{"berth.container": id})); err != nil {
+		return containertypes.CreateResponse{}, fmt.Errorf("prepare the container's filesystem: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			if err := d.snapshots.Remove(context.WithoutCancel(ctx), id); err != nil {
+				d.log.Warn("undo create: remove snapshot", "container", id, "err", err)
+			}
+		}
+	}()
+
+	argv := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
+	manifest := res.Manifest
+	c := &container.Container{
+		ID:            id,
+		Name:          req.Name,
+		Created:       time.Now().UTC(),
+		Path:          argv[0],
+		Args:          argv[1:],
+		Config:        cfg,
+		HostConfig:    host,
+		Image:         res.ID(),
+		ImageManifest: &manifest,
+		Platform:      "linux",
+		State:         container.State{Status: container.Created},
+		Driver:        "overlay2",
+		Snapshotter:   d.snapshotter,
+		SnapshotKey:   id,
+		Runtime:       host.Runtime,
+	}
+	if host.LogConfig.Type != "none" {
+		c.LogPath = filepath.Join(d.containers.Dir(id), id+"-json.log")
+	}
+	if err := d.containers.Create(c); err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	c.Lock()
+	err = d.writeContainerFiles(c)
+	if err == nil {
+		err = d.containers.Save(c)
+	}
+	c.Unlock()
+	if err != nil {
+		if derr := d.containers.Delete(id); derr != nil {
+			d.log.Warn("undo create: remove record", "container", id, "err", derr)
+		}
+		return containertypes.CreateResponse{}, err
+	}
+	d.mu.Lock()
+	d.runs[id] = newRun(c)
+	d.mu.Unlock()
+	c.Lock()
+	d.emit(c, "create", nil)
+	c.Unlock()
+	if warnings == nil {
+		warnings = []string{}
+	}
+	return containertypes.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// cloneConfigs deep-copies the request's configs: the record keeps its
+// own, and the checks normalize them in place.
+func cloneConfigs(cfg *containertypes.Config, host *containertypes.HostConfig) (*containertypes.Config, *containertypes.HostConfig, error) {
+	c := &containertypes.Config{}
+	h := &containertypes.HostConfig{}
+	if cfg != nil {
+		if err := deepCopy(c, cfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	if host != nil {
+		if err := deepCopy(h, host); err != nil {
+			return nil, nil, err
+		}
+	}
+	return c, h, nil
+}
+
+func deepCopy(dst, src any) error {
+	b, err := json.Marshal(src)
+	if err != nil {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "%v", err)
+	}
+	return json.Unmarshal(b, dst)
+}
+
+// mergeImage fills cfg from the image's config as docker does at create
+// (spec.MergeImageConfig), health check included: the image's check
+// applies unless the container sets its own, and a container's check
+// without a test or with zero durations takes those from the image's.
+func mergeImage(cfg *containertypes.Config, img dockerspec.DockerOCIImageConfig) error {
+	if err := spec.MergeImageConfig(cfg, img.ImageConfig); err != nil {
+		return err
+	}
+	if ih := img.Healthcheck; ih != nil {
+		if cfg.Healthcheck == nil {
+			h := *ih
+			cfg.Healthcheck = &h
+		} else {
+			h := cfg.Healthcheck
+			if len(h.Test) == 0 {
+				h.Test = ih.Test
+			}
+			if h.Interval == 0 {
+				h.Interval = ih.Interval
+			}
+			if h.Timeout == 0 {
+				h.Timeout = ih.Timeout
+			}
+			if h.StartPeriod == 0 {
+				h.StartPeriod = ih.StartPeriod
+			}
+			if h.StartInterval == 0 {
+				h.StartInterval = ih.StartInterval
+			}
+			if h.Retries == 0 {
+				h.Retries = ih.Retries
+			}
+		}
+	}
+	if len(cfg.Shell) == 0 {
+		cfg.Shell = img.Shell
+	}
+	return nil
+}
+
+// ImageInUse lists the containers created from image id: the image
+// service refuses to delete such an image without force.
+func (d *Daemon) ImageInUse(id string) []string {
+	var out []string
+	for _, c := range d.containers.List() {
+		c.Lock()
+		if c.Image.String() == id {
+			out = append(out, c.ID)
+		}
+		c.Unlock()
+	}
+	return out
+}

@@ -1,0 +1,253 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/daemon/config"
+	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/snapshot"
+)
+
+// Daemon is the engine. Its exported methods are the API server's
+// container and exec backends.
+type Daemon struct {
+	cfg      config.Config
+	log      *slog.Logger
+	runtimes map[string]config.Runtime
+	binDir   string
+	dataRoot string
+	execRoot string
+	lock     *dataRootLock
+
+	images      *image.Store
+	snapshots   snapshot.Snapshotter
+	snapshotter string // "overlay" or "native"
+	events      eventBus
+	containers  *container.Store
+	tasks       taskLauncher
+	initPath    string
+	shimBinary  string
+
+	mu      sync.Mutex
+	runs    map[string]*run // by container id
+	execs   map[string]*execProcess
+	closing bool
+	// shutdown is closed by Close: background work (restart back-offs,
+	// health checks) ends at once.
+	shutdown chan struct{}
+	bg       sync.WaitGroup
+	closeErr error
+	closed   sync.Once
+}
+
+// Option changes how New builds the daemon.
+type Option func(*options)
+
+type options struct {
+	logger *slog.Logger
+	binDir string
+	tasks  taskLauncher
+	events eventBus
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithBinDir names the directory holding berth-runtime, berth-shim and
+// berth-init (default: the daemon executable's own directory, then $PATH).
+func WithBinDir(dir string) Option { return func(o *options) { o.binDir = dir } }
+
+// WithEventBus sets the bus container events are published on (default:
+// none, until the events service is wired).
+func WithEventBus(b EventBus) Option { return func(o *options) { o.events = b } }
+
+// withTaskLauncher replaces the shim (tests).
+func withTaskLauncher(t taskLauncher) Option { return func(o *options) { o.tasks = t } }
+
+// New opens (or creates) the daemon's state under cfg's roots, takes the
+// data root's lock, migrates an older on-disk layout, and restores every
+// container: running ones whose shim is alive are tracked again, the
+// others get their real exit status. cfg is validated first; nothing is
+// touched if it is wrong.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Daemon, retErr error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.binDir == "" {
+		if exe, err := os.Executable(); err == nil {
+			o.binDir = filepath.Dir(exe)
+		}
+	}
+	d := &Daemon{
+		cfg:      cfg,
+		log:      o.logger,
+		binDir:   o.binDir,
+		dataRoot: filepath.Clean(cfg.DataRoot),
+		execRoot: filepath.Clean(cfg.ExecRoot),
+		runs:     map[string]*run{},
+		execs:    map[string]*execProcess{},
+		shutdown: make(chan struct{}),
+	}
+	for _, dir := range []struct {
+		path string
+		mode os.FileMode
+	}{{d.dataRoot, 0o711}, {d.execRoot, 0o711}, {d.shimsDir(), 0o700}, {d.bundlesDir(), 0o711}, {d.runtimeRoot(), 0o700}} {
+		if err := os.MkdirAll(dir.path, dir.mode); err != nil {
+			return nil, err
+		}
+	}
+	lock, err := lockDataRoot(d.dataRoot)
+	if err != nil {
+		return nil, err
+	}
+	d.lock = lock
+	defer func() {
+		if retErr != nil {
+			d.closeStores()
+		}
+	}()
+	if err := migrateLayout(ctx, d.dataRoot, d.log); err != nil {
+		return nil, err
+	}
+	if d.runtimes, err = cfg.ResolveRuntimes(d.binDir); err != nil {
+		return nil, err
+	}
+	d.initPath, _ = lookBinary(d.binDir, "berth-init")
+	d.shimBinary, _ = lookBinary(d.binDir, "berth-shim")
+	d.events = o.events
+	if d.events == nil {
+		d.events = discardEvents{}
+	}
+	if err := d.openStores(ctx); err != nil {
+		return nil, err
+	}
+	d.tasks = o.tasks
+	if d.tasks == nil {
+		d.tasks = shimLauncher{binary: d.shimBinary}
+	}
+	if err := d.restore(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close stops the daemon's background work. With live restore, running
+// containers are left to their shims; without it they are stopped first
+// (each within the configured shutdown timeout). Close is safe to call
+// more than once.
+func (d *Daemon) Close() error {
+	d.closed.Do(func() {
+		if !d.cfg.LiveRestore {
+			d.stopAll()
+		}
+		d.mu.Lock()
+		d.closing = true
+		runs := make([]*run, 0, len(d.runs))
+		for _, r := range d.runs {
+			runs = append(runs, r)
+		}
+		d.mu.Unlock()
+		close(d.shutdown)
+		// Dropping the connections ends the monitors' waits; they see
+		// the daemon closing and leave the containers as they are.
+		for _, r := range runs {
+			r.closeTask()
+		}
+		d.bg.Wait()
+		d.closeErr = d.closeStores()
+	})
+	return d.closeErr
+}
+
+func (d *Daemon) closeStores() error {
+	var errs []error
+	if d.snapshots != nil {
+		errs = append(errs, d.snapshots.Close())
+	}
+	if d.images != nil {
+		errs = append(errs, d.images.Close())
+	}
+	if d.events != nil {
+		d.events.Close()
+	}
+	if d.lock != nil {
+		errs = append(errs, d.lock.release())
+	}
+	return errors.Join(errs...)
+}
+
+// stopAll stops every running container in parallel (shutdown without
+// live restore).
+func (d *Daemon) stopAll() {
+	timeout := d.cfg.ShutdownTimeout
+	var wg sync.WaitGroup
+	for _, c := range d.containers.List() {
+		c.Lock()
+		running := c.State.IsRunning()
+		c.Unlock()
+		if !running {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout+10)*time.Second)
+			defer cancel()
+			if err := d.stop(ctx, c, "", &timeout, false); err != nil && !isNotModified(err) {
+				d.log.Warn("stop at shutdown", "container", c.ID, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Paths of the exec root.
+func (d *Daemon) shimsDir() string           { return filepath.Join(d.execRoot, "shims") }
+func (d *Daemon) bundlesDir() string         { return filepath.Join(d.execRoot, "bundles") }
+func (d *Daemon) runtimeRoot() string        { return filepath.Join(d.execRoot, "runtime") }
+func (d *Daemon) shimDir(id string) string   { return filepath.Join(d.shimsDir(), id) }
+func (d *Daemon) bundleDir(id string) string { return filepath.Join(d.bundlesDir(), id) }
+func (d *Daemon) rootfsDir(id string) string { return filepath.Join(d.bundleDir(id), "rootfs") }
+
+// Config is the daemon's configuration.
+func (d *Daemon) Config() config.Config { return d.cfg }
+
+// EventBus is the daemon's event bus.
+func (d *Daemon) EventBus() EventBus { return d.events }
+
+// ImageStore is the image store containers are created from.
+func (d *Daemon) ImageStore() *image.Store { return d.images }
+
+// lookBinary finds one of Berth's binaries: in dir first, then $PATH.
+func lookBinary(dir, name string) (string, error) {
+	if dir != "" {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	p, err := execLookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s: not in %s nor in $PATH", name, dir)
+	}
+	return p, nil
+}
+
+// The daemon is the server's container and exec backends.
+var (
+	_ server.ContainerBackend = (*Daemon)(nil)
+	_ server.ExecBackend      = (*Daemon)(nil)
+)

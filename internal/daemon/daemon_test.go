@@ -1,0 +1,400 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+func create(t *testing.T, d *Daemon, name string, cmd []string, mod ...func(*containertypes.Config, *containertypes.HostConfig)) string {
+	t.Helper()
+	cfg := &containertypes.Config{Image: "busybox", Cmd: cmd}
+	host := &containertypes.HostConfig{}
+	for _, m := range mod {
+		m(cfg, host)
+	}
+	resp, err := d.ContainerCreate(context.Background(), server.ContainerCreateRequest{Name: name, Config: cfg, Host: host})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	return resp.ID
+}
+
+func waitFor(t *testing.T, d *Daemon, id string, cond containertypes.WaitCondition) <-chan containertypes.WaitResponse {
+	t.Helper()
+	ch, err := d.ContainerWait(context.Background(), id, cond)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return ch
+}
+
+func result(t *testing.T, ch <-chan containertypes.WaitResponse) containertypes.WaitResponse {
+	t.Helper()
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			t.Fatal("wait channel closed without a result")
+		}
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("wait timed out")
+	}
+	return containertypes.WaitResponse{}
+}
+
+func inspect(t *testing.T, d *Daemon, id string) containertypes.InspectResponse {
+	t.Helper()
+	r, err := d.ContainerInspect(context.Background(), id, false)
+	if err != nil {
+		t.Fatalf("inspect: %v", err)
+	}
+	return r
+}
+
+func TestCreateStartWaitRemove(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ev := recordEvents(t, d)
+	ctx := context.Background()
+
+	id := create(t, d, "hello", []string{"echo", "hi"})
+	in := inspect(t, d, id)
+	if in.Name != "/hello" || in.State.Status != "created" || in.Path != "echo" || !slices.Equal(in.Args, []string{"hi"}) {
+		t.Fatalf("inspect after create: %+v %+v", in, in.State)
+	}
+	if in.Config.Hostname != id[:12] || in.HostConfig.NetworkMode != "none" || in.HostConfig.Runtime != "berth" ||
+		in.Driver != "overlay2" || in.GraphDriver.Name != "overlay2" || in.Platform != "linux" {
+		t.Fatalf("inspect: %+v", in)
+	}
+	if in.Config.WorkingDir != "/srv/berth" || !slices.Contains(in.Config.Env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") {
+		t.Fatalf("image config not merged: %+v", in.Config)
+	}
+	hosts, _ := os.ReadFile(in.HostsPath)
+	if !strings.Contains(string(hosts), "127.0.0.1\tlocalhost\n") || !strings.Contains(string(hosts), "::1\tlocalhost") ||
+		!strings.Contains(string(hosts), id[:12]) {
+		t.Fatalf("hosts:\n%s", hosts)
+	}
+	resolv, _ := os.ReadFile(in.ResolvConfPath)
+	if !strings.Contains(string(resolv), "nameserver ") || strings.Contains(string(resolv), "nameserver 127.") {
+		t.Fatalf("resolv.conf:\n%s", resolv)
+	}
+	if hn, _ := os.ReadFile(in.HostnamePath); string(hn) != id[:12]+"\n" {
+		t.Fatalf("hostname %q", hn)
+	}
+
+	exit := waitFor(t, d, id, containertypes.WaitConditionNextExit)
+	if err := d.ContainerStart(ctx, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, exit); r.StatusCode != 0 || r.Error != nil {
+		t.Fatalf("exit %+v", r)
+	}
+	eventually(t, "exited", func() bool { return inspect(t, d, id).State.Status == "exited" })
+	in = inspect(t, d, id)
+	if in.State.ExitCode != 0 || in.State.StartedAt == "0001-01-01T00:00:00Z" || in.State.FinishedAt == "0001-01-01T00:00:00Z" {
+		t.Fatalf("state %+v", in.State)
+	}
+	// not-running answers at once for a stopped container.
+	if r := result(t, waitFor(t, d, id, containertypes.WaitConditionNotRunning)); r.StatusCode != 0 {
+		t.Fatalf("not-running %+v", r)
+	}
+	if _, err := os.Stat(d.rootfsDir(id)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("bundle left after exit: %v", err)
+	}
+
+	removed := waitFor(t, d, id, containertypes.WaitConditionRemoved)
+	if err := d.ContainerRemove(ctx, id, server.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	result(t, removed)
+	if _, err := d.ContainerInspect(ctx, id, false); !errdefs.IsNotFound(err) {
+		t.Fatalf("inspect after rm: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataRoot, "containers", id)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("container dir left: %v", err)
+	}
+	if _, err := d.snapshots.Stat(ctx, id); !errdefs.IsNotFound(err) {
+		t.Fatalf("snapshot left: %v", err)
+	}
+	eventually(t, "events", func() bool {
+		return slices.Equal(ev.actions(id), []string{"create", "start", "die", "destroy"})
+	})
+	if m := ev.find(id, "die"); m.Actor.Attributes["exitCode"] != "0" || m.Actor.Attributes["name"] != "hello" || m.Actor.Attributes["image"] != "busybox" {
+		t.Fatalf("die event %+v", m)
+	}
+}
+
+func TestCreateRefusals(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ctx := context.Background()
+	create(t, d, "taken", []string{"true"})
+	for _, tc := range []struct {
+		name  string
+		req   server.ContainerCreateRequest
+		class func(error) bool
+		msg   string
+	}{
+		{"no image", server.ContainerCreateRequest{Config: &containertypes.Config{}}, errdefs.IsInvalidParameter, "no image"},
+		{"unknown image", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "nope:1"}}, errdefs.IsNotFound, "No such image: nope:1"},
+		{"bad name", server.ContainerCreateRequest{Name: "-x", Config: &containertypes.Config{Image: "busybox"}}, errdefs.IsInvalidParameter, "Invalid container name"},
+		{"taken name", server.ContainerCreateRequest{Name: "taken", Config: &containertypes.Config{Image: "busybox"}}, errdefs.IsConflict, `The container name "/taken" is already in use`},
+		{"restart + rm", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{AutoRemove: true, RestartPolicy: containertypes.RestartPolicy{Name: "always"}}}, errdefs.IsInvalidParameter, "AutoRemove"},
+		{"bad policy", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{RestartPolicy: containertypes.RestartPolicy{Name: "sometimes"}}}, errdefs.IsInvalidParameter, "invalid restart policy"},
+		{"retries without on-failure", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{RestartPolicy: containertypes.RestartPolicy{Name: "always", MaximumRetryCount: 2}}}, errdefs.IsInvalidParameter, "only be used with 'on-failure'"},
+		{"unknown runtime", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{Runtime: "kata"}}, errdefs.IsInvalidParameter, "unknown or invalid runtime name: kata"},
+		{"unknown network", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{NetworkMode: "mynet"}}, errdefs.IsNotFound, "network mynet not found"},
+		{"bad log driver", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{LogConfig: containertypes.LogConfig{Type: "syslog"}}}, errdefs.IsInvalidParameter, "no log driver named 'syslog'"},
+		{"bad stop signal", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox", StopSignal: "SIGNOPE"}}, errdefs.IsInvalidParameter, "Invalid signal"},
+		{"no command", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox", Entrypoint: []string{""}}}, errdefs.IsInvalidParameter, "no command specified"},
+	} {
+		_, err := d.ContainerCreate(ctx, tc.req)
+		if err == nil || !tc.class(err) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.msg)
+		}
+	}
+	// Refused creates leave nothing: one record, one container snapshot.
+	if n := d.containers.Len(); n != 1 {
+		t.Fatalf("%d containers after refused creates", n)
+	}
+	ents, _ := os.ReadDir(filepath.Join(cfg.DataRoot, "containers"))
+	if len(ents) != 1 {
+		t.Fatalf("container dirs %v", ents)
+	}
+}
+
+func TestStopKillPauseRestart(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ev := recordEvents(t, d)
+	ctx := context.Background()
+	id := create(t, d, "sleeper", []string{"sleep", "1000"})
+	if err := d.ContainerStop(ctx, id, server.StopOptions{}); !errdefs.IsNotModified(err) {
+		t.Fatalf("stop of a created container: %v", err)
+	}
+	if err := d.ContainerKill(ctx, id, ""); !errdefs.IsConflict(err) {
+		t.Fatalf("kill of a created container: %v", err)
+	}
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerStart(ctx, id); !errdefs.IsNotModified(err) {
+		t.Fatalf("second start: %v", err)
+	}
+	if st := inspect(t, d, id).State; st.Status != "running" || !st.Running || st.Pid == 0 {
+		t.Fatalf("state %+v", st)
+	}
+	if err := d.ContainerPause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerPause(ctx, id); !errdefs.IsConflict(err) {
+		t.Fatalf("second pause: %v", err)
+	}
+	if err := d.ContainerStart(ctx, id); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "unpause") {
+		t.Fatalf("start of a paused container: %v", err)
+	}
+	if err := d.ContainerUnpause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerUnpause(ctx, id); !errdefs.IsConflict(err) {
+		t.Fatalf("second unpause: %v", err)
+	}
+	err := d.ContainerRemove(ctx, id, server.RemoveOptions{})
+	if !errdefs.IsConflict(err) || err.Error() != `cannot remove container "/sleeper": container is running: stop the container before removing or force remove` {
+		t.Fatalf("rm of a running container: %v", err)
+	}
+	timeout := 5
+	if err := d.ContainerStop(ctx, id, server.StopOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	if st := inspect(t, d, id).State; st.Status != "exited" || st.ExitCode != 143 {
+		t.Fatalf("after stop: %+v", st)
+	}
+	if m := ev.find(id, "kill"); m == nil || m.Actor.Attributes["signal"] != "15" {
+		t.Fatalf("kill event %+v", m)
+	}
+	eventually(t, "stop events", func() bool {
+		a := ev.actions(id)
+		return slices.Equal(a[len(a)-3:], []string{"kill", "die", "stop"})
+	})
+
+	// A process that ignores SIGTERM gets SIGKILL after the timeout.
+	id2 := create(t, d, "", []string{"ignoreterm"})
+	if err := d.ContainerStart(ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	begin := time.Now()
+	if err := d.ContainerStop(ctx, id2, server.StopOptions{Timeout: &one}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begin); took < time.Second || took > 5*time.Second {
+		t.Fatalf("stop took %v", took)
+	}
+	if st := inspect(t, d, id2).State; st.ExitCode != 137 {
+		t.Fatalf("after SIGKILL: %+v", st)
+	}
+
+	// restart of a stopped container, then kill with a signal name.
+	if err := d.ContainerRestart(ctx, id, server.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := inspect(t, d, id).State; st.Status != "running" {
+		t.Fatalf("after restart: %+v", st)
+	}
+	exit := waitFor(t, d, id, containertypes.WaitConditionNotRunning)
+	if err := d.ContainerKill(ctx, id, "SIGUSR1"); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, exit); r.StatusCode != 138 {
+		t.Fatalf("exit after SIGUSR1: %+v", r)
+	}
+	if err := d.ContainerKill(ctx, id, "SIGBOGUS"); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("bad signal: %v", err)
+	}
+	// rm -f of a running container.
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerRemove(ctx, id, server.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ContainerInspect(ctx, id, false); !errdefs.IsNotFound(err) {
+		t.Fatalf("after rm -f: %v", err)
+	}
+}
+
+func TestRestartPolicies(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ctx := context.Background()
+
+	onFailure := create(t, d, "", []string{"sh", "-c", "exit 3"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.RestartPolicy = containertypes.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}
+	})
+	if err := d.ContainerStart(ctx, onFailure); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "on-failure:2 gives up", func() bool {
+		in := inspect(t, d, onFailure)
+		return in.State.Status == "exited" && in.RestartCount == 2
+	})
+	if in := inspect(t, d, onFailure); in.State.ExitCode != 3 {
+		t.Fatalf("exit code %d", in.State.ExitCode)
+	}
+
+	// on-failure does not restart a success.
+	ok := create(t, d, "", []string{"true"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.RestartPolicy = containertypes.RestartPolicy{Name: "on-failure"}
+	})
+	exit := waitFor(t, d, ok, containertypes.WaitConditionNextExit)
+	_ = d.ContainerStart(ctx, ok)
+	result(t, exit)
+	time.Sleep(300 * time.Millisecond)
+	if in := inspect(t, d, ok); in.RestartCount != 0 || in.State.Status != "exited" {
+		t.Fatalf("on-failure restarted a success: %+v", in.State)
+	}
+
+	// always keeps restarting, with a growing back-off; stop ends it.
+	always := create(t, d, "", []string{"true"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.RestartPolicy = containertypes.RestartPolicy{Name: "always"}
+	})
+	_ = d.ContainerStart(ctx, always)
+	eventually(t, "always restarts", func() bool { return inspect(t, d, always).RestartCount >= 3 })
+	if err := d.ContainerStop(ctx, always, server.StopOptions{}); err != nil && !errdefs.IsNotModified(err) {
+		t.Fatal(err)
+	}
+	eventually(t, "stopped for good", func() bool { return inspect(t, d, always).State.Status == "exited" })
+	n := inspect(t, d, always).RestartCount
+	time.Sleep(500 * time.Millisecond)
+	if in := inspect(t, d, always); in.RestartCount != n || in.State.Status != "exited" {
+		t.Fatalf("a stopped always container restarted: %+v", in.State)
+	}
+	// The back-off doubles: restarts 1..4 are 100, 200, 400, 800 ms apart,
+	// so 4 restarts take at least 0.7 s.
+	delay := time.Duration(d.runs[always].restartDelay)
+	if delay < 400*time.Millisecond {
+		t.Fatalf("back-off after %d restarts is %v", n, delay)
+	}
+
+	// docker kill of an always container: no restart.
+	k := create(t, d, "", []string{"sleep", "1000"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.RestartPolicy = containertypes.RestartPolicy{Name: "always"}
+	})
+	_ = d.ContainerStart(ctx, k)
+	if err := d.ContainerKill(ctx, k, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "killed", func() bool { return inspect(t, d, k).State.Status == "exited" })
+	time.Sleep(300 * time.Millisecond)
+	if in := inspect(t, d, k); in.State.Status != "exited" || in.RestartCount != 0 {
+		t.Fatalf("a killed always container restarted: %+v", in.State)
+	}
+}
+
+func TestAutoRemove(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sh", "-c", "exit 7"}, func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true })
+	removed := waitFor(t, d, id, containertypes.WaitConditionRemoved)
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, removed); r.StatusCode != 7 {
+		t.Fatalf("removed wait %+v", r)
+	}
+	if _, err := d.ContainerInspect(ctx, id, false); !errdefs.IsNotFound(err) {
+		t.Fatalf("auto-remove: %v", err)
+	}
+	if _, err := d.ContainerWait(ctx, id, containertypes.WaitConditionRemoved); !errdefs.IsNotFound(err) {
+		t.Fatalf("wait on a removed container: %v", err)
+	}
+}
+
+func TestStartFailure(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, cfg, fake)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"nope"})
+	fake.startErr = errors.New(`exec: "nope": executable file not found in $PATH`)
+	err := d.ContainerStart(ctx, id)
+	if err == nil || !strings.Contains(err.Error(), "executable file not found") {
+		t.Fatalf("start: %v", err)
+	}
+	st := inspect(t, d, id).State
+	if st.Status != "exited" || st.ExitCode != 127 || !strings.Contains(st.Error, "executable file not found") {
+		t.Fatalf("state %+v", st)
+	}
+	if _, err := os.Stat(d.rootfsDir(id)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("rootfs left mounted: %v", err)
+	}
+	fake.startErr = nil
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}

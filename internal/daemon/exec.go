@@ -1,0 +1,417 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/container/spec"
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// execRetention is how long an ended exec stays inspectable (docker
+// cleans them after 5 minutes too).
+const execRetention = 5 * time.Minute
+
+// execProcess is one docker exec: created, then started once.
+type execProcess struct {
+	id          string
+	containerID string
+	req         containertypes.ExecCreateRequest
+	detachKeys  []byte
+
+	mu       sync.Mutex
+	started  bool
+	running  bool
+	pid      int
+	exitCode *int
+	ended    time.Time
+	done     chan struct{}
+}
+
+// ExecCreate is POST /containers/{id}/exec.
+func (d *Daemon) ExecCreate(ctx context.Context, name string, req containertypes.ExecCreateRequest) (string, error) {
+	c, r, err := d.get(name)
+	if err != nil {
+		return "", err
+	}
+	if len(req.Cmd) == 0 {
+		return "", errdefs.Errorf(errdefs.ErrInvalidParameter, "No exec command specified")
+	}
+	keys := defaultDetachKeys
+	if req.DetachKeys != "" {
+		if keys, err = parseDetachKeys(req.DetachKeys); err != nil {
+			return "", err
+		}
+	}
+	c.Lock()
+	defer c.Unlock()
+	switch {
+	case c.State.Status == container.Paused:
+		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is paused, unpause the container before exec", c.ID)
+	case c.State.Status == container.Restarting:
+		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is restarting, wait until the container is running", c.ID)
+	case !c.State.HasProcess() || r.task == nil:
+		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", c.ID)
+	}
+	e := &execProcess{
+		id:          container.NewID(),
+		containerID: c.ID,
+		req:         req,
+		detachKeys:  keys,
+		done:        make(chan struct{}),
+	}
+	d.mu.Lock()
+	d.pruneExecsLocked(time.Now())
+	d.execs[e.id] = e
+	d.mu.Unlock()
+	d.emit(c, events.Action(string(events.ActionExecCreate)+": "+strings.Join(req.Cmd, " ")), map[string]string{"execID": e.id})
+	_ = ctx
+	return e.id, nil
+}
+
+func (d *Daemon) getExec(id string) (*execProcess, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.execs[id]
+	if !ok {
+		return nil, errdefs.Errorf(errdefs.ErrNotFound, "No such exec instance: %s", id)
+	}
+	return e, nil
+}
+
+// pruneExecsLocked forgets ended execs older than execRetention. The
+// caller holds d.mu.
+func (d *Daemon) pruneExecsLocked(now time.Time) {
+	for id, e := range d.execs {
+		e.mu.Lock()
+		old := !e.ended.IsZero() && now.Sub(e.ended) > execRetention
+		e.mu.Unlock()
+		if old {
+			delete(d.execs, id)
+		}
+	}
+}
+
+// forgetExecs drops a container's execs (it stopped: they are gone too).
+func (d *Daemon) forgetExecs(containerID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, e := range d.execs {
+		if e.containerID == containerID {
+			delete(d.execs, id)
+		}
+	}
+}
+
+// execIDs lists a container's execs, for inspect.
+func (d *Daemon) execIDs(containerID string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ids []string
+	for id, e := range d.execs {
+		if e.containerID == containerID {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ExecStart is POST /exec/{id}/start.
+func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStartOptions) error {
+	e, err := d.getExec(id)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.started {
+		e.mu.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "Error: Exec command %s is already running", id)
+	}
+	e.started = true
+	e.mu.Unlock()
+
+	c, r, err := d.get(e.containerID)
+	if err != nil {
+		return err
+	}
+	c.Lock()
+	task := r.task
+	running := c.State.Status == container.Running && task != nil
+	c.Unlock()
+	if !running {
+		return errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", e.containerID)
+	}
+	req := e.req
+	if opts.ConsoleSize != nil {
+		req.ConsoleSize = opts.ConsoleSize
+	}
+	proc, err := d.execProcessSpec(c, req, opts.Tty || req.Tty)
+	if err != nil {
+		return err
+	}
+	if err := task.Exec(ctx, container.ExecConfig{ID: id, Process: proc, OpenStdin: req.AttachStdin}); err != nil {
+		return err
+	}
+
+	var streams server.Streams
+	attachDone := make(chan error, 1)
+	attachCtx, cancelAttach := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelAttach()
+	if !opts.Detach && opts.Streams != nil {
+		if streams, err = opts.Streams(proc.Terminal); err != nil {
+			return err
+		}
+		ao := container.AttachOptions{ExecID: id, CloseStdin: true}
+		if req.AttachStdout {
+			ao.Stdout = streams.Stdout
+		}
+		if req.AttachStderr && !proc.Terminal {
+			ao.Stderr = streams.Stderr
+		}
+		if req.AttachStdin && streams.Stdin != nil {
+			ao.Stdin = newDetachReader(streams.Stdin, e.detachKeys, cancelAttach)
+		}
+		if err := d.attachBeforeStart(attachCtx, task, ao, attachDone); err != nil {
+			return err
+		}
+	} else {
+		attachDone <- nil
+	}
+
+	pid, err := task.StartExec(ctx, id)
+	if err != nil {
+		cancelAttach()
+		return err
+	}
+	e.mu.Lock()
+	e.running, e.pid = true, pid
+	e.mu.Unlock()
+	c.Lock()
+	d.emit(c, events.Action(string(events.ActionExecStart)+": "+strings.Join(req.Cmd, " ")), map[string]string{"execID": id})
+	c.Unlock()
+
+	finish := func() {
+		st, err := task.WaitExec(context.Background(), id)
+		code := st.Code
+		if err != nil {
+			code = 126
+		}
+		e.mu.Lock()
+		e.running = false
+		e.exitCode = &code
+		e.ended = time.Now()
+		close(e.done)
+		e.mu.Unlock()
+		c.Lock()
+		d.emit(c, events.ActionExecDie, map[string]string{"execID": id, "exitCode": fmt.Sprint(code)})
+		c.Unlock()
+	}
+	if opts.Detach {
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			finish()
+		}()
+		return nil
+	}
+	finish()
+	// The shim delivers all output before WaitExec returns; the attach
+	// ends with it (or was detached already).
+	select {
+	case <-attachDone:
+	case <-time.After(5 * time.Second):
+		cancelAttach()
+		<-attachDone
+	}
+	return nil
+}
+
+// execProcessSpec is the exec's process: the container's own (its
+// capabilities, rlimits, security settings) with the exec's command,
+// environment, directory, user and terminal.
+func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.ExecCreateRequest, tty bool) (*specs.Process, error) {
+	b, err := os.ReadFile(filepath.Join(d.bundleDir(c.ID), "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("exec: the container's spec: %w", err)
+	}
+	var sp specs.Spec
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return nil, fmt.Errorf("exec: the container's spec: %w", err)
+	}
+	if sp.Process == nil {
+		return nil, fmt.Errorf("exec: the container's spec has no process: %w", errdefs.ErrInvalidParameter)
+	}
+	p := *sp.Process
+	p.Args = append([]string(nil), req.Cmd...)
+	p.Terminal = tty
+	p.Env = mergeEnv(p.Env, req.Env)
+	if req.WorkingDir != "" {
+		p.Cwd = req.WorkingDir
+	}
+	p.ConsoleSize = nil
+	if tty && req.ConsoleSize != nil && req.ConsoleSize[0] > 0 && req.ConsoleSize[1] > 0 {
+		p.ConsoleSize = &specs.Box{Height: req.ConsoleSize[0], Width: req.ConsoleSize[1]}
+	}
+	if req.User != "" {
+		uid, gid, extra, err := spec.ResolveUser(d.rootfsDir(c.ID), req.User)
+		if err != nil {
+			return nil, err
+		}
+		p.User = specs.User{UID: uid, GID: gid, AdditionalGids: extra, Umask: p.User.Umask}
+	}
+	if req.Privileged {
+		caps := allCapabilities()
+		p.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+		p.SelinuxLabel = ""
+		p.ApparmorProfile = ""
+	}
+	return &p, nil
+}
+
+// mergeEnv is base with over's entries replacing those of the same name.
+func mergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(out, func(e string) bool {
+			ek, _, _ := strings.Cut(e, "=")
+			return ek == k
+		})
+		if i >= 0 {
+			out[i] = kv
+		} else {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// allCapabilities is every capability Linux knows (what --privileged
+// grants).
+func allCapabilities() []string {
+	names := []string{
+		"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+		"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+		"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+		"SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+		"LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+		"WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "CAP_" + n
+	}
+	return out
+}
+
+// ExecInspect is GET /exec/{id}/json.
+func (d *Daemon) ExecInspect(ctx context.Context, id string) (containertypes.ExecInspectResponse, error) {
+	e, err := d.getExec(id)
+	if err != nil {
+		return containertypes.ExecInspectResponse{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	priv := e.req.Privileged
+	resp := containertypes.ExecInspectResponse{
+		ID:      e.id,
+		Running: e.running,
+		ProcessConfig: &containertypes.ExecProcessConfig{
+			Tty:        e.req.Tty,
+			Entrypoint: e.req.Cmd[0],
+			Arguments:  append([]string{}, e.req.Cmd[1:]...),
+			Privileged: &priv,
+			User:       e.req.User,
+		},
+		OpenStdin:   e.req.AttachStdin,
+		OpenStdout:  e.req.AttachStdout,
+		OpenStderr:  e.req.AttachStderr,
+		CanRemove:   false,
+		ContainerID: e.containerID,
+		DetachKeys:  e.detachKeys,
+		Pid:         e.pid,
+	}
+	if e.exitCode != nil {
+		code := *e.exitCode
+		resp.ExitCode = &code
+	}
+	_ = ctx
+	return resp, nil
+}
+
+// ExecResize is POST /exec/{id}/resize.
+func (d *Daemon) ExecResize(ctx context.Context, id string, height, width uint) error {
+	e, err := d.getExec(id)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	running := e.running
+	e.mu.Unlock()
+	if !running {
+		return errdefs.Errorf(errdefs.ErrConflict, "Exec %s is not running, so it can not be resized.", id)
+	}
+	_, r, err := d.get(e.containerID)
+	if err != nil {
+		return err
+	}
+	r.c.Lock()
+	task := r.task
+	r.c.Unlock()
+	if task == nil {
+		return errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", e.containerID)
+	}
+	return task.Resize(ctx, id, uint16(width), uint16(height))
+}
+
+// runInternalExec runs argv in the container (a health check), with its
+// output to out, and returns its exit code. It is not a docker exec: no
+// record, no events.
+func (d *Daemon) runInternalExec(ctx context.Context, c *container.Container, r *run, argv []string, out io.Writer) (int, error) {
+	c.Lock()
+	task := r.task
+	c.Unlock()
+	if task == nil {
+		return 0, errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", c.ID)
+	}
+	req := containertypes.ExecCreateRequest{Cmd: argv}
+	proc, err := d.execProcessSpec(c, req, false)
+	if err != nil {
+		return 0, err
+	}
+	id := "health-" + container.NewID()[:24]
+	if err := task.Exec(ctx, container.ExecConfig{ID: id, Process: proc}); err != nil {
+		return 0, err
+	}
+	done := make(chan error, 1)
+	if err := d.attachBeforeStart(ctx, task, container.AttachOptions{ExecID: id, Stdout: out, Stderr: out}, done); err != nil {
+		return 0, err
+	}
+	if _, err := task.StartExec(ctx, id); err != nil {
+		return 0, err
+	}
+	st, err := task.WaitExec(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return st.Code, nil
+}

@@ -1,0 +1,228 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	containertypes "github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// defaultNameservers are docker's fallback when the host names none that a
+// container could reach (only loopback ones, which mean the host's own
+// resolver and nothing inside a network namespace).
+var defaultNameservers = []string{"8.8.8.8", "8.8.4.4"}
+
+// hostResolvConf is read for the containers' resolv.conf; with
+// systemd-resolved's stub (127.0.0.53) the real upstream list is in
+// systemdResolvConf.
+const (
+	hostResolvConf    = "/etc/resolv.conf"
+	systemdResolvConf = "/run/systemd/resolve/resolv.conf"
+	hostHostsFile     = "/etc/hosts"
+)
+
+// writeContainerFiles writes hostname, hosts and resolv.conf into c's
+// directory and records their paths. The caller holds c's lock.
+func (d *Daemon) writeContainerFiles(c *container.Container) error {
+	dir := d.containers.Dir(c.ID)
+	hostname := c.Config.Hostname
+	files := []struct {
+		name string
+		data []byte
+		path *string
+	}{
+		{"hostname", []byte(hostname + "\n"), &c.HostnamePath},
+	}
+	hosts, err := buildHosts(c.HostConfig, hostname, c.Config.Domainname)
+	if err != nil {
+		return err
+	}
+	files = append(files, struct {
+		name string
+		data []byte
+		path *string
+	}{"hosts", hosts, &c.HostsPath})
+	resolv, err := buildResolvConf(c.HostConfig)
+	if err != nil {
+		return err
+	}
+	files = append(files, struct {
+		name string
+		data []byte
+		path *string
+	}{"resolv.conf", resolv, &c.ResolvConfPath})
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := writeFileSync(p, f.data, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", f.name, err)
+		}
+		*f.path = p
+	}
+	return nil
+}
+
+// buildHosts is /etc/hosts: the host's own for network mode host; else
+// loopback names, the container's hostname on 127.0.0.1 (with network
+// mode none there is no other address to give it), and --add-host
+// entries.
+func buildHosts(host *containertypes.HostConfig, hostname, domain string) ([]byte, error) {
+	var b bytes.Buffer
+	if host.NetworkMode.IsHost() {
+		data, err := os.ReadFile(hostHostsFile)
+		if err == nil {
+			b.Write(data)
+			if len(data) > 0 && data[len(data)-1] != '\n' {
+				b.WriteByte('\n')
+			}
+		}
+	} else {
+		b.WriteString("127.0.0.1\tlocalhost\n")
+		b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
+		b.WriteString("fe00::\tip6-localnet\n")
+		b.WriteString("ff00::\tip6-mcastprefix\n")
+		b.WriteString("ff02::1\tip6-allnodes\n")
+		b.WriteString("ff02::2\tip6-allrouters\n")
+		names := hostname
+		if domain != "" {
+			names = hostname + "." + domain + " " + hostname
+		}
+		b.WriteString("127.0.0.1\t" + names + "\n")
+	}
+	for _, e := range host.ExtraHosts {
+		name, ip, ok := strings.Cut(e, ":")
+		if !ok {
+			name, ip, ok = strings.Cut(e, "=")
+		}
+		if !ok || name == "" {
+			return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid extra host %q: want host:ip", e)
+		}
+		if ip == "host-gateway" {
+			return nil, errdefs.Errorf(errdefs.ErrNotImplemented, "extra host %q: host-gateway needs a bridge network, which Berth does not have yet", e)
+		}
+		if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil {
+			return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid IP address in add-host: %q", ip)
+		}
+		fmt.Fprintf(&b, "%s\t%s\n", strings.Trim(ip, "[]"), name)
+	}
+	return b.Bytes(), nil
+}
+
+// buildResolvConf is /etc/resolv.conf: the host's (with network mode host,
+// as it is), otherwise without loopback nameservers, falling back to
+// docker's public defaults when none remain; --dns, --dns-search and
+// --dns-option replace the matching lines.
+func buildResolvConf(host *containertypes.HostConfig) ([]byte, error) {
+	src := hostResolvConf
+	data, err := os.ReadFile(src)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	if !host.NetworkMode.IsHost() && usesSystemdStub(data) {
+		if alt, err := os.ReadFile(systemdResolvConf); err == nil {
+			data = alt
+		}
+	}
+	var nameservers, search, options, other []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		fields := strings.Fields(line)
+		if len(fields) == 0 || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		switch fields[0] {
+		case "nameserver":
+			if len(fields) < 2 {
+				continue
+			}
+			if !host.NetworkMode.IsHost() && isLoopback(fields[1]) {
+				continue
+			}
+			nameservers = append(nameservers, fields[1])
+		case "search", "domain":
+			search = fields[1:]
+		case "options":
+			options = append(options, fields[1:]...)
+		default:
+			other = append(other, line)
+		}
+	}
+	if len(host.DNS) > 0 {
+		nameservers = nameservers[:0]
+		for _, ns := range host.DNS {
+			nameservers = append(nameservers, ns.String())
+		}
+	}
+	if len(host.DNSSearch) > 0 {
+		search = host.DNSSearch
+		if len(search) == 1 && search[0] == "." {
+			search = nil
+		}
+	}
+	if len(host.DNSOptions) > 0 {
+		options = host.DNSOptions
+	}
+	if len(nameservers) == 0 {
+		nameservers = defaultNameservers
+	}
+	var b bytes.Buffer
+	for _, ns := range nameservers {
+		b.WriteString("nameserver " + ns + "\n")
+	}
+	if len(search) > 0 {
+		b.WriteString("search " + strings.Join(search, " ") + "\n")
+	}
+	if len(options) > 0 {
+		b.WriteString("options " + strings.Join(options, " ") + "\n")
+	}
+	for _, l := range other {
+		b.WriteString(l + "\n")
+	}
+	return b.Bytes(), nil
+}
+
+func usesSystemdStub(data []byte) bool {
+	return bytes.Contains(data, []byte("nameserver 127.0.0.53"))
+}
+
+func isLoopback(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.IsLoopback()
+}
+
+// writeFileSync writes a small file durably (the container's files must
+// survive a crash right after create), replacing it atomically.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}

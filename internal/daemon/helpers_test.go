@@ -1,0 +1,161 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/moby/api/types/events"
+
+	"github.com/berth-project/berth/internal/daemon/config"
+	"github.com/berth-project/berth/internal/image/imagetest"
+	"github.com/berth-project/berth/internal/image/interchange"
+	"github.com/berth-project/berth/internal/mount"
+	"github.com/berth-project/berth/internal/testenv"
+)
+
+// busyboxArchive is a docker-archive of imagetest's busybox image as
+// busybox:latest, made once per test binary.
+var busyboxArchive struct {
+	once sync.Once
+	data []byte
+}
+
+func busyboxTar(t *testing.T) []byte {
+	t.Helper()
+	busyboxArchive.once.Do(func() {
+		img := imagetest.BusyboxImage(t)
+		p := filepath.Join(t.TempDir(), "busybox.tar")
+		imagetest.WriteDockerArchive(t, p, map[string]v1.Image{"busybox:latest": img}, imagetest.ArchiveOCI)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		busyboxArchive.data = b
+	})
+	if busyboxArchive.data == nil {
+		t.Fatal("no busybox archive (an earlier test failed to make it)")
+	}
+	return busyboxArchive.data
+}
+
+// testRoots makes short data and exec roots (shim sockets live under the
+// exec root, and unix socket paths are short).
+func testRoots(t *testing.T) config.Config {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "bd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataRoot = filepath.Join(dir, "data")
+	cfg.ExecRoot = filepath.Join(dir, "x")
+	cfg.ResourcePrefix = "bdtest"
+	t.Cleanup(func() {
+		entries, _ := os.ReadDir(filepath.Join(cfg.ExecRoot, "bundles"))
+		for _, e := range entries {
+			_ = mount.UnmountAll(filepath.Join(cfg.ExecRoot, "bundles", e.Name(), "rootfs"), 2 /* MNT_DETACH */)
+		}
+		_ = os.RemoveAll(dir)
+	})
+	return cfg
+}
+
+// newTestDaemon opens a daemon on cfg's roots with the fake shim and
+// busybox:latest loaded. It is closed when t ends.
+func newTestDaemon(t *testing.T, cfg config.Config, fake *fakeLauncher) *Daemon {
+	t.Helper()
+	testenv.RequireRoot(t)
+	d, err := New(context.Background(), cfg, withTaskLauncher(fake), WithBinDir(testenv.BinDir(t)), WithEventBus(&eventLog{}),
+		WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	if _, err := interchange.Load(context.Background(), bytes.NewReader(busyboxTar(t)), d.ImageStore()); err != nil {
+		t.Fatalf("load busybox: %v", err)
+	}
+	return d
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// eventLog is a bus that records what the daemon publishes.
+type eventLog struct {
+	mu   sync.Mutex
+	msgs []events.Message
+}
+
+func (l *eventLog) Publish(m events.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m.Time == 0 {
+		m.Time = time.Now().Unix()
+	}
+	l.msgs = append(l.msgs, m)
+}
+
+func (l *eventLog) Subscribe(ctx context.Context, since, until time.Time, filters map[string][]string, send func(events.Message) error) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (l *eventLog) Close() {}
+
+// recordEvents is the test daemon's event log.
+func recordEvents(t *testing.T, d *Daemon) *eventLog {
+	t.Helper()
+	l, ok := d.events.(*eventLog)
+	if !ok {
+		t.Fatal("the test daemon has no event log")
+	}
+	return l
+}
+
+// actions lists the actions seen for container id.
+func (l *eventLog) actions(id string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, m := range l.msgs {
+		if m.Actor.ID == id {
+			out = append(out, string(m.Action))
+		}
+	}
+	return out
+}
+
+func (l *eventLog) find(id string, action string) *events.Message {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.msgs {
+		if l.msgs[i].Actor.ID == id && string(l.msgs[i].Action) == action {
+			m := l.msgs[i]
+			return &m
+		}
+	}
+	return nil
+}
+
+// eventually polls cond until it holds or 5 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,162 @@
+package daemon
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
+
+	"github.com/berth-project/berth/internal/container"
+)
+
+// ContainerInspect is GET /containers/{id}/json.
+func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (containertypes.InspectResponse, error) {
+	c, _, err := d.get(name)
+	if err != nil {
+		return containertypes.InspectResponse{}, err
+	}
+	c.Lock()
+	resp := containertypes.InspectResponse{
+		ID:                      c.ID,
+		Created:                 c.Created.UTC().Format(time.RFC3339Nano),
+		Path:                    c.Path,
+		Args:                    nonNilStrings(c.Args),
+		State:                   c.State.APIState(),
+		Image:                   c.Image.String(),
+		ResolvConfPath:          c.ResolvConfPath,
+		HostnamePath:            c.HostnamePath,
+		HostsPath:               c.HostsPath,
+		LogPath:                 c.LogPath,
+		Name:                    c.Name,
+		RestartCount:            c.RestartCount,
+		Driver:                  c.Driver,
+		Platform:                c.Platform,
+		ExecIDs:                 nil,
+		Mounts:                  mountPoints(c.HostConfig),
+		NetworkSettings:         networkSettings(c),
+		ImageManifestDescriptor: c.ImageManifest,
+	}
+	cfg, host := *c.Config, *c.HostConfig
+	resp.Config = &cfg
+	resp.HostConfig = &host
+	key := c.SnapshotKey
+	id := c.ID
+	c.Unlock()
+	resp.ExecIDs = d.execIDs(id)
+	resp.GraphDriver = d.graphDriver(ctx, key, id)
+	if size {
+		rw, rootfs := d.sizes(ctx, c)
+		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
+	}
+	return resp, nil
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// graphDriver is docker's overlay2 GraphDriver data, from the snapshot's
+// mounts: LowerDir, UpperDir, WorkDir, and MergedDir where the daemon
+// mounts the rootfs.
+func (d *Daemon) graphDriver(ctx context.Context, key, id string) *storage.DriverData {
+	data := map[string]string{"MergedDir": d.rootfsDir(id)}
+	if mounts, err := d.snapshots.Mounts(ctx, key); err == nil && len(mounts) > 0 {
+		m := mounts[0]
+		if m.Type == "overlay" {
+			for _, o := range m.Options {
+				k, v, _ := strings.Cut(o, "=")
+				switch k {
+				case "lowerdir":
+					data["LowerDir"] = v
+				case "upperdir":
+					data["UpperDir"] = v
+				case "workdir":
+					data["WorkDir"] = v
+				}
+			}
+		} else {
+			data["UpperDir"] = m.Source
+		}
+	}
+	return &storage.DriverData{Name: "overlay2", Data: data}
+}
+
+// sizes are docker's SizeRw (what the container wrote) and SizeRootFs
+// (that plus its image).
+func (d *Daemon) sizes(ctx context.Context, c *container.Container) (rw, rootfs int64) {
+	c.Lock()
+	key, image := c.SnapshotKey, c.Image
+	c.Unlock()
+	if u, err := d.snapshots.Usage(ctx, key); err == nil {
+		rw = u.Size
+	}
+	rootfs = rw
+	if info, err := d.snapshots.Stat(ctx, key); err == nil {
+		for parent := info.Parent; parent != ""; {
+			if u, err := d.snapshots.Usage(ctx, parent); err == nil {
+				rootfs += u.Size
+			}
+			pi, err := d.snapshots.Stat(ctx, parent)
+			if err != nil {
+				break
+			}
+			parent = pi.Parent
+		}
+	}
+	_ = image
+	return rw, rootfs
+}
+
+// mountPoints lists the container's bind and tmpfs mounts as inspect and
+// ps show them.
+func mountPoints(host *containertypes.HostConfig) []containertypes.MountPoint {
+	out := []containertypes.MountPoint{}
+	for _, b := range host.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 {
+			continue
+		}
+		mp := containertypes.MountPoint{Type: mount.TypeBind, Source: parts[0], Destination: parts[1], RW: true, Propagation: mount.PropagationRPrivate}
+		if len(parts) > 2 {
+			mp.Mode = parts[2]
+			opts := strings.Split(parts[2], ",")
+			if slices.Contains(opts, "ro") {
+				mp.RW = false
+			}
+		}
+		out = append(out, mp)
+	}
+	for _, m := range host.Mounts {
+		mp := containertypes.MountPoint{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly}
+		if m.BindOptions != nil {
+			mp.Propagation = m.BindOptions.Propagation
+		}
+		out = append(out, mp)
+	}
+	return out
+}
+
+// networkSettings is the minimal shape for the modes Berth serves (none,
+// host, container:<id>): one entry named for the mode, no addresses.
+func networkSettings(c *container.Container) *containertypes.NetworkSettings {
+	mode := string(c.HostConfig.NetworkMode)
+	ns := &containertypes.NetworkSettings{
+		Ports:    network.PortMap{},
+		Networks: map[string]*network.EndpointSettings{},
+	}
+	if !c.HostConfig.NetworkMode.IsContainer() {
+		ns.Networks[mode] = &network.EndpointSettings{}
+	}
+	if c.State.HasProcess() && !c.HostConfig.NetworkMode.IsHost() {
+		ns.SandboxKey = "/proc/" + itoa(c.State.Pid) + "/ns/net"
+	}
+	return ns
+}

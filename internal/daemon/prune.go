@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// ContainersPrune is POST /containers/prune: remove every stopped
+// container (created, exited, dead) that the filters (until, label,
+// label!) select, reporting what was freed.
+func (d *Daemon) ContainersPrune(ctx context.Context, filters server.Filters) (containertypes.PruneReport, error) {
+	report := containertypes.PruneReport{ContainersDeleted: []string{}}
+	var until time.Time
+	var labels, notLabels []labelFilter
+	for key, values := range filters {
+		for _, v := range values {
+			switch key {
+			case "until":
+				t, err := parseUntil(v, time.Now())
+				if err != nil {
+					return report, err
+				}
+				until = t
+			case "label", "label!":
+				k, val, ok := strings.Cut(v, "=")
+				lf := labelFilter{key: k, value: val, hasValue: ok}
+				if key == "label" {
+					labels = append(labels, lf)
+				} else {
+					notLabels = append(notLabels, lf)
+				}
+			default:
+				return report, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter '%s'", key)
+			}
+		}
+	}
+	for _, c := range d.containers.List() {
+		c.Lock()
+		ok := !c.State.IsRunning() && c.State.Status != container.Removing &&
+			(until.IsZero() || c.Created.Before(until)) && labelsMatch(c.Labels(), labels, notLabels)
+		c.Unlock()
+		if !ok {
+			continue
+		}
+		rw, _ := d.sizes(ctx, c)
+		_, r, err := d.get(c.ID)
+		if err != nil {
+			continue
+		}
+		if err := d.remove(ctx, c, r, false); err != nil {
+			d.log.Warn("prune", "container", c.ID, "err", err)
+			continue
+		}
+		report.ContainersDeleted = append(report.ContainersDeleted, c.ID)
+		report.SpaceReclaimed += uint64(max(rw, 0))
+	}
+	d.events.Publish(events.Message{
+		Type:   events.ContainerEventType,
+		Action: events.ActionPrune,
+		Actor:  events.Actor{Attributes: map[string]string{"reclaimed": strconv.FormatUint(report.SpaceReclaimed, 10)}},
+		Scope:  "local",
+	})
+	return report, nil
+}
+
+func labelsMatch(have map[string]string, want, wantNot []labelFilter) bool {
+	for _, l := range want {
+		v, ok := have[l.key]
+		if !ok || (l.hasValue && v != l.value) {
+			return false
+		}
+	}
+	for _, l := range wantNot {
+		v, ok := have[l.key]
+		if ok && (!l.hasValue || v == l.value) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseUntil reads docker's until: a Unix time (with fractions), an
+// RFC 3339 time or date, or a duration before now ("24h").
+func parseUntil(v string, now time.Time) (time.Time, error) {
+	if dur, err := time.ParseDuration(v); err == nil {
+		return now.Add(-dur), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	secs, frac, hasFrac := strings.Cut(v, ".")
+	if s, err := strconv.ParseInt(secs, 10, 64); err == nil {
+		var ns int64
+		if hasFrac {
+			ns, err = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+			if err != nil {
+				return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter 'until=%s'", v)
+			}
+		}
+		return time.Unix(s, ns), nil
+	}
+	return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter 'until=%s'", v)
+}

@@ -1,0 +1,127 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// ContainerRemove is DELETE /containers/{id}. A running (or paused, or
+// restarting) container is refused unless forced; forced, it is killed
+// first. Removal frees everything the container owned: its snapshot, its
+// bundle, its shim's directory and its own directory (record, files,
+// logs). A removal that fails half way leaves the container dead, and a
+// second rm finishes it.
+func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts server.RemoveOptions) error {
+	c, r, err := d.get(name)
+	if err != nil {
+		return err
+	}
+	if opts.RemoveLink {
+		return errdefs.Errorf(errdefs.ErrNotImplemented, "links are not supported")
+	}
+	return d.remove(context.WithoutCancel(ctx), c, r, opts.Force)
+}
+
+func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, force bool) error {
+	c.Lock()
+	status := c.State.Status
+	if status == container.Removing {
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "removal of container %s is already in progress", container.ShortID(c.ID))
+	}
+	if c.State.IsRunning() && !force {
+		state := "running"
+		switch status {
+		case container.Paused:
+			state = "paused"
+		case container.Restarting:
+			state = "restarting"
+		}
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict,
+			"cannot remove container %q: container is %s: stop the container before removing or force remove", c.Name, state)
+	}
+	if c.State.HasProcess() && r.task != nil {
+		// Kill without the operation lock, so a stop waiting for its
+		// timeout does not delay a forced removal.
+		r.stopping = true
+		task, exited, paused := r.task, r.exited, status == container.Paused
+		c.Unlock()
+		if err := d.signal(ctx, c, task, syscall.SIGKILL, paused); err != nil {
+			return err
+		}
+		if err := waitExited(ctx, exited); err != nil {
+			return fmt.Errorf("cannot remove container %q: %w", c.Name, err)
+		}
+		c.Lock()
+	}
+	c.Unlock()
+
+	r.op.Lock()
+	defer r.op.Unlock()
+	c.Lock()
+	if r.removed {
+		c.Unlock()
+		return nil
+	}
+	r.cancelRestart()
+	if c.State.HasProcess() {
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "cannot remove container %q: it was started again during the removal", c.Name)
+	}
+	if err := c.State.SetRemoving(); err != nil {
+		c.Unlock()
+		return err
+	}
+	if err := d.containers.Save(c); err != nil {
+		// A full disk must not block a removal, which frees space: the
+		// in-memory state says removing, and a crash now leaves the old
+		// record, which a second rm handles.
+		d.log.Warn("remove: save record", "container", c.ID, "err", err)
+	}
+	c.Unlock()
+
+	err := d.release(ctx, c)
+	c.Lock()
+	defer c.Unlock()
+	if err != nil {
+		_ = c.State.SetDead(err.Error())
+		_ = d.containers.Save(c)
+		return fmt.Errorf("unable to remove container %s: %w", container.ShortID(c.ID), err)
+	}
+	r.removed = true
+	d.mu.Lock()
+	delete(d.runs, c.ID)
+	d.mu.Unlock()
+	r.notifyRemoved(c.State.ExitCode, c.State.Error)
+	d.emit(c, "destroy", nil)
+	return nil
+}
+
+// release frees what c owns, in the order that keeps a crash recoverable:
+// runtime leftovers, the snapshot, then the record and its directory.
+func (d *Daemon) release(ctx context.Context, c *container.Container) error {
+	d.cleanupRun(ctx, c.ID, nil)
+	d.forgetExecs(c.ID)
+	c.Lock()
+	key := c.SnapshotKey
+	c.Unlock()
+	var errs []error
+	if key != "" {
+		if err := d.snapshots.Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove the container's filesystem: %w", err))
+		}
+	}
+	if len(errs) == 0 {
+		if err := d.containers.Delete(c.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

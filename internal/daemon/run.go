@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"sync"
+
+	containertypes "github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/container"
+)
+
+// run is what the daemon knows about a container beyond its record: the
+// live connection to its shim, who waits for it, what runs beside it.
+// Nothing here is persisted; restore rebuilds it.
+type run struct {
+	c *container.Container
+	// op serializes lifecycle operations on the container.
+	op sync.Mutex
+
+	// The fields below are guarded by c's lock.
+
+	// task is the shim of the current start; nil when no process runs.
+	task container.Task
+	// gen counts starts, so a monitor knows whether the exit it saw is
+	// still the current one.
+	gen uint64
+	// exited is closed once the exit of start number gen is handled (the
+	// record says exited or restarting, the shim is deleted).
+	exited chan struct{}
+	// attaches wait for the container to start (attach before start, as
+	// docker run does).
+	attaches []*pendingAttach
+	waiters  []*waiter
+	// stopping: a user asked for the process to end (stop, kill, rm -f,
+	// restart): its exit must not trigger the restart policy.
+	stopping bool
+	// restartCancel, when set, cancels a pending restart back-off.
+	restartCancel chan struct{}
+	health        *healthMonitor
+	removed       bool
+	// restartDelay is the restart policy's current back-off.
+	restartDelay int64
+	// keepOnExit: the exit belongs to a restart (docker restart), so an
+	// auto-remove container stays.
+	keepOnExit bool
+}
+
+type waiter struct {
+	cond containertypes.WaitCondition
+	ch   chan containertypes.WaitResponse
+}
+
+func newRun(c *container.Container) *run {
+	ch := make(chan struct{})
+	close(ch)
+	return &run{c: c, exited: ch}
+}
+
+// closeTask drops the connection to the shim (daemon shutdown).
+func (r *run) closeTask() {
+	r.c.Lock()
+	t := r.task
+	r.c.Unlock()
+	if t != nil {
+		_ = t.Close()
+	}
+}
+
+// notifyExit answers the waiters that an exit satisfies. The caller holds
+// c's lock.
+func (r *run) notifyExit(code int, errMsg string) {
+	kept := r.waiters[:0]
+	for _, w := range r.waiters {
+		if w.cond == containertypes.WaitConditionRemoved {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- waitResponse(code, errMsg)
+		close(w.ch)
+	}
+	r.waiters = kept
+}
+
+// notifyRemoved answers every waiter left. The caller holds c's lock.
+func (r *run) notifyRemoved(code int, errMsg string) {
+	for _, w := range r.waiters {
+		w.ch <- waitResponse(code, errMsg)
+		close(w.ch)
+	}
+	r.waiters = nil
+}
+
+func waitResponse(code int, errMsg string) containertypes.WaitResponse {
+	resp := containertypes.WaitResponse{StatusCode: int64(code)}
+	if errMsg != "" {
+		resp.Error = &containertypes.WaitExitError{Message: errMsg}
+	}
+	return resp
+}
+
+// get finds a container and its run.
+func (d *Daemon) get(name string) (*container.Container, *run, error) {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.mu.Lock()
+	r := d.runs[c.ID]
+	if r == nil {
+		r = newRun(c)
+		d.runs[c.ID] = r
+	}
+	d.mu.Unlock()
+	return c, r, nil
+}

@@ -1,0 +1,305 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/container/spec"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/mount"
+)
+
+// ContainerStart is POST /containers/{id}/start.
+func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
+	c, r, err := d.get(name)
+	if err != nil {
+		return err
+	}
+	r.op.Lock()
+	defer r.op.Unlock()
+	c.Lock()
+	switch c.State.Status {
+	case container.Running, container.Restarting:
+		c.Unlock()
+		return fmt.Errorf("container %s is already running: %w", c.ID, errdefs.ErrNotModified)
+	case container.Paused:
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "cannot start a paused container, try unpause instead")
+	case container.Removing, container.Dead:
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "container is marked for removal and cannot be started")
+	}
+	// A start by a user resets the restart policy's count and back-off
+	// and forgets an earlier stop, as docker's does.
+	c.ManuallyStopped = false
+	c.RestartCount = 0
+	r.restartDelay = 0
+	c.Unlock()
+	return d.start(context.WithoutCancel(ctx), c, r)
+}
+
+// start runs the container: mount its root filesystem, generate and write
+// the runtime spec, start a shim (runtime create), connect the attaches
+// that wait for it, then start the init. The caller holds r.op. On error
+// the container is left exited, with the reason in State.Error and
+// docker's exit code for it (127 command not found, 126 not executable,
+// 128 anything else), and nothing mounted.
+func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (retErr error) {
+	c.Lock()
+	in, rt, err := d.startInput(c)
+	tc := taskConfig{
+		ID:          c.ID,
+		Bundle:      d.bundleDir(c.ID),
+		StateDir:    d.shimDir(c.ID),
+		Runtime:     rt.Path,
+		RuntimeRoot: d.runtimeRoot(),
+		RuntimeArgs: rt.Args,
+		Terminal:    c.Config.Tty,
+		OpenStdin:   c.Config.OpenStdin,
+		StdinOnce:   c.Config.StdinOnce,
+		LogDriver:   c.HostConfig.LogConfig.Type,
+		LogPath:     c.LogPath,
+		LogOpts:     c.HostConfig.LogConfig.Config,
+	}
+	snapKey := c.SnapshotKey
+	c.Unlock()
+	if err != nil {
+		return d.startFailed(c, r, err)
+	}
+
+	rootfs := d.rootfsDir(c.ID)
+	if err := d.mountRootfs(ctx, snapKey, rootfs); err != nil {
+		return d.startFailed(c, r, err)
+	}
+	defer func() {
+		if retErr != nil {
+			d.cleanupRun(ctx, c.ID, nil)
+		}
+	}()
+	in.Rootfs = rootfs
+	sp, err := spec.Generate(ctx, in)
+	if err != nil {
+		return d.startFailed(c, r, err)
+	}
+	if err := writeSpec(tc.Bundle, sp); err != nil {
+		return d.startFailed(c, r, err)
+	}
+	// A shim directory left by an earlier run (its shim gone) would
+	// confuse the new shim.
+	_ = os.RemoveAll(tc.StateDir)
+	task, err := d.tasks.Start(ctx, tc)
+	if err != nil {
+		return d.startFailed(c, r, err)
+	}
+
+	c.Lock()
+	r.task = task
+	r.gen++
+	gen := r.gen
+	r.exited = make(chan struct{})
+	pending := r.attaches
+	r.attaches = nil
+	c.Unlock()
+	for _, p := range pending {
+		p.connect(task)
+	}
+	pid, err := task.Start(ctx)
+	if err != nil {
+		_ = task.Delete(ctx)
+		_ = task.Close()
+		c.Lock()
+		r.task = nil
+		exited := r.exited
+		c.Unlock()
+		err = d.startFailed(c, r, err)
+		close(exited)
+		return err
+	}
+
+	c.Lock()
+	if err := c.State.SetRunning(pid, time.Now().UTC()); err != nil {
+		// Cannot happen: r.op excludes every other transition from here.
+		d.log.Error("start: state", "container", c.ID, "err", err)
+	}
+	c.HasBeenStarted = true
+	if hasHealthcheck(c.Config) {
+		c.State.Health = &containertypes.Health{Status: containertypes.Starting, Log: []*containertypes.HealthcheckResult{}}
+	} else {
+		c.State.Health = nil
+	}
+	if err := d.containers.Save(c); err != nil {
+		// The container runs; the record on disk still says it does not.
+		// Restore looks for shims whatever the record says, so the only
+		// loss is the start time, should the daemon die now.
+		d.log.Error("start: save record", "container", c.ID, "err", err)
+	}
+	d.emit(c, "start", nil)
+	d.startHealthMonitor(c, r)
+	c.Unlock()
+
+	d.bg.Add(1)
+	go d.monitor(c, r, task, gen)
+	return nil
+}
+
+// startInput collects, under c's lock, what spec.Generate needs (but the
+// rootfs) and the runtime to use.
+func (d *Daemon) startInput(c *container.Container) (spec.Input, runtimeBinary, error) {
+	rt, ok := d.runtimes[c.Runtime]
+	if !ok {
+		return spec.Input{}, runtimeBinary{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "unknown or invalid runtime name: %s", c.Runtime)
+	}
+	var ulimits []containertypes.Ulimit
+	for _, u := range d.cfg.DefaultUlimits {
+		ulimits = append(ulimits, *u)
+	}
+	in := spec.Input{
+		ID:             c.ID,
+		Name:           strings.TrimPrefix(c.Name, "/"),
+		Config:         c.Config,
+		Host:           c.HostConfig,
+		Merged:         true,
+		HostsPath:      c.HostsPath,
+		ResolvConfPath: c.ResolvConfPath,
+		HostnamePath:   c.HostnamePath,
+		CgroupParent:   d.cfg.EffectiveCgroupParent(),
+		InitPath:       d.initPath,
+		NamespacePath:  d.namespacePath,
+		DefaultUlimits: ulimits,
+		Runtime:        c.Runtime,
+	}
+	return in, runtimeBinary{Path: rt.Path, Args: rt.Args}, nil
+}
+
+type runtimeBinary struct {
+	Path string
+	Args []string
+}
+
+// namespacePath resolves --pid/--ipc/--network container:<name> to that
+// running container's namespace.
+func (d *Daemon) namespacePath(kind specs.LinuxNamespaceType, target string) (string, error) {
+	other, err := d.containers.Get(target)
+	if err != nil {
+		return "", err
+	}
+	other.Lock()
+	pid, running := other.State.Pid, other.State.HasProcess()
+	other.Unlock()
+	if !running {
+		return "", errdefs.Errorf(errdefs.ErrConflict, "cannot join namespace of a non running container: %s", target)
+	}
+	names := map[specs.LinuxNamespaceType]string{
+		specs.PIDNamespace: "pid", specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net",
+		specs.UTSNamespace: "uts", specs.UserNamespace: "user", specs.CgroupNamespace: "cgroup",
+		specs.MountNamespace: "mnt",
+	}
+	n, ok := names[kind]
+	if !ok {
+		return "", fmt.Errorf("namespace %s: %w", kind, errdefs.ErrInvalidParameter)
+	}
+	return fmt.Sprintf("/proc/%d/ns/%s", pid, n), nil
+}
+
+// mountRootfs mounts the container's snapshot at rootfs, first undoing a
+// mount an earlier crash may have left there.
+func (d *Daemon) mountRootfs(ctx context.Context, key, rootfs string) error {
+	mounts, err := d.snapshots.Mounts(ctx, key)
+	if err != nil {
+		return fmt.Errorf("container filesystem: %w", err)
+	}
+	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+		return err
+	}
+	_ = mount.UnmountAll(rootfs, 0)
+	if err := mount.All(mounts, rootfs); err != nil {
+		return fmt.Errorf("mount the container's filesystem: %w", err)
+	}
+	return nil
+}
+
+func writeSpec(bundle string, sp *specs.Spec) error {
+	b, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	return writeFileSync(filepath.Join(bundle, "config.json"), b, 0o600)
+}
+
+// startFailed records a failed start: exited, with docker's exit code for
+// the cause, and the cause in State.Error. It returns err for the caller,
+// as docker words it.
+func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
+	code := startExitCode(err)
+	c.Lock()
+	defer c.Unlock()
+	if c.State.Status != container.Exited && c.State.CanMove(container.Exited) {
+		_ = c.State.SetExited(code, false, time.Now().UTC(), err.Error())
+	} else {
+		c.State.ExitCode = code
+		c.State.Error = err.Error()
+	}
+	if serr := d.containers.Save(c); serr != nil {
+		d.log.Error("start failed: save record", "container", c.ID, "err", serr)
+	}
+	r.notifyExit(code, err.Error())
+	d.emit(c, "die", map[string]string{"exitCode": fmt.Sprint(code)})
+	if errdefs.IsInvalidParameter(err) || errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
+		return err
+	}
+	if code == 127 || code == 126 {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to create task for container: %v", err)
+	}
+	return fmt.Errorf("failed to start container %s: %w", container.ShortID(c.ID), err)
+}
+
+// startExitCode is the exit code docker gives a container that could not
+// start, from the runtime's words.
+func startExitCode(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"),
+		errors.Is(err, syscall.ENOENT):
+		return 127
+	case strings.Contains(msg, syscall.EACCES.Error()), strings.Contains(msg, syscall.EISDIR.Error()),
+		errors.Is(err, syscall.EACCES):
+		return 126
+	}
+	return 128
+}
+
+// cleanupRun undoes what a start set up: the rootfs mount, the bundle and
+// the shim's directory. Errors are logged: the next start retries them.
+// The bundle is removed entry by entry, never recursively: should the
+// rootfs still be mounted, a recursive removal would delete the
+// container's files through it.
+func (d *Daemon) cleanupRun(ctx context.Context, id string, _ error) {
+	_ = ctx
+	rootfs := d.rootfsDir(id)
+	if err := mount.UnmountAll(rootfs, 0); err != nil {
+		d.log.Warn("unmount rootfs", "container", id, "err", err)
+		if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil {
+			d.log.Error("unmount rootfs (detached)", "container", id, "err", err)
+		}
+	}
+	bundle := d.bundleDir(id)
+	for _, p := range []string{filepath.Join(bundle, "config.json"), rootfs, bundle} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			d.log.Warn("remove bundle", "container", id, "path", p, "err", err)
+		}
+	}
+	if err := os.RemoveAll(d.shimDir(id)); err != nil {
+		d.log.Warn("remove shim state", "container", id, "err", err)
+	}
+}

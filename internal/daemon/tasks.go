@@ -1,0 +1,36 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/berth-project/berth/internal/container"
+)
+
+// taskConfig is what the daemon asks of a new shim.
+type taskConfig struct {
+	ID          string
+	Bundle      string
+	StateDir    string
+	Runtime     string
+	RuntimeRoot string
+	RuntimeArgs []string
+	Terminal    bool
+	OpenStdin   bool
+	StdinOnce   bool
+	LogDriver   string
+	LogPath     string
+	LogOpts     map[string]string
+}
+
+// taskLauncher starts and finds the supervisors of containers: the shim
+// in production (shimLauncher), a fake in unit tests.
+//
+// Start returns once the container exists in the runtime (created, not
+// started). Connect reattaches to a shim that outlived a daemon; a shim
+// that is gone is errdefs.ErrNotFound, and ReadExit then tells how the
+// container ended (ok false: the shim died before it could record it).
+type taskLauncher interface {
+	Start(ctx context.Context, cfg taskConfig) (container.Task, error)
+	Connect(ctx context.Context, stateDir string) (container.Task, error)
+	ReadExit(stateDir string) (st container.ExitStatus, ok bool, err error)
+}
