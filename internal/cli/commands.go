@@ -9,6 +9,7 @@ func (a *app) addCommands(root *cobra.Command) {
 		// Management groups.
 		newContainerCommand(a),
 		newImageCommand(a),
+		newSystemCommand(a),
 
 		// Container shortcuts.
 		newAttachCommand(a),
@@ -32,10 +33,22 @@ func (a *app) addCommands(root *cobra.Command) {
 		newWaitCommand(a),
 
 		// Image shortcuts.
+		newHistoryCommand(a),
 		newImagesCommand(a),
+		newImportCommand(a),
+		newLoadCommand(a),
 		newPullCommand(a),
+		newPushCommand(a),
+		newRmiCommand(a),
+		newSaveCommand(a),
+		newSearchCommand(a),
+		newTagCommand(a),
+		newLoginCommand(a),
+		newLogoutCommand(a),
 
 		// System.
+		newEventsCommand(a),
+		newInfoCommand(a),
 		newInspectCommand(a),
 		newVersionCommand(a),
 	)

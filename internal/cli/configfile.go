@@ -109,7 +109,12 @@ func (cf *configFile) credentials(server string) (user, password string, ok bool
 }
 
 func (cf *configFile) setCredentials(server, user, password string) {
-	cf.Auths[server] = authEntry{Auth: base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
+	cf.Auths[server] = authEntry{Auth: encodeAuth(user, password)}
+}
+
+// encodeAuth is config.json's "auth": base64 of "user:password".
+func encodeAuth(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
 // config loads the client config once per command.

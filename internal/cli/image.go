@@ -10,9 +10,17 @@ func newImageCommand(a *app) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
-		newImageListCommand(a),
-		newPullCommand(a),
+		newHistoryCommand(a),
+		newImportCommand(a),
 		newImageInspectCommand(a),
+		newLoadCommand(a),
+		newImageListCommand(a),
+		newImagePruneCommand(a),
+		newPullCommand(a),
+		newPushCommand(a),
+		newImageRmCommand(a),
+		newSaveCommand(a),
+		newTagCommand(a),
 	)
 	return cmd
 }
