@@ -1,0 +1,100 @@
+package shim
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/logs"
+)
+
+// Config is what the shim needs to create and supervise one container.
+type Config struct {
+	ID          string            // container id
+	Bundle      string            // dir holding config.json (rootfs already mounted by the daemon)
+	StateDir    string            // the shim's own dir (socket, pid, exit file); survives daemon restarts
+	Runtime     string            // runtime binary path (berth-runtime, runc, crun)
+	RuntimeRoot string            // --root for the runtime
+	RuntimeArgs []string          // extra global args
+	Terminal    bool              // process.terminal: the shim owns the pty master (console socket)
+	OpenStdin   bool              // keep stdin open for attach (docker -i)
+	StdinOnce   bool              // close the container's stdin when the first attached client detaches/ends
+	LogDriver   string            // "json-file" or "none"
+	LogPath     string            // the json-file log
+	LogOpts     map[string]string // max-size, max-file, ...
+	ShimBinary  string            // path of berth-shim (default: beside the daemon's executable, else $PATH)
+}
+
+// Files in the state directory.
+const (
+	configFile     = "config.json" // Config, written by Start
+	socketFile     = "shim.sock"   // the RPC socket
+	lockFile       = "shim.lock"   // flock'd by the live shim: the liveness test
+	shimPidFile    = "shim.pid"    // the shim's pid, for people
+	initPidFile    = "init.pid"    // the runtime's --pid-file for the init
+	exitFile       = "exit.json"   // ExitStatus of the init, written before anyone is told
+	runtimeLogFile = "runtime.log" // the runtime's --log (JSON), where its errors are read from
+	shimLogFile    = "shim.log"    // the shim's own stderr
+)
+
+// check validates c before anything is started: named checks, all of them
+// before any side effect.
+func (c *Config) check() error {
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{c.ID != "", "container id is empty"},
+		{filepath.Base(c.ID) == c.ID && c.ID != "." && c.ID != "..", "container id must be a plain name"},
+		{filepath.IsAbs(c.Bundle), "bundle must be an absolute path"},
+		{filepath.IsAbs(c.StateDir), "state dir must be an absolute path"},
+		{c.Runtime != "", "runtime is not set"},
+		{c.RuntimeRoot == "" || filepath.IsAbs(c.RuntimeRoot), "runtime root must be an absolute path"},
+		{c.LogDriver == logs.None || c.LogPath == "" || filepath.IsAbs(c.LogPath), "log path must be an absolute path"},
+		{c.LogDriver == logs.None || c.LogPath != "", "log path is not set"},
+	}
+	for _, ck := range checks {
+		if !ck.ok {
+			return errdefs.Errorf(errdefs.ErrInvalidParameter, "shim: %s", ck.msg)
+		}
+	}
+	return logs.ValidateOpts(c.LogDriver, c.LogOpts)
+}
+
+func readConfig(dir string) (*Config, error) {
+	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, configFile), err)
+	}
+	return &c, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and a
+// rename, so readers see the old content or the new, never a part. The
+// state directory lives on a tmpfs (/run) and dies with the host, as the
+// containers do, so there is no fsync.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

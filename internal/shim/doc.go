@@ -1,0 +1,33 @@
+// Package shim is Berth's per-container supervisor (the berth-shim
+// process) and the daemon's client for it.
+//
+// The daemon never creates or parents a container. Start launches
+// berth-shim detached (new session, double fork: the shim is re-parented
+// to init or the nearest subreaper); the shim runs `runtime create` for
+// the bundle, keeps the container's stdio (pipes, or the pty master
+// received on a console socket), writes the output to the log driver and
+// to attached clients, reaps the container's processes as a child
+// subreaper and records the init's exit in its state directory before it
+// tells anyone. It serves a small RPC on a unix socket in the state
+// directory (length-prefixed JSON, one call a connection; attach streams
+// are framed) and outlives the daemon: Connect reattaches after a daemon
+// restart.
+//
+// State directory: config.json (the Config), shim.sock, shim.lock (held
+// by the live shim: the liveness test), shim.pid, init.pid, exit.json,
+// runtime.log (the runtime's JSON log, read for error messages), shim.log
+// (the shim's own stderr). Delete leaves config.json, exit.json and
+// shim.log; the directory is the caller's to remove.
+//
+// If the shim dies before its container (SIGKILL, crash), the container
+// is orphaned: its output has no reader and nothing can reap it or learn
+// its status. Connect and ReadExit notice (the lock is free) and settle it
+// truthfully: a container still running is killed and deleted from the
+// runtime and recorded as exit 137 (SIGKILL), one already gone as 255,
+// both marked Lost.
+//
+// A shim is small: one P (GOMAXPROCS=1), no signal handling (children are
+// watched through pidfds in the runtime's poller), no timers while idle,
+// read buffers shared and held only while data flows, runtime commands
+// run with stdio in memory files. See TestIdleShimMemory for its size.
+package shim

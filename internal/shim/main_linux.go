@@ -1,0 +1,80 @@
+package shim
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// readyFD is the descriptor of the readiness pipe in the shim processes.
+const readyFD = 3
+
+// Main is berth-shim's main. The daemon runs `berth-shim start DIR`, in a
+// new session, with the readiness pipe as fd 3; that process forks
+// `berth-shim serve DIR` and exits, so the shim is nobody's child but
+// init's (or a subreaper's). The shim reports on the pipe once the
+// container is created and the socket serves, then supervises the
+// container until it is deleted.
+func Main(args []string) int {
+	if len(args) != 3 || (args[1] != "start" && args[1] != "serve") {
+		fmt.Fprintln(os.Stderr, "usage: berth-shim start|serve STATE-DIR (the daemon runs it)")
+		return 2
+	}
+	if args[1] == "start" {
+		return detach(args[2])
+	}
+	return serve(args[2])
+}
+
+func detach(dir string) int {
+	self, err := os.Executable()
+	if err == nil {
+		_, err = syscall.ForkExec(self, []string{"berth-shim", "serve", dir}, &syscall.ProcAttr{
+			Env:   os.Environ(),
+			Files: []uintptr{0, 1, 2, readyFD},
+		})
+	}
+	if err != nil {
+		reportReady(ready{Error: fmt.Sprintf("start shim: %v", err)})
+		return 1
+	}
+	return 0
+}
+
+func serve(dir string) int {
+	// Nothing the shim starts may inherit the readiness pipe: the daemon
+	// reads it to EOF.
+	unix.CloseOnExec(readyFD)
+	// The shim's heap is tiny and its work bursty; a low GC target keeps
+	// the resident size of a thousand idle shims down.
+	debug.SetGCPercent(20)
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err := os.Chdir("/"); err != nil {
+		reportReady(ready{Error: err.Error()})
+		return 1
+	}
+	s, err := newShim(dir)
+	if err != nil {
+		r := errorResponse(err)
+		reportReady(ready{Error: r.Error, Class: r.Class})
+		return 1
+	}
+	reportReady(ready{Pid: os.Getpid(), InitPid: s.init.pid})
+	// serve returns only if the listener fails for good; a deleted
+	// container's shim exits from its Delete handler.
+	s.serve()
+	return 0
+}
+
+func reportReady(r ready) {
+	f := os.NewFile(readyFD, "ready")
+	defer f.Close()
+	if err := json.NewEncoder(f).Encode(&r); err != nil {
+		slog.Error("reporting readiness", "err", err)
+	}
+}

@@ -1,0 +1,598 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/logs"
+	"golang.org/x/sys/unix"
+)
+
+// shim is the supervisor of one container, in the berth-shim process.
+type shim struct {
+	cfg        *Config
+	devnull    *os.File
+	reaper     *reaper
+	runtimeEnv []string
+	lock       *os.File
+	ln         *net.UnixListener
+	addr       *sockAddr
+	init       *process
+	oom        *oomCounter
+	logFailed  bool
+
+	mu       sync.Mutex
+	execs    map[string]*process
+	deleting bool
+	done     chan struct{} // closed when the shim should exit: the container was deleted
+}
+
+func (s *shim) path(name string) string { return filepath.Join(s.cfg.StateDir, name) }
+
+// newShim takes over dir, creates the container and starts copying its
+// output; it returns once the socket listens.
+func newShim(dir string) (*shim, error) {
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &shim{cfg: cfg, reaper: newReaper(), runtimeEnv: runtimeEnv(), execs: map[string]*process{}, done: make(chan struct{})}
+	if s.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+		return nil, err
+	}
+	if s.lock, err = lockState(dir, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errdefs.Errorf(errdefs.ErrConflict, "a shim already runs in %s", dir)
+		}
+		return nil, err
+	}
+	// Container processes are re-parented to the shim when the runtime
+	// command that started them exits: the shim reaps them and learns
+	// their exit status.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
+	}
+	for _, f := range []string{exitFile, initPidFile} {
+		os.Remove(s.path(f))
+	}
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(s.path(shimPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		s.ln.Close()
+		return nil, err
+	}
+	if err := s.create(); err != nil {
+		s.ln.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *shim) listen() error {
+	os.Remove(s.path(socketFile))
+	addr, err := newSockAddr(s.cfg.StateDir, socketFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr.path, Net: "unix"})
+	if err != nil {
+		addr.close()
+		return err
+	}
+	ln.SetUnlinkOnClose(false)
+	s.ln, s.addr = ln, addr
+	return nil
+}
+
+// create runs `runtime create` for the init.
+func (s *shim) create() error {
+	p := newProcess(s, "", s.cfg.Terminal, s.cfg.OpenStdin)
+	p.stdinOnce = s.cfg.StdinOnce
+	if s.cfg.LogDriver != logs.None {
+		w, err := logs.NewWriter(s.cfg.LogDriver, s.cfg.LogPath, s.cfg.LogOpts)
+		if err != nil {
+			return err
+		}
+		p.log = w
+	}
+	sio, err := p.prepareIO("init")
+	if err != nil {
+		return err
+	}
+	args := append([]string{"create", "--bundle", s.cfg.Bundle, "--pid-file", s.path(initPidFile)}, sio.consoleArgs()...)
+	if _, err := s.run(sio.runIO, append(args, s.cfg.ID)...); err != nil {
+		sio.abort()
+		s.cleanupRuntime()
+		return err
+	}
+	pid, err := readPid(s.path(initPidFile))
+	if err != nil {
+		sio.abort()
+		s.cleanupRuntime()
+		return err
+	}
+	p.pid = pid
+	ch := s.reaper.adopt(pid)
+	s.oom = newOOMCounter(pid)
+	if err := p.attachIO(sio); err != nil {
+		sio.abort()
+		s.cleanupRuntime()
+		return err
+	}
+	s.init = p
+	go s.watchInit(p, ch)
+	return nil
+}
+
+// cleanupRuntime removes what a failed create may have left.
+func (s *shim) cleanupRuntime() {
+	s.run(runIO{}, "delete", "--force", s.cfg.ID)
+}
+
+// ioGrace is how long, after a process exited, its output may take to
+// reach EOF. Only processes outside the container's pid namespace (a
+// container sharing the host's) can hold the pipes longer; their output
+// is cut then, so that Wait cannot hang on them.
+const ioGrace = 2 * time.Second
+
+// watchInit waits for the init to exit and records it: exit.json first,
+// then the output is flushed, then waiters are answered.
+func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
+	ws, ok := s.reaper.wait(p.pid, ch)
+	st := exitStatus(ws, ok)
+	st.OOMKilled = s.oom.killed()
+	if err := writeExitFile(s.cfg.StateDir, st); err != nil {
+		slog.Error("recording the exit status", "err", err)
+	}
+	s.finishOutput(p)
+	if p.log != nil {
+		p.log.Close()
+	}
+	p.mu.Lock()
+	p.status, p.exit = StatusStopped, st
+	p.mu.Unlock()
+	close(p.exited)
+}
+
+func (s *shim) finishOutput(p *process) {
+	select {
+	case <-p.outputEnd:
+		return
+	default:
+	}
+	t := time.NewTimer(ioGrace)
+	defer t.Stop()
+	select {
+	case <-p.outputEnd:
+	case <-t.C:
+		p.stopOutput()
+		<-p.outputEnd
+	}
+}
+
+// exitStatus turns a wait status into docker's terms.
+func exitStatus(ws unix.WaitStatus, known bool) ExitStatus {
+	st := ExitStatus{ExitedAt: time.Now().UTC()}
+	switch {
+	case !known:
+		st.Code = 255
+	case ws.Signaled():
+		st.Code = 128 + int(ws.Signal())
+		st.Signal = unix.SignalName(ws.Signal())
+	default:
+		st.Code = ws.ExitStatus()
+	}
+	return st
+}
+
+// serve answers connections until the container is deleted.
+func (s *shim) serve() {
+	for {
+		conn, err := s.ln.AcceptUnix()
+		if err != nil {
+			select {
+			case <-s.done:
+				// Deleted: the handler exits the process once it answered.
+				select {}
+			default:
+			}
+			// Out of descriptors, most likely: let some close.
+			slog.Error("accept", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go s.handle(conn)
+	}
+}
+
+// exit removes the runtime bits of the state directory; exit.json,
+// config.json and shim.log stay for the daemon.
+func (s *shim) exit() {
+	s.ln.Close()
+	s.addr.close()
+	for _, f := range []string{socketFile, shimPidFile, initPidFile, runtimeLogFile} {
+		os.Remove(s.path(f))
+	}
+}
+
+func (s *shim) handle(conn *net.UnixConn) {
+	var req request
+	if err := readMsg(conn, &req); err != nil {
+		conn.Close()
+		return
+	}
+	if req.Op == opAttach {
+		s.attach(conn, &req)
+		return
+	}
+	resp := s.dispatch(conn, &req)
+	deleted := req.Op == opDelete && resp.Error == ""
+	if deleted {
+		// Gone from the directory before the caller hears of it.
+		close(s.done)
+		s.exit()
+	}
+	writeMsg(conn, resp)
+	conn.Close()
+	if deleted {
+		os.Exit(0)
+	}
+}
+
+func (s *shim) dispatch(conn *net.UnixConn, req *request) response {
+	r, err := s.do(conn, req)
+	if err != nil {
+		return errorResponse(err)
+	}
+	return r
+}
+
+func (s *shim) do(conn *net.UnixConn, req *request) (response, error) {
+	switch req.Op {
+	case opPing:
+		return response{}, nil
+	case opStart:
+		pid, err := s.start()
+		return response{Pid: pid}, err
+	case opState:
+		st := s.state()
+		return response{State: &st}, nil
+	case opWait:
+		return s.wait(conn, s.init)
+	case opKill:
+		return response{}, s.kill(unix.Signal(req.Signal), req.All)
+	case opPause:
+		return response{}, s.pause()
+	case opResume:
+		return response{}, s.resume()
+	case opUpdate:
+		return response{}, s.update(req.Resources)
+	case opStats:
+		out, err := s.run(runIO{}, "events", "--stats", s.cfg.ID)
+		return response{Raw: firstLine(out)}, err
+	case opPids:
+		out, err := s.run(runIO{}, "ps", "--format", "json", s.cfg.ID)
+		return response{Raw: firstLine(out)}, err
+	case opResize:
+		p, err := s.process(req.Exec)
+		if err != nil {
+			return response{}, err
+		}
+		if err := p.resize(req.Width, req.Height); err != nil {
+			return response{}, errdefs.Errorf(errdefs.ErrConflict, "resize: %v", err)
+		}
+		return response{}, nil
+	case opCloseStdin:
+		p, err := s.process(req.Exec)
+		if err != nil {
+			return response{}, err
+		}
+		p.closeStdin()
+		return response{}, nil
+	case opExec:
+		return response{}, s.exec(req)
+	case opStartExec:
+		pid, err := s.startExec(req.Exec)
+		return response{Pid: pid}, err
+	case opWaitExec:
+		p, err := s.process(req.Exec)
+		if err != nil {
+			return response{}, err
+		}
+		return s.wait(conn, p)
+	case opDelete:
+		return response{}, s.delete()
+	default:
+		return response{}, errdefs.Errorf(errdefs.ErrNotImplemented, "shim: unknown operation %q", req.Op)
+	}
+}
+
+// firstLine trims a runtime's output to its first line: events prints one
+// JSON object a line.
+func firstLine(out []byte) []byte {
+	for i, b := range out {
+		if b == '\n' {
+			return out[:i]
+		}
+	}
+	return out
+}
+
+// process finds the init ("") or an exec.
+func (s *shim) process(id string) (*process, error) {
+	if id == "" {
+		return s.init, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.execs[id]
+	if !ok {
+		return nil, errdefs.Errorf(errdefs.ErrNotFound, "no such exec: %s", id)
+	}
+	return p, nil
+}
+
+func (s *shim) start() (int, error) {
+	p := s.init
+	p.mu.Lock()
+	status := p.status
+	p.mu.Unlock()
+	if status != StatusCreated {
+		return 0, errdefs.Errorf(errdefs.ErrConflict, "container %s is %s, not created", s.cfg.ID, status)
+	}
+	if _, err := s.run(runIO{}, "start", s.cfg.ID); err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	if p.status == StatusCreated {
+		p.status = StatusRunning
+	}
+	p.mu.Unlock()
+	return p.pid, nil
+}
+
+func (s *shim) state() State {
+	p := s.init
+	p.mu.Lock()
+	st := State{Pid: p.pid, Status: p.status}
+	if p.status == StatusStopped {
+		exit := p.exit
+		st.Exit = &exit
+	}
+	p.mu.Unlock()
+	s.mu.Lock()
+	for id, e := range s.execs {
+		e.mu.Lock()
+		es := ExecState{ID: id, Pid: e.pid, Status: e.status}
+		if e.status == StatusStopped {
+			exit := e.exit
+			es.Exit = &exit
+		}
+		e.mu.Unlock()
+		st.Execs = append(st.Execs, es)
+	}
+	s.mu.Unlock()
+	return st
+}
+
+// wait answers once p has exited and its output was delivered, or drops
+// the call when the client goes away.
+func (s *shim) wait(conn *net.UnixConn, p *process) (response, error) {
+	select {
+	case <-p.exited:
+	case <-hangup(conn):
+		return response{}, errors.New("client gone")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.startErr != nil {
+		return response{}, p.startErr
+	}
+	exit := p.exit
+	return response{Exit: &exit}, nil
+}
+
+// hangup is closed when the client closes its connection: a client that
+// waits sends nothing more, so any read's end is its departure.
+func hangup(conn *net.UnixConn) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		var b [1]byte
+		conn.Read(b[:])
+		close(ch)
+	}()
+	return ch
+}
+
+func (s *shim) kill(sig unix.Signal, all bool) error {
+	p := s.init
+	p.mu.Lock()
+	status := p.status
+	p.mu.Unlock()
+	if all {
+		if _, err := s.run(runIO{}, "kill", "--all", s.cfg.ID, strconv.Itoa(int(sig))); err != nil {
+			return err
+		}
+	} else if err := s.reaper.signal(p.pid, sig); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return errdefs.Errorf(errdefs.ErrNotFound, "process already finished")
+		}
+		return err
+	}
+	if status == StatusPaused && sig == unix.SIGKILL {
+		// A frozen process dies only once thawed.
+		return s.resume()
+	}
+	return nil
+}
+
+func (s *shim) pause() error {
+	if _, err := s.run(runIO{}, "pause", s.cfg.ID); err != nil {
+		return err
+	}
+	s.setStatus(StatusRunning, StatusPaused)
+	return nil
+}
+
+func (s *shim) resume() error {
+	if _, err := s.run(runIO{}, "resume", s.cfg.ID); err != nil {
+		return err
+	}
+	s.setStatus(StatusPaused, StatusRunning)
+	return nil
+}
+
+func (s *shim) setStatus(from, to string) {
+	p := s.init
+	p.mu.Lock()
+	if p.status == from {
+		p.status = to
+	}
+	p.mu.Unlock()
+}
+
+func (s *shim) update(resources json.RawMessage) error {
+	f, err := os.CreateTemp(s.cfg.StateDir, "resources-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(resources)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.run(runIO{}, "update", "-r", f.Name(), s.cfg.ID)
+	return err
+}
+
+func (s *shim) exec(req *request) error {
+	var proc struct {
+		Terminal bool `json:"terminal"`
+	}
+	if err := json.Unmarshal(req.Process, &proc); err != nil {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "exec %s: bad process: %v", req.Exec, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleting {
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is being deleted", s.cfg.ID)
+	}
+	if _, ok := s.execs[req.Exec]; ok {
+		return errdefs.Errorf(errdefs.ErrConflict, "exec %s already exists", req.Exec)
+	}
+	p := newProcess(s, req.Exec, proc.Terminal, req.OpenStdin)
+	p.spec = req.Process
+	s.execs[req.Exec] = p
+	return nil
+}
+
+func (s *shim) startExec(id string) (int, error) {
+	p, err := s.process(id)
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	if p.status != StatusCreated || p.starting {
+		p.mu.Unlock()
+		return 0, errdefs.Errorf(errdefs.ErrConflict, "exec %s already started", id)
+	}
+	p.starting = true
+	p.mu.Unlock()
+	pid, err := s.runExec(p)
+	if err != nil {
+		p.failStart(err)
+		return 0, err
+	}
+	return pid, nil
+}
+
+func (s *shim) runExec(p *process) (int, error) {
+	specFile, pidFile := s.path("exec-"+p.id+".json"), s.path("exec-"+p.id+".pid")
+	if err := os.WriteFile(specFile, p.spec, 0o600); err != nil {
+		return 0, err
+	}
+	defer os.Remove(specFile)
+	sio, err := p.prepareIO("exec-" + p.id)
+	if err != nil {
+		return 0, err
+	}
+	args := append([]string{"exec", "--detach", "--process", specFile, "--pid-file", pidFile}, sio.consoleArgs()...)
+	if _, err := s.run(sio.runIO, append(args, s.cfg.ID)...); err != nil {
+		sio.abort()
+		return 0, err
+	}
+	pid, err := readPid(pidFile)
+	os.Remove(pidFile)
+	if err != nil {
+		sio.abort()
+		return 0, err
+	}
+	ch := s.reaper.adopt(pid)
+	p.mu.Lock()
+	p.pid = pid
+	p.mu.Unlock()
+	if err := p.attachIO(sio); err != nil {
+		sio.abort()
+		s.reaper.signal(pid, unix.SIGKILL)
+		go s.watchExec(p, ch)
+		return 0, err
+	}
+	p.mu.Lock()
+	if p.status == StatusCreated {
+		p.status = StatusRunning
+	}
+	p.mu.Unlock()
+	go s.watchExec(p, ch)
+	return pid, nil
+}
+
+func (s *shim) watchExec(p *process, ch <-chan unix.WaitStatus) {
+	ws, ok := s.reaper.wait(p.pid, ch)
+	st := exitStatus(ws, ok)
+	s.finishOutput(p)
+	p.mu.Lock()
+	p.status, p.exit = StatusStopped, st
+	p.mu.Unlock()
+	p.closeStdin()
+	close(p.exited)
+}
+
+// delete removes the container from the runtime, killing it first if it
+// still runs, and waits for its exit to be recorded.
+func (s *shim) delete() error {
+	s.mu.Lock()
+	if s.deleting {
+		s.mu.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is already being deleted", s.cfg.ID)
+	}
+	s.deleting = true
+	s.mu.Unlock()
+	p := s.init
+	args := []string{"delete"}
+	select {
+	case <-p.exited:
+	default:
+		args = append(args, "--force")
+	}
+	if _, err := s.run(runIO{}, append(args, s.cfg.ID)...); err != nil {
+		s.mu.Lock()
+		s.deleting = false
+		s.mu.Unlock()
+		return fmt.Errorf("delete %s: %w", s.cfg.ID, err)
+	}
+	<-p.exited
+	return nil
+}
