@@ -89,7 +89,7 @@ func parseContainer(flags *pflag.FlagSet, o *containerOptions) (*containerConfig
 		}
 		devices = append(devices, m)
 	}
-	env, err := opts.ReadKVFiles(o.envFile.Values(), o.env.Values(), os.LookupEnv)
+	env, err := opts.ReadKVFiles(o.envFile.Values(), dedupEnv(o.env.Values()), os.LookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("--env-file: %w", err)
 	}
@@ -613,4 +613,23 @@ func validateExtraHost(v string) (string, error) {
 		}
 	}
 	return k + ":" + ip, nil
+}
+
+// dedupEnv keeps one -e value per variable, the last given, as docker's
+// CLI does (it passes them through a map).
+func dedupEnv(values []string) []string {
+	last := map[string]string{}
+	var order []string
+	for _, v := range values {
+		k, _, _ := strings.Cut(v, "=")
+		if _, seen := last[k]; !seen {
+			order = append(order, k)
+		}
+		last[k] = v
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, last[k])
+	}
+	return out
 }

@@ -3,11 +3,13 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -69,6 +71,10 @@ func prune(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := map[string]any{}
+		// docker passes -e values through a map: their order is random.
+		if env, ok := x["Env"].([]any); ok {
+			sort.Slice(env, func(i, j int) bool { return fmt.Sprint(env[i]) < fmt.Sprint(env[j]) })
+		}
 		for k, e := range x {
 			if p := prune(e); p != nil {
 				out[k] = p
@@ -120,7 +126,7 @@ func TestCreateRequestMatchesDocker(t *testing.T) {
 
 	cases := [][]string{
 		{"create", "busybox"},
-		{"create", "--name", "web", "-it", "--rm", "-e", "A=1", "-e", "B", "--env-file", envFile, "--entrypoint", "/bin/sh",
+		{"create", "--name", "web", "-it", "--rm", "-e", "A=1", "-e", "B", "-e", "A=2", "-e", "C=3", "--env-file", envFile, "--entrypoint", "/bin/sh",
 			"-u", "1000:1000", "-w", "/tmp", "-l", "a=b", "--label-file", labelFile, "--hostname", "h1", "busybox", "-c", "echo hi"},
 		{"create", "--network", "none", "busybox"},
 		{"create", "--network", "host", "busybox", "true"},

@@ -30,6 +30,7 @@ type fakeDaemon struct {
 
 type recorded struct {
 	Method, Path, Query string
+	Header              http.Header
 	Body                []byte
 }
 
@@ -65,7 +66,7 @@ func (d *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	d.mu.Lock()
-	d.requests = append(d.requests, recorded{r.Method, stripVersion(r.URL.Path), r.URL.RawQuery, body})
+	d.requests = append(d.requests, recorded{r.Method, stripVersion(r.URL.Path), r.URL.RawQuery, r.Header.Clone(), body})
 	d.mu.Unlock()
 	r.URL.Path = stripVersion(r.URL.Path)
 	d.mux.ServeHTTP(w, r)
@@ -221,4 +222,8 @@ func writeFrame(w io.Writer, stream byte, p []byte) {
 	hdr := []byte{stream, 0, 0, 0, byte(len(p) >> 24), byte(len(p) >> 16), byte(len(p) >> 8), byte(len(p))}
 	w.Write(hdr)
 	w.Write(p)
+}
+
+func writeJSONLine(w io.Writer, v any) {
+	json.NewEncoder(w).Encode(v)
 }
