@@ -60,7 +60,10 @@ type ContainerBackend interface {
 	ContainerLogs(ctx context.Context, name string, opts LogsOptions) (msgs <-chan LogMessage, tty bool, err error)
 	// ContainerAttach checks the request, then calls opts.Streams to
 	// hijack the connection, and copies until the streams end, the
-	// container exits, or the detach keys are read from stdin.
+	// container exits, or the detach keys are read from stdin (a detach
+	// returns nil). ctx ends when the client hangs up or the server stops;
+	// Streams.Stdin reaches EOF when the client closes its writing side,
+	// which is not a hang-up.
 	ContainerAttach(ctx context.Context, name string, opts AttachOptions) error
 	ContainerResize(ctx context.Context, name string, height, width uint) error
 	ContainerTop(ctx context.Context, name, psArgs string) (container.TopResponse, error)
@@ -88,7 +91,10 @@ type ExecBackend interface {
 type ImageBackend interface {
 	// ImagePull writes docker's JSON progress stream to out; errors after
 	// the stream started are written into it by the backend as
-	// {"errorDetail":...} messages and also returned.
+	// {"errorDetail":...} messages and also returned. (For pull, push,
+	// import and load alike, the server writes the returned error into the
+	// stream itself when the backend wrote none; an error before any output
+	// becomes a plain HTTP error.)
 	ImagePull(ctx context.Context, ref string, opts ImagePullOptions, out io.Writer) error
 	ImageImport(ctx context.Context, src io.Reader, opts ImageImportOptions, out io.Writer) error
 	ImagePush(ctx context.Context, ref string, opts ImagePushOptions, out io.Writer) error
@@ -124,11 +130,15 @@ type ContainerCreateRequest struct {
 	Config   *container.Config
 	Host     *container.HostConfig
 	// Networking is the raw NetworkingConfig; bridge networks arrive with
-	// the networking issue.
+	// the networking issue. The server always passes a
+	// *network.NetworkingConfig with a non-nil EndpointsConfig and no nil
+	// entry. HostConfig.NetworkMode is "default" when the client sent none
+	// (the docker CLI sends "default" too, with an endpoint keyed
+	// "default"): the backend decides what the default network is.
 	Networking  any
-	APIVersion  string
-	DefaultCmd  bool
-	AdjustCPUID bool
+	APIVersion  string // the request's API version; adjustments for older ones are already applied
+	DefaultCmd  bool   // not set by the server (reserved)
+	AdjustCPUID bool   // not set by the server (reserved)
 }
 
 // ContainerListOptions is GET /containers/json.
