@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/internal/cli/opts"
 	"github.com/berth-project/berth/internal/client"
 )
 
@@ -43,7 +44,7 @@ type app struct {
 	streams Streams
 	set     settings
 
-	hosts     []string
+	hosts     *opts.List
 	debug     bool
 	logLevel  string
 	configDir string
@@ -140,7 +141,8 @@ func (a *app) globalFlags(cmd *cobra.Command) {
 	}
 	f.StringVar(&a.configDir, "config", dockerDir, "Location of client config files")
 	f.BoolVarP(&a.debug, "debug", "D", false, "Enable debug mode")
-	f.StringArrayVarP(&a.hosts, "host", "H", nil, "Daemon socket to connect to")
+	a.hosts = opts.NewList(nil)
+	f.VarP(a.hosts, "host", "H", "Daemon socket to connect to")
 	f.StringVarP(&a.logLevel, "log-level", "l", "info", `Set the logging level ("debug", "info", "warn", "error", "fatal")`)
 	f.BoolVar(&a.tls, "tls", a.set.getenv("DOCKER_TLS") != "", "Use TLS; implied by --tlsverify")
 	f.BoolVar(&a.tlsVerify, "tlsverify", a.set.getenv("DOCKER_TLS_VERIFY") != "", "Use TLS and verify the remote")
@@ -168,7 +170,7 @@ func (a *app) setUp(cmd *cobra.Command) error {
 		level = slog.LevelDebug
 	}
 	a.log = slog.New(slog.NewTextHandler(a.streams.Err, &slog.HandlerOptions{Level: level}))
-	if len(a.hosts) > 1 {
+	if a.hosts.Len() > 1 {
 		return errors.New("specify only one -H")
 	}
 	rootFlags := a.root.Flags()
@@ -198,8 +200,8 @@ func (a *app) client() (*client.Client, error) {
 		return a.api, nil
 	}
 	var host string
-	if len(a.hosts) > 0 {
-		host = a.hosts[0]
+	if a.hosts.Len() > 0 {
+		host = a.hosts.Values()[0]
 	}
 	c, err := client.New(client.Options{
 		Host: host,

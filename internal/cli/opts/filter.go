@@ -35,6 +35,9 @@ func (f *Filter) String() string {
 			terms = append(terms, k+"="+v)
 		}
 	}
+	if len(terms) == 0 {
+		return ""
+	}
 	return fmt.Sprintf("%v", terms)
 }
 

@@ -30,8 +30,14 @@ func (l *List) Set(v string) error {
 	return nil
 }
 
-// String implements pflag.Value.
-func (l *List) String() string { return fmt.Sprintf("%v", l.values) }
+// String implements pflag.Value; empty when nothing was given, so help
+// shows no default.
+func (l *List) String() string {
+	if len(l.values) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%v", l.values)
+}
 
 // Type implements pflag.Value.
 func (*List) Type() string { return "list" }
@@ -73,7 +79,12 @@ func (m *Map) Set(v string) error {
 }
 
 // String implements pflag.Value.
-func (m *Map) String() string { return fmt.Sprintf("map%v", m.values) }
+func (m *Map) String() string {
+	if len(m.values) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("map%v", m.values)
+}
 
 // Type implements pflag.Value.
 func (*Map) Type() string { return "map" }

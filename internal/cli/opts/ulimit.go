@@ -33,6 +33,9 @@ func (u *Ulimits) String() string {
 	for _, l := range u.values {
 		out = append(out, l.String())
 	}
+	if len(out) == 0 {
+		return ""
+	}
 	sort.Strings(out)
 	return fmt.Sprintf("%v", out)
 }
