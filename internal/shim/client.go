@@ -62,9 +62,39 @@ func Connect(ctx context.Context, stateDir string) (*Client, error) {
 	}
 	if _, err := c.call(ctx, request{Op: opPing}); err != nil {
 		c.Close()
-		return nil, err
+		if !errdefs.IsNotFound(err) {
+			return nil, err
+		}
+		// The lock was held but nobody answers: the shim is dying (its
+		// last threads still hold the lock). Settle once it let go.
+		if err := awaitUnlock(ctx, stateDir); err != nil {
+			return nil, err
+		}
+		if _, _, err := ReadExit(stateDir); err != nil {
+			return nil, err
+		}
+		return nil, errdefs.Errorf(errdefs.ErrNotFound, "shim in %s is not running", stateDir)
 	}
 	return c, nil
+}
+
+// awaitUnlock waits for a dying shim to release its lock. Rare, and
+// short (a process's last threads exiting): a poll is simplest.
+func awaitUnlock(ctx context.Context, stateDir string) error {
+	for i := 0; ; i++ {
+		alive, err := shimAlive(stateDir)
+		if err != nil || !alive {
+			return err
+		}
+		if i == 200 {
+			return errdefs.Errorf(errdefs.ErrUnavailable, "shim in %s holds its lock but does not answer", stateDir)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // StateDir is the shim's directory.

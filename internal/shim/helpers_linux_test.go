@@ -269,3 +269,9 @@ func attach(t *testing.T, cl *shim.Client, opts shim.AttachOptions) <-chan error
 	}
 	return res
 }
+
+func commandOutput(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
+}
+
+func testenvRoot(t *testing.T) { testenv.RequireRoot(t) }

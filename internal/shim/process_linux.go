@@ -30,6 +30,10 @@ type process struct {
 	stdinMu     sync.Mutex
 	stdin       *os.File // pipe writer, or the pty master
 	stdinClosed bool
+	// stdinReady is closed once stdin is set up (or never will be): input
+	// an attached client sends before an exec starts waits for it.
+	stdinReady chan struct{}
+	readyOnce  sync.Once
 
 	console *os.File // pty master
 	log     logs.Writer
@@ -57,6 +61,7 @@ func (p *process) failStart(err error) {
 	clients := p.clients
 	p.clients, p.outEnded = nil, true
 	p.mu.Unlock()
+	p.setStdin(nil)
 	for _, a := range clients {
 		a.end()
 	}
@@ -68,6 +73,7 @@ func newProcess(s *shim, id string, terminal, openStdin bool) *process {
 	return &process{
 		s: s, id: id, terminal: terminal, openStdin: openStdin,
 		status: StatusCreated, outputEnd: make(chan struct{}), exited: make(chan struct{}),
+		stdinReady: make(chan struct{}),
 	}
 }
 
@@ -151,13 +157,14 @@ func (p *process) attachIO(io *stdio) error {
 		if err != nil {
 			return err
 		}
-		p.console, p.stdin = master, master
+		p.console = master
+		p.setStdin(master)
 		p.closeOut = []*os.File{master}
 		p.streams = 1
 		go p.copyOut(master, 0)
 		return nil
 	}
-	p.stdin = io.stdinW
+	p.setStdin(io.stdinW)
 	p.closeOut = io.outR[:]
 	p.streams = 2
 	go p.copyOut(io.outR[0], 0)
@@ -361,8 +368,21 @@ func (p *process) detach(a *attachment) {
 	a.close()
 }
 
-// writeStdin forwards a client's input.
+// setStdin installs the process's stdin (nil: it has none), applying a
+// close requested before it existed.
+func (p *process) setStdin(f *os.File) {
+	p.stdinMu.Lock()
+	p.stdin = f
+	if f != nil && p.stdinClosed && !p.terminal {
+		f.Close()
+	}
+	p.stdinMu.Unlock()
+	p.readyOnce.Do(func() { close(p.stdinReady) })
+}
+
+// writeStdin forwards a client's input, once the process has a stdin.
 func (p *process) writeStdin(data []byte) {
+	<-p.stdinReady
 	p.stdinMu.Lock()
 	defer p.stdinMu.Unlock()
 	if p.stdin == nil || p.stdinClosed {

@@ -430,8 +430,10 @@ func (s *shim) kill(sig unix.Signal, all bool) error {
 		return err
 	}
 	if status == StatusPaused && sig == unix.SIGKILL {
-		// A frozen process dies only once thawed.
-		return s.resume()
+		// A frozen process dies only once thawed. The runtime may have
+		// thawed it already (kill --all does): then resume has nothing to
+		// do and fails, harmlessly.
+		s.resume()
 	}
 	return nil
 }
@@ -545,9 +547,11 @@ func (s *shim) runExec(p *process) (int, error) {
 	p.pid = pid
 	p.mu.Unlock()
 	if err := p.attachIO(sio); err != nil {
+		// No stdio: the process must not run unseen. failStart answers
+		// its waiters; the reaper collects it.
 		sio.abort()
 		s.reaper.signal(pid, unix.SIGKILL)
-		go s.watchExec(p, ch)
+		go s.reaper.wait(pid, ch)
 		return 0, err
 	}
 	p.mu.Lock()

@@ -1,0 +1,218 @@
+package shim_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/berth-project/berth/internal/shim"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestTerminalAndResize(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, r, "sh", "-c", "read x; stty size; echo got-$x; exit 4")
+			c.cfg.Terminal, c.cfg.OpenStdin = true, true
+			cl := c.create()
+			stdinR, stdinW := io.Pipe()
+			defer stdinW.Close()
+			var out syncBuffer
+			res := attach(t, cl, shim.AttachOptions{Stdin: stdinR, Stdout: &out})
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.Resize(ctx(t), "", 100, 40); err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(stdinW, "hi\n")
+			exit, err := cl.Wait(ctx(t))
+			if err != nil || exit.Code != 4 {
+				t.Fatalf("wait: %+v %v", exit, err)
+			}
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			// The terminal echoes the input and turns \n into \r\n.
+			if got := out.String(); !strings.Contains(got, "40 100\r\n") || !strings.Contains(got, "got-hi\r\n") {
+				t.Fatalf("terminal output %q", got)
+			}
+			msgs := readLog(t, c.cfg.LogPath)
+			var all strings.Builder
+			for _, m := range msgs {
+				if m.Stream != "stdout" {
+					t.Errorf("terminal output logged as %s", m.Stream)
+				}
+				all.Write(m.Line)
+			}
+			if !strings.Contains(all.String(), "got-hi\r\n") {
+				t.Fatalf("log %q", all.String())
+			}
+		})
+	}
+}
+
+func TestStdinOnceEcho(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, r, "cat")
+			c.cfg.OpenStdin, c.cfg.StdinOnce = true, true
+			cl := c.create()
+			var out syncBuffer
+			res := attach(t, cl, shim.AttachOptions{Stdin: strings.NewReader("hello\nworld\n"), Stdout: &out, CloseStdin: true})
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			// cat ends once stdin closes with the attached stdin's end.
+			exit, err := cl.Wait(ctx(t))
+			if err != nil || exit.Code != 0 {
+				t.Fatalf("wait: %+v %v", exit, err)
+			}
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != "hello\nworld\n" {
+				t.Fatalf("echo %q", out.String())
+			}
+			if n := len(readLog(t, c.cfg.LogPath)); n != 2 {
+				t.Fatalf("%d log entries", n)
+			}
+		})
+	}
+}
+
+func TestLogsWithoutClient(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			// A long line is split at 16 KiB into partial entries; output
+			// without a final newline is a partial entry.
+			c := newContainer(t, r, "sh", "-c", "for i in 1 2 3; do echo line$i; done; head -c 40000 /dev/zero | tr '\\0' x; echo; printf tail")
+			cl := c.create()
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+				t.Fatalf("wait: %+v %v", exit, err)
+			}
+			msgs := readLog(t, c.cfg.LogPath)
+			var lines []string
+			var long strings.Builder
+			for _, m := range msgs {
+				if len(m.Line) > 16<<10 {
+					t.Errorf("entry of %d bytes", len(m.Line))
+				}
+				if strings.HasPrefix(string(m.Line), "x") {
+					long.Write(m.Line)
+					continue
+				}
+				lines = append(lines, string(m.Line))
+			}
+			if strings.Join(lines, "") != "line1\nline2\nline3\ntail" {
+				t.Fatalf("log lines %q", lines)
+			}
+			if long.String() != strings.Repeat("x", 40000)+"\n" {
+				t.Fatalf("long line of %d bytes", long.Len())
+			}
+			last := msgs[len(msgs)-1]
+			if !last.Partial || string(last.Line) != "tail" {
+				t.Fatalf("last entry %+v", last)
+			}
+		})
+	}
+}
+
+func TestExec(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, r, "sleep", "100")
+			cl := c.create()
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			proc := func(terminal bool, args ...string) *specs.Process {
+				p := *c.spec.Process
+				p.Terminal, p.Args = terminal, args
+				return &p
+			}
+			// Without a terminal: separate streams and the exit code.
+			if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "e1", Process: proc(false, "sh", "-c", "echo in-exec; echo oops >&2; exit 7")}); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut syncBuffer
+			res := attach(t, cl, shim.AttachOptions{ExecID: "e1", Stdout: &out, Stderr: &errOut})
+			if pid, err := cl.StartExec(ctx(t), "e1"); err != nil || pid <= 0 {
+				t.Fatalf("start exec: %d %v", pid, err)
+			}
+			exit, err := cl.WaitExec(ctx(t), "e1")
+			if err != nil || exit.Code != 7 {
+				t.Fatalf("wait exec: %+v %v", exit, err)
+			}
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != "in-exec\n" || errOut.String() != "oops\n" {
+				t.Fatalf("exec stdout %q stderr %q", out.String(), errOut.String())
+			}
+			// With a terminal, and stdin.
+			if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "e2", Process: proc(true, "sh", "-c", "tty; read x; echo got-$x; exit 2"), OpenStdin: true}); err != nil {
+				t.Fatal(err)
+			}
+			stdinR, stdinW := io.Pipe()
+			defer stdinW.Close()
+			var tout syncBuffer
+			res = attach(t, cl, shim.AttachOptions{ExecID: "e2", Stdin: stdinR, Stdout: &tout})
+			if _, err := cl.StartExec(ctx(t), "e2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.Resize(ctx(t), "e2", 80, 24); err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(stdinW, "yes\n")
+			exit, err = cl.WaitExec(ctx(t), "e2")
+			if err != nil || exit.Code != 2 {
+				t.Fatalf("wait exec e2: %+v %v", exit, err)
+			}
+			<-res
+			if got := tout.String(); !strings.Contains(got, "/dev/pts/") || !strings.Contains(got, "got-yes\r\n") {
+				t.Fatalf("tty exec output %q", got)
+			}
+			// Stdin closed by its end: cat exits 0.
+			if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "e3", Process: proc(false, "cat"), OpenStdin: true}); err != nil {
+				t.Fatal(err)
+			}
+			var cout syncBuffer
+			res = attach(t, cl, shim.AttachOptions{ExecID: "e3", Stdin: strings.NewReader("piped\n"), Stdout: &cout, CloseStdin: true})
+			if _, err := cl.StartExec(ctx(t), "e3"); err != nil {
+				t.Fatal(err)
+			}
+			if exit, err := cl.WaitExec(ctx(t), "e3"); err != nil || exit.Code != 0 {
+				t.Fatalf("wait exec e3: %+v %v", exit, err)
+			}
+			<-res
+			if cout.String() != "piped\n" {
+				t.Fatalf("cat exec %q", cout.String())
+			}
+			// A missing binary fails the start; the exec's wait says why.
+			if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "e4", Process: proc(false, "/no/such/binary")}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cl.StartExec(ctx(t), "e4"); err == nil {
+				if exit, err := cl.WaitExec(ctx(t), "e4"); err == nil && exit.Code == 0 {
+					t.Fatalf("missing binary exec exited 0")
+				}
+			}
+			// Exec output never reaches the container's log.
+			if msgs := readLog(t, c.cfg.LogPath); len(msgs) != 0 {
+				t.Fatalf("log has %d entries", len(msgs))
+			}
+			st, err := cl.State(ctx(t))
+			if err != nil || len(st.Execs) != 4 {
+				t.Fatalf("state %+v %v", st, err)
+			}
+		})
+	}
+}
