@@ -5,7 +5,10 @@ import (
 	"mime"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types"
 	"github.com/moby/moby/api/types/events"
@@ -61,7 +64,32 @@ func (s *Server) getVersion(w http.ResponseWriter, r *request) error {
 	if v.Arch == "" {
 		v.Arch = runtime.GOARCH
 	}
+	fillEngineComponent(&v)
 	return writeJSON(w, http.StatusOK, v)
+}
+
+// fillEngineComponent completes the "Engine" component, which the docker
+// CLI shows instead of the top-level fields when components are present:
+// the API versions are the server's, the rest defaults to the top level.
+func fillEngineComponent(v *system.VersionResponse) {
+	for i := range v.Components {
+		c := &v.Components[i]
+		if c.Name != "Engine" {
+			continue
+		}
+		if c.Details == nil {
+			c.Details = map[string]string{}
+		}
+		c.Details["ApiVersion"], c.Details["MinAPIVersion"] = v.APIVersion, v.MinAPIVersion
+		for k, val := range map[string]string{
+			"GitCommit": v.GitCommit, "GoVersion": v.GoVersion, "Os": v.Os, "Arch": v.Arch,
+			"KernelVersion": v.KernelVersion, "BuildTime": v.BuildTime, "Experimental": strconv.FormatBool(v.Experimental),
+		} {
+			if _, ok := c.Details[k]; !ok {
+				c.Details[k] = val
+			}
+		}
+	}
 }
 
 func (s *Server) getInfo(w http.ResponseWriter, r *request) error {
@@ -215,12 +243,26 @@ func (s *Server) getEvents(w http.ResponseWriter, r *request) error {
 		return err
 	}
 
-	// The header goes out before the subscription, as dockerd sends it:
-	// clients wait for it before they report that they listen.
+	// The header goes with the first event, or once the subscription has
+	// stood for a moment (clients wait for it before they report that they
+	// listen), so a backend that refuses at once still gets its status.
 	contentType := negotiateEventsType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(http.StatusOK)
-	flush(w)
+	var mu sync.Mutex
+	started := false
+	begin := func() {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", contentType)
+			w.WriteHeader(http.StatusOK)
+			flush(w)
+		}
+	}
+	timer := time.AfterFunc(eventsHeaderDelay, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		begin()
+	})
+	defer timer.Stop()
 
 	skipImageCreate := r.olderThan("1.46")
 	send := func(m events.Message) error {
@@ -236,6 +278,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *request) error {
 			return err
 		}
 		buf = append(append(buf, b...), '\n')
+		mu.Lock()
+		defer mu.Unlock()
+		begin()
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}
@@ -243,12 +288,23 @@ func (s *Server) getEvents(w http.ResponseWriter, r *request) error {
 		return nil
 	}
 	err = s.backend.Events(r.ctx(), EventsOptions{Since: since, Until: until, Filters: filters}, send)
+	timer.Stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil && !started {
+		return err
+	}
+	begin()
 	if err != nil && r.ctx().Err() != nil {
 		// The client left or the server is stopping: not an error.
 		return nil
 	}
 	return err
 }
+
+// eventsHeaderDelay is how long an event stream may stay silent before
+// its header goes out anyway.
+const eventsHeaderDelay = 50 * time.Millisecond
 
 // eventFilterKeys are the filters docker's events accept.
 var eventFilterKeys = []string{"config", "container", "daemon", "event", "image", "label",

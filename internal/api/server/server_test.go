@@ -146,6 +146,17 @@ func TestVersionNegotiation(t *testing.T) {
 	if v.ApiVersion != "1.50" || v.MinAPIVersion != "1.24" || v.Os != "linux" || v.Version != "0.0.0-fake" {
 		t.Errorf("version %+v", v)
 	}
+	var withEngine struct {
+		Components []struct {
+			Name    string
+			Details map[string]string
+		}
+	}
+	json.Unmarshal(rec.Body.Bytes(), &withEngine)
+	if len(withEngine.Components) != 1 || withEngine.Components[0].Details["ApiVersion"] != "1.50" ||
+		withEngine.Components[0].Details["MinAPIVersion"] != "1.24" || withEngine.Components[0].Details["Os"] != "linux" {
+		t.Errorf("engine component %+v", withEngine)
+	}
 }
 
 func TestCustomVersionRange(t *testing.T) {

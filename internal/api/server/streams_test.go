@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/api/server/servertest"
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // hijacked is a raw client connection after the server took it over.
@@ -489,6 +490,13 @@ func TestEvents(t *testing.T) {
 			t.Errorf("%s: %d %s", p, rec.Code, rec.Body)
 		}
 	}
+
+	// A backend that refuses at once gets its status.
+	fake.SetError("Events", errdefs.Errorf(errdefs.ErrNotImplemented, "no events here"))
+	if rec := do(t, h, "GET", "/v1.50/events", nil); rec.Code != 501 || errorMessage(t, rec) != "no events here" {
+		t.Errorf("refused events: %d %s", rec.Code, rec.Body)
+	}
+	fake.SetError("Events", nil)
 
 	// Live: the header comes before any event, then events as they happen.
 	resp, err := srv.Client().Get(srv.URL + "/v1.50/events?since=" + fmt.Sprint(time.Now().Unix()+3600))

@@ -58,7 +58,8 @@ func (f *Fake) Version(ctx context.Context) (system.VersionResponse, error) {
 		return system.VersionResponse{}, err
 	}
 	return system.VersionResponse{Platform: system.PlatformInfo{Name: "Berth fake"}, Version: "0.0.0-fake",
-		GoVersion: "go", KernelVersion: "fake"}, nil
+		GoVersion: "go", KernelVersion: "fake",
+		Components: []system.ComponentVersion{{Name: "Engine", Version: "0.0.0-fake"}}}, nil
 }
 
 // DiskUsage reports the fake's images and containers.
