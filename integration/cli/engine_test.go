@@ -19,7 +19,7 @@ import (
 
 // cliTimeout bounds one client invocation: a hung command fails its step
 // with what it printed instead of hanging the suite.
-const cliTimeout = 90 * time.Second
+const cliTimeout = 60 * time.Second
 
 // engine is a daemon started for a test (or a package's tables) with
 // busybox:latest in it, and the client configuration the suite uses.
