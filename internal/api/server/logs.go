@@ -105,7 +105,11 @@ func (s *Server) getContainerLogs(w http.ResponseWriter, r *request) error {
 			go drain(msgs)
 			return nil
 		}
-		flush(w)
+		// Flush when the backend has nothing more queued: a follower sees
+		// each line at once, a long log goes out in big writes.
+		if len(msgs) == 0 {
+			flush(w)
+		}
 	}
 }
 

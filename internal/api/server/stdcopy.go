@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"io"
+	"net"
 	"sync"
 )
 
@@ -61,10 +62,9 @@ func (m *muxWriter) frame(id byte, payload []byte) error {
 	var hdr [8]byte
 	hdr[0] = id
 	binary.BigEndian.PutUint32(hdr[4:], uint32(len(payload)))
-	if _, err := m.w.Write(hdr[:]); err != nil {
-		return err
-	}
-	if _, err := m.w.Write(payload); err != nil {
+	// One writev on a connection; two buffered writes on a response.
+	bufs := net.Buffers{hdr[:], payload}
+	if _, err := bufs.WriteTo(m.w); err != nil {
 		return err
 	}
 	if m.after != nil {
