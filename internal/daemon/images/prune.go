@@ -38,12 +38,19 @@ func (s *Service) ImagesPrune(ctx context.Context, filters server.Filters) (imag
 			rest[k] = v
 		}
 	}
+	// The report also lists the layers collected; only images get events.
+	before, err := s.store.List(ctx, image.ListOptions{})
+	if err != nil {
+		return imagetypes.PruneReport{}, err
+	}
+	isImage := map[string]bool{}
+	for _, img := range before {
+		isImage[img.ID] = true
+	}
 	rep, err := s.store.Prune(ctx, image.PruneOptions{All: all, Filters: rest, InUse: s.inUse})
 	for _, d := range rep.ImagesDeleted {
-		if d.Deleted != "" {
-			if id, perr := digest.Parse(d.Deleted); perr == nil {
-				s.idEvent(ctx, events.ActionDelete, id)
-			}
+		if isImage[d.Deleted] {
+			s.idEvent(ctx, events.ActionDelete, digest.Digest(d.Deleted))
 		}
 	}
 	if err != nil {

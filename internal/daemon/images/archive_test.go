@@ -1,0 +1,136 @@
+package images_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/image/imagetest"
+)
+
+// loadArchive loads a docker-archive of imgs into f and returns the
+// stream.
+func loadArchive(t *testing.T, f *fixture, imgs map[string]v1.Image, quiet bool) []jsonMessage {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "in.tar")
+	imagetest.WriteDockerArchive(t, path, imgs, imagetest.ArchiveOCI)
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var out bytes.Buffer
+	if err := f.svc.ImageLoad(t.Context(), in, quiet, &out); err != nil {
+		t.Fatal(err)
+	}
+	return messages(t, out.Bytes())
+}
+
+func loadedLines(msgs []jsonMessage) []string {
+	var out []string
+	for _, m := range msgs {
+		if m.Stream != "" {
+			out = append(out, strings.TrimSuffix(m.Stream, "\n"))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestSaveLoadRoundTrip loads three images (two names on one), saves two
+// of them in one archive, loads that into another data root, and finds
+// the same images under the same names; docker load's lines and the
+// load and save events come out on the way.
+func TestSaveLoadRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	a := imagetest.BusyboxImage(t, imagetest.WithSeed(1), imagetest.WithRandomLayer(64<<10))
+	b := imagetest.BusyboxImage(t, imagetest.WithSeed(2), imagetest.WithRandomLayer(64<<10))
+	c := imagetest.BusyboxImage(t, imagetest.WithSeed(3), imagetest.WithRandomLayer(64<<10))
+	f := newService(t)
+	rec := record(t, f.events)
+	msgs := loadArchive(t, f, map[string]v1.Image{"busybox:a": a, "busybox:a2": a, "example.com/team/b:1": b, "c:latest": c}, false)
+	want := []string{"Loaded image: busybox:a", "Loaded image: busybox:a2", "Loaded image: c:latest", "Loaded image: example.com/team/b:1"}
+	if got := loadedLines(msgs); !slices.Equal(got, want) {
+		t.Errorf("load lines %q, want %q", got, want)
+	}
+	if !slices.ContainsFunc(msgs, func(m jsonMessage) bool { return m.Status == "Loading layer" }) {
+		t.Errorf("no Loading layer progress in %+v", msgs)
+	}
+	if got := rec.actions(3); !slices.Equal(got, []string{"load", "load", "load"}) {
+		t.Errorf("events %v", got)
+	}
+
+	var archive bytes.Buffer
+	if err := f.svc.ImageSave(ctx, []string{"busybox:a", "example.com/team/b:1"}, &archive); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.actions(5); !slices.Equal(got[3:], []string{"save", "save"}) {
+		t.Errorf("events %v", got)
+	}
+
+	g := newService(t)
+	var out bytes.Buffer
+	if err := g.svc.ImageLoad(ctx, &archive, true, &out); err != nil {
+		t.Fatal(err)
+	}
+	quietMsgs := messages(t, out.Bytes())
+	for _, m := range quietMsgs {
+		if m.Stream == "" {
+			t.Errorf("quiet load sent %+v", m)
+		}
+	}
+	if got := loadedLines(quietMsgs); !slices.Equal(got, []string{"Loaded image: busybox:a", "Loaded image: example.com/team/b:1"}) {
+		t.Errorf("reload lines %q", got)
+	}
+	for _, ref := range []string{"busybox:a", "example.com/team/b:1"} {
+		x, err := f.svc.ImageInspect(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := g.svc.ImageInspect(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.ID != y.ID {
+			t.Errorf("%s: saved %s, loaded %s", ref, x.ID, y.ID)
+		}
+	}
+	list, err := g.svc.ImageList(ctx, server.ImageListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 {
+		t.Errorf("second root lists %d images, want 2", len(list))
+	}
+
+	t.Run("save unknown", func(t *testing.T) {
+		var out bytes.Buffer
+		err := f.svc.ImageSave(ctx, []string{"busybox:a", "nope:1"}, &out)
+		if !errdefs.IsNotFound(err) || err.Error() != "No such image: nope:1" || out.Len() != 0 {
+			t.Errorf("err %v, %d bytes written", err, out.Len())
+		}
+	})
+
+	t.Run("load garbage", func(t *testing.T) {
+		var out bytes.Buffer
+		err := f.svc.ImageLoad(ctx, strings.NewReader("this is not a tar archive, not at all"), false, &out)
+		if err == nil {
+			t.Fatal("garbage loaded")
+		}
+		if out.Len() > 0 {
+			msgs := messages(t, out.Bytes())
+			if msgs[len(msgs)-1].ErrorMsg != err.Error() {
+				t.Errorf("stream does not end with the error: %s", out.String())
+			}
+		}
+	})
+}
