@@ -133,7 +133,7 @@ kill_leftovers() {
 			pid=${f#/proc/}
 			pid=${pid%/cmdline}
 			[[ $pid == "$$" ]] && continue
-			if tr '\0' '\n' <"$f" 2>/dev/null | grep -qF "$work/"; then
+			if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -qF "$work/"; then
 				kill -KILL "$pid" 2>/dev/null
 			fi
 		done
@@ -302,7 +302,7 @@ density berthd "$bsock" "$berthd_pid" >"$work/density-berthd.json"
 median() { jq '.results[0].median' "$work/$1.json"; }
 report=$(
 	jq -n \
-		--arg berth "$berth_version" --arg docker "$docker_version" --arg podman "${podman_version:-}" \
+		--arg v_berth "$berth_version" --arg v_docker "$docker_version" --arg v_podman "${podman_version:-}" \
 		--argjson runs "$runs" \
 		--argjson cli "$(median docker-cli)" --argjson berthd "$(median berthd)" --argjson dockerd "$(median dockerd)" \
 		--argjson podman "$(if ((podman)); then median podman; else echo null; fi)" \
@@ -310,7 +310,7 @@ report=$(
 		--slurpfile density_berth "$work/density-berthd.json" \
 		--slurpfile density_docker <(if ((density_dockerd)); then cat "$work/density-dockerd.json"; fi) \
 		'{benchmark: "engine: run --rm true, idle RSS, 1000 containers", runs: $runs,
-		  versions: {berthd: $berth, dockerd: $docker, podman: $podman},
+		  versions: {berthd: $v_berth, dockerd: $v_docker, podman: $v_podman},
 		  start_median_seconds: {docker_cli_version: $cli, berthd: $berthd, dockerd: $dockerd, podman: $podman},
 		  ratios: {berthd_over_dockerd: ($berthd / $dockerd),
 		           berthd_over_podman: (if $podman then $berthd / $podman else null end)},
