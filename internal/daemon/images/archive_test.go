@@ -1,7 +1,9 @@
 package images_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,4 +135,73 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+// tarDir writes dir as a tar stream (an OCI layout, as `tar -C dir -c .`).
+func tarDir(t *testing.T, dir string) *bytes.Buffer {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(rel)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, err = tw.Write(data)
+			return err
+		}
+		return nil
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &b
+}
+
+// TestLoadOCILayout loads an OCI image layout whose only name is a tag
+// annotation: docker loads it without a name ("Loaded image ID").
+func TestLoadOCILayout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	img := imagetest.BusyboxImage(t, imagetest.WithFormat(imagetest.OCI))
+	imagetest.WriteOCILayout(t, dir, map[string]imagetest.Artifact{"v1": img})
+	f := newService(t)
+	var out bytes.Buffer
+	if err := f.svc.ImageLoad(t.Context(), tarDir(t, dir), false, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := loadedLines(messages(t, out.Bytes()))
+	cfg, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || (lines[0] != "Loaded image ID: "+cfg.String() && !strings.HasPrefix(lines[0], "Loaded image: ")) {
+		t.Errorf("load lines %q", lines)
+	}
+	if _, err := f.svc.ImageInspect(t.Context(), cfg.String()); err != nil {
+		t.Error(err)
+	}
 }
