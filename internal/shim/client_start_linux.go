@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,11 +30,9 @@ type ready struct {
 // once the container is created (not started) and the shim serves its
 // socket.
 //
-// The shim is detached from the caller: berth-shim is started in a new
-// session and forks the real shim at once and exits, so the shim is
-// reparented to init (or the nearest subreaper), never the daemon's child,
-// and outlives it. A failed create leaves nothing running; the error is
-// the runtime's.
+// The shim is detached from the caller: it runs in a new session and is
+// not the caller's child (see launch), so it outlives the daemon. A failed
+// create leaves nothing running; the error is the runtime's.
 func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -67,11 +66,8 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	defer r.Close()
-	pid, err := syscall.ForkExec(bin, []string{"berth-shim", "start", cfg.StateDir}, &syscall.ProcAttr{
-		Env:   shimEnv(),
-		Files: []uintptr{devnull.Fd(), devnull.Fd(), logf.Fd(), w.Fd()},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
+	files := []uintptr{devnull.Fd(), devnull.Fd(), logf.Fd(), w.Fd()}
+	launcher, err := launch(bin, cfg.StateDir, files)
 	w.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
@@ -79,14 +75,16 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Unix(1, 0)) })
 	msg, rerr := io.ReadAll(io.LimitReader(r, 1<<20))
 	stop()
-	// The first berth-shim exits as soon as it forked the real one. Someone
-	// else may have reaped it (a subreaper's reaper): then there is nothing
-	// to do.
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err != unix.EINTR {
-			break
+	if launcher > 0 {
+		// The launcher exits as soon as it forked the shim. Someone else
+		// may have reaped it (a subreaper's reaper): then there is nothing
+		// to do.
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(launcher, &ws, 0, nil)
+			if err != unix.EINTR {
+				break
+			}
 		}
 	}
 	if rerr != nil {
@@ -107,6 +105,39 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, resp.err()
 	}
 	return newClient(cfg.StateDir)
+}
+
+// launch starts the shim so that it is not the caller's child.
+//
+// Normally the shim is cloned as the caller's sibling (CLONE_PARENT): one
+// process start, and the shim's parent is the daemon's (init, or
+// systemd). A caller that is a child subreaper has asked to adopt the
+// orphans below it (a daemon on a host whose init does not reap, a test):
+// it gets the classic double fork, a launcher (`berth-shim start`) that
+// forks the shim and exits, so the shim and, should the shim die, its
+// container are re-parented to the caller. An init process (pid 1 of its
+// namespace) cannot use CLONE_PARENT and double-forks too. The launcher's
+// pid is returned for the caller to reap (0 when there is none).
+func launch(bin, dir string, files []uintptr) (launcher int, err error) {
+	env := shimEnv()
+	if !isSubreaper() {
+		_, err = syscall.ForkExec(bin, []string{"berth-shim", "serve", dir}, &syscall.ProcAttr{
+			Env: env, Files: files,
+			Sys: &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_PARENT},
+		})
+		if err != unix.EINVAL {
+			return 0, err
+		}
+	}
+	return syscall.ForkExec(bin, []string{"berth-shim", "start", dir}, &syscall.ProcAttr{
+		Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+}
+
+func isSubreaper() bool {
+	var v int32
+	err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&v)), 0, 0, 0)
+	return err == nil && v != 0
 }
 
 // shimBinary finds berth-shim: the configured path, else beside the

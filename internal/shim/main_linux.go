@@ -50,9 +50,12 @@ func serve(dir string) int {
 	// Nothing the shim starts may inherit the readiness pipe: the daemon
 	// reads it to EOF.
 	unix.CloseOnExec(readyFD)
-	// The shim's heap is tiny and its work bursty; a low GC target keeps
-	// the resident size of a thousand idle shims down.
-	debug.SetGCPercent(20)
+	// No automatic collection: a collection's own bookkeeping (mark bits,
+	// work buffers) costs an idle shim more than the garbage it frees, and
+	// an idle shim makes none. Collections run when a burst of calls left
+	// garbage (collectIfDirty) and, as a safety net, near memoryLimit.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(memoryLimit)
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err := os.Chdir("/"); err != nil {
 		reportReady(ready{Error: err.Error()})

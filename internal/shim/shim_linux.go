@@ -226,6 +226,8 @@ func (s *shim) exit() {
 }
 
 func (s *shim) handle(conn *net.UnixConn) {
+	callStarted()
+	defer callDone()
 	var req request
 	if err := readMsg(conn, &req); err != nil {
 		conn.Close()

@@ -1,0 +1,45 @@
+package shim
+
+import (
+	"runtime/debug"
+	"sync"
+)
+
+// memoryLimit is where the Go runtime collects whatever happens: far
+// above an idle shim (under 1 MiB) and a busy one (a few MiB).
+const memoryLimit = 64 << 20
+
+// callsPerCollection is how many calls may leave their garbage before
+// the shim collects: each allocates from a few KiB (state) to some tens
+// (stats, exec: JSON and a runtime command), so a shim polled for stats
+// every second stays at a few MiB instead of growing to memoryLimit, and
+// an idle one never pays for a collection.
+const callsPerCollection = 100
+
+var gc struct {
+	mu     sync.Mutex
+	active int // calls in progress
+	calls  int // calls since the last collection
+}
+
+// callStarted and callDone bracket the handling of one connection.
+func callStarted() {
+	gc.mu.Lock()
+	gc.active++
+	gc.calls++
+	gc.mu.Unlock()
+}
+
+func callDone() {
+	gc.mu.Lock()
+	gc.active--
+	collect := gc.active == 0 && gc.calls >= callsPerCollection
+	if collect {
+		gc.calls = 0
+	}
+	gc.mu.Unlock()
+	if collect {
+		// Collect and give the freed pages back to the kernel.
+		debug.FreeOSMemory()
+	}
+}
