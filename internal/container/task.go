@@ -2,11 +2,11 @@ package container
 
 import (
 	"context"
-	"io"
 	"syscall"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/shim"
 )
 
 // Task is what the daemon needs from the supervisor of one container's
@@ -60,80 +60,19 @@ type Task interface {
 	Close() error
 }
 
-// ExitStatus is how a process ended.
-type ExitStatus struct {
-	Code      int
-	ExitedAt  time.Time
-	OOMKilled bool
-	// Signal names the signal that killed it, if one did.
-	Signal string
-}
+// The Task's types are the shim's own: its client implements Task as it
+// is.
+type (
+	// ExitStatus is how a process ended.
+	ExitStatus = shim.ExitStatus
+	// TaskState is the runtime's view of the init.
+	TaskState = shim.State
+	// AttachOptions selects the streams of one attach.
+	AttachOptions = shim.AttachOptions
+	// ExecConfig is an exec process to create.
+	ExecConfig = shim.ExecConfig
+	// Stats is a cgroup's usage sample, in the shape of runc's events.
+	Stats = shim.Stats
+)
 
-// TaskState is the runtime's view of the init.
-type TaskState struct {
-	Pid    int
-	Status string // created, running, paused, stopped
-	Exit   *ExitStatus
-}
-
-// AttachOptions selects the streams of one attach. A nil writer is a
-// stream not wanted; with a terminal, all output arrives on Stdout.
-type AttachOptions struct {
-	ExecID string // "" for the init
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	// CloseStdin closes the process's stdin when Stdin reaches EOF.
-	CloseStdin bool
-	// Attached, when set, is called once the supervisor has registered
-	// the attach, before it delivers any output: a caller that attaches
-	// before Start (or StartExec) waits for it, so no output is missed.
-	Attached func()
-}
-
-// ExecConfig is an exec process to create.
-type ExecConfig struct {
-	ID        string
-	Process   *specs.Process
-	OpenStdin bool
-}
-
-// Stats is a cgroup's usage sample. A section is nil when the host lacks
-// the controller.
-type Stats struct {
-	Read    time.Time
-	CPU     *CPUStats
-	Memory  *MemoryStats
-	Pids    *PidsStats
-	BlockIO []BlockIOEntry
-}
-
-// CPUStats are nanoseconds of CPU time.
-type CPUStats struct {
-	Total, User, System uint64
-	PerCPU              []uint64
-	Periods             uint64
-	ThrottledPeriods    uint64
-	ThrottledTime       uint64
-}
-
-// MemoryStats are bytes, with memory.stat as the kernel wrote it.
-type MemoryStats struct {
-	Usage, MaxUsage, Limit uint64
-	Failcnt                uint64
-	Stat                   map[string]uint64
-}
-
-// PidsStats: the current count and the limit (0 for none).
-type PidsStats struct {
-	Current, Limit uint64
-}
-
-// BlockIOEntry is one blkio counter row, as docker's blkio_stats lists
-// them: Op is "read", "write", ...; Kind is "bytes" or "ios".
-type BlockIOEntry struct {
-	Major, Minor uint64
-	Kind         string
-	Op           string
-	Value        uint64
-}
+var _ Task = (*shim.Client)(nil)

@@ -18,6 +18,8 @@ import (
 // before the init runs, so no output is missed.
 type pendingAttach struct {
 	connect func(container.Task)
+	// abort ends the attach: the start failed.
+	abort func()
 }
 
 // ContainerAttach is POST /containers/{id}/attach.
@@ -90,10 +92,14 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 			}
 			started <- t
 		}
+		p.abort = func() { close(started) }
 		r.attaches = append(r.attaches, p)
 		c.Unlock()
 		select {
-		case <-started:
+		case t, ok := <-started:
+			if !ok || t == nil {
+				return nil // the start failed; the client hears it from start
+			}
 		case <-ctx.Done():
 			d.dropPendingAttach(c, r, p)
 			return nil

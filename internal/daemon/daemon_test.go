@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -387,7 +388,7 @@ func TestStartFailure(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	st := inspect(t, d, id).State
-	if st.Status != "exited" || st.ExitCode != 127 || !strings.Contains(st.Error, "executable file not found") {
+	if st.Status != "created" || st.ExitCode != 127 || !strings.Contains(st.Error, "executable file not found") {
 		t.Fatalf("state %+v", st)
 	}
 	if _, err := os.Stat(d.rootfsDir(id)); !errors.Is(err, os.ErrNotExist) {
@@ -396,5 +397,37 @@ func TestStartFailure(t *testing.T) {
 	fake.startErr = nil
 	if err := d.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
+	}
+
+	// docker run --rm: a failed start removes the container, and the
+	// attach that waited for the start ends.
+	fake.startErr = errors.New(`exec: "nope": executable file not found in $PATH`)
+	rm := create(t, d, "", []string{"nope"}, func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true })
+	removed := waitFor(t, d, rm, containertypes.WaitConditionRemoved)
+	attachDone := make(chan error, 1)
+	go func() {
+		attachDone <- d.ContainerAttach(ctx, rm, server.AttachOptions{Stream: true, Stdout: true, Streams: func(bool) (server.Streams, error) {
+			return server.Streams{Stdout: io.Discard, Stderr: io.Discard}, nil
+		}})
+	}()
+	eventually(t, "attach pending", func() bool {
+		_, r, _ := d.get(rm)
+		r.c.Lock()
+		defer r.c.Unlock()
+		return len(r.attaches) == 1
+	})
+	if err := d.ContainerStart(ctx, rm); err == nil {
+		t.Fatal("start succeeded")
+	}
+	if r := result(t, removed); r.StatusCode != 127 {
+		t.Fatalf("removed %+v", r)
+	}
+	select {
+	case err := <-attachDone:
+		if err != nil {
+			t.Fatalf("attach: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the attach did not end after the failed start")
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/shim"
 )
 
 // fakeLauncher stands in for the shim: each "process" is a goroutine-free
@@ -339,13 +340,13 @@ func (t *fakeTask) Stats(ctx context.Context) (*container.Stats, error) {
 	if err := t.conn(); err != nil {
 		return nil, err
 	}
-	return &container.Stats{
-		Read:    time.Now(),
-		CPU:     &container.CPUStats{Total: 1000, User: 600, System: 400},
-		Memory:  &container.MemoryStats{Usage: 4 << 20, Limit: 64 << 20, Stat: map[string]uint64{"inactive_file": 1024}},
-		Pids:    &container.PidsStats{Current: 1},
-		BlockIO: []container.BlockIOEntry{{Major: 8, Minor: 0, Kind: "bytes", Op: "read", Value: 4096}},
-	}, nil
+	st := &container.Stats{}
+	st.CPU.Usage = shim.CPUUsage{Total: 1000, User: 600, Kernel: 400}
+	st.Memory.Usage = shim.MemoryEntry{Usage: 4 << 20, Limit: 64 << 20}
+	st.Memory.Raw = map[string]uint64{"inactive_file": 1024}
+	st.Pids.Current = 1
+	st.Blkio.IoServiceBytesRecursive = []shim.BlkioEntry{{Major: 8, Minor: 0, Op: "Read", Value: 4096}}
+	return st, nil
 }
 
 func (t *fakeTask) Pids(ctx context.Context) ([]int, error) {

@@ -83,6 +83,9 @@ func (d *Daemon) recordExit(c *container.Container, r *run, st container.ExitSta
 	if st.ExitedAt.IsZero() {
 		st.ExitedAt = time.Now().UTC()
 	}
+	if st.Lost && errMsg == "" {
+		errMsg = "the container's shim died before the container: its exit status is not the container's own"
+	}
 	c.Lock()
 	restart, delay := d.shouldRestart(c, r, st)
 	if st.OOMKilled {

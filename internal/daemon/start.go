@@ -45,8 +45,21 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 	c.ManuallyStopped = false
 	c.RestartCount = 0
 	r.restartDelay = 0
+	autoRemove := c.IsAutoRemove()
 	c.Unlock()
-	return d.start(context.WithoutCancel(ctx), c, r)
+	err = d.start(context.WithoutCancel(ctx), c, r)
+	if err != nil && autoRemove {
+		// docker run --rm waits for the removal even when the start
+		// failed.
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			if err := d.remove(context.Background(), c, r, true); err != nil {
+				d.log.Warn("auto-remove after a failed start", "container", c.ID, "err", err)
+			}
+		}()
+	}
+	return err
 }
 
 // start runs the container: mount its root filesystem, generate and write
@@ -237,14 +250,16 @@ func writeSpec(bundle string, sp *specs.Spec) error {
 	return writeFileSync(filepath.Join(bundle, "config.json"), b, 0o600)
 }
 
-// startFailed records a failed start: exited, with docker's exit code for
-// the cause, and the cause in State.Error. It returns err for the caller,
-// as docker words it.
+// startFailed records a failed start as docker does: the exit code for
+// the cause and the cause in State.Error; a container that never ran
+// stays created (ps shows "Created"), one restarted by its policy becomes
+// exited. Attaches waiting for the start end. It returns err for the
+// caller, as docker words it.
 func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 	code := startExitCode(err)
 	c.Lock()
 	defer c.Unlock()
-	if c.State.Status != container.Exited && c.State.CanMove(container.Exited) {
+	if c.State.Status == container.Restarting {
 		_ = c.State.SetExited(code, false, time.Now().UTC(), err.Error())
 	} else {
 		c.State.ExitCode = code
@@ -253,6 +268,10 @@ func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 	if serr := d.containers.Save(c); serr != nil {
 		d.log.Error("start failed: save record", "container", c.ID, "err", serr)
 	}
+	for _, p := range r.attaches {
+		p.abort()
+	}
+	r.attaches = nil
 	r.notifyExit(code, err.Error())
 	d.emit(c, "die", map[string]string{"exitCode": fmt.Sprint(code)})
 	if errdefs.IsInvalidParameter(err) || errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
@@ -287,7 +306,9 @@ func startExitCode(err error) int {
 func (d *Daemon) cleanupRun(ctx context.Context, id string, _ error) {
 	_ = ctx
 	rootfs := d.rootfsDir(id)
-	if err := mount.UnmountAll(rootfs, 0); err != nil {
+	if _, err := os.Lstat(rootfs); err != nil {
+		// Nothing mounted there: a second cleanup (rm after an exit).
+	} else if err := mount.UnmountAll(rootfs, 0); err != nil {
 		d.log.Warn("unmount rootfs", "container", id, "err", err)
 		if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil {
 			d.log.Error("unmount rootfs (detached)", "container", id, "err", err)

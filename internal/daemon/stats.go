@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/shim"
 )
 
 // statsInterval is how often a stats stream samples (docker's 1 s).
@@ -79,50 +80,51 @@ func (d *Daemon) sample(ctx context.Context, c *container.Container, r *run) (co
 	return statsResponse(resp, st), true
 }
 
-// statsResponse turns a cgroup sample into docker's shape.
+// statsResponse turns a cgroup sample (runc's shape) into docker's.
 func statsResponse(resp containertypes.StatsResponse, st *container.Stats) containertypes.StatsResponse {
-	resp.Read = st.Read
-	if resp.Read.IsZero() {
-		resp.Read = time.Now().UTC()
+	resp.Read = time.Now().UTC()
+	resp.CPUStats = containertypes.CPUStats{
+		CPUUsage: containertypes.CPUUsage{
+			TotalUsage:        st.CPU.Usage.Total,
+			PercpuUsage:       st.CPU.Usage.Percpu,
+			UsageInKernelmode: st.CPU.Usage.Kernel,
+			UsageInUsermode:   st.CPU.Usage.User,
+		},
+		ThrottlingData: containertypes.ThrottlingData{
+			Periods:          st.CPU.Throttling.Periods,
+			ThrottledPeriods: st.CPU.Throttling.ThrottledPeriods,
+			ThrottledTime:    st.CPU.Throttling.ThrottledTime,
+		},
+		SystemUsage: systemCPUUsage(),
+		OnlineCPUs:  uint32(runtime.NumCPU()),
 	}
-	if cpu := st.CPU; cpu != nil {
-		resp.CPUStats = containertypes.CPUStats{
-			CPUUsage: containertypes.CPUUsage{
-				TotalUsage:        cpu.Total,
-				PercpuUsage:       cpu.PerCPU,
-				UsageInKernelmode: cpu.System,
-				UsageInUsermode:   cpu.User,
-			},
-			ThrottlingData: containertypes.ThrottlingData{
-				Periods:          cpu.Periods,
-				ThrottledPeriods: cpu.ThrottledPeriods,
-				ThrottledTime:    cpu.ThrottledTime,
-			},
-		}
+	m := st.Memory
+	limit := m.Usage.Limit
+	if limit == 0 || limit >= 1<<62 {
+		// No limit: docker reports the host's memory.
+		limit = hostMemory()
 	}
-	resp.CPUStats.SystemUsage = systemCPUUsage()
-	resp.CPUStats.OnlineCPUs = uint32(runtime.NumCPU())
-	if m := st.Memory; m != nil {
-		limit := m.Limit
-		if limit == 0 || limit >= 1<<62 {
-			// No limit: docker reports the host's memory.
-			limit = hostMemory()
-		}
-		resp.MemoryStats = containertypes.MemoryStats{
-			Usage: m.Usage, MaxUsage: m.MaxUsage, Stats: m.Stat, Failcnt: m.Failcnt, Limit: limit,
-		}
+	resp.MemoryStats = containertypes.MemoryStats{
+		Usage: m.Usage.Usage, MaxUsage: m.Usage.Max, Failcnt: m.Usage.Failcnt, Limit: limit, Stats: m.Raw,
 	}
-	if p := st.Pids; p != nil {
-		resp.PidsStats = containertypes.PidsStats{Current: p.Current, Limit: p.Limit}
-	}
-	for _, e := range st.BlockIO {
-		entry := containertypes.BlkioStatEntry{Major: e.Major, Minor: e.Minor, Op: e.Op, Value: e.Value}
-		switch e.Kind {
-		case "bytes":
-			resp.BlkioStats.IoServiceBytesRecursive = append(resp.BlkioStats.IoServiceBytesRecursive, entry)
-		case "ios":
-			resp.BlkioStats.IoServicedRecursive = append(resp.BlkioStats.IoServicedRecursive, entry)
+	resp.PidsStats = containertypes.PidsStats{Current: st.Pids.Current, Limit: st.Pids.Limit}
+	conv := func(in []shim.BlkioEntry) []containertypes.BlkioStatEntry {
+		out := make([]containertypes.BlkioStatEntry, 0, len(in))
+		for _, e := range in {
+			out = append(out, containertypes.BlkioStatEntry{Major: e.Major, Minor: e.Minor, Op: e.Op, Value: e.Value})
 		}
+		return out
+	}
+	b := st.Blkio
+	resp.BlkioStats = containertypes.BlkioStats{
+		IoServiceBytesRecursive: conv(b.IoServiceBytesRecursive),
+		IoServicedRecursive:     conv(b.IoServicedRecursive),
+		IoQueuedRecursive:       conv(b.IoQueuedRecursive),
+		IoServiceTimeRecursive:  conv(b.IoServiceTimeRecursive),
+		IoWaitTimeRecursive:     conv(b.IoWaitTimeRecursive),
+		IoMergedRecursive:       conv(b.IoMergedRecursive),
+		IoTimeRecursive:         conv(b.IoTimeRecursive),
+		SectorsRecursive:        conv(b.SectorsRecursive),
 	}
 	return resp
 }
