@@ -64,5 +64,8 @@ func (s *shim) readStdin(p *process, a *attachment) {
 		// client that is gone is dropped at the next write.
 		return
 	}
-	p.detach(a)
+	// Its stdin ended this client's attach: it gets the end of the
+	// output, for it.
+	p.remove(a)
+	a.end()
 }

@@ -1,7 +1,10 @@
 package shim_test
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -214,5 +217,80 @@ func TestExec(t *testing.T) {
 				t.Fatalf("state %+v %v", st, err)
 			}
 		})
+	}
+}
+
+// A state directory too deep for a socket address: the shim's socket and
+// the console socket are reached through a directory descriptor.
+func TestLongStateDir(t *testing.T) {
+	r := runtimes(t)[0]
+	c := newContainer(t, r, "sh", "-c", "tty; exit 0")
+	c.cfg.StateDir = filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	c.cfg.Terminal = true
+	cl := c.create()
+	var out syncBuffer
+	res := attach(t, cl, shim.AttachOptions{Stdout: &out})
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+		t.Fatalf("wait: %+v %v", exit, err)
+	}
+	<-res
+	if !strings.Contains(out.String(), "/dev/pts/") {
+		t.Fatalf("output %q", out.String())
+	}
+	cl.Close()
+	cl2, err := shim.Connect(ctx(t), c.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.client = cl2
+}
+
+// Several clients attached at once each get the whole output; one that
+// leaves early does not disturb the others.
+func TestSeveralAttaches(t *testing.T) {
+	r := runtimes(t)[0]
+	c := newContainer(t, r, "sh", "-c", "read x; for i in $(seq 1 200); do echo line-$i; done; echo err >&2")
+	c.cfg.OpenStdin = true
+	cl := c.create()
+	var a, b syncBuffer
+	ra := attach(t, cl, shim.AttachOptions{Stdout: &a, Stderr: &a})
+	rb := attach(t, cl, shim.AttachOptions{Stdout: &b})
+	early, cancel := context.WithCancel(ctx(t))
+	var gone syncBuffer
+	rc := make(chan error, 1)
+	registered := make(chan struct{})
+	go func() {
+		rc <- cl.Attach(early, shim.AttachOptions{Stdout: &gone, Attached: func() { close(registered) }})
+	}()
+	<-registered
+	cancel()
+	if err := <-rc; err != context.Canceled {
+		t.Fatalf("cancelled attach: %v", err)
+	}
+	stdin := attach(t, cl, shim.AttachOptions{Stdin: strings.NewReader("go\n")})
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Wait(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []<-chan error{ra, rb, stdin} {
+		if err := <-r; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want strings.Builder
+	for i := 1; i <= 200; i++ {
+		fmt.Fprintf(&want, "line-%d\n", i)
+	}
+	if b.String() != want.String() {
+		t.Fatalf("second client got %d bytes", len(b.String()))
+	}
+	// Each stream keeps its order; across streams there is none.
+	if got := a.String(); strings.Replace(got, "err\n", "", 1) != want.String() || !strings.Contains(got, "err\n") {
+		t.Fatalf("first client got %q...", got[:min(40, len(got))])
 	}
 }

@@ -355,6 +355,12 @@ func (p *process) addClient(a *attachment) bool {
 
 // detach removes a and closes its connection.
 func (p *process) detach(a *attachment) {
+	p.remove(a)
+	a.close()
+}
+
+// remove takes a out of the clients.
+func (p *process) remove(a *attachment) {
 	p.mu.Lock()
 	for i, c := range p.clients {
 		if c == a {
@@ -365,7 +371,6 @@ func (p *process) detach(a *attachment) {
 		}
 	}
 	p.mu.Unlock()
-	a.close()
 }
 
 // setStdin installs the process's stdin (nil: it has none), applying a
