@@ -201,17 +201,3 @@ func mergeImage(cfg *containertypes.Config, img dockerspec.DockerOCIImageConfig)
 	}
 	return nil
 }
-
-// ImageInUse lists the containers created from image id: the image
-// service refuses to delete such an image without force.
-func (d *Daemon) ImageInUse(id string) []string {
-	var out []string
-	for _, c := range d.containers.List() {
-		c.Lock()
-		if c.Image.String() == id {
-			out = append(out, c.ID)
-		}
-		c.Unlock()
-	}
-	return out
-}

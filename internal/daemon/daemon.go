@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -13,13 +14,20 @@ import (
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/daemon/config"
+	"github.com/berth-project/berth/internal/daemon/images"
+	"github.com/berth-project/berth/internal/daemon/system"
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
-// Daemon is the engine. Its exported methods are the API server's
-// container and exec backends.
+// Daemon is the engine: its own methods are the API server's container
+// and exec backends, and it embeds the image and system services, so that
+// together they are the whole server.Backend.
 type Daemon struct {
+	*imageService
+	*systemService
+
 	cfg      config.Config
 	log      *slog.Logger
 	runtimes map[string]config.Runtime
@@ -31,7 +39,7 @@ type Daemon struct {
 	images      *image.Store
 	snapshots   snapshot.Snapshotter
 	snapshotter string // "overlay" or "native"
-	events      eventBus
+	events      *events.Bus
 	containers  *container.Store
 	tasks       taskLauncher
 	initPath    string
@@ -49,6 +57,12 @@ type Daemon struct {
 	closed   sync.Once
 }
 
+// The services' types, under names that can both be embedded.
+type (
+	imageService  = images.Service
+	systemService = system.Service
+)
+
 // Option changes how New builds the daemon.
 type Option func(*options)
 
@@ -56,7 +70,6 @@ type options struct {
 	logger *slog.Logger
 	binDir string
 	tasks  taskLauncher
-	events eventBus
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -65,10 +78,6 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithBinDir names the directory holding berth-runtime, berth-shim and
 // berth-init (default: the daemon executable's own directory, then $PATH).
 func WithBinDir(dir string) Option { return func(o *options) { o.binDir = dir } }
-
-// WithEventBus sets the bus container events are published on (default:
-// none, until the events service is wired).
-func WithEventBus(b EventBus) Option { return func(o *options) { o.events = b } }
 
 // withTaskLauncher replaces the shim (tests).
 func withTaskLauncher(t taskLauncher) Option { return func(o *options) { o.tasks = t } }
@@ -127,11 +136,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Daemon, ret
 	}
 	d.initPath, _ = lookBinary(d.binDir, "berth-init")
 	d.shimBinary, _ = lookBinary(d.binDir, "berth-shim")
-	d.events = o.events
-	if d.events == nil {
-		d.events = discardEvents{}
-	}
-	if err := d.openStores(ctx); err != nil {
+	if err := d.openServices(ctx); err != nil {
 		return nil, err
 	}
 	d.tasks = o.tasks
@@ -174,11 +179,9 @@ func (d *Daemon) Close() error {
 
 func (d *Daemon) closeStores() error {
 	var errs []error
-	if d.snapshots != nil {
-		errs = append(errs, d.snapshots.Close())
-	}
-	if d.images != nil {
-		errs = append(errs, d.images.Close())
+	if d.imageService != nil {
+		// The image service closes the snapshotter and the image store.
+		errs = append(errs, d.imageService.Close())
 	}
 	if d.events != nil {
 		d.events.Close()
@@ -226,7 +229,7 @@ func (d *Daemon) rootfsDir(id string) string { return filepath.Join(d.bundleDir(
 func (d *Daemon) Config() config.Config { return d.cfg }
 
 // EventBus is the daemon's event bus.
-func (d *Daemon) EventBus() EventBus { return d.events }
+func (d *Daemon) EventBus() *events.Bus { return d.events }
 
 // ImageStore is the image store containers are created from.
 func (d *Daemon) ImageStore() *image.Store { return d.images }
@@ -239,15 +242,12 @@ func lookBinary(dir, name string) (string, error) {
 			return p, nil
 		}
 	}
-	p, err := execLookPath(name)
+	p, err := exec.LookPath(name)
 	if err != nil {
 		return "", fmt.Errorf("%s: not in %s nor in $PATH", name, dir)
 	}
 	return p, nil
 }
 
-// The daemon is the server's container and exec backends.
-var (
-	_ server.ContainerBackend = (*Daemon)(nil)
-	_ server.ExecBackend      = (*Daemon)(nil)
-)
+// The daemon is the whole backend of the API server.
+var _ server.Backend = (*Daemon)(nil)

@@ -72,7 +72,7 @@ func testRoots(t *testing.T) config.Config {
 func newTestDaemon(t *testing.T, cfg config.Config, fake *fakeLauncher) *Daemon {
 	t.Helper()
 	testenv.RequireRoot(t)
-	d, err := New(context.Background(), cfg, withTaskLauncher(fake), WithBinDir(testenv.BinDir(t)), WithEventBus(&eventLog{}),
+	d, err := New(context.Background(), cfg, withTaskLauncher(fake), WithBinDir(testenv.BinDir(t)),
 		WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -91,35 +91,26 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// eventLog is a bus that records what the daemon publishes.
+// eventLog records a daemon's events.
 type eventLog struct {
 	mu   sync.Mutex
 	msgs []events.Message
 }
 
-func (l *eventLog) Publish(m events.Message) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if m.Time == 0 {
-		m.Time = time.Now().Unix()
-	}
-	l.msgs = append(l.msgs, m)
-}
-
-func (l *eventLog) Subscribe(ctx context.Context, since, until time.Time, filters map[string][]string, send func(events.Message) error) error {
-	<-ctx.Done()
-	return nil
-}
-
-func (l *eventLog) Close() {}
-
-// recordEvents is the test daemon's event log.
 func recordEvents(t *testing.T, d *Daemon) *eventLog {
-	t.Helper()
-	l, ok := d.events.(*eventLog)
-	if !ok {
-		t.Fatal("the test daemon has no event log")
-	}
+	l := &eventLog{}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Since the epoch: the bus replays what it kept, so nothing
+		// published before the subscription is missed.
+		_ = d.EventBus().Subscribe(ctx, time.Unix(1, 0), time.Time{}, nil, func(m events.Message) error {
+			l.mu.Lock()
+			l.msgs = append(l.msgs, m)
+			l.mu.Unlock()
+			return nil
+		})
+	}()
+	t.Cleanup(cancel)
 	return l
 }
 
