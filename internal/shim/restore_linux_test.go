@@ -142,3 +142,52 @@ func TestShimKilledAfterExit(t *testing.T) {
 		t.Fatalf("ReadExit: %+v %v %v", exit, ok, err)
 	}
 }
+
+// Delete of a running container: a pending Wait hears of the exit before
+// the shim goes.
+func TestDeleteRunning(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, r, "sleep", "100")
+			cl := c.create()
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				exit shim.ExitStatus
+				err  error
+			}
+			waits := make(chan result, 3)
+			for range 3 {
+				go func() {
+					e, err := cl.Wait(ctx(t))
+					waits <- result{e, err}
+				}()
+			}
+			waitFor(t, "the waits to be pending", func() bool {
+				st, _ := cl.State(ctx(t))
+				return st.Status == shim.StatusRunning
+			})
+			if err := cl.Delete(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			c.client = nil
+			for range 3 {
+				if w := <-waits; w.err != nil || w.exit.Code != 137 {
+					t.Fatalf("wait: %+v %v", w.exit, w.err)
+				}
+			}
+			// A container deleted before it started.
+			c2 := newContainer(t, r, "true")
+			cl2 := c2.create()
+			if err := cl2.Delete(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			c2.client = nil
+			if out, err := runtimeState(r, c2); err == nil {
+				t.Fatalf("runtime still knows the container: %s", out)
+			}
+		})
+	}
+}

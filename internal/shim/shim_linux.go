@@ -33,6 +33,8 @@ type shim struct {
 	mu       sync.Mutex
 	execs    map[string]*process
 	deleting bool
+	inflight int           // calls being answered, Delete aside
+	idle     chan struct{} // closed when inflight drops to 0, if set
 	done     chan struct{} // closed when the shim should exit: the container was deleted
 }
 
@@ -237,6 +239,10 @@ func (s *shim) handle(conn *net.UnixConn) {
 		s.attach(conn, &req)
 		return
 	}
+	if req.Op != opDelete {
+		s.callBegins()
+		defer s.callEnds()
+	}
 	resp := s.dispatch(conn, &req)
 	deleted := req.Op == opDelete && resp.Error == ""
 	if deleted {
@@ -247,7 +253,44 @@ func (s *shim) handle(conn *net.UnixConn) {
 	writeMsg(conn, resp)
 	conn.Close()
 	if deleted {
+		// Waiters released by the exit may still be writing their
+		// answers: let them finish.
+		s.awaitCalls(2 * time.Second)
 		os.Exit(0)
+	}
+}
+
+func (s *shim) callBegins() {
+	s.mu.Lock()
+	s.inflight++
+	s.mu.Unlock()
+}
+
+func (s *shim) callEnds() {
+	s.mu.Lock()
+	s.inflight--
+	if s.inflight == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+// awaitCalls waits, up to limit, for the calls in progress to end.
+func (s *shim) awaitCalls(limit time.Duration) {
+	s.mu.Lock()
+	if s.inflight == 0 {
+		s.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	s.idle = ch
+	s.mu.Unlock()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
 	}
 }
 
