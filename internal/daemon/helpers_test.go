@@ -150,3 +150,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+type cfgT = config.Config
+
+var readFile = os.ReadFile

@@ -1,0 +1,218 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/image/interchange"
+	"github.com/berth-project/berth/internal/testenv"
+)
+
+// newRealDaemon is a daemon with the real shim and runtime (bin/), on
+// its own roots, with busybox:latest loaded. Containers it leaves are
+// killed and removed when t ends.
+func newRealDaemon(t *testing.T, cfg cfgT) *Daemon {
+	t.Helper()
+	testenv.RequireRoot(t)
+	d, err := New(context.Background(), cfg, WithBinDir(testenv.BinDir(t)),
+		WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { removeAll(d); _ = d.Close() })
+	if _, err := interchange.Load(context.Background(), bytes.NewReader(busyboxTar(t)), d.ImageStore()); err != nil {
+		t.Fatalf("load busybox: %v", err)
+	}
+	return d
+}
+
+// removeAll force-removes every container of d (test cleanup).
+func removeAll(d *Daemon) {
+	for _, c := range d.containers.List() {
+		_ = d.ContainerRemove(context.Background(), c.ID, server.RemoveOptions{Force: true})
+	}
+}
+
+func logsOf(t *testing.T, d *Daemon, id string, follow bool) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, _, err := d.ContainerLogs(ctx, id, server.LogsOptions{Stdout: true, Stderr: true, Tail: -1, Follow: follow})
+	if err != nil {
+		t.Fatalf("logs: %v", err)
+	}
+	var b strings.Builder
+	for m := range msgs {
+		if m.Err != nil {
+			t.Fatalf("logs: %v", m.Err)
+		}
+		b.Write(m.Line)
+	}
+	return b.String()
+}
+
+// TestRealRun runs busybox containers through the real shim and runtime:
+// run to completion with attach, logs, exit codes, exec, stop, restart
+// policy, rm.
+func TestRealRun(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newRealDaemon(t, cfg)
+	ctx := context.Background()
+
+	// docker run: attach, wait, start.
+	id := create(t, d, "", []string{"sh", "-c", "echo out; echo err >&2; exit 3"})
+	var out, errb syncBuffer
+	attached := make(chan error, 1)
+	go func() {
+		attached <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Stderr: true,
+			Streams: func(bool) (server.Streams, error) { return server.Streams{Stdout: &out, Stderr: &errb}, nil }})
+	}()
+	eventually(t, "attach pending", func() bool {
+		_, r, _ := d.get(id)
+		r.c.Lock()
+		defer r.c.Unlock()
+		return len(r.attaches) == 1
+	})
+	exit := waitFor(t, d, id, containertypes.WaitConditionNextExit)
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, exit); r.StatusCode != 3 {
+		t.Fatalf("exit %+v", r)
+	}
+	if err := <-attached; err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "out\n" || errb.String() != "err\n" {
+		t.Fatalf("attach got %q / %q", out.String(), errb.String())
+	}
+	if l := logsOf(t, d, id, false); l != "out\nerr\n" && l != "err\nout\n" {
+		t.Fatalf("logs %q", l)
+	}
+
+	// A long-running container: exec, top, stats, stop.
+	sleeper := create(t, d, "", []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"})
+	if err := d.ContainerStart(ctx, sleeper); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ready", func() bool { return strings.Contains(logsOf(t, d, sleeper, false), "ready") })
+	execID, err := d.ExecCreate(ctx, sleeper, containertypes.ExecCreateRequest{Cmd: []string{"sh", "-c", "echo $HOSTNAME-$X; exit 5"}, Env: []string{"X=y"}, AttachStdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eout syncBuffer
+	if err := d.ExecStart(ctx, execID, server.ExecStartOptions{Streams: func(bool) (server.Streams, error) {
+		return server.Streams{Stdout: &eout, Stderr: io.Discard}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if ein, _ := d.ExecInspect(ctx, execID); ein.ExitCode == nil || *ein.ExitCode != 5 || eout.String() != sleeper[:12]+"-y\n" {
+		t.Fatalf("exec: %q %+v", eout.String(), ein)
+	}
+	top, err := d.ContainerTop(ctx, sleeper, "")
+	if err != nil || len(top.Processes) == 0 {
+		t.Fatalf("top %+v %v", top, err)
+	}
+	var st containertypes.StatsResponse
+	if err := d.ContainerStats(ctx, sleeper, server.StatsOptions{OneShot: true}, func(s containertypes.StatsResponse) error { st = s; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if st.MemoryStats.Usage == 0 || st.PidsStats.Current == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if err := d.ContainerStop(ctx, sleeper, server.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if s := inspect(t, d, sleeper).State; s.Status != "exited" || s.ExitCode != 0 {
+		t.Fatalf("after stop: %+v", s)
+	}
+
+	// Restart policy through real exits.
+	rp := create(t, d, "", []string{"sh", "-c", "echo run; exit 1"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.RestartPolicy = containertypes.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}
+	})
+	if err := d.ContainerStart(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "on-failure:2", func() bool {
+		in := inspect(t, d, rp)
+		return in.State.Status == "exited" && in.RestartCount == 2
+	})
+	if l := logsOf(t, d, rp, false); strings.Count(l, "run\n") != 3 {
+		t.Fatalf("logs of 3 runs: %q", l)
+	}
+	for _, c := range []string{id, sleeper, rp} {
+		if err := d.ContainerRemove(ctx, c, server.RemoveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRealLiveRestore closes the daemon while containers run and opens a
+// new one: logs, exec, stop and wait work on the restored containers.
+func TestRealLiveRestore(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newRealDaemon(t, cfg)
+	ctx := context.Background()
+	var ids []string
+	for range 3 {
+		id := create(t, d, "", []string{"sh", "-c", "trap 'exit 7' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"})
+		if err := d.ContainerStart(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	pids := map[string]int{}
+	for _, id := range ids {
+		pids[id] = inspect(t, d, id).State.Pid
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := len(logsOfDir(t, cfg, ids[0]))
+	time.Sleep(300 * time.Millisecond)
+	if after := len(logsOfDir(t, cfg, ids[0])); after <= before {
+		t.Fatal("the container stopped logging while the daemon was away")
+	}
+
+	d2 := newRealDaemon(t, cfg)
+	for _, id := range ids {
+		if s := inspect(t, d2, id).State; s.Status != "running" || s.Pid != pids[id] {
+			t.Fatalf("restored %s: %+v", id[:12], s)
+		}
+	}
+	execID, err := d2.ExecCreate(ctx, ids[0], containertypes.ExecCreateRequest{Cmd: []string{"echo", "back"}, AttachStdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eout syncBuffer
+	if err := d2.ExecStart(ctx, execID, server.ExecStartOptions{Streams: func(bool) (server.Streams, error) {
+		return server.Streams{Stdout: &eout, Stderr: io.Discard}, nil
+	}}); err != nil || eout.String() != "back\n" {
+		t.Fatalf("exec after restore: %q %v", eout.String(), err)
+	}
+	exit := waitFor(t, d2, ids[1], containertypes.WaitConditionNotRunning)
+	if err := d2.ContainerStop(ctx, ids[1], server.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, exit); r.StatusCode != 7 {
+		t.Fatalf("exit after restore %+v", r)
+	}
+}
+
+// logsOfDir reads a container's json log straight from disk.
+func logsOfDir(t *testing.T, cfg cfgT, id string) []byte {
+	t.Helper()
+	b, _ := readFile(cfg.DataRoot + "/containers/" + id + "/" + id + "-json.log")
+	return b
+}
