@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/shim"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -292,5 +293,40 @@ func TestSeveralAttaches(t *testing.T) {
 	// Each stream keeps its order; across streams there is none.
 	if got := a.String(); strings.Replace(got, "err\n", "", 1) != want.String() || !strings.Contains(got, "err\n") {
 		t.Fatalf("first client got %q...", got[:min(40, len(got))])
+	}
+}
+
+// An exec created but never started ends with the container: its attached
+// client and its waiter are told, not left hanging.
+func TestExecOutlivedByContainer(t *testing.T) {
+	r := runtimes(t)[0]
+	c := newContainer(t, r, "sh", "-c", "read x")
+	c.cfg.OpenStdin = true
+	cl := c.create()
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	p := *c.spec.Process
+	p.Args = []string{"true"}
+	if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "late", Process: &p}); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	res := attach(t, cl, shim.AttachOptions{ExecID: "late", Stdout: &out})
+	if err := cl.CloseStdin(ctx(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	// read fails at the end of its input: exit 1.
+	if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 1 {
+		t.Fatalf("wait: %+v %v", exit, err)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("attach to the unstarted exec: %v", err)
+	}
+	if _, err := cl.WaitExec(ctx(t), "late"); !errdefs.IsConflict(err) {
+		t.Fatalf("wait of the unstarted exec: %v", err)
+	}
+	if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "after", Process: &p}); !errdefs.IsConflict(err) {
+		t.Fatalf("exec in a stopped container: %v", err)
 	}
 }

@@ -163,7 +163,27 @@ func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	p.mu.Lock()
 	p.status, p.exit = StatusStopped, st
 	p.mu.Unlock()
+	s.failUnstartedExecs()
 	close(p.exited)
+}
+
+// failUnstartedExecs ends the execs that can no longer start, so that
+// their attached clients and waiters are not left hanging.
+func (s *shim) failUnstartedExecs() {
+	s.mu.Lock()
+	var dead []*process
+	for _, e := range s.execs {
+		e.mu.Lock()
+		if e.status == StatusCreated && !e.starting {
+			e.starting = true
+			dead = append(dead, e)
+		}
+		e.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, e := range dead {
+		e.failStart(errdefs.Errorf(errdefs.ErrConflict, "container %s is not running", s.cfg.ID))
+	}
 }
 
 func (s *shim) finishOutput(p *process) {
@@ -531,6 +551,11 @@ func (s *shim) exec(req *request) error {
 	}
 	if err := json.Unmarshal(req.Process, &proc); err != nil {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "exec %s: bad process: %v", req.Exec, err)
+	}
+	select {
+	case <-s.init.exited:
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running", s.cfg.ID)
+	default:
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
