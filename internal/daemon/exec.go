@@ -165,7 +165,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 		return err
 	}
 	if err := task.Exec(ctx, container.ExecConfig{ID: id, Process: proc, OpenStdin: req.AttachStdin}); err != nil {
-		return err
+		return e.failed(err)
 	}
 
 	var streams server.Streams
@@ -196,7 +196,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 	pid, err := task.StartExec(ctx, id)
 	if err != nil {
 		cancelAttach()
-		return err
+		return e.failed(err)
 	}
 	e.mu.Lock()
 	e.running, e.pid = true, pid
@@ -239,6 +239,23 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 		<-attachDone
 	}
 	return nil
+}
+
+// failed records an exec that could not start: docker gives it exit code
+// 126, whatever the cause, so `docker exec` exits 126.
+func (e *execProcess) failed(err error) error {
+	code := 126
+	e.mu.Lock()
+	e.exitCode = &code
+	e.running = false
+	e.ended = time.Now()
+	select {
+	case <-e.done:
+	default:
+		close(e.done)
+	}
+	e.mu.Unlock()
+	return err
 }
 
 // execProcessSpec is the exec's process: the container's own (its

@@ -277,6 +277,12 @@ func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 	if errdefs.IsInvalidParameter(err) || errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
 		return err
 	}
+	if code == 126 && !strings.Contains(err.Error(), syscall.EACCES.Error()) {
+		// execve(2) of a directory fails with EACCES; a runtime that
+		// checks first says "is a directory". Clients before docker 25
+		// look for "permission denied" alone to exit 126.
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to create task for container: %v: %v", err, syscall.EACCES)
+	}
 	if code == 127 || code == 126 {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to create task for container: %v", err)
 	}
