@@ -60,7 +60,7 @@ func runStart(ctx context.Context, a *app, o startOptions, names []string) error
 			fmt.Fprintln(a.streams.Out, name)
 		}
 		if len(failed) > 0 {
-			return fmt.Errorf("failed to start containers: %s", strings.Join(failed, ", "))
+			return fmt.Errorf("Error: failed to start containers: %s", strings.Join(failed, ", "))
 		}
 		return nil
 	}
