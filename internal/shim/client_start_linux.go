@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/berth-project/berth/internal/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,6 +44,11 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return nil, err
+	}
+	if alive, err := shimAlive(cfg.StateDir); err != nil {
+		return nil, err
+	} else if alive {
+		return nil, errdefs.Errorf(errdefs.ErrConflict, "a shim already runs in %s", cfg.StateDir)
 	}
 	data, err := json.Marshal(&cfg)
 	if err != nil {

@@ -191,3 +191,37 @@ func TestDeleteRunning(t *testing.T) {
 		})
 	}
 }
+
+// A restart: a new shim in the same state directory, appending to the same
+// log; the old exit record is gone while the new container runs.
+func TestRestartInSameStateDir(t *testing.T) {
+	r := runtimes(t)[0]
+	c := newContainer(t, r, "sh", "-c", "echo run; exit 2")
+	for round := range 2 {
+		cl := c.create()
+		if _, ok, err := shim.ReadExit(c.cfg.StateDir); ok || err != nil {
+			t.Fatalf("round %d: an exit is recorded before the start (%v)", round, err)
+		}
+		if _, err := cl.Start(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 2 {
+			t.Fatalf("round %d: %+v %v", round, exit, err)
+		}
+		if err := cl.Delete(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		c.client = nil
+	}
+	if n := len(readLog(t, c.cfg.LogPath)); n != 2 {
+		t.Fatalf("log has %d entries after two runs", n)
+	}
+	// A second shim on a live state directory is refused.
+	cl := c.create()
+	if _, err := shim.Start(ctx(t), c.cfg); !errdefs.IsConflict(err) {
+		t.Fatalf("second shim on a live state dir: %v", err)
+	}
+	if st, err := cl.State(ctx(t)); err != nil || st.Status != shim.StatusCreated {
+		t.Fatalf("first shim after the refused second: %+v %v", st, err)
+	}
+}
