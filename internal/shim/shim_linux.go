@@ -245,6 +245,9 @@ func (s *shim) exit() {
 	for _, f := range []string{socketFile, shimPidFile, initPidFile, runtimeLogFile} {
 		os.Remove(s.path(f))
 	}
+	// The directory is free for a new shim (a restart) from now on, even
+	// while this process finishes exiting.
+	s.lock.Close()
 }
 
 func (s *shim) handle(conn *net.UnixConn) {
