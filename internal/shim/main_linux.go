@@ -14,12 +14,11 @@ import (
 // readyFD is the descriptor of the readiness pipe in the shim processes.
 const readyFD = 3
 
-// Main is berth-shim's main. The daemon runs `berth-shim start DIR`, in a
-// new session, with the readiness pipe as fd 3; that process forks
-// `berth-shim serve DIR` and exits, so the shim is nobody's child but
-// init's (or a subreaper's). The shim reports on the pipe once the
-// container is created and the socket serves, then supervises the
-// container until it is deleted.
+// Main is berth-shim's main. Start runs `berth-shim serve DIR` in a new
+// session as the daemon's sibling, or `berth-shim start DIR`, a launcher
+// that forks the shim and exits (see launch); either way the readiness
+// pipe is fd 3. The shim reports on it once the container is created and
+// the socket serves, then supervises the container until it is deleted.
 func Main(args []string) int {
 	if len(args) != 3 || (args[1] != "start" && args[1] != "serve") {
 		fmt.Fprintln(os.Stderr, "usage: berth-shim start|serve STATE-DIR (the daemon runs it)")
@@ -53,7 +52,7 @@ func serve(dir string) int {
 	// No automatic collection: a collection's own bookkeeping (mark bits,
 	// work buffers) costs an idle shim more than the garbage it frees, and
 	// an idle shim makes none. Collections run when a burst of calls left
-	// garbage (collectIfDirty) and, as a safety net, near memoryLimit.
+	// garbage (callDone) and, as a safety net, near memoryLimit.
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(memoryLimit)
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -68,8 +67,7 @@ func serve(dir string) int {
 		return 1
 	}
 	reportReady(ready{Pid: os.Getpid(), InitPid: s.init.pid})
-	// serve returns only if the listener fails for good; a deleted
-	// container's shim exits from its Delete handler.
+	// A deleted container's shim exits from its Delete handler.
 	s.serve()
 	return 0
 }
