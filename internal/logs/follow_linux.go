@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -32,6 +33,14 @@ func (r *reader) follow(cur *os.File, off int64) error {
 	// before the first wait still wakes us; each round reads and checks for
 	// rotation before it waits.
 	done := r.opts.Done
+	// Past Until nothing new can qualify: stop then, as docker does,
+	// without waiting for an entry to prove it.
+	var untilC <-chan time.Time
+	if !r.opts.Until.IsZero() {
+		t := time.NewTimer(time.Until(r.opts.Until))
+		defer t.Stop()
+		untilC = t.C
+	}
 	var pending []byte
 	finishing := false
 	for {
@@ -79,6 +88,8 @@ func (r *reader) follow(cur *os.File, off int64) error {
 		case <-done:
 			// One more round reads what the writer flushed before Done.
 			finishing, done = true, nil
+		case <-untilC:
+			finishing, untilC = true, nil
 		}
 	}
 }

@@ -458,3 +458,23 @@ func TestFollowStopsOnContext(t *testing.T) {
 		t.Fatal(lines, es)
 	}
 }
+
+func TestFollowEndsAtUntil(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "c.log")
+	w, err := NewJSONFileWriter(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	now := time.Now()
+	write(t, w, now.Add(-time.Second), "u", 0, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, errs := Read(ctx, JSONFile, path, ReadOptions{Tail: -1, Follow: true, Until: now.Add(200 * time.Millisecond)})
+	lines, es := collect(t, msgs, errs)
+	if ctx.Err() != nil || len(es) != 0 {
+		t.Fatalf("follow did not end at until: %v %v", ctx.Err(), es)
+	}
+	expect(t, lines, "u", 0, 2)
+}
