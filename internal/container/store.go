@@ -115,10 +115,11 @@ func (s *Store) Incomplete() []string {
 }
 
 // Create adds c: it reserves c.Name (a random name when empty; the name
-// normalized with its leading "/"), makes c's directory and writes its
-// record. Nothing is left behind on error. A taken name is
-// errdefs.ErrConflict with docker's message.
-func (s *Store) Create(c *Container) error {
+// normalized with its leading "/"), makes c's directory, calls prepare
+// (when not nil) to fill it, and writes c's record last, so a record
+// never exists without what prepare wrote. Nothing is left behind on
+// error. A taken name is errdefs.ErrConflict with docker's message.
+func (s *Store) Create(c *Container, prepare func(dir string) error) error {
 	if !isID(c.ID) {
 		return fmt.Errorf("container id %q: %w", c.ID, errdefs.ErrInvalidParameter)
 	}
@@ -137,6 +138,13 @@ func (s *Store) Create(c *Container) error {
 			return fmt.Errorf("container %s: %w", c.ID, errdefs.ErrAlreadyExists)
 		}
 		return err
+	}
+	if prepare != nil {
+		if err := prepare(dir); err != nil {
+			release()
+			_ = os.RemoveAll(dir)
+			return err
+		}
 	}
 	if err := s.Save(c); err != nil {
 		release()

@@ -35,21 +35,21 @@ func TestStoreCreateGetReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := newRecord("web")
-	if err := s.Create(web); err != nil {
+	if err := s.Create(web, nil); err != nil {
 		t.Fatal(err)
 	}
 	if web.Name != "/web" {
 		t.Fatalf("name %q", web.Name)
 	}
 	anon := newRecord("")
-	if err := s.Create(anon); err != nil {
+	if err := s.Create(anon, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(anon.Name, "_") {
 		t.Fatalf("random name %q", anon.Name)
 	}
 	// Same name again: docker's conflict message.
-	err = s.Create(newRecord("/web"))
+	err = s.Create(newRecord("/web"), nil)
 	if !errdefs.IsConflict(err) || !strings.Contains(err.Error(), `The container name "/web" is already in use by container "`+web.ID+`"`) {
 		t.Fatalf("duplicate name: %v", err)
 	}
@@ -104,7 +104,7 @@ func TestStoreAmbiguousPrefix(t *testing.T) {
 	a.ID = "abc" + a.ID[3:]
 	b.ID = "abd" + b.ID[3:]
 	for _, c := range []*Container{a, b} {
-		if err := s.Create(c); err != nil {
+		if err := s.Create(c, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestStoreAmbiguousPrefix(t *testing.T) {
 	}
 	// A name wins over an ID prefix.
 	n := newRecord("abc")
-	if err := s.Create(n); err != nil {
+	if err := s.Create(n, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.Get("abc"); c != n {
@@ -129,8 +129,8 @@ func TestStoreRenameDelete(t *testing.T) {
 	root := t.TempDir()
 	s, _ := Open(root)
 	a, b := newRecord("one"), newRecord("two")
-	_ = s.Create(a)
-	_ = s.Create(b)
+	_ = s.Create(a, nil)
+	_ = s.Create(b, nil)
 	a.Lock()
 	if err := s.Rename(a, "two"); !errdefs.IsConflict(err) {
 		t.Fatalf("rename onto a taken name: %v", err)
@@ -152,7 +152,7 @@ func TestStoreRenameDelete(t *testing.T) {
 		t.Fatal("new name not found")
 	}
 	// The old name is free again.
-	if err := s.Create(newRecord("one")); err != nil {
+	if err := s.Create(newRecord("one"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(a.ID); err != nil {
@@ -175,7 +175,7 @@ func TestStoreIncompleteRecords(t *testing.T) {
 	root := t.TempDir()
 	s, _ := Open(root)
 	good := newRecord("good")
-	_ = s.Create(good)
+	_ = s.Create(good, nil)
 	// A crash between mkdir and the first record, and one mid-write.
 	empty := NewID()
 	_ = os.Mkdir(filepath.Join(root, empty), 0o700)
@@ -227,7 +227,7 @@ func TestStoreFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newRecord("full")
-	if err := s.Create(c); err != nil {
+	if err := s.Create(c, nil); err != nil {
 		t.Fatal(err)
 	}
 	filler := filepath.Join(root, "filler")
@@ -251,7 +251,7 @@ func TestStoreFullDisk(t *testing.T) {
 		t.Fatalf("save on a full disk: %v", err)
 	}
 	other := newRecord("other")
-	if err := s.Create(other); err == nil {
+	if err := s.Create(other, nil); err == nil {
 		// Small records may still fit in the last free block; then the
 		// directory must be whole.
 		if _, err := Open(filepath.Join(root, "containers")); err != nil {

@@ -109,19 +109,10 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	if host.LogConfig.Type != "none" {
 		c.LogPath = filepath.Join(d.containers.Dir(id), id+"-json.log")
 	}
-	if err := d.containers.Create(c); err != nil {
-		return containertypes.CreateResponse{}, err
-	}
-	c.Lock()
-	err = d.writeContainerFiles(c)
-	if err == nil {
-		err = d.containers.Save(c)
-	}
-	c.Unlock()
-	if err != nil {
-		if derr := d.containers.Delete(id); derr != nil {
-			d.log.Warn("undo create: remove record", "container", id, "err", derr)
-		}
+	// The files are written before the record, which is written (and
+	// fsynced) last; they are not fsynced themselves: start rewrites any
+	// that a crash lost (ensureContainerFiles).
+	if err := d.containers.Create(c, func(string) error { return d.writeContainerFiles(c) }); err != nil {
 		return containertypes.CreateResponse{}, err
 	}
 	d.mu.Lock()

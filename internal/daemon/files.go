@@ -30,7 +30,9 @@ const (
 )
 
 // writeContainerFiles writes hostname, hosts and resolv.conf into c's
-// directory and records their paths. The caller holds c's lock.
+// directory and records their paths. The caller holds c's lock (or is
+// creating c). The files are not fsynced: they are derived from the
+// record, and ensureContainerFiles rewrites them if a crash lost them.
 func (d *Daemon) writeContainerFiles(c *container.Container) error {
 	dir := d.containers.Dir(c.ID)
 	hostname := c.Config.Hostname
@@ -61,7 +63,7 @@ func (d *Daemon) writeContainerFiles(c *container.Container) error {
 	}{"resolv.conf", resolv, &c.ResolvConfPath})
 	for _, f := range files {
 		p := filepath.Join(dir, f.name)
-		if err := writeFileSync(p, f.data, 0o644); err != nil {
+		if err := writeFile(p, f.data, 0o644, false); err != nil {
 			return fmt.Errorf("write %s: %w", f.name, err)
 		}
 		*f.path = p
@@ -198,9 +200,20 @@ func isLoopback(s string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// writeFileSync writes a small file durably (the container's files must
-// survive a crash right after create), replacing it atomically.
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
+// ensureContainerFiles rewrites the container's files when one is missing
+// or empty (a crash right after create lost what was not yet on disk).
+// The caller holds c's lock.
+func (d *Daemon) ensureContainerFiles(c *container.Container) error {
+	for _, p := range []string{c.HostnamePath, c.HostsPath, c.ResolvConfPath} {
+		if fi, err := os.Stat(p); p == "" || err != nil || fi.Size() == 0 {
+			return d.writeContainerFiles(c)
+		}
+	}
+	return nil
+}
+
+// writeFile replaces path atomically, fsyncing it when durable.
+func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
@@ -211,10 +224,12 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		_ = os.Remove(tmp)

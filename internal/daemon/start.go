@@ -69,8 +69,12 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 // docker's exit code for it (127 command not found, 126 not executable,
 // 128 anything else), and nothing mounted.
 func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (retErr error) {
+	t0 := time.Now()
 	c.Lock()
 	in, rt, err := d.startInput(c)
+	if err == nil {
+		err = d.ensureContainerFiles(c)
+	}
 	tc := taskConfig{
 		ID:          c.ID,
 		Bundle:      d.bundleDir(c.ID),
@@ -92,6 +96,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	}
 
 	rootfs := d.rootfsDir(c.ID)
+	tMount := time.Now()
 	if err := d.mountRootfs(ctx, snapKey, rootfs); err != nil {
 		return d.startFailed(c, r, err)
 	}
@@ -101,6 +106,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 		}
 	}()
 	in.Rootfs = rootfs
+	tSpec := time.Now()
 	sp, err := spec.Generate(ctx, in)
 	if err != nil {
 		return d.startFailed(c, r, err)
@@ -111,6 +117,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	// A shim directory left by an earlier run (its shim gone) would
 	// confuse the new shim.
 	_ = os.RemoveAll(tc.StateDir)
+	tShim := time.Now()
 	task, err := d.tasks.Start(ctx, tc)
 	if err != nil {
 		return d.startFailed(c, r, err)
@@ -127,6 +134,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	for _, p := range pending {
 		p.connect(task)
 	}
+	tStart := time.Now()
 	pid, err := task.Start(ctx)
 	if err != nil {
 		_ = task.Delete(ctx)
@@ -163,6 +171,8 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 
 	d.bg.Add(1)
 	go d.monitor(c, r, task, gen)
+	d.log.Debug("container started", "container", c.ID, "pid", pid, "total", time.Since(t0),
+		"mount", tSpec.Sub(tMount), "spec", tShim.Sub(tSpec), "shim+create", tStart.Sub(tShim), "start", time.Since(tStart))
 	return nil
 }
 
@@ -247,7 +257,9 @@ func writeSpec(bundle string, sp *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(bundle, "config.json"), b, 0o600)
+	// The bundle lives under the exec root, gone after a reboot anyway:
+	// no fsync.
+	return writeFile(filepath.Join(bundle, "config.json"), b, 0o600, false)
 }
 
 // startFailed records a failed start as docker does: the exit code for
