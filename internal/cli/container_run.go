@@ -114,7 +114,9 @@ func runRun(ctx context.Context, a *app, flags *pflag.FlagSet, o runOptions, cop
 		streamErr = errc
 	}
 
-	status := a.waitExitOrRemoved(bg, c, id, copts.autoRemove)
+	waitCtx, stopWaiting := context.WithCancel(bg)
+	defer stopWaiting()
+	status := a.waitExitOrRemoved(waitCtx, c, id, copts.autoRemove)
 	if _, err := c.ContainerStart(attachCtx, id, sdk.ContainerStartOptions{}); err != nil {
 		if attach {
 			cancelAttach()

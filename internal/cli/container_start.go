@@ -88,7 +88,9 @@ func runStart(ctx context.Context, a *app, o startOptions, names []string) error
 		return err
 	}
 	defer closeAttach()
-	status := a.waitExitOrRemoved(bg, c, ctr.ID, autoRemove)
+	waitCtx, stopWaiting := context.WithCancel(bg)
+	defer stopWaiting()
+	status := a.waitExitOrRemoved(waitCtx, c, ctr.ID, autoRemove)
 	if _, err := c.ContainerStart(attachCtx, ctr.ID, sdk.ContainerStartOptions{}); err != nil {
 		cancel()
 		<-streamErr

@@ -22,6 +22,10 @@ func (a *app) waitExitOrRemoved(ctx context.Context, c *client.Client, id string
 	go func() {
 		select {
 		case r := <-res.Result:
+			if ctx.Err() != nil {
+				status <- 125
+				return
+			}
 			if r.Error != nil {
 				a.log.Error("error waiting for container: " + r.Error.Message)
 				status <- 125
@@ -29,7 +33,10 @@ func (a *app) waitExitOrRemoved(ctx context.Context, c *client.Client, id string
 			}
 			status <- int(r.StatusCode)
 		case err := <-res.Error:
-			a.log.Error("error waiting for container: " + err.Error())
+			// A wait the command gave up on (run -d) is no error.
+			if ctx.Err() == nil {
+				a.log.Error("error waiting for container: " + err.Error())
+			}
 			status <- 125
 		}
 	}()
