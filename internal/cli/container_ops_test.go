@@ -2,11 +2,15 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 )
@@ -275,5 +279,39 @@ func TestStatsNoStream(t *testing.T) {
 	}
 	if r := d.berth("stats", "--no-stream", "nope"); r.code != 1 || !strings.Contains(r.err, "No such container: nope") {
 		t.Errorf("missing: %d %q", r.code, r.err)
+	}
+}
+
+func TestStatsStreamRedraws(t *testing.T) {
+	t.Parallel()
+	d := newFakeDaemon(t)
+	d.json("GET /containers/json", http.StatusOK, []container.Summary{{ID: "aaaaaaaaaaaaaaaa"}})
+	d.handle("GET /containers/{id}/stats", func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; ; i++ {
+			if _, err := w.Write([]byte(`{"id":"aaaaaaaaaaaaaaaa","name":"/web","pids_stats":{"current":` + strconv.Itoa(i+1) + `}}` + "\n")); err != nil {
+				return
+			}
+			http.NewResponseController(w).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 1300*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, Streams{In: strings.NewReader(""), Out: &out, Err: &errb},
+		[]string{"-H", d.host, "stats", "--format", "{{.Name}} {{.PIDs}}"})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "web ") {
+		t.Errorf("expected a redraw every 500ms, got %q", out.String())
+	}
+	if q := d.sent("GET /containers/aaaaaaaaaaaaaaaa/stats"); len(q) != 1 || !strings.Contains(q[0].Query, "stream=true") {
+		t.Errorf("stats request %+v", q)
 	}
 }

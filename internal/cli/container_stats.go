@@ -84,6 +84,21 @@ func (s *statsSet) add(name string) bool {
 	return true
 }
 
+// retain drops the containers not in keep (they stopped or went away).
+func (s *statsSet) retain(keep map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	order := s.order[:0]
+	for _, n := range s.order {
+		if keep[n] {
+			order = append(order, n)
+		} else {
+			delete(s.entries, n)
+		}
+	}
+	s.order = order
+}
+
 func (s *statsSet) update(name string, fn func(e *statsEntry)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -134,9 +149,12 @@ func runStats(ctx context.Context, a *app, o statsOptions, names []string) error
 		if err != nil {
 			return err
 		}
+		keep := map[string]bool{}
 		for _, ctr := range res.Items {
+			keep[ctr.ID] = true
 			watch(ctr.ID)
 		}
+		set.retain(keep)
 		return nil
 	}
 	if len(names) == 0 {
