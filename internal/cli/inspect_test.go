@@ -8,7 +8,7 @@ import (
 
 const webJSON = `{"Id":"4f66ad9a0b2e","Name":"/web","State":{"Status":"running","Running":true,"Pid":42,"ExitCode":0,"OOMKilled":false},` +
 	`"Config":{"Image":"busybox","Env":["A=1","B=2"],"Labels":{"x":"y"}},"HostConfig":{"RestartPolicy":{"Name":"always","MaximumRetryCount":0}},` +
-	`"NetworkSettings":{"IPAddress":"","Networks":{}},"BerthExtra":"kept"}`
+	`"NetworkSettings":{"IPAddress":"","Networks":{"none":{"IPAddress":"","Gateway":""}}},"BerthExtra":"kept"}`
 
 func inspectDaemon(t *testing.T) *fakeDaemon {
 	d := newFakeDaemon(t)
@@ -41,6 +41,9 @@ func TestInspect(t *testing.T) {
 		// A field our API types lack is read from the daemon's JSON.
 		{[]string{"inspect", "-f", "{{.BerthExtra}}", "web"}, "kept\n", "", 0},
 		{[]string{"inspect", "-f", "{{.Config.Cmd}}", "busybox"}, "[sh]\n", "", 0},
+		// An unset address prints as nothing, as with docker.
+		{[]string{"inspect", "-f", "{{range .NetworkSettings.Networks}}[{{.IPAddress}}]{{end}}", "web"}, "[]\n", "", 0},
+		{[]string{"inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"}, "\n", "", 0},
 		{[]string{"inspect", "--type", "image", "-f", "{{.Id}}", "busybox"}, "sha256:6d3e\n", "", 0},
 		{[]string{"inspect", "nope"}, "[]\n", "Error: No such object: nope\n", 1},
 		{[]string{"inspect", "-f", "{{.Id}}", "web", "nope"}, "4f66ad9a0b2e\n", "Error: No such object: nope\n", 1},

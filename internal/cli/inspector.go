@@ -69,7 +69,11 @@ func inspectAll(out io.Writer, refs []string, tmplText string, lookup lookupFunc
 
 func executeInspect(w *bytes.Buffer, tmpl *template.Template, obj inspected) error {
 	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, obj.typed); err == nil {
+	err := tmpl.Execute(&buf, obj.typed)
+	// Our API types hold addresses as netip.Addr, which prints an unset
+	// address as "invalid IP" where docker prints nothing: the daemon's
+	// JSON has the empty string, so let it answer.
+	if err == nil && (obj.raw == nil || !bytes.Contains(buf.Bytes(), []byte("invalid IP"))) {
 		w.Write(buf.Bytes())
 		w.WriteByte('\n')
 		return nil
