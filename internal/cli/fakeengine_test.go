@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -28,7 +29,7 @@ type engine struct {
 func newEngine(t *testing.T) *engine {
 	t.Helper()
 	fake := servertest.New()
-	srv := server.New(attachFirst{fake, new(atomic.Int32)})
+	srv := server.New(attachFirst{fake, new(atomic.Int32)}, server.WithLogger(slog.New(slog.DiscardHandler)))
 	dir, err := os.MkdirTemp("", "bertheng")
 	if err != nil {
 		t.Fatal(err)
