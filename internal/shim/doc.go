@@ -2,18 +2,18 @@
 // process) and the daemon's client for it.
 //
 // The daemon never creates or parents a container. Start launches
-// berth-shim detached: in a new session, cloned as the daemon's sibling
-// (CLONE_PARENT), or double-forked when the daemon is a child subreaper
-// or an init, so it is never the daemon's child. The shim runs
-// `runtime create` for
-// the bundle, keeps the container's stdio (pipes, or the pty master
-// received on a console socket), writes the output to the log driver and
-// to attached clients, reaps the container's processes as a child
-// subreaper and records the init's exit in its state directory before it
-// tells anyone. It serves a small RPC on a unix socket in the state
-// directory (length-prefixed JSON, one call a connection; attach streams
-// are framed) and outlives the daemon: Connect reattaches after a daemon
-// restart.
+// berth-shim detached, in a new session: cloned as the daemon's sibling
+// (CLONE_PARENT), so that it is not the daemon's child; a daemon that is
+// a child subreaper (or an init) gets a double fork instead and adopts
+// the shim, and the orphans below it, by its own choice. The shim runs
+// `runtime create` for the bundle, keeps the container's stdio (pipes,
+// or the pty master received on a console socket), writes the output to
+// the log driver and to attached clients, reaps the container's
+// processes as a child subreaper and records the init's exit in its
+// state directory before it tells anyone. It serves a small RPC on a unix
+// socket in the state directory (length-prefixed JSON, one call a
+// connection; attach streams are framed) and outlives the daemon: Connect
+// reattaches after a daemon restart.
 //
 // State directory: config.json (the Config), shim.sock, shim.lock (held
 // by the live shim: the liveness test), shim.pid, init.pid, exit.json,
