@@ -431,3 +431,32 @@ func TestStartFailure(t *testing.T) {
 		t.Fatal("the attach did not end after the failed start")
 	}
 }
+
+// TestRestartPolicyAfterUserStop: a container stopped and started again
+// by a user, or restarted with docker restart, keeps its restart policy
+// for the exits that follow.
+func TestRestartPolicyAfterUserStop(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, cfg, fake)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sleep", "1000"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.RestartPolicy = containertypes.RestartPolicy{Name: "on-failure"}
+	})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerStop(ctx, id, server.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerRestart(ctx, id, server.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The process fails on its own (the fake: its shim reports exit 1).
+	fake.proc(d.shimDir(id)).finish(1, false)
+	eventually(t, "restarted by its policy", func() bool {
+		in := inspect(t, d, id)
+		return in.RestartCount == 1 && in.State.Status == "running"
+	})
+}

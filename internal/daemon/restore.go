@@ -54,7 +54,8 @@ func (d *Daemon) restore(ctx context.Context) error {
 		d.restoreOne(ctx, c, r)
 		c.Lock()
 		removeNow := c.State.Status == container.Exited && c.IsAutoRemove()
-		startNow := d.startAtBoot(c)
+		startNow := d.startAtBoot(c, r)
+		r.restartPending = false
 		c.Unlock()
 		switch {
 		case removeNow:
@@ -96,7 +97,19 @@ func (d *Daemon) restoreOne(ctx context.Context, c *container.Container, r *run)
 	wasRunning := c.State.IsRunning()
 	c.Unlock()
 	if _, err := os.Stat(stateDir); errors.Is(err, fs.ErrNotExist) {
-		if wasRunning {
+		c.Lock()
+		restarting := c.State.Status == container.Restarting
+		if restarting {
+			// The daemon died during a restart back-off: nothing ran,
+			// the last exit stands, and the policy starts it again.
+			_ = c.State.SetExited(c.State.ExitCode, c.State.OOMKilled, c.State.FinishedAt, "")
+			r.restartPending = true
+			if err := d.containers.Save(c); err != nil {
+				d.log.Warn("restore: save record", "container", c.ID, "err", err)
+			}
+		}
+		c.Unlock()
+		if wasRunning && !restarting {
 			d.log.Warn("container was running but its shim left no state (was the host rebooted?)", "container", c.ID)
 			d.lostExit(c, r, "the container's shim left no state: it is gone, and its exit status with it")
 		}
@@ -217,10 +230,15 @@ func (d *Daemon) lostExit(c *container.Container, r *run, msg string) {
 }
 
 // startAtBoot: the restart policy says the daemon starts this container
-// now. The caller holds c's lock.
-func (d *Daemon) startAtBoot(c *container.Container) bool {
+// now: always and unless-stopped containers that ran and were not stopped
+// by a user, and any container whose restart was pending when the daemon
+// died. The caller holds c's lock.
+func (d *Daemon) startAtBoot(c *container.Container, r *run) bool {
 	if c.State.IsRunning() || !c.HasBeenStarted || c.ManuallyStopped {
 		return false
+	}
+	if r.restartPending {
+		return true
 	}
 	switch c.HostConfig.RestartPolicy.Name {
 	case containertypes.RestartPolicyAlways, containertypes.RestartPolicyUnlessStopped:

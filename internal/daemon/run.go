@@ -42,6 +42,8 @@ type run struct {
 	// keepOnExit: the exit belongs to a restart (docker restart), so an
 	// auto-remove container stays.
 	keepOnExit bool
+	// restartPending: restore found the container in a restart back-off.
+	restartPending bool
 }
 
 type waiter struct {

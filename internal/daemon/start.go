@@ -128,6 +128,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	r.gen++
 	gen := r.gen
 	r.exited = make(chan struct{})
+	r.stopping = false
 	pending := r.attaches
 	r.attaches = nil
 	c.Unlock()
