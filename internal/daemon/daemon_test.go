@@ -334,7 +334,10 @@ func TestRestartPolicies(t *testing.T) {
 	}
 	// The back-off doubles: restarts 1..4 are 100, 200, 400, 800 ms apart,
 	// so 4 restarts take at least 0.7 s.
-	delay := time.Duration(d.runs[always].restartDelay)
+	c, r, _ := d.get(always)
+	c.Lock()
+	delay := time.Duration(r.restartDelay)
+	c.Unlock()
 	if delay < 400*time.Millisecond {
 		t.Fatalf("back-off after %d restarts is %v", n, delay)
 	}
