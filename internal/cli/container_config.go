@@ -221,6 +221,7 @@ func parseContainer(flags *pflag.FlagSet, o *containerOptions) (*containerConfig
 		Tmpfs:          tmpfs,
 		Sysctls:        o.sysctls.Values(),
 		Runtime:        o.runtime,
+		Mounts:         o.mounts.Values(),
 		MaskedPaths:    masked,
 		ReadonlyPaths:  readonly,
 		Annotations:    o.annotations.Values(),

@@ -151,6 +151,8 @@ func TestCreateRequestMatchesDocker(t *testing.T) {
 			"--dns-option", "ndots:1", "busybox"},
 		{"create", "-v", "/tmp:/data:ro", "-v", "/anon", "--volumes-from", "other", "--group-add", "audio",
 			"--oom-score-adj", "100", "--domainname", "example.com", "--annotation", "k=v", "busybox"},
+		{"create", "--mount", "type=bind,src=/tmp,dst=/data,readonly,bind-propagation=rslave", "--mount", "type=tmpfs,dst=/run,tmpfs-size=64m,tmpfs-mode=1770",
+			"--mount", "source=vol1,target=/v,volume-nocopy,volume-label=a=b,volume-driver=local,volume-opt=o=bind", "busybox"},
 		{"create", "--platform", "linux/amd64", "--security-opt", "systempaths=unconfined", "--entrypoint=", "busybox"},
 		{"run", "-d", "--name", "bg", "busybox", "sleep", "10"},
 		{"run", "-d", "-t", "-i", "--rm", "busybox"},

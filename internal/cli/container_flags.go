@@ -38,6 +38,7 @@ type containerOptions struct {
 	sysctls           *opts.Map
 	annotations       *opts.Map
 	ulimits           *opts.Ulimits
+	mounts            opts.Mounts
 
 	entrypoint, hostname, domainname, user, workdir string
 	stdin, tty, readOnly, autoRemove, privileged    bool
@@ -157,6 +158,7 @@ func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 	flags.Var(o.tmpfs, "tmpfs", "Mount a tmpfs directory")
 	flags.Var(o.volumesFrom, "volumes-from", "Mount volumes from the specified container(s)")
 	flags.VarP(o.volumes, "volume", "v", "Bind mount a volume")
+	flags.Var(&o.mounts, "mount", "Attach a filesystem mount to the container")
 
 	// Health
 	flags.StringVar(&o.healthCmd, "health-cmd", "", "Command to run to check health")

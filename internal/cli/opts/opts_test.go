@@ -84,3 +84,22 @@ func TestValues(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestMounts(t *testing.T) {
+	t.Parallel()
+	var m Mounts
+	if err := m.Set("type=tmpfs,dst=/run,tmpfs-size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	if v := m.Values(); len(v) != 1 || v[0].Target != "/run" || v[0].TmpfsOptions.SizeBytes != 1<<20 {
+		t.Errorf("%+v", v)
+	}
+	for _, bad := range []string{
+		"", "type=tmpfs,tmpfs-size=lots", "type=bind,volume-nocopy", "type=volume,bind-propagation=rslave",
+		"type=bind,bind-recursive=readonly", "bogus=1", "target", "type=bind, target=/x", "readonly=maybe",
+	} {
+		if err := m.Set(bad); err == nil {
+			t.Errorf("--mount %q accepted", bad)
+		}
+	}
+}
