@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
@@ -12,6 +13,13 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// A shim that is alive but does not answer at restore is asked again this
+// many times, this far apart.
+const (
+	restoreConnectTries = 3
+	restoreConnectPause = time.Second
 )
 
 // restore rebuilds the daemon's view of every container at start (live
@@ -117,17 +125,34 @@ func (d *Daemon) restoreOne(ctx context.Context, c *container.Container, r *run)
 		return
 	}
 	task, err := d.tasks.Connect(ctx, stateDir)
+	for try := 1; err != nil && !errdefs.IsNotFound(err) && try < restoreConnectTries; try++ {
+		// A shim that is alive but does not answer (a loaded host):
+		// give it a moment before judging.
+		d.log.Warn("container's shim does not answer; retrying", "container", c.ID, "err", err)
+		time.Sleep(restoreConnectPause)
+		task, err = d.tasks.Connect(ctx, stateDir)
+	}
 	if err != nil {
 		st, ok, rerr := d.tasks.ReadExit(stateDir)
-		d.cleanupRun(ctx, c.ID, nil)
 		switch {
 		case rerr == nil && ok:
+			d.cleanupRun(ctx, c.ID, nil)
 			d.log.Info("container exited while the daemon was away", "container", c.ID, "exitCode", st.Code)
 			d.markRunning(c, r)
 			d.recordExit(c, r, st, "")
-		case wasRunning:
-			d.log.Warn("container's shim is gone without an exit status", "container", c.ID, "err", err)
-			d.lostExit(c, r, "the container's shim died and left no exit status")
+		case errdefs.IsNotFound(err):
+			d.cleanupRun(ctx, c.ID, nil)
+			if wasRunning {
+				d.log.Warn("container's shim is gone without an exit status", "container", c.ID, "err", err)
+				d.lostExit(c, r, "the container's shim died and left no exit status")
+			}
+		default:
+			// The shim lives but cannot be reached: the container may run
+			// on, so its mounts stay; the record says what is known.
+			d.log.Error("container's shim is alive but unreachable", "container", c.ID, "err", err)
+			if wasRunning {
+				d.lostExit(c, r, fmt.Sprintf("the container's shim does not answer (%v): its state is unknown; remove the container with force", err))
+			}
 		}
 		return
 	}
