@@ -276,20 +276,22 @@ density() {
 	per_kib=$(((before - after) / containers))
 	say "$name: $running of $containers running after $(((done_ns - started_ns) / 1000000)) ms; $((per_kib)) KiB each"
 	rm_start=$(date +%s%N)
-	"$docker" -H "unix://$sock" ps -aq --filter "label=$label" | xargs -r "$docker" -H "unix://$sock" rm -f >/dev/null
+	local rm_errors
+	rm_errors=$("$docker" -H "unix://$sock" ps -aq --filter "label=$label" |
+		xargs -r "$docker" -H "unix://$sock" rm -f 2>&1 >/dev/null | grep -c . || true)
 	rm_done=$(date +%s%N)
 	local left
 	left=$("$docker" -H "unix://$sock" ps -aq --filter "label=$label" | wc -l)
-	say "$name: rm -f of all in $(((rm_done - rm_start) / 1000000)) ms ($left left)"
+	say "$name: rm -f of all in $(((rm_done - rm_start) / 1000000)) ms ($rm_errors errors, $left left)"
 	jq -n --arg engine "$name" --argjson n "$containers" --argjson p "$parallel" --argjson running "$running" \
 		--argjson start_s "$(((done_ns - started_ns) / 1000000))e-3" \
 		--argjson kib_before "$before" --argjson kib_after "$after" --argjson daemon_rss_kib "$daemon_rss" \
-		--argjson rm_s "$(((rm_done - rm_start) / 1000000))e-3" --argjson left "$left" \
+		--argjson rm_s "$(((rm_done - rm_start) / 1000000))e-3" --argjson left "$left" --argjson rm_errors "$rm_errors" \
 		'{engine: $engine, containers: $n, parallel_clients: $p, running: $running, start_seconds: $start_s,
 		  mem_available_drop_kib: ($kib_before - $kib_after),
 		  host_kib_per_container: (($kib_before - $kib_after) / $n),
 		  daemon_rss_kib_with_containers: $daemon_rss_kib,
-		  rm_seconds: $rm_s, rm_seconds_per_500: ($rm_s * 500 / $n), left_after_rm: $left}'
+		  rm_seconds: $rm_s, rm_seconds_per_500: ($rm_s * 500 / $n), rm_errors: $rm_errors, left_after_rm: $left}'
 }
 # Nothing else may hold memory while berthd's density is measured.
 if ((density_dockerd)); then
@@ -321,7 +323,7 @@ echo
 jq -r '"start, median of \(.runs) (ms): docker CLI alone \(.start_median_seconds.docker_cli_version * 1000 | round), berthd \(.start_median_seconds.berthd * 1000 * 10 | round / 10), dockerd \(.start_median_seconds.dockerd * 1000 * 10 | round / 10), podman \(if .start_median_seconds.podman then (.start_median_seconds.podman * 1000 * 10 | round / 10) else "-" end)",
 	"ratios: berthd/dockerd \(.ratios.berthd_over_dockerd * 1000 | round / 1000) (goal <= 0.1), berthd/podman \(if .ratios.berthd_over_podman then (.ratios.berthd_over_podman * 1000 | round / 1000) else "-" end) (goal <= 0.2)",
 	"idle RSS (MiB): berthd \(.idle_rss_mib.berthd * 10 | round / 10) (goal <= 30), dockerd+containerd \(.idle_rss_mib.dockerd_containerd * 10 | round / 10)",
-	(.density[] | "density \(.engine): \(.running)/\(.containers) running, started in \(.start_seconds) s (goal <= 60), \(.host_kib_per_container / 1024 * 100 | round / 100) MiB each (goal <= 1), rm -f \(.rm_seconds_per_500 * 100 | round / 100) s per 500 (goal <= 5), \(.left_after_rm) left")' <<<"$report"
+	(.density[] | "density \(.engine): \(.running)/\(.containers) running, started in \(.start_seconds) s (goal <= 60), \(.host_kib_per_container / 1024 * 100 | round / 100) MiB each (goal <= 1), rm -f \(.rm_seconds_per_500 * 100 | round / 100) s per 500 (goal <= 5) with \(.rm_errors) errors, \(.left_after_rm) left")' <<<"$report"
 if [[ -n $json ]]; then
 	printf '%s\n' "$report" >"$json"
 fi
