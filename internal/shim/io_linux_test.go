@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -328,5 +329,46 @@ func TestExecOutlivedByContainer(t *testing.T) {
 	}
 	if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "after", Process: &p}); !errdefs.IsConflict(err) {
 		t.Fatalf("exec in a stopped container: %v", err)
+	}
+}
+
+// Execs leave no descriptors behind in the shim.
+func TestExecReleasesStdio(t *testing.T) {
+	r := runtimes(t)[0]
+	c := newContainer(t, r, "sleep", "100")
+	cl := c.create()
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := func() int {
+		ents, _ := os.ReadDir("/proc/" + string(data) + "/fd")
+		return len(ents)
+	}
+	run := func(id string, terminal bool) {
+		p := *c.spec.Process
+		p.Args, p.Terminal = []string{"true"}, terminal
+		if err := cl.Exec(ctx(t), shim.ExecConfig{ID: id, Process: &p, OpenStdin: true}); err != nil {
+			t.Fatal(err)
+		}
+		res := attach(t, cl, shim.AttachOptions{ExecID: id, Stdout: io.Discard})
+		if _, err := cl.StartExec(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.WaitExec(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+		<-res
+	}
+	run("warm", true)
+	before := fds()
+	for i := range 5 {
+		run(fmt.Sprintf("e%d", i), i%2 == 0)
+	}
+	if after := fds(); after > before {
+		t.Fatalf("the shim holds %d descriptors after 5 execs, %d before", after, before)
 	}
 }

@@ -341,6 +341,19 @@ func (p *process) stopOutput() {
 	}
 }
 
+// release closes the process's stdio once it exited and its output was
+// delivered: a long-lived container must not collect a pty or two pipes
+// for every exec it ran.
+func (p *process) release() {
+	p.stdinMu.Lock()
+	if p.stdin != nil && !p.stdinClosed && !p.terminal {
+		p.stdin.Close()
+	}
+	p.stdinClosed = true
+	p.stdinMu.Unlock()
+	p.stopOutput()
+}
+
 // addClient registers a; it reports false when the output has already
 // ended.
 func (p *process) addClient(a *attachment) bool {

@@ -157,6 +157,7 @@ func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 		slog.Error("recording the exit status", "err", err)
 	}
 	s.finishOutput(p)
+	p.release()
 	if p.log != nil {
 		p.log.Close()
 	}
@@ -640,10 +641,10 @@ func (s *shim) watchExec(p *process, ch <-chan unix.WaitStatus) {
 	ws, ok := s.reaper.wait(p.pid, ch)
 	st := exitStatus(ws, ok)
 	s.finishOutput(p)
+	p.release()
 	p.mu.Lock()
 	p.status, p.exit = StatusStopped, st
 	p.mu.Unlock()
-	p.closeStdin()
 	close(p.exited)
 }
 
