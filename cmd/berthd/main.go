@@ -58,6 +58,8 @@ func run(args []string, stderr io.Writer) int {
 	for _, w := range warnings {
 		log.Warn(w)
 	}
+	log.Debug("configuration", "file", cfg.ConfigFile, "hosts", cfg.EffectiveHosts(), "storage-driver", cfg.StorageDriver,
+		"default-runtime", cfg.DefaultRuntime, "cgroup-parent", cfg.EffectiveCgroupParent(), "log-driver", cfg.LogDriver)
 	if err := serve(cfg, log); err != nil {
 		log.Error("berthd failed", "err", err)
 		return 1
