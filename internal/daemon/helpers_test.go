@@ -1,11 +1,16 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,8 +61,11 @@ func testRoots(t *testing.T) config.Config {
 	cfg := config.Default()
 	cfg.DataRoot = filepath.Join(dir, "data")
 	cfg.ExecRoot = filepath.Join(dir, "x")
-	cfg.ResourcePrefix = "bdtest"
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	cfg.ResourcePrefix = "bd" + hex.EncodeToString(rnd[:])
 	t.Cleanup(func() {
+		removeCgroups(cfg.EffectiveCgroupParent())
 		entries, _ := os.ReadDir(filepath.Join(cfg.ExecRoot, "bundles"))
 		for _, e := range entries {
 			_ = mount.UnmountAll(filepath.Join(cfg.ExecRoot, "bundles", e.Name(), "rootfs"), 2 /* MNT_DETACH */)
@@ -154,3 +162,32 @@ func eventually(t *testing.T, what string, cond func() bool) {
 type cfgT = config.Config
 
 var readFile = os.ReadFile
+
+// removeCgroups removes the (empty) cgroup parent a test's containers
+// used, in every hierarchy, children first.
+func removeCgroups(parent string) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		i := slices.Index(fields, "-")
+		if i < 0 || i+1 >= len(fields) || (fields[i+1] != "cgroup" && fields[i+1] != "cgroup2") {
+			continue
+		}
+		root := filepath.Join(fields[4], parent)
+		var dirs []string
+		_ = filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for j := len(dirs) - 1; j >= 0; j-- {
+			_ = os.Remove(dirs[j])
+		}
+	}
+}
