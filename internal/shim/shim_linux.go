@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -569,10 +570,39 @@ func (s *shim) exec(req *request) error {
 	if _, ok := s.execs[req.Exec]; ok {
 		return errdefs.Errorf(errdefs.ErrConflict, "exec %s already exists", req.Exec)
 	}
+	s.pruneExecsLocked()
 	p := newProcess(s, req.Exec, proc.Terminal, req.OpenStdin)
 	p.spec = req.Process
 	s.execs[req.Exec] = p
 	return nil
+}
+
+// keptExecs is how many finished execs the shim remembers: health checks
+// exec every few seconds for the container's whole life, and the daemon
+// keeps its own records.
+const keptExecs = 16
+
+// pruneExecsLocked forgets the oldest finished execs beyond keptExecs.
+func (s *shim) pruneExecsLocked() {
+	type done struct {
+		id string
+		at time.Time
+	}
+	var finished []done
+	for id, e := range s.execs {
+		e.mu.Lock()
+		if e.status == StatusStopped {
+			finished = append(finished, done{id, e.exit.ExitedAt})
+		}
+		e.mu.Unlock()
+	}
+	if len(finished) <= keptExecs {
+		return
+	}
+	slices.SortFunc(finished, func(a, b done) int { return a.at.Compare(b.at) })
+	for _, d := range finished[:len(finished)-keptExecs] {
+		delete(s.execs, d.id)
+	}
 }
 
 func (s *shim) startExec(id string) (int, error) {
@@ -600,6 +630,7 @@ func (s *shim) runExec(p *process) (int, error) {
 	if err := os.WriteFile(specFile, p.spec, 0o600); err != nil {
 		return 0, err
 	}
+	p.spec = nil
 	defer os.Remove(specFile)
 	sio, err := p.prepareIO("exec-" + p.id)
 	if err != nil {
