@@ -370,4 +370,11 @@ func TestExecReleasesStdio(t *testing.T) {
 	}
 	// The shim closes a call's connection just after answering it.
 	waitFor(t, fmt.Sprintf("the shim to be back at %d descriptors", before), func() bool { return fds() <= before })
+	// Finished execs are forgotten beyond the last 16.
+	for i := range 14 {
+		run(fmt.Sprintf("more%d", i), false)
+	}
+	if st, err := cl.State(ctx(t)); err != nil || len(st.Execs) != 17 {
+		t.Fatalf("the shim remembers %d execs (%v), want 16 finished and the last one", len(st.Execs), err)
+	}
 }
