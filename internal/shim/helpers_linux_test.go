@@ -166,8 +166,9 @@ func newContainer(t *testing.T, r rt, args ...string) *container {
 	s.Root.Path = "rootfs"
 	id := testenv.UniqueName(t, r.name)
 	if s.Linux != nil {
-		// runc's default spec has no cgroupsPath; give each its own.
-		s.Linux.CgroupsPath = "/berth-shim-test/" + id
+		// runc's default spec has no cgroupsPath; give each its own,
+		// at the top so that no parent cgroup is left behind.
+		s.Linux.CgroupsPath = "/berth-shim-test-" + id
 	}
 	state := t.TempDir()
 	root := t.TempDir()
