@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-project/berth/internal/api/server"
@@ -48,7 +49,9 @@ type Daemon struct {
 	mu      sync.Mutex
 	runs    map[string]*run // by container id
 	execs   map[string]*execProcess
-	closing bool
+	// closing is set first thing by Close; starts check it under the
+	// container's lock (see start).
+	closing atomic.Bool
 	// shutdown is closed by Close: background work (restart back-offs,
 	// health checks) ends at once.
 	shutdown chan struct{}
@@ -158,8 +161,8 @@ func (d *Daemon) Close() error {
 		if !d.cfg.LiveRestore {
 			d.stopAll()
 		}
+		d.closing.Store(true)
 		d.mu.Lock()
-		d.closing = true
 		runs := make([]*run, 0, len(d.runs))
 		for _, r := range d.runs {
 			runs = append(runs, r)

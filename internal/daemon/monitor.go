@@ -43,11 +43,7 @@ func (d *Daemon) monitor(c *container.Container, r *run, task container.Task, ge
 	d.handleExit(c, r, gen, st, errMsg)
 }
 
-func (d *Daemon) isClosing() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closing
-}
+func (d *Daemon) isClosing() bool { return d.closing.Load() }
 
 // handleExit records the end of start number gen: it deletes the shim and
 // unmounts the rootfs, then either schedules a restart (restart policy)

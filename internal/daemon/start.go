@@ -123,7 +123,18 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 		return d.startFailed(c, r, err)
 	}
 
+	// Publish the task under c's lock after checking for Close, which
+	// marks itself closing first and reads every task under its
+	// container's lock: it either sees this task (and drops its
+	// connection) or this start sees it closing and stops here. The
+	// container then stays created in its shim, which the next daemon
+	// cleans up.
 	c.Lock()
+	if d.isClosing() {
+		c.Unlock()
+		_ = task.Close()
+		return errdefs.Errorf(errdefs.ErrUnavailable, "the daemon is shutting down")
+	}
 	r.task = task
 	r.gen++
 	gen := r.gen
