@@ -213,20 +213,25 @@ func (p *process) copyOut(f *os.File, stream int) {
 	if err != nil {
 		return
 	}
+	var buf []byte
+	var n int
+	var rerr error
+	// One closure for the copier's life: the output path allocates
+	// nothing, so a chatty container makes no garbage for a shim that does
+	// not collect by itself.
+	read := func(fd uintptr) bool {
+		buf = getBuf()
+		n, rerr = unix.Read(int(fd), buf)
+		if rerr == unix.EAGAIN || rerr == unix.EINTR {
+			putBuf(buf)
+			buf = nil
+			return false
+		}
+		return true
+	}
 	for {
-		var buf []byte
-		var n int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			buf = getBuf()
-			n, rerr = unix.Read(int(fd), buf)
-			if rerr == unix.EAGAIN || rerr == unix.EINTR {
-				putBuf(buf)
-				buf = nil
-				return false
-			}
-			return true
-		})
+		buf, n, rerr = nil, 0, nil
+		err := rc.Read(read)
 		if n > 0 {
 			p.output(stream, buf[:n])
 		}

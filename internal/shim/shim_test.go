@@ -131,3 +131,19 @@ func short(s []string) []string {
 	}
 	return out
 }
+
+// The output path allocates nothing: the shim does not collect garbage by
+// itself, so a chatty container must not make any.
+func TestOutputAllocatesNothing(t *testing.T) {
+	w, err := logs.NewJSONFileWriter(t.TempDir()+"/c.log", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p := &process{s: &shim{}, log: w, streams: 1, outputEnd: make(chan struct{}), stdinReady: make(chan struct{})}
+	chunk := []byte(strings.Repeat("some output\n", 100) + "and a partial line")
+	p.output(0, chunk) // warm the buffers
+	if n := testing.AllocsPerRun(100, func() { p.output(0, chunk) }); n != 0 {
+		t.Fatalf("%v allocations per chunk", n)
+	}
+}
