@@ -11,10 +11,13 @@ import (
 const tempPrefix = ".tmp-"
 
 // writeFileAtomic replaces path with data: a temporary file in the same
-// directory, written and fsynced, renamed over path, then the directory
-// fsynced so the rename itself is durable. On any error (a full disk
-// included) path keeps its old content and the temporary file is gone.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+// directory, written and fsynced, renamed over path, then (when
+// durableRename) the directory fsynced so the rename itself is durable.
+// Without it a crash may leave the previous content, never a mix: the new
+// file's data reaches the disk before its name does. On any error (a full
+// disk included) path keeps its old content and the temporary file is
+// gone.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durableRename bool) (err error) {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, tempPrefix+base+"-")
 	if err != nil {
@@ -41,6 +44,9 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !durableRename {
+		return nil
 	}
 	return syncDir(dir)
 }

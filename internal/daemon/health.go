@@ -180,7 +180,7 @@ func (d *Daemon) recordProbe(c *container.Container, r *run, m *healthMonitor, h
 	}
 	if h.Status != before {
 		d.emit(c, events.Action(string(events.ActionHealthStatus)+": "+string(h.Status)), nil)
-		if err := d.containers.Save(c); err != nil {
+		if err := d.containers.Checkpoint(c); err != nil {
 			d.log.Warn("health: save record", "container", c.ID, "err", err)
 		}
 	}

@@ -62,12 +62,15 @@ func (d *Daemon) handleExit(c *container.Container, r *run, gen uint64, st conta
 
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
+	t0 := time.Now()
 	if err := task.Delete(ctx); err != nil {
 		d.log.Warn("delete the container's task", "container", c.ID, "err", err)
 	}
+	t1 := time.Now()
 	_ = task.Close()
 	d.cleanupRun(ctx, c.ID, nil)
 	d.forgetExecs(c.ID)
+	d.log.Debug("container exited", "container", c.ID, "code", st.Code, "delete", t1.Sub(t0), "cleanup", time.Since(t1))
 
 	d.recordExit(c, r, st, errMsg)
 }
@@ -97,8 +100,12 @@ func (d *Daemon) recordExit(c *container.Container, r *run, st container.ExitSta
 	} else if err := c.State.SetExited(st.Code, st.OOMKilled, st.ExitedAt, errMsg); err != nil {
 		d.log.Error("exit: state", "container", c.ID, "err", err)
 	}
-	if err := d.containers.Save(c); err != nil {
-		d.log.Error("exit: save record", "container", c.ID, "err", err)
+	// A container being removed is not saved: the removal records it
+	// (one flush less per rm -f).
+	if !r.removing {
+		if err := d.containers.Save(c); err != nil {
+			d.log.Error("exit: save record", "container", c.ID, "err", err)
+		}
 	}
 	r.notifyExit(st.Code, errMsg)
 	select {

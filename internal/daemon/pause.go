@@ -31,7 +31,7 @@ func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
 	if err := c.State.SetPaused(); err != nil {
 		return err
 	}
-	if err := d.containers.Save(c); err != nil {
+	if err := d.containers.Checkpoint(c); err != nil {
 		d.log.Error("pause: save record", "container", c.ID, "err", err)
 	}
 	d.emit(c, "pause", nil)
@@ -57,7 +57,7 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, name string) error {
 	if err := c.State.SetUnpaused(); err != nil {
 		return err
 	}
-	if err := d.containers.Save(c); err != nil {
+	if err := d.containers.Checkpoint(c); err != nil {
 		d.log.Error("unpause: save record", "container", c.ID, "err", err)
 	}
 	d.emit(c, "unpause", nil)

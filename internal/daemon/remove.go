@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/container"
@@ -28,7 +29,14 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts server.R
 	return d.remove(context.WithoutCancel(ctx), c, r, opts.Force)
 }
 
-func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, force bool) error {
+func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, force bool) (retErr error) {
+	defer func() {
+		if retErr != nil {
+			c.Lock()
+			r.removing = false
+			c.Unlock()
+		}
+	}()
 	c.Lock()
 	status := c.State.Status
 	if status == container.Removing {
@@ -51,6 +59,7 @@ func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, for
 		// Kill without the operation lock, so a stop waiting for its
 		// timeout does not delay a forced removal.
 		r.stopping = true
+		r.removing = true
 		task, exited, paused := r.task, r.exited, status == container.Paused
 		c.Unlock()
 		if err := d.signal(ctx, c, task, syscall.SIGKILL, paused); err != nil {
@@ -79,15 +88,18 @@ func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, for
 		c.Unlock()
 		return err
 	}
-	if err := d.containers.Save(c); err != nil {
+	if err := d.containers.Checkpoint(c); err != nil {
 		// A full disk must not block a removal, which frees space: the
 		// in-memory state says removing, and a crash now leaves the old
-		// record, which a second rm handles.
+		// record, which a second rm handles (as it does should the
+		// checkpoint not reach the disk).
 		d.log.Warn("remove: save record", "container", c.ID, "err", err)
 	}
 	c.Unlock()
 
+	t0 := time.Now()
 	err := d.release(ctx, c)
+	d.log.Debug("container released", "container", c.ID, "took", time.Since(t0))
 	c.Lock()
 	defer c.Unlock()
 	if err != nil {
@@ -113,15 +125,18 @@ func (d *Daemon) release(ctx context.Context, c *container.Container) error {
 	key := c.SnapshotKey
 	c.Unlock()
 	var errs []error
+	t0 := time.Now()
 	if key != "" {
 		if err := d.snapshots.Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove the container's filesystem: %w", err))
 		}
 	}
+	t1 := time.Now()
 	if len(errs) == 0 {
 		if err := d.containers.Delete(c.ID); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	d.log.Debug("container storage freed", "container", c.ID, "snapshot", t1.Sub(t0), "record", time.Since(t1))
 	return errors.Join(errs...)
 }

@@ -44,6 +44,9 @@ type run struct {
 	keepOnExit bool
 	// restartPending: restore found the container in a restart back-off.
 	restartPending bool
+	// removing: a forced removal killed the process; its exit is not
+	// saved on its own.
+	removing bool
 }
 
 type waiter struct {

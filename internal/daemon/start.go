@@ -171,10 +171,11 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	} else {
 		c.State.Health = nil
 	}
-	if err := d.containers.Save(c); err != nil {
+	if err := d.containers.Checkpoint(c); err != nil {
 		// The container runs; the record on disk still says it does not.
 		// Restore looks for shims whatever the record says, so the only
-		// loss is the start time, should the daemon die now.
+		// loss is the start time, should the daemon die now (hence a
+		// checkpoint, not a durable save).
 		d.log.Error("start: save record", "container", c.ID, "err", err)
 	}
 	d.emit(c, "start", nil)

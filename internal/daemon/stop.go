@@ -144,7 +144,7 @@ func waitExited(ctx context.Context, exited <-chan struct{}) error {
 // container is resumed after a signal so that it can act on it.
 func (d *Daemon) signal(ctx context.Context, c *container.Container, task container.Task, sig syscall.Signal, resume bool) error {
 	err := task.Kill(ctx, sig, sig == syscall.SIGKILL)
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !errdefs.IsNotFound(err) && !d.runEnded(c, task) {
 		return fmt.Errorf("cannot kill container %s: %w", container.ShortID(c.ID), err)
 	}
 	c.Lock()
@@ -156,6 +156,21 @@ func (d *Daemon) signal(ctx context.Context, c *container.Container, task contai
 		}
 	}
 	return nil
+}
+
+// runEnded reports whether task's run of c is over: a signal that killed
+// the process may see its reply cut short when the exit handling closes
+// the shim's client first, which is no failure.
+func (d *Daemon) runEnded(c *container.Container, task container.Task) bool {
+	d.mu.Lock()
+	r := d.runs[c.ID]
+	d.mu.Unlock()
+	if r == nil {
+		return true
+	}
+	c.Lock()
+	defer c.Unlock()
+	return r.task != task
 }
 
 func (d *Daemon) isPaused(c *container.Container) bool {
