@@ -46,9 +46,9 @@ type Daemon struct {
 	initPath    string
 	shimBinary  string
 
-	mu      sync.Mutex
-	runs    map[string]*run // by container id
-	execs   map[string]*execProcess
+	mu    sync.Mutex
+	runs  map[string]*run // by container id
+	execs map[string]*execProcess
 	// closing is set first thing by Close; starts check it under the
 	// container's lock (see start).
 	closing atomic.Bool
