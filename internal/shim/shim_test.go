@@ -143,7 +143,13 @@ func TestOutputAllocatesNothing(t *testing.T) {
 	p := &process{s: &shim{}, log: w, streams: 1, outputEnd: make(chan struct{}), stdinReady: make(chan struct{})}
 	chunk := []byte(strings.Repeat("some output\n", 100) + "and a partial line")
 	p.output(0, chunk) // warm the buffers
-	if n := testing.AllocsPerRun(100, func() { p.output(0, chunk) }); n != 0 {
-		t.Fatalf("%v allocations per chunk", n)
+	// AllocsPerRun counts the whole process's allocations (the test's
+	// orphan reaper runs beside): the best of a few runs is the path's.
+	best := 1e9
+	for range 5 {
+		best = min(best, testing.AllocsPerRun(100, func() { p.output(0, chunk) }))
+	}
+	if best != 0 {
+		t.Fatalf("%v allocations per chunk", best)
 	}
 }
