@@ -64,6 +64,10 @@ func (s *Server) placeholderRoutes() []route {
 		{method: "GET", pattern: "/volumes/{name}", h: s.getVolume},
 		{method: "POST", pattern: "/volumes/prune", h: s.postVolumesPrune},
 		{method: "POST", pattern: "/build/prune", h: s.postBuildPrune},
+		// No plugins are installed: `docker inspect NAME` asks for a plugin
+		// last and needs a 404 to say "No such object".
+		{method: "GET", pattern: "/plugins", h: s.getPlugins},
+		{method: "GET", pattern: "/plugins/{name}/json", h: s.getPlugin},
 
 		{method: "GET", pattern: "/containers/{name}/changes", h: later("container diff (changes)")},
 		{method: "GET", pattern: "/containers/{name}/export", h: later("container export")},
@@ -102,6 +106,17 @@ func (s *Server) getVolumes(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []volume.Volume{}})
+}
+
+func (s *Server) getPlugins(w http.ResponseWriter, r *request) error {
+	if _, err := r.filtersValue(); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, []struct{}{})
+}
+
+func (s *Server) getPlugin(w http.ResponseWriter, r *request) error {
+	return errdefs.Errorf(errdefs.ErrNotFound, "plugin %q not found", r.vars["name"])
 }
 
 func (s *Server) getVolume(w http.ResponseWriter, r *request) error {
