@@ -202,8 +202,35 @@ func (s *Store) GC(ctx context.Context, opts ...GCOpt) (GCReport, error) {
 func (s *Store) gcLocked(ctx context.Context, o gcOptions, only map[digest.Digest]bool) (GCReport, error) {
 	var rep GCReport
 	now := s.opts.now()
-	leasedContent, leasedSnaps := s.leases.leased(now)
 
+	// The order is what makes collection safe without stopping writers:
+	// first list what exists, then read the leases, then the records.
+	// Writers lease a blob or snapshot before writing it and create the
+	// record before releasing the lease, so anything listed was leased
+	// before the listing, and a lease released since was replaced by a
+	// record read after it.
+	var candidates []content.Info
+	err := s.content.Walk(ctx, func(info content.Info) error {
+		if only != nil && !only[info.Digest] {
+			return nil
+		}
+		if s.opts.gcGrace > 0 && now.Sub(info.CreatedAt) < s.opts.gcGrace {
+			return nil
+		}
+		candidates = append(candidates, info)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("gc: walk content: %w", err)
+	}
+	sweepSnaps := s.snapshots != nil && only == nil
+	var snaps map[string]snapshot.Info
+	if sweepSnaps {
+		if snaps, err = s.walkSnapshots(ctx); err != nil {
+			return rep, err
+		}
+	}
+	leasedContent, leasedSnaps := s.leases.leased(now)
 	recs, err := s.Records(ctx)
 	if err != nil {
 		return rep, err
@@ -217,22 +244,10 @@ func (s *Store) gcLocked(ctx context.Context, o gcOptions, only map[digest.Diges
 		return rep, err
 	}
 
-	// Sweep content.
-	var dead []content.Info
-	err = s.content.Walk(ctx, func(info content.Info) error {
-		if markedContent[info.Digest] || (only != nil && !only[info.Digest]) {
-			return nil
+	for _, info := range candidates {
+		if markedContent[info.Digest] {
+			continue
 		}
-		if s.opts.gcGrace > 0 && now.Sub(info.CreatedAt) < s.opts.gcGrace {
-			return nil
-		}
-		dead = append(dead, info)
-		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("gc: walk content: %w", err)
-	}
-	for _, info := range dead {
 		if err := s.content.Delete(ctx, info.Digest); err != nil && !errdefs.IsNotFound(err) {
 			return rep, fmt.Errorf("gc: delete %s: %w", info.Digest, err)
 		}
@@ -241,10 +256,10 @@ func (s *Store) gcLocked(ctx context.Context, o gcOptions, only map[digest.Diges
 		rep.BytesReclaimed += info.Size
 	}
 
-	if s.snapshots == nil || only != nil {
+	if !sweepSnaps {
 		return rep, nil
 	}
-	removed, bytes, err := s.sweepSnapshots(ctx, chains, append(o.snapshots, keys(leasedSnaps)...), now)
+	removed, bytes, err := s.sweepSnapshots(ctx, snaps, chains, append(o.snapshots, keys(leasedSnaps)...), now)
 	rep.SnapshotsRemoved, rep.BytesReclaimed = removed, rep.BytesReclaimed+bytes
 	return rep, err
 }
@@ -321,17 +336,21 @@ func (s *Store) markContent(ctx context.Context, roots []ocispec.Descriptor) (ma
 	return marked, chains, nil
 }
 
-// sweepSnapshots removes committed snapshots that no image, lease or root
-// needs, children before parents.
-func (s *Store) sweepSnapshots(ctx context.Context, chains map[string]bool, roots []string, now time.Time) ([]string, int64, error) {
+func (s *Store) walkSnapshots(ctx context.Context) (map[string]snapshot.Info, error) {
 	infos := map[string]snapshot.Info{}
 	err := s.snapshots.Walk(ctx, func(_ context.Context, info snapshot.Info) error {
 		infos[info.Name] = info
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("gc: walk snapshots: %w", err)
+		return nil, fmt.Errorf("gc: walk snapshots: %w", err)
 	}
+	return infos, nil
+}
+
+// sweepSnapshots removes committed snapshots that no image, lease or root
+// needs, children before parents.
+func (s *Store) sweepSnapshots(ctx context.Context, infos map[string]snapshot.Info, chains map[string]bool, roots []string, now time.Time) ([]string, int64, error) {
 	keep := map[string]bool{}
 	markUp := func(name string) {
 		for name != "" && !keep[name] {
