@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 const (
 	restoreConnectTries = 3
 	restoreConnectPause = time.Second
+	// restoreWorkers bound the containers restored at once.
+	restoreWorkers = 16
 )
 
 // restore rebuilds the daemon's view of every container at start (live
@@ -43,37 +46,38 @@ func (d *Daemon) restore(ctx context.Context) error {
 			d.log.Warn("remove incomplete container", "container", id, "err", err)
 		}
 	}
-	var toStart []*container.Container
-	for _, c := range d.containers.List() {
-		r := newRun(c)
+	list := d.containers.List()
+	for _, c := range list {
 		d.mu.Lock()
-		d.runs[c.ID] = r
+		d.runs[c.ID] = newRun(c)
 		d.mu.Unlock()
-		c.Lock()
-		status := c.State.Status
-		c.Unlock()
-		if status == container.Removing || status == container.Dead {
-			d.log.Info("finishing an interrupted removal", "container", c.ID)
-			if err := d.remove(ctx, c, r, true); err != nil {
-				d.log.Warn("finish removal", "container", c.ID, "err", err)
-			}
-			continue
-		}
-		d.restoreOne(ctx, c, r)
-		c.Lock()
-		removeNow := c.State.Status == container.Exited && c.IsAutoRemove()
-		startNow := d.startAtBoot(c, r)
-		r.restartPending = false
-		c.Unlock()
-		switch {
-		case removeNow:
-			if err := d.remove(ctx, c, r, true); err != nil {
-				d.log.Warn("auto-remove at start", "container", c.ID, "err", err)
-			}
-		case startNow:
-			toStart = append(toStart, c)
-		}
 	}
+	// Containers are restored in parallel: each costs a few round trips
+	// to its shim, and a host may run a thousand.
+	var (
+		mu      sync.Mutex
+		toStart []*container.Container
+		wg      sync.WaitGroup
+		work    = make(chan *container.Container)
+	)
+	for range min(restoreWorkers, max(len(list), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				if d.restoreContainer(ctx, c) {
+					mu.Lock()
+					toStart = append(toStart, c)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, c := range list {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
 	for _, c := range toStart {
 		d.mu.Lock()
 		r := d.runs[c.ID]
@@ -96,6 +100,37 @@ func (d *Daemon) restore(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// restoreContainer restores one container, finishing an interrupted or
+// due removal; it reports whether the restart policy starts it now.
+func (d *Daemon) restoreContainer(ctx context.Context, c *container.Container) bool {
+	d.mu.Lock()
+	r := d.runs[c.ID]
+	d.mu.Unlock()
+	c.Lock()
+	status := c.State.Status
+	c.Unlock()
+	if status == container.Removing || status == container.Dead {
+		d.log.Info("finishing an interrupted removal", "container", c.ID)
+		if err := d.remove(ctx, c, r, true); err != nil {
+			d.log.Warn("finish removal", "container", c.ID, "err", err)
+		}
+		return false
+	}
+	d.restoreOne(ctx, c, r)
+	c.Lock()
+	removeNow := c.State.Status == container.Exited && c.IsAutoRemove()
+	startNow := d.startAtBoot(c, r)
+	r.restartPending = false
+	c.Unlock()
+	if removeNow {
+		if err := d.remove(ctx, c, r, true); err != nil {
+			d.log.Warn("auto-remove at start", "container", c.ID, "err", err)
+		}
+		return false
+	}
+	return startNow
 }
 
 // restoreOne reconnects to c's shim, or records how c ended.
@@ -169,7 +204,7 @@ func (d *Daemon) restoreOne(ctx context.Context, c *container.Container, r *run)
 		gen := r.gen
 		r.exited = make(chan struct{})
 		d.adoptState(c, ts)
-		if err := d.containers.Save(c); err != nil {
+		if err := d.containers.Checkpoint(c); err != nil {
 			d.log.Warn("restore: save record", "container", c.ID, "err", err)
 		}
 		if c.State.Status == container.Running {
