@@ -15,6 +15,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/container/spec"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
@@ -54,6 +55,17 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	res, err := d.images.Resolve(ctx, img)
 	if err != nil {
 		return containertypes.CreateResponse{}, err
+	}
+	if req.Platform != "" {
+		want, err := image.ParsePlatform(req.Platform)
+		if err != nil {
+			return containertypes.CreateResponse{}, err
+		}
+		have := image.NormalizePlatform(image.Platform{OS: res.Config.OS, Architecture: res.Config.Architecture, Variant: res.Config.Variant})
+		if !want.Matches(have) {
+			return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrNotFound,
+				"image with reference %s was found but its platform (%s) does not match the specified platform (%s)", cfg.Image, have, want)
+		}
 	}
 	if err := mergeImage(cfg, res.Config.Config); err != nil {
 		return containertypes.CreateResponse{}, err

@@ -167,6 +167,7 @@ func TestCreateRefusals(t *testing.T) {
 			Host: &containertypes.HostConfig{LogConfig: containertypes.LogConfig{Type: "syslog"}}}, errdefs.IsInvalidParameter, "no log driver named 'syslog'"},
 		{"bad stop signal", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox", StopSignal: "SIGNOPE"}}, errdefs.IsInvalidParameter, "Invalid signal"},
 		{"no command", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox", Entrypoint: []string{""}}}, errdefs.IsInvalidParameter, "no command specified"},
+		{"other platform", server.ContainerCreateRequest{Platform: "linux/s390x", Config: &containertypes.Config{Image: "busybox"}}, errdefs.IsNotFound, "does not match the specified platform (linux/s390x)"},
 	} {
 		_, err := d.ContainerCreate(ctx, tc.req)
 		if err == nil || !tc.class(err) || !strings.Contains(err.Error(), tc.msg) {
