@@ -60,24 +60,29 @@ if [[ $(staticcheck -version 2>/dev/null) != *"(${STATICCHECK_VERSION#v})"* ]]; 
 	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 
-# Debian's docker CLI 20.10 (API 1.41): integration/cli runs a subset of its
-# tables with it. The docker.io package has it as /usr/bin/docker; without
-# that package, take the client alone out of the package's .deb, so that
-# neither dockerd nor /usr/local/bin/docker (the CLI 28) is touched.
-legacy_cli=/usr/local/lib/berth/docker-20.10/docker
-legacy_version() { "$1" --version 2>/dev/null | grep -q '^Docker version 20\.10\.'; }
-if ! legacy_version /usr/bin/docker && ! legacy_version "$legacy_cli"; then
-	echo "setup: extracting the docker CLI 20.10 from the docker.io package into $legacy_cli"
-	deb_dir=$(mktemp -d)
-	# apt-get download writes into the working directory.
-	if ! (cd "$deb_dir" && apt-get download -q docker.io </dev/null); then
-		apt-get update -q
-		(cd "$deb_dir" && apt-get download -q docker.io </dev/null)
+# Debian's docker.io: dockerd for the parity tests (internal/testenv/daemontest
+# starts one on its own socket and roots, without iptables rules or a bridge,
+# and stops it) and its CLI 20.10 (API 1.41, /usr/bin/docker), which
+# integration/cli runs a subset of its tables with. /usr/local/bin/docker, the
+# CLI 28, stays first in PATH. A policy-rc.d that refuses keeps the package
+# from starting a system dockerd, which would set the iptables FORWARD
+# policy to DROP.
+if ! command -v dockerd >/dev/null || ! /usr/bin/docker --version 2>/dev/null | grep -q '^Docker version 20\.10\.'; then
+	echo "setup: installing docker.io (dockerd is not started)"
+	policy=/usr/sbin/policy-rc.d
+	saved=""
+	if [[ -e $policy ]]; then
+		saved=$(mktemp)
+		cp -p "$policy" "$saved"
 	fi
-	dpkg-deb -x "$deb_dir"/docker.io_*.deb "$deb_dir/root"
-	install -D -m 0755 "$deb_dir/root/usr/bin/docker" "$legacy_cli"
-	rm -rf "$deb_dir"
-	legacy_version "$legacy_cli" || { echo "setup: $legacy_cli is not the docker CLI 20.10" >&2; exit 1; }
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io </dev/null
+	if [[ -n $saved ]]; then mv "$saved" "$policy"; else rm -f "$policy"; fi
+	if [[ -d /run/systemd/system ]]; then
+		systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+	fi
 fi
 
 make install
