@@ -129,6 +129,29 @@ func TestRealRun(t *testing.T) {
 	if st.MemoryStats.Usage == 0 || st.PidsStats.Current == 0 {
 		t.Fatalf("stats %+v", st)
 	}
+	// A health check through the real exec path.
+	hc := create(t, d, "", []string{"sleep", "1000"}, func(c *containertypes.Config, _ *containertypes.HostConfig) {
+		c.Healthcheck = &containertypes.HealthConfig{Test: []string{"CMD-SHELL", "test -f /tmp/ok && echo fine"}, Interval: 50 * time.Millisecond, Retries: 1}
+	})
+	if err := d.ContainerStart(ctx, hc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "unhealthy", func() bool { h := inspect(t, d, hc).State.Health; return h != nil && h.Status == "unhealthy" })
+	touch, err := d.ExecCreate(ctx, hc, containertypes.ExecCreateRequest{Cmd: []string{"touch", "/tmp/ok"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ExecStart(ctx, touch, server.ExecStartOptions{Detach: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "healthy", func() bool { h := inspect(t, d, hc).State.Health; return h != nil && h.Status == "healthy" })
+	if h := inspect(t, d, hc).State.Health; h.Log[len(h.Log)-1].Output != "fine\n" {
+		t.Fatalf("health log %+v", h.Log[len(h.Log)-1])
+	}
+	if err := d.ContainerRemove(ctx, hc, server.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := d.ContainerStop(ctx, sleeper, server.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
