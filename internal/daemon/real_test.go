@@ -129,6 +129,23 @@ func TestRealRun(t *testing.T) {
 	if st.MemoryStats.Usage == 0 || st.PidsStats.Current == 0 {
 		t.Fatalf("stats %+v", st)
 	}
+	// An out-of-memory kill: OOMKilled, exit 137, and docker's events.
+	ev := recordEvents(t, d)
+	oom := create(t, d, "", []string{"sh", "-c", `a=$(head -c 100000000 /dev/zero | tr "\0" x)`}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.Memory, h.MemorySwap = 8<<20, 8<<20
+	})
+	oomExit := waitFor(t, d, oom, containertypes.WaitConditionNextExit)
+	if err := d.ContainerStart(ctx, oom); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, oomExit); r.StatusCode != 137 {
+		t.Fatalf("oom exit %+v", r)
+	}
+	if s := inspect(t, d, oom).State; !s.OOMKilled {
+		t.Fatalf("OOMKilled not set: %+v", s)
+	}
+	eventually(t, "oom event", func() bool { return ev.find(oom, "oom") != nil })
+
 	// A health check through the real exec path.
 	hc := create(t, d, "", []string{"sleep", "1000"}, func(c *containertypes.Config, _ *containertypes.HostConfig) {
 		c.Healthcheck = &containertypes.HealthConfig{Test: []string{"CMD-SHELL", "test -f /tmp/ok && echo fine"}, Interval: 50 * time.Millisecond, Retries: 1}
