@@ -464,3 +464,36 @@ func TestRestartPolicyAfterUserStop(t *testing.T) {
 		return in.RestartCount == 1 && in.State.Status == "running"
 	})
 }
+
+// TestAttachEndsOnRemove: an attach waiting for a start that never comes
+// ends when the container is removed.
+func TestAttachEndsOnRemove(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ctx := context.Background()
+	id := create(t, d, "", []string{"true"})
+	done := make(chan error, 1)
+	go func() {
+		done <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Streams: func(bool) (server.Streams, error) {
+			return server.Streams{Stdout: io.Discard, Stderr: io.Discard}, nil
+		}})
+	}()
+	eventually(t, "attach pending", func() bool {
+		_, r, _ := d.get(id)
+		r.c.Lock()
+		defer r.c.Unlock()
+		return len(r.attaches) == 1
+	})
+	if err := d.ContainerRemove(ctx, id, server.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the attach outlived its container")
+	}
+}

@@ -108,6 +108,10 @@ func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, for
 		return fmt.Errorf("unable to remove container %s: %w", container.ShortID(c.ID), err)
 	}
 	r.removed = true
+	for _, p := range r.attaches {
+		p.abort()
+	}
+	r.attaches = nil
 	d.mu.Lock()
 	delete(d.runs, c.ID)
 	d.mu.Unlock()
