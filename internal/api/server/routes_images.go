@@ -227,6 +227,9 @@ func (s *Server) importImage(w http.ResponseWriter, r *request, platform string)
 	if opts.Message == "" {
 		opts.Message = "Imported from " + src
 	}
+	if src == "-" {
+		fullDuplex(w)
+	}
 	out := &progressWriter{w: w}
 	var layer io.Reader = r.Body
 	if src != "-" {
@@ -381,9 +384,18 @@ func (s *Server) getImagesSave(w http.ResponseWriter, r *request) error {
 
 // postImagesLoad reads a docker-archive of any size from the body.
 func (s *Server) postImagesLoad(w http.ResponseWriter, r *request) error {
+	fullDuplex(w)
 	out := &progressWriter{w: w}
 	err := s.backend.ImageLoad(r.ctx(), r.Body, r.boolOr("quiet", true), out)
 	return out.end(err)
+}
+
+// fullDuplex lets a handler keep reading the request body after its
+// progress stream started: net/http's HTTP/1.1 server otherwise ends the
+// body at the first response write, and a load or import would read a
+// truncated archive.
+func fullDuplex(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).EnableFullDuplex()
 }
 
 // errBody is the error message of a JSON progress stream.
