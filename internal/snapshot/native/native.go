@@ -141,6 +141,12 @@ func (s *Snapshotter) Prepare(ctx context.Context, key, parent string, opts ...s
 		}
 	} else {
 		if err := copyTree(ctx, s.fsDir(parentID), fs); err != nil {
+			// The copy runs without the store's lock, so the parent may
+			// have been removed under it: that is the parent missing,
+			// not a broken store.
+			if p, serr := s.store.Stat(ctx, parent); errdefs.IsNotFound(serr) || (serr == nil && p.ID != parentID) {
+				return nil, fmt.Errorf("prepare %q: parent %q was removed during the copy: %w", key, parent, errdefs.ErrNotFound)
+			}
 			return nil, fmt.Errorf("prepare %q: copy of %q: %w", key, parent, err)
 		}
 		if err := pending.Sync(); err != nil {
