@@ -59,6 +59,8 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 	if !opts.Stream {
 		return nil
 	}
+	r.streams.add()
+	defer r.streams.done()
 	attachCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ao := container.AttachOptions{CloseStdin: stdinOnce}

@@ -18,6 +18,9 @@ const (
 	restartResetAfter = 10 * time.Second
 	// cleanupTimeout bounds the shim and mount cleanup after an exit.
 	cleanupTimeout = 30 * time.Second
+	// attachDrainTimeout bounds the wait for attached clients to read the
+	// last output after an exit; the shim ends their streams itself.
+	attachDrainTimeout = 2 * time.Second
 )
 
 // monitor waits for the init of start number gen to exit and handles the
@@ -67,6 +70,7 @@ func (d *Daemon) handleExit(c *container.Container, r *run, gen uint64, st conta
 		d.log.Warn("delete the container's task", "container", c.ID, "err", err)
 	}
 	t1 := time.Now()
+	r.streams.wait(attachDrainTimeout)
 	_ = task.Close()
 	d.cleanupRun(ctx, c.ID, nil)
 	d.forgetExecs(c.ID)

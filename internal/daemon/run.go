@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"sync"
+	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
 
@@ -47,6 +48,54 @@ type run struct {
 	// removing: a forced removal killed the process; its exit is not
 	// saved on its own.
 	removing bool
+
+	// streams counts attach streams in flight (it has its own lock). The
+	// exit handling waits for them before it drops the shim's
+	// connections: the shim has written the last output into the
+	// sockets, but closing our ends would discard what is not read yet.
+	streams streamCount
+}
+
+// streamCount is a count of streams with a way to wait until none is left.
+type streamCount struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{}
+}
+
+func (s *streamCount) add() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.n++
+}
+
+func (s *streamCount) done() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n--
+	if s.n == 0 {
+		close(s.idle)
+	}
+}
+
+// wait returns once no stream is left, or after timeout.
+func (s *streamCount) wait(timeout time.Duration) {
+	s.mu.Lock()
+	if s.n == 0 {
+		s.mu.Unlock()
+		return
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
 }
 
 type waiter struct {
