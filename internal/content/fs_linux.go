@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-project/berth/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -136,36 +137,9 @@ func syncDir(dir string) error {
 // store after a crash, sees the old content or the new, never a torn mix.
 // The temporary file carries tmpPrefix, which recovery knows to remove.
 func writeFileAtomic(dir, name string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	crashPoint("atomic-temp-written")
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
+	return atomicfile.Write(filepath.Join(dir, name), data, perm,
+		atomicfile.WithTempPrefix(tmpPrefix),
+		atomicfile.WithBeforeRename(func() { crashPoint("atomic-temp-written") }))
 }
 
 // tempName is a fresh name for a temporary file or directory under
