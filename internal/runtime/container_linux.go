@@ -188,6 +188,11 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 			return nil, err
 		}
 		defer listener.Close()
+		if directStartAllowed(spec) {
+			if err := os.WriteFile(filepath.Join(dir, DirectStartFile), nil, 0o600); err != nil {
+				return nil, err
+			}
+		}
 	}
 	console := o.Console
 	if spec.Process != nil && spec.Process.Terminal && console == nil {

@@ -10,7 +10,10 @@
 // or the pty master received on a console socket), writes the output to
 // the log driver and to attached clients, reaps the container's
 // processes as a child subreaper and records the init's exit in its
-// state directory before it tells anyone. It serves a small RPC on a unix
+// state directory before it tells anyone. A container created by
+// berth-runtime that offers it (internal/runtime, directstart.go) is
+// started by the shim itself, with the runtime's start handshake, instead
+// of a `runtime start` process. It serves a small RPC on a unix
 // socket in the state directory (length-prefixed JSON, one call a
 // connection; attach streams are framed) and outlives the daemon: Connect
 // reattaches after a daemon restart.

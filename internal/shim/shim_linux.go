@@ -34,6 +34,7 @@ type shim struct {
 	mu       sync.Mutex
 	execs    map[string]*process
 	deleting bool
+	frozen   bool          // paused through the shim: a direct start would wait for the thaw
 	inflight int           // calls being answered, Delete aside
 	idle     chan struct{} // closed when inflight drops to 0, if set
 	done     chan struct{} // closed when the shim should exit: the container was deleted
@@ -420,7 +421,17 @@ func (s *shim) start() (int, error) {
 	if status != StatusCreated {
 		return 0, errdefs.Errorf(errdefs.ErrConflict, "container %s is %s, not created", s.cfg.ID, status)
 	}
-	if _, err := s.run(runIO{}, "start", s.cfg.ID); err != nil {
+	s.mu.Lock()
+	frozen := s.frozen
+	s.mu.Unlock()
+	err := errNoDirectStart
+	if !frozen {
+		err = s.directStart()
+	}
+	if errors.Is(err, errNoDirectStart) {
+		_, err = s.run(runIO{}, "start", s.cfg.ID)
+	}
+	if err != nil {
 		return 0, err
 	}
 	p.mu.Lock()
@@ -512,6 +523,9 @@ func (s *shim) pause() error {
 	if _, err := s.run(runIO{}, "pause", s.cfg.ID); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.frozen = true
+	s.mu.Unlock()
 	s.setStatus(StatusRunning, StatusPaused)
 	return nil
 }
@@ -520,6 +534,9 @@ func (s *shim) resume() error {
 	if _, err := s.run(runIO{}, "resume", s.cfg.ID); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.frozen = false
+	s.mu.Unlock()
 	s.setStatus(StatusPaused, StatusRunning)
 	return nil
 }
