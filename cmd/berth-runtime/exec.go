@@ -56,7 +56,11 @@ func newExecCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := f.process(c.Spec(), args[1:], cmd)
+			spec, err := c.Spec()
+			if err != nil {
+				return err
+			}
+			p, err := f.process(spec, args[1:], cmd)
 			if err != nil {
 				return err
 			}

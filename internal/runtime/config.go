@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,28 +22,43 @@ const maxConfigBytes = 16 << 20
 
 // LoadSpec reads and decodes <bundle>/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	_, spec, err := loadSpec(bundle)
+	return spec, err
+}
+
+// loadSpec reads and decodes <bundle>/config.json; it returns the JSON
+// value too, which the container's state keeps as it is.
+func loadSpec(bundle string) ([]byte, *specs.Spec, error) {
 	path := filepath.Join(bundle, "config.json")
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("bundle %s has no config.json: %w", bundle, errdefs.ErrNotFound)
+			return nil, nil, fmt.Errorf("bundle %s has no config.json: %w", bundle, errdefs.ErrNotFound)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if st.Size() > maxConfigBytes {
-		return nil, fmt.Errorf("%s is %d bytes, larger than %d: %w", path, st.Size(), maxConfigBytes, errdefs.ErrInvalidParameter)
+		return nil, nil, fmt.Errorf("%s is %d bytes, larger than %d: %w", path, st.Size(), maxConfigBytes, errdefs.ErrInvalidParameter)
 	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, nil, fmt.Errorf("%s is larger than %d bytes: %w", path, maxConfigBytes, errdefs.ErrInvalidParameter)
+	}
+	// One JSON value, as before: what may follow it is not looked at.
 	var spec specs.Spec
-	dec := json.NewDecoder(f)
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&spec); err != nil {
-		return nil, fmt.Errorf("%s: invalid JSON: %v: %w", path, err, errdefs.ErrInvalidParameter)
+		return nil, nil, fmt.Errorf("%s: invalid JSON: %v: %w", path, err, errdefs.ErrInvalidParameter)
 	}
-	return &spec, nil
+	return data[:dec.InputOffset()], &spec, nil
 }
 
 // validator is one named check of a spec; all run before any side effect.

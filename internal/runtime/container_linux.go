@@ -55,9 +55,11 @@ const spareDirName = ".exe-lower"
 
 // Container is one container's state directory and what it records.
 type Container struct {
-	rt  *Runtime
-	dir string
-	st  *savedState
+	rt       *Runtime
+	dir      string
+	st       *savedState
+	spec     *specs.Spec // st.Config decoded, once needed (specview.go)
+	specView *specView
 }
 
 // CreateOpts are create's options besides the id and bundle.
@@ -100,11 +102,13 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err != nil {
 		return nil, err
 	}
-	spec := o.Spec
+	spec, config := o.Spec, []byte(nil)
 	if spec == nil {
-		if spec, err = LoadSpec(bundle); err != nil {
+		if config, spec, err = loadSpec(bundle); err != nil {
 			return nil, err
 		}
+	} else if config, err = json.Marshal(spec); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
 	}
 	if err := ValidateSpec(spec, bundle); err != nil {
 		return nil, err
@@ -127,8 +131,8 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	}
 	c := &Container{rt: rt, dir: dir, st: &savedState{
 		ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
-		Owner: os.Getuid(), Config: spec,
-	}}
+		Owner: os.Getuid(), Config: config,
+	}, spec: spec}
 	lock, err := lockDir(dir)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -539,9 +543,6 @@ func (c *Container) ID() string { return c.st.ID }
 // Pid is the init's pid (0 while creating).
 func (c *Container) Pid() int { return c.st.InitPid }
 
-// Spec is the config the container was created from.
-func (c *Container) Spec() *specs.Spec { return c.st.Config }
-
 // State is what `state` prints: the spec's fields and runc's extras.
 type State struct {
 	specs.State
@@ -584,7 +585,7 @@ func (c *Container) State() *State {
 	return &State{
 		State: specs.State{
 			Version: specs.Version, ID: c.st.ID, Status: status, Pid: pid,
-			Bundle: c.st.Bundle, Annotations: c.st.Config.Annotations,
+			Bundle: c.st.Bundle, Annotations: c.view().Annotations,
 		},
 		Rootfs: c.st.Rootfs, Created: c.st.Created, Owner: owner,
 	}
@@ -639,10 +640,10 @@ func (c *Container) Start(ctx context.Context) error {
 
 // runPoststart runs the poststart hooks of a container whose process runs.
 func (c *Container) runPoststart(ctx context.Context) error {
-	spec := c.st.Config
-	if spec.Hooks != nil && len(spec.Hooks.Poststart) > 0 {
-		state := hookState(spec.Annotations, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateRunning)
-		if err := runHooks(ctx, "poststart", spec.Hooks.Poststart, state); err != nil {
+	v := c.view()
+	if hooks := v.poststart(); len(hooks) > 0 {
+		state := hookState(v.Annotations, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateRunning)
+		if err := runHooks(ctx, "poststart", hooks, state); err != nil {
 			// The process runs; the spec says to report and go on.
 			c.rt.log.Warn("poststart hook failed", "id", c.st.ID, "err", err)
 			return err
@@ -691,20 +692,21 @@ func (c *Container) awaitExec(conn *os.File) error {
 // deliverSeccomp sends the notify listener and the container's state to
 // the agent at linux.seccomp.listenerPath.
 func (c *Container) deliverSeccomp(fd *os.File) error {
-	sc := c.st.Config.Linux.Seccomp
-	if sc == nil || sc.ListenerPath == "" {
+	v := c.view()
+	listenerPath, metadata := v.seccompListener()
+	if listenerPath == "" {
 		return errors.New("seccomp notify is used but linux.seccomp.listenerPath is empty")
 	}
-	conn, err := dialUnix(sc.ListenerPath)
+	conn, err := dialUnix(listenerPath)
 	if err != nil {
-		return fmt.Errorf("seccomp listener %s: %w", sc.ListenerPath, err)
+		return fmt.Errorf("seccomp listener %s: %w", listenerPath, err)
 	}
 	defer conn.Close()
 	state := specs.ContainerProcessState{
 		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: c.st.InitPid,
-		Metadata: sc.ListenerMetadata,
+		Metadata: metadata,
 		State: specs.State{Version: specs.Version, ID: c.st.ID, Status: specs.StateCreated,
-			Pid: c.st.InitPid, Bundle: c.st.Bundle, Annotations: c.st.Config.Annotations},
+			Pid: c.st.InitPid, Bundle: c.st.Bundle, Annotations: v.Annotations},
 	}
 	data, err := json.Marshal(state)
 	if err != nil {
@@ -785,10 +787,10 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state: %w", err)
 	}
-	spec := c.st.Config
-	if spec.Hooks != nil && len(spec.Hooks.Poststop) > 0 {
-		state := hookState(spec.Annotations, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateStopped)
-		if err := runHooks(ctx, "poststop", spec.Hooks.Poststop, state); err != nil {
+	v := c.view()
+	if hooks := v.poststop(); len(hooks) > 0 {
+		state := hookState(v.Annotations, c.st.ID, c.st.Bundle, c.st.InitPid, specs.StateStopped)
+		if err := runHooks(ctx, "poststop", hooks, state); err != nil {
 			c.rt.log.Warn("poststop hook failed", "id", c.st.ID, "err", err)
 		}
 	}
@@ -912,13 +914,20 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if cg == nil {
 		return fmt.Errorf("container %s has no cgroup: %w", c.st.ID, errdefs.ErrNotFound)
 	}
+	spec, err := c.Spec()
+	if err != nil {
+		return err
+	}
 	if err := cg.Set(r); err != nil {
 		return err
 	}
-	if c.st.Config.Linux.Resources == nil {
-		c.st.Config.Linux.Resources = &specs.LinuxResources{}
+	if spec.Linux.Resources == nil {
+		spec.Linux.Resources = &specs.LinuxResources{}
 	}
-	mergeResources(c.st.Config.Linux.Resources, r)
+	mergeResources(spec.Linux.Resources, r)
+	if err := c.setSpec(spec); err != nil {
+		return err
+	}
 	return writeState(c.dir, c.st)
 }
 

@@ -49,7 +49,11 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int
 	if err := validateProcess(p); err != nil {
 		return 0, err
 	}
-	filter, err := compileSeccomp(c.st.Config)
+	spec, err := c.Spec()
+	if err != nil {
+		return 0, err
+	}
+	filter, err := compileSeccomp(spec)
 	if err != nil {
 		return 0, err
 	}

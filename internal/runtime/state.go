@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,7 +38,8 @@ type savedState struct {
 	Created       time.Time         `json:"created"`
 	Owner         int               `json:"owner"`
 	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
-	Config        *specs.Spec       `json:"config"`
+	// Config is the runtime-spec config as JSON (specview.go).
+	Config json.RawMessage `json:"config"`
 }
 
 var validID = regexp.MustCompile(`^[\w+\-.]+$`)
