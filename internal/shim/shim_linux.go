@@ -35,6 +35,7 @@ type shim struct {
 	execs    map[string]*process
 	deleting bool
 	frozen   bool          // paused through the shim: a direct start would wait for the thaw
+	removal  *removal      // the container's `runtime delete`, once begun
 	inflight int           // calls being answered, Delete aside
 	idle     chan struct{} // closed when inflight drops to 0, if set
 	done     chan struct{} // closed when the shim should exit: the container was deleted
@@ -158,6 +159,7 @@ func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	if err := writeExitFile(s.cfg.StateDir, st); err != nil {
 		slog.Error("recording the exit status", "err", err)
 	}
+	go s.removeEarly()
 	s.finishOutput(p)
 	p.release()
 	if p.log != nil {
@@ -696,6 +698,32 @@ func (s *shim) watchExec(p *process, ch <-chan unix.WaitStatus) {
 	close(p.exited)
 }
 
+// removal is one `runtime delete` of the container: the shim's own once
+// the init has exited (removeEarly), or Delete's.
+type removal struct {
+	done chan struct{} // closed once err is set
+	err  error
+}
+
+// removeEarly deletes the container from the runtime as soon as its init
+// has exited, while the exit is announced: the daemon's Delete, which
+// always follows, then only waits for it (the runtime's delete costs a
+// process start, a few milliseconds of every `run --rm`). Nothing needs
+// the runtime's record of a stopped container; the shim's exit record is
+// written before. A failure is Delete's to retry and report.
+func (s *shim) removeEarly() {
+	s.mu.Lock()
+	if s.removal != nil {
+		s.mu.Unlock()
+		return
+	}
+	r := &removal{done: make(chan struct{})}
+	s.removal = r
+	s.mu.Unlock()
+	_, r.err = s.run(runIO{}, "delete", s.cfg.ID)
+	close(r.done)
+}
+
 // delete removes the container from the runtime, killing it first if it
 // still runs, and waits for its exit to be recorded.
 func (s *shim) delete() error {
@@ -705,19 +733,38 @@ func (s *shim) delete() error {
 		return errdefs.Errorf(errdefs.ErrConflict, "container %s is already being deleted", s.cfg.ID)
 	}
 	s.deleting = true
+	early := s.removal
+	r := &removal{done: make(chan struct{})}
+	if early == nil {
+		s.removal = r
+	}
 	s.mu.Unlock()
 	p := s.init
+	if early != nil {
+		<-early.done
+		if early.err == nil {
+			<-p.exited
+			return nil
+		}
+		// Try again, and report this one.
+		s.mu.Lock()
+		s.removal = r
+		s.mu.Unlock()
+	}
 	args := []string{"delete"}
 	select {
 	case <-p.exited:
 	default:
 		args = append(args, "--force")
 	}
-	if _, err := s.run(runIO{}, append(args, s.cfg.ID)...); err != nil {
+	_, r.err = s.run(runIO{}, append(args, s.cfg.ID)...)
+	close(r.done)
+	if r.err != nil {
 		s.mu.Lock()
 		s.deleting = false
+		s.removal = nil
 		s.mu.Unlock()
-		return fmt.Errorf("delete %s: %w", s.cfg.ID, err)
+		return fmt.Errorf("delete %s: %w", s.cfg.ID, r.err)
 	}
 	<-p.exited
 	return nil
