@@ -183,6 +183,11 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err := writeState(dir, c.st); err != nil {
 		return nil, err
 	}
+	if directDeleteAllowed(spec) {
+		if err := writeDirectDelete(dir, c.st.CgroupPaths); err != nil {
+			return nil, err
+		}
+	}
 	setup := setupCgroupInBackground(cg, resources)
 	defer setup.drain()
 

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -50,5 +52,32 @@ func TestDirectStartAllowed(t *testing.T) {
 		if got := directStartAllowed(&c.spec); got != c.want {
 			t.Errorf("%s: directStartAllowed = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+func TestDirectDeleteFile(t *testing.T) {
+	dir := t.TempDir()
+	paths := map[string]string{"": "/sys/fs/cgroup/unified/a", "memory": "/sys/fs/cgroup/memory/a", "cpu": "/sys/fs/cgroup/cpu,cpuacct/a", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/a"}
+	if err := writeDirectDelete(dir, paths); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, DirectDeleteFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/sys/fs/cgroup/cpu,cpuacct/a\n/sys/fs/cgroup/memory/a\n/sys/fs/cgroup/unified/a\n"
+	if string(data) != want {
+		t.Fatalf("got %q, want %q", data, want)
+	}
+	// A path the format cannot hold: no file, delete does it all.
+	other := t.TempDir()
+	if err := writeDirectDelete(other, map[string]string{"": "/sys/fs/cgroup/a\nb"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(other, DirectDeleteFile)); !os.IsNotExist(err) {
+		t.Fatalf("file for a path with a newline: %v", err)
+	}
+	if !directDeleteAllowed(&specs.Spec{}) || directDeleteAllowed(&specs.Spec{Hooks: &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}}}) {
+		t.Fatal("directDeleteAllowed")
 	}
 }

@@ -25,44 +25,36 @@ const (
 // startFrame is runtime.StartFrame.
 var startFrame = []byte("\x10\x00\x00\x00" + `{"type":"start"}`)
 
-// errNoDirectStart sends the caller to `runtime start`.
-var errNoDirectStart = errors.New("direct start not offered")
+// errUseRuntime sends the caller to the runtime's own command: the
+// runtime did not offer the shortcut, or it could not be taken.
+var errUseRuntime = errors.New("left to the runtime's command")
 
 // directStart starts a container created by berth-runtime without a
 // `runtime start` process: when the runtime left DirectStartFile in the
 // container's state directory, start is a handshake with the waiting
 // init, which the shim does itself, under the runtime's lock, as start
 // would. That saves a process start of the runtime (a few milliseconds
-// of the container's start). errNoDirectStart means the runtime did not
+// of the container's start). errUseRuntime means the runtime did not
 // offer it (another runtime, a start that needs the runtime) or the
 // handshake could not begin (the init is gone): `runtime start` then
 // does the work, or reports the runtime's own error.
 func (s *shim) directStart() error {
-	if s.cfg.RuntimeRoot == "" || hasRootArg(s.cfg.RuntimeArgs) {
-		return errNoDirectStart
+	dir, ok := s.runtimeStateDir()
+	if !ok {
+		return errUseRuntime
 	}
-	dir := filepath.Join(s.cfg.RuntimeRoot, s.cfg.ID)
 	if _, err := os.Lstat(filepath.Join(dir, directStartFile)); err != nil {
-		return errNoDirectStart
+		return errUseRuntime
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, runtimeLock), os.O_RDWR|unix.O_CLOEXEC, 0)
+	lock, err := lockRuntimeState(dir)
 	if err != nil {
-		return errNoDirectStart
+		return errUseRuntime
 	}
 	defer lock.Close()
-	for {
-		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return errNoDirectStart
-	}
 	conn, err := dialStart(dir)
 	if err != nil {
 		// Not waiting any more (started, or dead): start tells which.
-		return errNoDirectStart
+		return errUseRuntime
 	}
 	defer conn.Close()
 	// From here on the container is no longer created, whatever happens.
@@ -75,6 +67,35 @@ func (s *shim) directStart() error {
 		return fmt.Errorf("runtime start: %w", err)
 	}
 	return awaitStarted(conn)
+}
+
+// runtimeStateDir is the runtime's directory for the container, when the
+// shim knows it: the runtime's --root is RuntimeRoot.
+func (s *shim) runtimeStateDir() (string, bool) {
+	if s.cfg.RuntimeRoot == "" || hasRootArg(s.cfg.RuntimeArgs) {
+		return "", false
+	}
+	return filepath.Join(s.cfg.RuntimeRoot, s.cfg.ID), true
+}
+
+// lockRuntimeState takes the container's lock in the runtime's state
+// directory, as the runtime's commands do.
+func lockRuntimeState(dir string) (*os.File, error) {
+	lock, err := os.OpenFile(filepath.Join(dir, runtimeLock), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		lock.Close()
+		return nil, os.NewSyscallError("flock", err)
+	}
+	return lock, nil
 }
 
 // hasRootArg reports whether the runtime's extra arguments name another

@@ -8,12 +8,13 @@ import (
 )
 
 // TestDirectStartContract keeps the shim's copy of berth-runtime's start
-// handshake equal to the runtime's (the shim binary does not link the
+// handshake and direct delete equal to the runtime's (the shim binary does not link the
 // runtime; its test may).
 func TestDirectStartContract(t *testing.T) {
-	if directStartFile != runtime.DirectStartFile || startSocket != runtime.StartSocket || runtimeLock != runtime.LockFile {
-		t.Errorf("names: shim %q %q %q, runtime %q %q %q", directStartFile, startSocket, runtimeLock,
-			runtime.DirectStartFile, runtime.StartSocket, runtime.LockFile)
+	if directStartFile != runtime.DirectStartFile || startSocket != runtime.StartSocket || runtimeLock != runtime.LockFile ||
+		directDeleteFile != runtime.DirectDeleteFile {
+		t.Errorf("names: shim %q %q %q %q, runtime %q %q %q %q", directStartFile, startSocket, runtimeLock, directDeleteFile,
+			runtime.DirectStartFile, runtime.StartSocket, runtime.LockFile, runtime.DirectDeleteFile)
 	}
 	if !bytes.Equal(startFrame, runtime.StartFrame) {
 		t.Errorf("start frame: shim %q, runtime %q", startFrame, runtime.StartFrame)

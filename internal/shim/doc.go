@@ -10,10 +10,12 @@
 // or the pty master received on a console socket), writes the output to
 // the log driver and to attached clients, reaps the container's
 // processes as a child subreaper and records the init's exit in its
-// state directory before it tells anyone. A container created by
-// berth-runtime that offers it (internal/runtime, directstart.go) is
-// started by the shim itself, with the runtime's start handshake, instead
-// of a `runtime start` process. It serves a small RPC on a unix
+// state directory before it tells anyone. Where berth-runtime offers it
+// (internal/runtime, directstart.go and directdelete.go), the shim starts
+// the container itself with the runtime's start handshake, and removes a
+// stopped one's cgroups and runtime state itself, instead of running
+// `runtime start` and `runtime delete`; it deletes as soon as the init
+// has exited and its exit is recorded. It serves a small RPC on a unix
 // socket in the state directory (length-prefixed JSON, one call a
 // connection; attach streams are framed) and outlives the daemon: Connect
 // reattaches after a daemon restart.

@@ -426,11 +426,11 @@ func (s *shim) start() (int, error) {
 	s.mu.Lock()
 	frozen := s.frozen
 	s.mu.Unlock()
-	err := errNoDirectStart
+	err := errUseRuntime
 	if !frozen {
 		err = s.directStart()
 	}
-	if errors.Is(err, errNoDirectStart) {
+	if errors.Is(err, errUseRuntime) {
 		_, err = s.run(runIO{}, "start", s.cfg.ID)
 	}
 	if err != nil {
@@ -707,8 +707,9 @@ type removal struct {
 
 // removeEarly deletes the container from the runtime as soon as its init
 // has exited, while the exit is announced: the daemon's Delete, which
-// always follows, then only waits for it (the runtime's delete costs a
-// process start, a few milliseconds of every `run --rm`). Nothing needs
+// always follows, then only waits for it (where the runtime's delete
+// command is needed, it costs a process start, a few milliseconds of
+// every `run --rm`). Nothing needs
 // the runtime's record of a stopped container; the shim's exit record is
 // written before. A failure is Delete's to retry and report.
 func (s *shim) removeEarly() {
@@ -720,8 +721,19 @@ func (s *shim) removeEarly() {
 	r := &removal{done: make(chan struct{})}
 	s.removal = r
 	s.mu.Unlock()
-	_, r.err = s.run(runIO{}, "delete", s.cfg.ID)
+	r.err = s.removeStopped()
 	close(r.done)
+}
+
+// removeStopped deletes the container, whose init has exited, from the
+// runtime: directly when berth-runtime offers it, else with `runtime
+// delete`.
+func (s *shim) removeStopped() error {
+	err := s.directDelete()
+	if errors.Is(err, errUseRuntime) {
+		_, err = s.run(runIO{}, "delete", s.cfg.ID)
+	}
+	return err
 }
 
 // delete removes the container from the runtime, killing it first if it
@@ -751,13 +763,12 @@ func (s *shim) delete() error {
 		s.removal = r
 		s.mu.Unlock()
 	}
-	args := []string{"delete"}
 	select {
 	case <-p.exited:
+		r.err = s.removeStopped()
 	default:
-		args = append(args, "--force")
+		_, r.err = s.run(runIO{}, "delete", "--force", s.cfg.ID)
 	}
-	_, r.err = s.run(runIO{}, append(args, s.cfg.ID)...)
 	close(r.done)
 	if r.err != nil {
 		s.mu.Lock()

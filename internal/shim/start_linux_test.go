@@ -123,3 +123,74 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+// TestDirectDelete: the shim removes a stopped berth-runtime container's
+// cgroups and state itself when the runtime offers it, and leaves it to
+// `runtime delete` when the container has poststop hooks.
+func TestDirectDelete(t *testing.T) {
+	berth := runtimes(t)[0]
+	for _, hook := range []bool{false, true} {
+		name := "plain"
+		if hook {
+			name = "poststop"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, berth, "true")
+			marker := filepath.Join(t.TempDir(), "poststop-ran")
+			if hook {
+				c.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + marker}}}}
+			}
+			var log string
+			c.cfg.Runtime, log = recordingRuntime(t, berth.bin)
+			cl := c.create()
+			cgroups := cgroupDirsOf(t, c.spec.Linux.CgroupsPath)
+			if len(cgroups) == 0 {
+				t.Fatalf("no cgroup directory for %s", c.spec.Linux.CgroupsPath)
+			}
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+				t.Fatalf("wait: %+v %v", exit, err)
+			}
+			if err := cl.Delete(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			c.client = nil
+			if _, err := os.Stat(filepath.Join(c.cfg.RuntimeRoot, c.cfg.ID)); !os.IsNotExist(err) {
+				t.Fatalf("runtime state left: %v", err)
+			}
+			for _, d := range cgroups {
+				if _, err := os.Stat(d); !os.IsNotExist(err) {
+					t.Errorf("cgroup %s left: %v", d, err)
+				}
+			}
+			if ran := ranCommand(t, log, "delete"); ran != hook {
+				t.Fatalf("runtime delete run: %v, want %v; commands:\n%s", ran, hook, readFile(t, log))
+			}
+			if _, err := os.Stat(marker); hook && err != nil {
+				t.Fatalf("poststop hook: %v", err)
+			}
+		})
+	}
+}
+
+// cgroupDirsOf lists the directories of cgroup path in every mounted
+// hierarchy.
+func cgroupDirsOf(t *testing.T, path string) []string {
+	t.Helper()
+	mounts, err := filepath.Glob("/sys/fs/cgroup/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts = append(mounts, "/sys/fs/cgroup")
+	var out []string
+	for _, m := range mounts {
+		d := filepath.Join(m, path)
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
