@@ -102,6 +102,12 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err != nil {
 		return nil, err
 	}
+	// What needs nothing from the spec starts now, beside its decoding (a
+	// cold process's millisecond): the protected view of this binary and
+	// the host's cgroup layout, both cached for the process.
+	spareDir := filepath.Join(rt.root, spareDirName)
+	go protectedSelf(spareDir)
+	go cgroups.DetectLayout()
 	spec, config := o.Spec, []byte(nil)
 	if spec == nil {
 		if config, spec, err = loadSpec(bundle); err != nil {
@@ -214,10 +220,10 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		defer console.Close()
 	}
 
-	cfg, err := containerInitConfig(spec)
-	if err != nil {
-		return nil, err
-	}
+	cfg := containerInitConfig(spec)
+	// The seccomp filter is compiled while the init starts: the init needs
+	// it only with its config.
+	filter := compileSeccompInBackground(spec)
 	bs, err := bootstrapFor(spec)
 	if err != nil {
 		return nil, err
@@ -226,7 +232,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		bootstrap: bs, cgroup: cg, beforeBootstrap: setup.awaitDirs, beforeConfig: setup.awaitLimits, late: late,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		preserveFDs: o.PreserveFDs, console: console, listener: listener,
-		spareDir: filepath.Join(rt.root, spareDirName),
+		spareDir: spareDir,
 	}
 	if hasNewNamespace(spec, specs.UserNamespace) {
 		req.uidMappings, req.gidMappings = spec.Linux.UIDMappings, spec.Linux.GIDMappings
@@ -256,6 +262,9 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	cfg.Cgroups, cfg.LatePidsFD = cgroupMounts(layout, c.st.CgroupPaths), sp.lateFD
 	if late != nil {
 		cfg.LatePidsValue = late.value
+	}
+	if cfg.Seccomp, err = filter.wait(); err != nil {
+		return nil, err
 	}
 	if err := writeFrame(sp.sync, &syncMsg{Type: msgConfig, Init: cfg}); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)

@@ -45,6 +45,28 @@ func compileSeccomp(s *specs.Spec) ([]byte, error) {
 	return f.MarshalBinary()
 }
 
+// compiledSeccomp is a filter being compiled in the background.
+type compiledSeccomp struct {
+	done   chan struct{}
+	filter []byte
+	err    error
+}
+
+func compileSeccompInBackground(s *specs.Spec) *compiledSeccomp {
+	c := &compiledSeccomp{done: make(chan struct{})}
+	go func() {
+		c.filter, c.err = compileSeccomp(s)
+		close(c.done)
+	}()
+	return c
+}
+
+// wait returns the compiled filter (nil: none).
+func (c *compiledSeccomp) wait() ([]byte, error) {
+	<-c.done
+	return c.filter, c.err
+}
+
 // newExecProcess prepares the process; the filter was compiled by the
 // runtime.
 func newExecProcess(p *specs.Process, filter []byte, preserveFDs int) (*execProcess, error) {

@@ -147,8 +147,9 @@ type initConfig struct {
 	Annotations     map[string]string `json:"annotations,omitempty"`
 }
 
-// containerInitConfig fills the spec's part of a container init's config.
-func containerInitConfig(s *specs.Spec) (*initConfig, error) {
+// containerInitConfig fills the spec's part of a container init's config,
+// but for the seccomp filter.
+func containerInitConfig(s *specs.Spec) *initConfig {
 	cfg := &initConfig{
 		Mode: modeCreate, Process: s.Process, Mounts: s.Mounts, Hostname: s.Hostname, Domainname: s.Domainname,
 		ReadonlyRoot: s.Root != nil && s.Root.Readonly, Annotations: s.Annotations,
@@ -164,9 +165,7 @@ func containerInitConfig(s *specs.Spec) (*initConfig, error) {
 		cfg.RuntimeHooks = len(prestartHooks(h))+len(h.CreateRuntime) > 0
 		cfg.CreateContainer, cfg.StartContainer = h.CreateContainer, h.StartContainer
 	}
-	var err error
-	cfg.Seccomp, err = compileSeccomp(s)
-	return cfg, err
+	return cfg
 }
 
 // cgroupMount describes one hierarchy as the container should see it.
