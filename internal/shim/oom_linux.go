@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // oomCounter reads how many processes the OOM killer killed in the
@@ -45,16 +47,38 @@ func newOOMCounter(pid int) *oomCounter {
 	}
 	switch {
 	case v1 != "":
-		if mnt := cgroupMount("cgroup", "memory"); mnt != "" {
-			o.file = filepath.Join(mnt, v1, "memory.oom_control")
-		}
+		o.file = cgroupFile("cgroup", "memory", []string{"/sys/fs/cgroup/memory"}, v1, "memory.oom_control")
 	case haveV2:
-		if mnt := cgroupMount("cgroup2", ""); mnt != "" {
-			o.file = filepath.Join(mnt, v2, "memory.events")
-		}
+		o.file = cgroupFile("cgroup2", "", []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}, v2, "memory.events")
 	}
 	o.base, _ = o.count()
 	return o
+}
+
+// cgroupFile is the path of file in the cgroup path of a hierarchy: where
+// the hierarchy is usually mounted (one of usual) if the file is there on
+// a cgroup file system, else where mountinfo says. The usual place spares
+// reading mountinfo, which on a host with a thousand containers holds
+// thousands of lines: time, and garbage an idle shim would keep.
+func cgroupFile(fstype, opt string, usual []string, path, file string) string {
+	magic := int64(unix.CGROUP_SUPER_MAGIC)
+	if fstype == "cgroup2" {
+		magic = unix.CGROUP2_SUPER_MAGIC
+	}
+	for _, mnt := range usual {
+		var st unix.Statfs_t
+		if unix.Statfs(mnt, &st) != nil || st.Type != magic {
+			continue
+		}
+		p := filepath.Join(mnt, path, file)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if mnt := cgroupMount(fstype, opt); mnt != "" {
+		return filepath.Join(mnt, path, file)
+	}
+	return ""
 }
 
 // count reads the oom_kill counter.
