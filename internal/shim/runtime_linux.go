@@ -35,56 +35,91 @@ func (e *runtimeError) Error() string { return fmt.Sprintf("runtime %s: %s", e.c
 // run runs the runtime with args and returns what it printed on stdout
 // (when sio.stdout is nil).
 func (s *shim) run(sio runIO, args ...string) ([]byte, error) {
+	c, err := s.startRuntime(sio, args...)
+	if err != nil {
+		return nil, err
+	}
+	return c.wait()
+}
+
+// runtimeCmd is a runtime command started by startRuntime; wait ends it.
+type runtimeCmd struct {
+	s              *shim
+	cmd            string
+	pid            int
+	ch             <-chan unix.WaitStatus
+	outMem, errMem *os.File
+	logStart       int64
+}
+
+// startRuntime starts the runtime with args, for the caller to do other
+// work while it runs.
+func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 	argv := append([]string{filepath.Base(s.cfg.Runtime)}, s.cfg.globalArgs()...)
 	argv = append(argv, "--log", s.path(runtimeLogFile), "--log-format", "json")
 	argv = append(argv, args...)
 
+	c := &runtimeCmd{s: s, cmd: args[0]}
 	var files [3]*os.File
-	var outMem, errMem *os.File
 	var err error
 	files[0] = sio.stdin
 	if files[0] == nil {
 		files[0] = s.devnull
 	}
 	if files[1] = sio.stdout; files[1] == nil {
-		if outMem, err = memFile("stdout"); err != nil {
+		if c.outMem, err = memFile("stdout"); err != nil {
 			return nil, err
 		}
-		defer outMem.Close()
-		files[1] = outMem
+		files[1] = c.outMem
 	}
 	if files[2] = sio.stderr; files[2] == nil {
-		if errMem, err = memFile("stderr"); err != nil {
+		if c.errMem, err = memFile("stderr"); err != nil {
+			c.close()
 			return nil, err
 		}
-		defer errMem.Close()
-		files[2] = errMem
+		files[2] = c.errMem
 	}
-	logStart := fileSize(s.path(runtimeLogFile))
-	pid, ch, err := s.reaper.spawn(s.cfg.Runtime, argv, &syscall.ProcAttr{
+	c.logStart = fileSize(s.path(runtimeLogFile))
+	c.pid, c.ch, err = s.reaper.spawn(s.cfg.Runtime, argv, &syscall.ProcAttr{
 		Env:   s.runtimeEnv,
 		Files: []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()},
 	})
 	if err != nil {
+		c.close()
 		return nil, fmt.Errorf("runtime %s: %w", args[0], err)
 	}
-	ws, _ := s.reaper.wait(pid, ch)
+	return c, nil
+}
+
+// wait waits for the command to exit and returns its stdout, or the
+// runtime's own error message.
+func (c *runtimeCmd) wait() ([]byte, error) {
+	defer c.close()
+	ws, _ := c.s.reaper.wait(c.pid, c.ch)
 	var out []byte
-	if outMem != nil {
-		out, _ = readFrom(outMem)
+	if c.outMem != nil {
+		out, _ = readFrom(c.outMem)
 	}
 	if ws.Exited() && ws.ExitStatus() == 0 {
 		return out, nil
 	}
-	msg := lastLoggedError(s.path(runtimeLogFile), logStart)
-	if msg == "" && errMem != nil {
-		stderr, _ := readFrom(errMem)
+	msg := lastLoggedError(c.s.path(runtimeLogFile), c.logStart)
+	if msg == "" && c.errMem != nil {
+		stderr, _ := readFrom(c.errMem)
 		msg = strings.TrimSpace(string(stderr))
 	}
 	if msg == "" {
 		msg = describeStatus(ws)
 	}
-	return out, &runtimeError{cmd: args[0], msg: msg}
+	return out, &runtimeError{cmd: c.cmd, msg: msg}
+}
+
+func (c *runtimeCmd) close() {
+	for _, f := range []*os.File{c.outMem, c.errMem} {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 func memFile(name string) (*os.File, error) {

@@ -69,18 +69,32 @@ func newShim(dir string) (*shim, error) {
 	for _, f := range []string{exitFile, initPidFile} {
 		os.Remove(s.path(f))
 	}
-	if err := s.listen(); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(s.path(shimPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		s.ln.Close()
-		return nil, err
-	}
 	if err := s.create(); err != nil {
-		s.ln.Close()
+		if s.ln != nil {
+			s.ln.Close()
+		}
 		return nil, err
 	}
 	return s, nil
+}
+
+// setup does the shim's own part of the start, while `runtime create`
+// runs: the socket, the pid file and the container's log.
+func (s *shim) setup(p *process) error {
+	if err := s.listen(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.path(shimPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return err
+	}
+	if s.cfg.LogDriver != logs.None {
+		w, err := logs.NewWriter(s.cfg.LogDriver, s.cfg.LogPath, s.cfg.LogOpts)
+		if err != nil {
+			return err
+		}
+		p.log = w
+	}
+	return nil
 }
 
 func (s *shim) listen() error {
@@ -99,23 +113,29 @@ func (s *shim) listen() error {
 	return nil
 }
 
-// create runs `runtime create` for the init.
+// create runs `runtime create` for the init, and sets the shim up
+// meanwhile.
 func (s *shim) create() error {
 	p := newProcess(s, "", s.cfg.Terminal, s.cfg.OpenStdin)
 	p.stdinOnce = s.cfg.StdinOnce
-	if s.cfg.LogDriver != logs.None {
-		w, err := logs.NewWriter(s.cfg.LogDriver, s.cfg.LogPath, s.cfg.LogOpts)
-		if err != nil {
-			return err
-		}
-		p.log = w
-	}
 	sio, err := p.prepareIO("init")
 	if err != nil {
 		return err
 	}
 	args := append([]string{"create", "--bundle", s.cfg.Bundle, "--pid-file", s.path(initPidFile)}, sio.consoleArgs()...)
-	if _, err := s.run(sio.runIO, append(args, s.cfg.ID)...); err != nil {
+	cmd, err := s.startRuntime(sio.runIO, append(args, s.cfg.ID)...)
+	if err != nil {
+		sio.abort()
+		return err
+	}
+	err = s.setup(p)
+	if _, werr := cmd.wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		if p.log != nil {
+			p.log.Close()
+		}
 		sio.abort()
 		s.cleanupRuntime()
 		return err
