@@ -158,7 +158,7 @@ func TestValidateID(t *testing.T) {
 			t.Errorf("%q rejected: %v", id, err)
 		}
 	}
-	for _, id := range []string{"", ".", "..", ".hidden", "a/b", "../x", "a b", "a\x00b", strings.Repeat("a", 1025)} {
+	for _, id := range []string{"", ".", "..", ".hidden", "a/b", "../x", "a b", "a\x00b", "caf\u00e9", "a\xffb", strings.Repeat("a", 1025)} {
 		if err := ValidateID(id); !errdefs.IsInvalidParameter(err) {
 			t.Errorf("%q: got %v, want InvalidParameter", id, err)
 		}

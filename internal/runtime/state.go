@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -42,7 +42,12 @@ type savedState struct {
 	Config json.RawMessage `json:"config"`
 }
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+// validIDByte reports whether b may appear in a container id: what the
+// regular expression ^[\w+\-.]+$ allows (letters, digits, _ + - .),
+// checked without compiling one in every runtime process.
+func validIDByte(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_' || b == '+' || b == '-' || b == '.'
+}
 
 // ValidateID checks a container id: it becomes a directory name and
 // appears in cgroup paths.
@@ -52,7 +57,7 @@ func ValidateID(id string) error {
 		return fmt.Errorf("container id is empty: %w", errdefs.ErrInvalidParameter)
 	case len(id) > maxIDBytes:
 		return fmt.Errorf("container id is longer than %d bytes: %w", maxIDBytes, errdefs.ErrInvalidParameter)
-	case id[0] == '.' || !validID.MatchString(id):
+	case id[0] == '.' || strings.IndexFunc(id, func(r rune) bool { return r >= 0x80 || !validIDByte(byte(r)) }) >= 0:
 		return fmt.Errorf("invalid container id %q (allowed: letters, digits, _ + - and . but not first): %w", id, errdefs.ErrInvalidParameter)
 	}
 	return nil

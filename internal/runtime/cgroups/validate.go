@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -69,7 +70,11 @@ func checkMemory(r *specs.LinuxResources) error {
 }
 
 // cpuList matches the kernel's list format: "0-3,5,7-8".
-var cpuList = regexp.MustCompile(`^\s*([0-9]+(-[0-9]+)?)(,[0-9]+(-[0-9]+)?)*\s*$`)
+// Compiled on first use: every runtime process, and the container's init,
+// would otherwise pay for it at start-up.
+var cpuList = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*([0-9]+(-[0-9]+)?)(,[0-9]+(-[0-9]+)?)*\s*$`)
+})
 
 func checkCPU(r *specs.LinuxResources) error {
 	c := r.CPU
@@ -82,10 +87,10 @@ func checkCPU(r *specs.LinuxResources) error {
 	if c.Idle != nil && *c.Idle != 0 && *c.Idle != 1 {
 		return invalid("cpu idle %d: must be 0 or 1", *c.Idle)
 	}
-	if c.Cpus != "" && !cpuList.MatchString(c.Cpus) {
+	if c.Cpus != "" && !cpuList().MatchString(c.Cpus) {
 		return invalid("cpuset cpus %q: not a list such as 0-3,5", c.Cpus)
 	}
-	if c.Mems != "" && !cpuList.MatchString(c.Mems) {
+	if c.Mems != "" && !cpuList().MatchString(c.Mems) {
 		return invalid("cpuset mems %q: not a list such as 0-1", c.Mems)
 	}
 	return nil
@@ -137,11 +142,11 @@ func checkDev(major, minor int64) error {
 }
 
 // pageSize matches the runtime-spec's hugepage size format: 2MB, 1GB, 64KB.
-var pageSize = regexp.MustCompile(`^[1-9][0-9]*[KMGT]B$`)
+var pageSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[1-9][0-9]*[KMGT]B$`) })
 
 func checkHugepages(r *specs.LinuxResources) error {
 	for _, h := range r.HugepageLimits {
-		if !pageSize.MatchString(h.Pagesize) {
+		if !pageSize().MatchString(h.Pagesize) {
 			return invalid("hugepage size %q: want a size such as 2MB or 1GB", h.Pagesize)
 		}
 	}
