@@ -151,8 +151,12 @@ func lockDir(dir string) (*dirLock, error) {
 	return &dirLock{f: f}, nil
 }
 
+// unlock releases the lock before closing: a flock belongs to the open
+// file, and a child forked meanwhile (the stage, a hook) holds a copy of
+// the descriptor until it execs.
 func (l *dirLock) unlock() {
 	if l != nil && l.f != nil {
+		unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
 		l.f.Close()
 	}
 }

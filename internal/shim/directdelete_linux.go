@@ -36,7 +36,7 @@ func (s *shim) directDelete() error {
 	if err != nil {
 		return errUseRuntime
 	}
-	defer lock.Close()
+	defer unlock(lock)
 	list, err := os.ReadFile(filepath.Join(dir, directDeleteFile))
 	if err != nil {
 		return errUseRuntime

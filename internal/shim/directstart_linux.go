@@ -50,7 +50,7 @@ func (s *shim) directStart() error {
 	if err != nil {
 		return errUseRuntime
 	}
-	defer lock.Close()
+	defer unlock(lock)
 	conn, err := dialStart(dir)
 	if err != nil {
 		// Not waiting any more (started, or dead): start tells which.

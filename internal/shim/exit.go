@@ -45,7 +45,7 @@ func ReadExit(stateDir string) (ExitStatus, bool, error) {
 	if err != nil {
 		return ExitStatus{}, false, err
 	}
-	defer lock.Close()
+	defer unlock(lock)
 	// The shim may have recorded the exit just before it went.
 	if st, err := readExitFile(stateDir); err == nil {
 		return st, true, nil
@@ -101,6 +101,18 @@ func lockState(dir string, how int) (*os.File, error) {
 	return f, nil
 }
 
+// unlock releases a lock taken by lockState or lockRuntimeState and closes
+// its file. The unlock comes first: a flock belongs to the open file, and
+// a process this one forks meanwhile (the shim and the daemon fork from
+// many goroutines) holds a copy of the descriptor until it execs, which
+// would keep the lock a little longer than the close. A shim starting in
+// a new state directory then found it taken ("a shim already runs"), once
+// in a thousand concurrent starts.
+func unlock(f *os.File) {
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	f.Close()
+}
+
 // shimAlive reports whether a shim holds stateDir.
 func shimAlive(stateDir string) (bool, error) {
 	lock, err := lockState(stateDir, unix.LOCK_SH|unix.LOCK_NB)
@@ -110,7 +122,7 @@ func shimAlive(stateDir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	lock.Close()
+	unlock(lock)
 	return false, nil
 }
 

@@ -272,7 +272,7 @@ func (s *shim) exit() {
 	}
 	// The directory is free for a new shim (a restart) from now on, even
 	// while this process finishes exiting.
-	s.lock.Close()
+	unlock(s.lock)
 }
 
 func (s *shim) handle(conn *net.UnixConn) {
