@@ -28,8 +28,11 @@ type shim struct {
 	ln         *net.UnixListener
 	addr       *sockAddr
 	init       *process
-	oom        *oomCounter
-	logFailed  bool
+	// initOwnsPidNS: the init is pid 1 of its own pid namespace, so that
+	// SIGKILL to it ends every process of the container.
+	initOwnsPidNS bool
+	oom           *oomCounter
+	logFailed     bool
 
 	mu       sync.Mutex
 	execs    map[string]*process
@@ -147,6 +150,7 @@ func (s *shim) create() error {
 		return err
 	}
 	p.pid = pid
+	s.initOwnsPidNS = isPidNamespaceInit(pid)
 	ch := s.reaper.adopt(pid)
 	s.oom = newOOMCounter(pid)
 	if err := p.attachIO(sio); err != nil {
@@ -522,6 +526,16 @@ func (s *shim) kill(sig unix.Signal, all bool) error {
 	p.mu.Lock()
 	status := p.status
 	p.mu.Unlock()
+	s.mu.Lock()
+	frozen := s.frozen
+	s.mu.Unlock()
+	if all && sig == unix.SIGKILL && s.initOwnsPidNS && status != StatusPaused && !frozen {
+		// The kernel kills every process of a pid namespace with its
+		// init: SIGKILL to the init is what `runtime kill --all` would
+		// do, without a process start of the runtime (every docker rm -f
+		// and kill).
+		all = false
+	}
 	if all {
 		if _, err := s.run(runIO{}, "kill", "--all", s.cfg.ID, strconv.Itoa(int(sig))); err != nil {
 			return err
