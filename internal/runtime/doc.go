@@ -10,6 +10,13 @@
 // runtime starts, then Init (init_linux.go) prepares the root filesystem,
 // waits for start and execs the user's program.
 //
+// Two steps have a published shortcut for a supervisor that does not link
+// this package (the shim): starting a created container is a handshake
+// with its init over a socket in the state directory (directstart.go),
+// and deleting a stopped one is removing its cgroup directories and state
+// (directdelete.go). Create writes a file saying when each shortcut is
+// all the step takes; the CLI's start and delete remain the general case.
+//
 // The package never runs inside the daemon's process; it runs in
-// berth-runtime (and, later, the shim).
+// berth-runtime.
 package runtime
