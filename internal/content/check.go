@@ -450,7 +450,7 @@ func (c *checker) checkIngests(ctx context.Context) error {
 				continue // a writer is setting it up right now
 			}
 			c.stray(p, "an ingest whose setup was cut short", func() bool { return os.RemoveAll(p) == nil })
-			lk.Close()
+			unlockClose(lk)
 		case isIngestName(name):
 			c.checkIngest(p, now)
 		default:
@@ -474,7 +474,7 @@ func (c *checker) checkIngest(p string, now time.Time) {
 	if lk == nil {
 		return // a live writer holds it (so it is neither bad nor stale), or it is gone
 	}
-	defer lk.Close()
+	defer unlockClose(lk)
 	// Judge again under the lock: a writer may have come and gone.
 	st, err = readIngest(p)
 	pr := Problem{Subject: c.rel(p), Path: p}

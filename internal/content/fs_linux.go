@@ -32,6 +32,14 @@ func tryLock(f *os.File) (bool, error) {
 	}
 }
 
+// unlockClose drops f's lock, then closes it. Closing alone is not enough:
+// a child forked meanwhile (any exec in this process) holds a copy of the
+// descriptor until it execs, and with it the lock.
+func unlockClose(f *os.File) error {
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return f.Close()
+}
+
 // lock takes an exclusive flock on f, waiting for it.
 func lock(f *os.File) error {
 	for {
@@ -63,7 +71,7 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	same, err := sameFile(f, dir)
 	if err != nil || !same {
-		f.Close()
+		unlockClose(f)
 		if err == nil {
 			err = errMoved
 		}

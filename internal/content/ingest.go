@@ -145,7 +145,7 @@ func (s *LocalStore) dropRedundant(dir string, dgst digest.Digest) {
 	if lk == nil {
 		return
 	}
-	defer lk.Close()
+	defer unlockClose(lk)
 	if st, err := readIngest(dir); err == nil && st.Expected == dgst {
 		s.discard(dir)
 	}
@@ -206,7 +206,7 @@ func (s *LocalStore) createIngest(dir, ref string, desc ocispec.Descriptor) (*os
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		lk.Close()
+		unlockClose(lk)
 		if errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
@@ -233,7 +233,7 @@ func writeIngestFiles(dir string, files map[string]string) error {
 func (s *LocalStore) resume(ctx context.Context, lk *os.File, dir, ref string, desc ocispec.Descriptor) (w *writer, err error) {
 	defer func() {
 		if w == nil {
-			lk.Close()
+			unlockClose(lk)
 		}
 	}()
 	st, err := readIngest(dir)
@@ -466,7 +466,7 @@ func (s *LocalStore) Abort(ctx context.Context, ref string) error {
 	case lk == nil:
 		return fmt.Errorf("content: ingest %q: a writer holds it: %w", ref, errdefs.ErrUnavailable)
 	}
-	defer lk.Close()
+	defer unlockClose(lk)
 	return s.discard(dir)
 }
 
@@ -491,14 +491,14 @@ func (s *LocalStore) recoverIngests() {
 			// start again.
 			if lk, _ := lockDir(p); lk != nil {
 				os.RemoveAll(p)
-				lk.Close()
+				unlockClose(lk)
 			}
 		case isIngestName(name):
 			if lk, _ := lockDir(p); lk != nil {
 				if _, err := readIngest(p); errors.Is(err, errBadIngest) {
 					s.discard(p)
 				}
-				lk.Close()
+				unlockClose(lk)
 			}
 		}
 	}
@@ -666,7 +666,7 @@ func (w *writer) Close() error {
 	crashPoint("close")
 	// Best effort: Status also goes by the data's mtime.
 	os.WriteFile(filepath.Join(w.dir, ingestUpdatedAt), []byte(w.updatedAt.UTC().Format(time.RFC3339Nano)), 0o644)
-	w.lock.Close()
+	unlockClose(w.lock)
 	if err != nil {
 		return fmt.Errorf("content: ingest %q: %w", w.ref, err)
 	}
@@ -679,7 +679,7 @@ func (w *writer) release() {
 		w.data.Close()
 		w.data = nil
 	}
-	w.lock.Close()
+	unlockClose(w.lock)
 }
 
 // Commit verifies the data and moves it under its digest: see Writer.

@@ -106,7 +106,12 @@ func (r *records) lock(ctx context.Context, exclusive bool) (func(), error) {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	return func() { f.Close() }, nil
+	// Unlock before closing: a child forked meanwhile holds a copy of the
+	// descriptor until it execs, and with it the lock.
+	return func() {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // load refreshes the cache from disk if the file changed. Callers hold

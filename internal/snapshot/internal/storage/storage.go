@@ -221,7 +221,12 @@ func (s *Store) lock(how int) (unlock func(), err error) {
 		unix.Close(fd)
 		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
 	}
-	return func() { unix.Close(fd) }, nil
+	// Unlock before closing: a child forked meanwhile holds a copy of the
+	// descriptor until it execs, and with it the lock.
+	return func() {
+		_ = unix.Flock(fd, unix.LOCK_UN)
+		unix.Close(fd)
+	}, nil
 }
 
 func flock(fd, how int) error {
