@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/internal/errdefs"
 	"golang.org/x/sys/unix"
 )
@@ -90,40 +91,13 @@ func readState(dir string) (*savedState, error) {
 }
 
 // writeFileAtomic writes through a temporary file and rename, so a reader
-// sees the old or the new content; with durable, an fsync first makes a
-// crash leave one of them too.
+// sees the old or the new content; with durable, an fsync of the data
+// first makes a crash leave one of them too.
 func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
 	if durable {
-		if err := f.Sync(); err != nil {
-			return err
-		}
+		return atomicfile.Write(path, data, perm, atomicfile.WithoutDirSync())
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return atomicfile.Write(path, data, perm, atomicfile.WithoutSync())
 }
 
 // dirLock is an exclusive flock on a container's lock file, held by every

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/logs"
 )
@@ -80,21 +81,5 @@ func readConfig(dir string) (*Config, error) {
 // state directory lives on a tmpfs (/run) and dies with the host, as the
 // containers do, so there is no fsync.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(path, data, perm, atomicfile.WithoutSync())
 }
