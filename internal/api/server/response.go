@@ -59,3 +59,13 @@ func flush(w http.ResponseWriter) {
 		f.Flush()
 	}
 }
+
+// noContent answers 204 once the backend call succeeded, or passes its
+// error on: the shape of every action endpoint without a body.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

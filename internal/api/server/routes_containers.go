@@ -174,11 +174,7 @@ func (s *Server) postContainerStart(w http.ResponseWriter, r *request) error {
 	if r.query.Get("checkpoint") != "" {
 		return notImplementedf("Berth does not implement checkpoints yet")
 	}
-	if err := s.backend.ContainerStart(r.ctx(), name); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.backend.ContainerStart(r.ctx(), name))
 }
 
 // stopOptions reads "t" and, from API 1.42, "signal".
@@ -206,11 +202,7 @@ func (s *Server) postContainerStop(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.backend.ContainerStop(r.ctx(), name, opts); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.backend.ContainerStop(r.ctx(), name, opts))
 }
 
 func (s *Server) postContainerRestart(w http.ResponseWriter, r *request) error {
@@ -222,11 +214,7 @@ func (s *Server) postContainerRestart(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.backend.ContainerRestart(r.ctx(), name, opts); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.backend.ContainerRestart(r.ctx(), name, opts))
 }
 
 func (s *Server) postContainerKill(w http.ResponseWriter, r *request) error {
@@ -286,11 +274,7 @@ func (s *Server) postContainerRename(w http.ResponseWriter, r *request) error {
 	if err := validateContainerName(newName); err != nil {
 		return err
 	}
-	if err := s.backend.ContainerRename(r.ctx(), name, newName); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.backend.ContainerRename(r.ctx(), name, newName))
 }
 
 func (s *Server) postContainerPause(w http.ResponseWriter, r *request) error {
@@ -298,11 +282,7 @@ func (s *Server) postContainerPause(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.backend.ContainerPause(r.ctx(), name); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.backend.ContainerPause(r.ctx(), name))
 }
 
 func (s *Server) postContainerUnpause(w http.ResponseWriter, r *request) error {
@@ -310,11 +290,7 @@ func (s *Server) postContainerUnpause(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.backend.ContainerUnpause(r.ctx(), name); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.backend.ContainerUnpause(r.ctx(), name))
 }
 
 func (s *Server) deleteContainer(w http.ResponseWriter, r *request) error {
@@ -323,11 +299,7 @@ func (s *Server) deleteContainer(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	opts := RemoveOptions{Force: r.boolValue("force"), RemoveVolumes: r.boolValue("v"), RemoveLink: r.boolValue("link")}
-	if err := s.backend.ContainerRemove(r.ctx(), name, opts); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.backend.ContainerRemove(r.ctx(), name, opts))
 }
 
 // waitCondition reads "condition" (API 1.30 on; before, there was only
