@@ -97,3 +97,16 @@ func (r *request) tailValue() int {
 	}
 	return n
 }
+
+// ttySize reads a resize's h and w (a terminal's rows and columns).
+func (r *request) ttySize() (height, width uint, err error) {
+	h, err := r.uint32Value("h", "height")
+	if err != nil {
+		return 0, 0, err
+	}
+	w, err := r.uint32Value("w", "width")
+	if err != nil {
+		return 0, 0, err
+	}
+	return uint(h), uint(w), nil
+}

@@ -146,15 +146,11 @@ func (s *Server) postContainerResize(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	h, err := r.uint32Value("h", "height")
+	h, wd, err := r.ttySize()
 	if err != nil {
 		return err
 	}
-	wd, err := r.uint32Value("w", "width")
-	if err != nil {
-		return err
-	}
-	if err := s.backend.ContainerResize(r.ctx(), name, uint(h), uint(wd)); err != nil {
+	if err := s.backend.ContainerResize(r.ctx(), name, h, wd); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
