@@ -8,6 +8,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 )
@@ -33,6 +34,7 @@ type Backend interface {
 	ContainerBackend
 	ExecBackend
 	ImageBackend
+	NetworkBackend
 	SystemBackend
 }
 
@@ -108,6 +110,26 @@ type ImageBackend interface {
 	ImageLoad(ctx context.Context, src io.Reader, quiet bool, out io.Writer) error
 	ImagesPrune(ctx context.Context, filters Filters) (image.PruneReport, error)
 	ImageSearch(ctx context.Context, term string, limit int, filters Filters, auth *registry.AuthConfig) ([]registry.SearchResult, error)
+}
+
+// NetworkBackend manages networks and containers' membership of them.
+// The server has checked the shape of create requests (name present and
+// well-formed, IPAM addresses that parse, gateways inside their subnets);
+// the backend decides meaning (driver known, name free, subnet free).
+type NetworkBackend interface {
+	NetworkList(ctx context.Context, filters Filters) ([]network.Summary, error)
+	NetworkInspect(ctx context.Context, idOrName string, opts NetworkInspectOptions) (network.Inspect, error)
+	NetworkCreate(ctx context.Context, req network.CreateRequest) (network.CreateResponse, error)
+	NetworkRemove(ctx context.Context, idOrName string) error
+	NetworkConnect(ctx context.Context, idOrName string, req network.ConnectRequest) error
+	NetworkDisconnect(ctx context.Context, idOrName string, req network.DisconnectRequest) error
+	NetworksPrune(ctx context.Context, filters Filters) (network.PruneReport, error)
+}
+
+// NetworkInspectOptions is GET /networks/{id}'s query.
+type NetworkInspectOptions struct {
+	Verbose bool
+	Scope   string
 }
 
 // SystemBackend answers the system endpoints.

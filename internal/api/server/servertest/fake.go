@@ -42,6 +42,7 @@ type Fake struct {
 	containers map[string]*fakeContainer
 	execs      map[string]*fakeExec
 	images     map[string]*fakeImage
+	networks   map[string]*fakeNetwork // by id; nil until first used
 	events     []eventRecord
 	eventsCh   chan struct{}
 	attaching  int
