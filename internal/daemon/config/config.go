@@ -48,9 +48,35 @@ type Config struct {
 	// (overlay, native); empty picks overlay where the kernel has it.
 	StorageDriver string `json:"storage-driver,omitempty"`
 
-	// Bridge is accepted and kept for the networking work; containers
-	// get network mode none (loopback only) until then.
+	// Networking, with dockerd's names (network.go says what each does).
+	// Bridge is the default bridge's Linux name ("" => <prefix>0), or
+	// "none" for no default bridge network (containers then default to
+	// network mode none).
 	Bridge string `json:"bridge,omitempty"`
+	// BIP is the default bridge's gateway address with its prefix
+	// length (CIDR, e.g. 10.10.0.1/24); empty picks a free subnet.
+	BIP string `json:"bip,omitempty"`
+	// DefaultAddressPools are where user networks' subnets come from;
+	// empty means docker's (172.17-31.0.0/16, 192.168.0.0/16 in /20s).
+	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
+	// DNS, DNSSearch and DNSOptions are containers' defaults for --dns,
+	// --dns-search and --dns-option.
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dns-search,omitempty"`
+	DNSOptions []string `json:"dns-opts,omitempty"`
+	// IPTables false leaves the host's firewall alone: no NAT, no
+	// published ports through rules, no isolation.
+	IPTables bool `json:"iptables"`
+	// IPForward false does not turn on net.ipv4.ip_forward (accepted
+	// for dockerd compatibility; the firewall backend needs forwarding
+	// for outbound traffic and says so).
+	IPForward bool `json:"ip-forward"`
+	// MTU of the default bridge and its veths; 0 means 1500.
+	MTU int `json:"mtu,omitempty"`
+	// UserlandProxy is accepted for dockerd compatibility: Berth never
+	// runs a proxy process; published ports work from 127.0.0.1 through
+	// the firewall's hairpin rules whatever its value.
+	UserlandProxy bool `json:"userland-proxy"`
 
 	// CgroupParent is the parent of containers' cgroups; empty means
 	// "/" + ResourcePrefix.
@@ -69,6 +95,13 @@ type Config struct {
 	// ShutdownTimeout is how long (seconds) shutdown waits for each
 	// container to stop when live restore is off.
 	ShutdownTimeout int `json:"shutdown-timeout,omitempty"`
+}
+
+// AddressPool is one of daemon.json's default-address-pools (dockerd's
+// shape): subnets of Size bits cut out of Base.
+type AddressPool struct {
+	Base string `json:"base"`
+	Size int    `json:"size"`
 }
 
 // Runtime is an OCI runtime with runc's command line.
@@ -101,6 +134,9 @@ func Default() Config {
 		Runtimes:        map[string]Runtime{},
 		ResourcePrefix:  "berth",
 		ShutdownTimeout: 15,
+		IPTables:        true,
+		IPForward:       true,
+		UserlandProxy:   true,
 	}
 }
 

@@ -57,7 +57,7 @@ func TestPrecedenceFlagOverFileOverDefault(t *testing.T) {
 	t.Parallel()
 	file := `{"data-root": "/srv/file", "exec-root": "/run/file", "log-level": "warn",
 		"log-opts": {"max-size": "10m", "max-file": "3"}, "live-restore": false,
-		"runtimes": {"fast": {"path": "/opt/fast", "runtimeArgs": ["--x"]}}, "iptables": false}`
+		"runtimes": {"fast": {"path": "/opt/fast", "runtimeArgs": ["--x"]}}, "ip6tables": false}`
 	c, warns, err := resolve(t, file, "--data-root", "/srv/flag", "--log-opt", "max-file=5", "--add-runtime", "other=/opt/other")
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestPrecedenceFlagOverFileOverDefault(t *testing.T) {
 	if c.ResourcePrefix != "berth" {
 		t.Errorf("default lost: %q", c.ResourcePrefix)
 	}
-	if len(warns) != 1 || !strings.Contains(warns[0], "iptables") {
+	if len(warns) != 1 || !strings.Contains(warns[0], "ip6tables") {
 		t.Errorf("warnings %v", warns)
 	}
 	// An explicit flag equal to the default still wins over the file.
@@ -145,6 +145,16 @@ func TestValidation(t *testing.T) {
 		{[]string{"--cgroup-parent", "/a/../b"}, "--cgroup-parent"},
 		{[]string{"--default-ulimit", "nofile=10:5"}, "invalid --default-ulimit"},
 		{[]string{"--tls", "--tlscert", "/c", "--tlskey", "/k"}, "no tcp:// host"},
+		{[]string{"--bip", "10.1.0.0/24"}, "network or broadcast"},
+		{[]string{"--bip", "10.1.0.1"}, "--bip"},
+		{[]string{"--bip", "fd00::1/64"}, "--bip"},
+		{[]string{"--bip", "10.1.0.1/24", "--bridge", "none"}, "contradict"},
+		{[]string{"--bridge", "a-name-longer-than-15"}, "--bridge"},
+		{[]string{"--default-address-pool", "base=10.0.0.0/8,size=4"}, "size 4"},
+		{[]string{"--default-address-pool", "base=10.0.0.1/8,size=24"}, "not a subnet's first"},
+		{[]string{"--default-address-pool", "base=10.0.0.0/8,mask=24"}, "unexpected key"},
+		{[]string{"--dns", "dns.example"}, "not an IP address"},
+		{[]string{"--mtu", "20"}, "--mtu"},
 	} {
 		_, _, err := resolve(t, "", tc.args...)
 		if tc.want == "" {
@@ -173,6 +183,34 @@ func TestValidation(t *testing.T) {
 	c, _, _ := resolve(t, "", "--storage-driver", "vfs", "--default-ulimit", "nofile=1024:2048")
 	if c.Snapshotter() != "native" || c.DefaultUlimits["nofile"].Hard != 2048 {
 		t.Errorf("storage %q ulimits %v", c.Snapshotter(), c.DefaultUlimits)
+	}
+}
+
+func TestNetworkSettings(t *testing.T) {
+	t.Parallel()
+	c, _, err := resolve(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.IPTables || !c.IPForward || !c.UserlandProxy || c.BIP != "" || c.MTU != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	file := `{"bip": "10.9.0.1/24", "dns": ["10.0.0.53"], "dns-search": ["corp"], "dns-opts": ["ndots:2"],
+		"default-address-pools": [{"base": "10.10.0.0/16", "size": 24}], "iptables": false, "mtu": 1400,
+		"userland-proxy": false, "ip-forward": false}`
+	c, warns, err := resolve(t, file, "--dns", "10.0.0.54", "--default-address-pool", "base=10.20.0.0/16,size=26")
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("%v %v", err, warns)
+	}
+	if c.BIP != "10.9.0.1/24" || c.IPTables || c.IPForward || c.UserlandProxy || c.MTU != 1400 ||
+		len(c.DNS) != 1 || c.DNS[0] != "10.0.0.54" || c.DNSSearch[0] != "corp" || c.DNSOptions[0] != "ndots:2" {
+		t.Fatalf("file and flags: %+v", c)
+	}
+	if len(c.DefaultAddressPools) != 1 || c.DefaultAddressPools[0] != (AddressPool{Base: "10.20.0.0/16", Size: 26}) {
+		t.Fatalf("the flag's pools replace the file's: %+v", c.DefaultAddressPools)
+	}
+	if p, err := ParseBIP("172.18.0.1/16"); err != nil || p.Bits() != 16 {
+		t.Fatalf("ParseBIP: %v %v", p, err)
 	}
 }
 

@@ -22,13 +22,13 @@ const maxFileSize = 1 << 20
 // warning, so one file can serve both daemons.
 var ignoredKeys = []string{
 	"api-cors-header", "authorization-plugins", "builder", "containerd", "containerd-namespace",
-	"containerd-plugins-namespace", "debug", "default-address-pools", "default-cgroupns-mode",
-	"default-ipc-mode", "default-shm-size", "dns", "dns-opts", "dns-search", "exec-opts",
+	"containerd-plugins-namespace", "debug", "default-cgroupns-mode",
+	"default-ipc-mode", "default-shm-size", "exec-opts",
 	"experimental", "features", "fixed-cidr", "fixed-cidr-v6", "icc", "init", "init-path",
-	"ip", "ip-forward", "ip-masq", "ip6tables", "iptables", "ipv6", "labels",
+	"ip", "ip-masq", "ip6tables", "ipv6", "labels",
 	"max-concurrent-downloads", "max-concurrent-uploads", "max-download-attempts", "metrics-addr",
-	"mtu", "no-new-privileges", "oom-score-adjust", "seccomp-profile", "selinux-enabled",
-	"storage-opts", "userland-proxy", "userland-proxy-path", "userns-remap",
+	"no-new-privileges", "oom-score-adjust", "seccomp-profile", "selinux-enabled",
+	"storage-opts", "userland-proxy-path", "userns-remap",
 }
 
 // File is what a daemon.json set: the config with the file's settings

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/docker/go-units"
@@ -22,18 +23,21 @@ type Flags struct {
 	rtimes []string
 	opts   []string
 	ulims  []string
+	pools  []string
 }
 
 // flagKeys maps a flag to the daemon.json key of the setting it sets,
 // where the names differ.
 var flagKeys = map[string]string{
-	"host":              "hosts",
-	"insecure-registry": "insecure-registries",
-	"registry-mirror":   "registry-mirrors",
-	"add-runtime":       "runtimes",
-	"log-opt":           "log-opts",
-	"default-ulimit":    "default-ulimits",
-	"debug":             "log-level",
+	"host":                 "hosts",
+	"insecure-registry":    "insecure-registries",
+	"registry-mirror":      "registry-mirrors",
+	"add-runtime":          "runtimes",
+	"log-opt":              "log-opts",
+	"default-ulimit":       "default-ulimits",
+	"debug":                "log-level",
+	"default-address-pool": "default-address-pools",
+	"dns-opt":              "dns-opts",
 }
 
 // AddFlags defines berthd's flags on fs, with dockerd's names.
@@ -58,7 +62,16 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringArrayVar(&f.opts, "log-opt", nil, "Default log driver options (key=value)")
 	fs.StringArrayVar(&f.ulims, "default-ulimit", nil, "Default ulimits of containers (name=soft[:hard])")
 	fs.StringVarP(&c.StorageDriver, "storage-driver", "s", "", "Storage driver (overlay2, overlay, native, vfs)")
-	fs.StringVarP(&c.Bridge, "bridge", "b", "", "Attach containers to a network bridge (kept for the bridge network)")
+	fs.StringVarP(&c.Bridge, "bridge", "b", "", `Name of the default bridge ("none": no default bridge network; default "<resource-prefix>0")`)
+	fs.StringVar(&c.BIP, "bip", "", "Default bridge's gateway address and prefix length (CIDR, e.g. 10.10.0.1/24)")
+	fs.StringArrayVar(&f.pools, "default-address-pool", nil, "Default address pool of user networks (base=CIDR,size=N)")
+	fs.StringArrayVar(&c.DNS, "dns", nil, "DNS server for containers")
+	fs.StringArrayVar(&c.DNSSearch, "dns-search", nil, "DNS search domain for containers")
+	fs.StringArrayVar(&c.DNSOptions, "dns-opt", nil, "DNS option for containers")
+	fs.BoolVar(&c.IPTables, "iptables", d.IPTables, "Manage the firewall (NAT, published ports, isolation) with nftables or iptables")
+	fs.BoolVar(&c.IPForward, "ip-forward", d.IPForward, "Enable net.ipv4.ip_forward")
+	fs.IntVar(&c.MTU, "mtu", 0, "MTU of the default bridge and containers' interfaces (default 1500)")
+	fs.BoolVar(&c.UserlandProxy, "userland-proxy", d.UserlandProxy, "Accepted for dockerd compatibility; Berth publishes ports through the firewall only")
 	fs.StringVar(&c.CgroupParent, "cgroup-parent", "", `Parent cgroup of containers (default "/<resource-prefix>")`)
 	fs.StringVar(&c.ResourcePrefix, "resource-prefix", d.ResourcePrefix, "Prefix of every host-global name the daemon makes (cgroups, bridges, nftables)")
 	fs.BoolVar(&c.TLS, "tls", false, "Use TLS; implied by --tlsverify")
@@ -140,8 +153,38 @@ func (f *Flags) flagged() (Config, error) {
 		}
 		c.DefaultUlimits[u.Name] = u
 	}
+	c.DefaultAddressPools = nil
+	for _, v := range f.pools {
+		p, err := ParseAddressPool(v)
+		if err != nil {
+			return c, err
+		}
+		c.DefaultAddressPools = append(c.DefaultAddressPools, p)
+	}
 	c.Hosts = slices.Clone(c.Hosts)
 	return c, nil
+}
+
+// ParseAddressPool parses a --default-address-pool value as dockerd does:
+// base=CIDR,size=N.
+func ParseAddressPool(v string) (AddressPool, error) {
+	var p AddressPool
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		switch strings.ToLower(k) {
+		case "base":
+			p.Base = val
+		case "size":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return p, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid --default-address-pool %q: size %q is not a number", v, val)
+			}
+			p.Size = n
+		default:
+			return p, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid --default-address-pool %q: unexpected key %q (want base=CIDR,size=N)", v, k)
+		}
+	}
+	return p, nil
 }
 
 // String is for debugging.

@@ -34,6 +34,7 @@ var checks = []check{
 	{"cgroup-parent", checkCgroupParent},
 	{"ulimits", checkUlimits},
 	{"shutdown-timeout", checkShutdownTimeout},
+	{"networking", checkNetworking},
 }
 
 // Validate rejects a configuration that contradicts itself or names what
