@@ -52,6 +52,9 @@ type Daemon struct {
 	// closing is set first thing by Close; starts check it under the
 	// container's lock (see start).
 	closing atomic.Bool
+	// volatileOverlay: 0 not tried yet, 1 the kernel takes overlayfs's
+	// volatile option, -1 it refuses it.
+	volatileOverlay atomic.Int32
 	// shutdown is closed by Close: background work (restart back-offs,
 	// health checks) ends at once.
 	shutdown chan struct{}

@@ -105,8 +105,14 @@ func (d *Daemon) recordExit(c *container.Container, r *run, st container.ExitSta
 		d.log.Error("exit: state", "container", c.ID, "err", err)
 	}
 	// A container being removed is not saved: the removal records it
-	// (one flush less per rm -f).
-	if !r.removing {
+	// (one flush less per rm -f). Nor is one about to be auto-removed
+	// durably: after a crash, restore settles it and removes it anyway.
+	autoRemove := !restart && c.IsAutoRemove() && !r.keepOnExit && !d.isClosing()
+	if autoRemove && !r.removing {
+		if err := d.containers.Checkpoint(c); err != nil {
+			d.log.Error("exit: save record", "container", c.ID, "err", err)
+		}
+	} else if !r.removing {
 		if err := d.containers.Save(c); err != nil {
 			d.log.Error("exit: save record", "container", c.ID, "err", err)
 		}
@@ -117,7 +123,6 @@ func (d *Daemon) recordExit(c *container.Container, r *run, st container.ExitSta
 	default:
 		close(r.exited)
 	}
-	autoRemove := !restart && c.IsAutoRemove() && !r.keepOnExit && !d.isClosing()
 	c.Unlock()
 
 	if restart {

@@ -90,6 +90,10 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 		LogOpts:     c.HostConfig.LogConfig.Config,
 	}
 	snapKey := c.SnapshotKey
+	// An auto-remove container's layer is deleted at its exit: it needs
+	// no durability, and a volatile overlay spares the unmount a syncfs
+	// of the whole upper filesystem (5-20 ms here, on the exit path).
+	volatile := c.IsAutoRemove()
 	c.Unlock()
 	if err != nil {
 		return d.startFailed(c, r, err)
@@ -97,7 +101,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 
 	rootfs := d.rootfsDir(c.ID)
 	tMount := time.Now()
-	if err := d.mountRootfs(ctx, snapKey, rootfs); err != nil {
+	if err := d.mountRootfs(ctx, snapKey, rootfs, volatile); err != nil {
 		return d.startFailed(c, r, err)
 	}
 	defer func() {
@@ -249,8 +253,10 @@ func (d *Daemon) namespacePath(kind specs.LinuxNamespaceType, target string) (st
 }
 
 // mountRootfs mounts the container's snapshot at rootfs, first undoing a
-// mount an earlier crash may have left there.
-func (d *Daemon) mountRootfs(ctx context.Context, key, rootfs string) error {
+// mount left by an earlier run. volatile adds overlayfs's "volatile"
+// option (no syncs: the layer does not outlive a crash), which kernels
+// before 5.10 refuse: they get the plain mount.
+func (d *Daemon) mountRootfs(ctx context.Context, key, rootfs string, volatile bool) error {
 	mounts, err := d.snapshots.Mounts(ctx, key)
 	if err != nil {
 		return fmt.Errorf("container filesystem: %w", err)
@@ -259,10 +265,35 @@ func (d *Daemon) mountRootfs(ctx context.Context, key, rootfs string) error {
 		return err
 	}
 	_ = mount.UnmountAll(rootfs, 0)
+	if volatile && d.volatileOverlay.Load() >= 0 {
+		vm := withVolatile(mounts)
+		err := mount.All(vm, rootfs)
+		if err == nil {
+			d.volatileOverlay.Store(1)
+			return nil
+		}
+		if !errors.Is(err, syscall.EINVAL) || d.volatileOverlay.Load() > 0 {
+			return fmt.Errorf("mount the container's filesystem: %w", err)
+		}
+		d.volatileOverlay.Store(-1)
+		d.log.Info("overlayfs refuses the volatile option: auto-remove containers get durable layers", "err", err)
+	}
 	if err := mount.All(mounts, rootfs); err != nil {
 		return fmt.Errorf("mount the container's filesystem: %w", err)
 	}
 	return nil
+}
+
+// withVolatile is mounts with "volatile" added to every overlay mount.
+func withVolatile(mounts []mount.Mount) []mount.Mount {
+	out := make([]mount.Mount, len(mounts))
+	for i, m := range mounts {
+		out[i] = m
+		if m.Type == "overlay" {
+			out[i].Options = append(append([]string(nil), m.Options...), "volatile")
+		}
+	}
+	return out
 }
 
 func writeSpec(bundle string, sp *specs.Spec) error {
