@@ -58,6 +58,10 @@ type Container struct {
 	// daemon's default when that was empty at create).
 	Runtime string
 
+	// NetworkSettings are the container's networks and, while it runs,
+	// its addresses, published ports and network namespace.
+	NetworkSettings NetworkSettings `json:",omitzero"`
+
 	// Files the daemon wrote for the container.
 	HostnamePath   string `json:",omitempty"`
 	HostsPath      string `json:",omitempty"`
