@@ -1,0 +1,77 @@
+package daemontest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+
+	"github.com/berth-project/berth/internal/testenv"
+)
+
+// TestRemoveNetworking leaves what a stopped berthd would (a bridge with a
+// veth in it, a user bridge, an nftables table) and one look-alike of
+// another prefix, and checks that only the prefix's are removed.
+func TestRemoveNetworking(t *testing.T) {
+	testenv.RequireRoot(t)
+	t.Parallel()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	prefix := "rn" + hex.EncodeToString(b[:])
+	other := prefix + "x"
+	add := func(l netlink.Link) {
+		t.Helper()
+		if err := netlink.LinkAdd(l); err != nil {
+			t.Fatalf("add %s: %v", l.Attrs().Name, err)
+		}
+		t.Cleanup(func() { _ = netlink.LinkDel(l) })
+	}
+	add(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: prefix + "0"}})
+	add(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: prefix + "-abcd"}})
+	add(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: other + "-1"}})
+	add(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "v" + prefix + "a"}, PeerName: "v" + prefix + "b"})
+	br, _ := netlink.LinkByName(prefix + "0")
+	veth, _ := netlink.LinkByName("v" + prefix + "a")
+	if err := netlink.LinkSetMaster(veth, br); err != nil {
+		t.Fatal(err)
+	}
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := c.AddTable(&nftables.Table{Name: prefix, Family: nftables.TableFamilyINet})
+	theirs := c.AddTable(&nftables.Table{Name: other + "z", Family: nftables.TableFamilyINet})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.DelTable(ours)
+		c.DelTable(theirs)
+		_ = c.Flush()
+	})
+
+	if err := RemoveNetworking(prefix); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{prefix + "0", prefix + "-abcd", "v" + prefix + "a", "v" + prefix + "b"} {
+		if _, err := netlink.LinkByName(name); err == nil {
+			t.Errorf("link %s left", name)
+		}
+	}
+	if _, err := netlink.LinkByName(other + "-1"); err != nil {
+		t.Errorf("another prefix's bridge was removed: %v", err)
+	}
+	tables, err := c.ListTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, tb := range tables {
+		found[tb.Name] = true
+	}
+	if found[prefix] || !found[other+"z"] {
+		t.Errorf("tables after: %v; want %s gone and %s kept", found, prefix, other+"z")
+	}
+}
