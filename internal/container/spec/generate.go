@@ -55,6 +55,12 @@ type Input struct {
 	// "network": /proc calls the last one "net"). nil makes those modes an
 	// error.
 	NamespacePath func(kind specs.LinuxNamespaceType, target string) (string, error)
+	// NetworkNamespacePath is the network namespace the daemon prepared
+	// for the container (its sandbox: a bind-mounted namespace, loopback
+	// up, interfaces connected); the container joins it in every network
+	// mode but host and container:<x>. Empty: a new namespace of its own,
+	// with nothing in it.
+	NetworkNamespacePath string
 	// DefaultUlimits are the daemon's --default-ulimit values; the
 	// container's own Ulimits win by name.
 	DefaultUlimits []container.Ulimit

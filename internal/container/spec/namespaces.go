@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -43,8 +44,11 @@ func (g *generator) checkNamespaceModes() error {
 		}
 	case n.IsNone(), n.IsDefault(), n.IsBridge(), n.IsHost():
 	default:
-		// User-defined networks come with the networking work.
-		return errdefs.Errorf(errdefs.ErrNotFound, "network %s not found", n)
+		// A user-defined network, which the daemon resolved: the
+		// container joins the sandbox connected to it.
+		if strings.ContainsAny(string(n), "\x00\n") {
+			return errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid network mode: %q", n)
+		}
 	}
 	if g.in.NamespacePath == nil && (n.IsContainer() || h.PidMode.IsContainer() || h.IpcMode.IsContainer()) {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "joining another container's namespace is not possible here")
@@ -53,8 +57,9 @@ func (g *generator) checkNamespaceModes() error {
 }
 
 // withNamespaces creates or joins each namespace as dockerd does. The
-// bridge and default networks are a private network namespace with only
-// loopback until Berth has networking.
+// network namespace is the daemon's sandbox (NetworkNamespacePath) for
+// bridge, user-defined and none networks, another container's for
+// container:<x>, none of its own with host.
 func (g *generator) withNamespaces(_ context.Context, s *specs.Spec) error {
 	h := &g.host
 	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
@@ -76,7 +81,7 @@ func (g *generator) withNamespaces(_ context.Context, s *specs.Spec) error {
 		}
 		ns = append(ns, l)
 	default:
-		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: g.in.NetworkNamespacePath})
 	}
 
 	if !h.UTSMode.IsHost() {

@@ -672,7 +672,7 @@ func TestNamespaces(t *testing.T) {
 				t.Error("no private net namespace")
 			}
 		}},
-		{name: "net bridge is private for now", host: container.HostConfig{NetworkMode: "bridge"}, check: func(t *testing.T, s *specs.Spec) {
+		{name: "net bridge without a sandbox", host: container.HostConfig{NetworkMode: "bridge"}, check: func(t *testing.T, s *specs.Spec) {
 			if ok, p := has(s, specs.NetworkNamespace); !ok || p != "" {
 				t.Error("no private net namespace")
 			}
@@ -708,6 +708,23 @@ func TestNamespaces(t *testing.T) {
 			tc.check(t, generate(t, func(in *Input) { *in.Host = tc.host }))
 		})
 	}
+	// The daemon's sandbox is joined in every mode that has its own
+	// network namespace: bridge, user networks, none.
+	for _, mode := range []container.NetworkMode{"bridge", "default", "mynet", "none"} {
+		s := generate(t, func(in *Input) { in.Host.NetworkMode = mode; in.NetworkNamespacePath = "/run/berth/netns/x" })
+		if ok, p := has(s, specs.NetworkNamespace); !ok || p != "/run/berth/netns/x" {
+			t.Errorf("%s: net namespace %v %q", mode, ok, p)
+		}
+		if s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"] != "0" && probeHost().unprivilegedPortStart {
+			t.Errorf("%s: docker's network sysctls: %v", mode, s.Linux.Sysctl)
+		}
+	}
+	for _, mode := range []container.NetworkMode{"host", "container:web"} {
+		s := generate(t, func(in *Input) { in.Host.NetworkMode = mode; in.NetworkNamespacePath = "/run/berth/netns/x" })
+		if _, p := has(s, specs.NetworkNamespace); p == "/run/berth/netns/x" {
+			t.Errorf("%s must not join the sandbox", mode)
+		}
+	}
 	s := generate(t, func(in *Input) { in.CgroupParent = "/berth-test" })
 	if s.Linux.CgroupsPath != "/berth-test/"+testID {
 		t.Errorf("cgroupsPath %q", s.Linux.CgroupsPath)
@@ -719,7 +736,6 @@ func TestNamespaces(t *testing.T) {
 		{name: "uts bogus", mutate: func(in *Input) { in.Host.UTSMode = "bogus" }, msg: "invalid UTS mode: bogus"},
 		{name: "userns", mutate: func(in *Input) { in.Host.UsernsMode = "private" }, msg: "invalid USER mode"},
 		{name: "cgroupns bogus", mutate: func(in *Input) { in.Host.CgroupnsMode = "bogus" }, msg: "invalid cgroup namespace mode: bogus"},
-		{name: "user network", mutate: func(in *Input) { in.Host.NetworkMode = "mynet" }, class: errdefs.ErrNotFound, msg: "network mynet not found"},
 		{name: "net container empty", mutate: func(in *Input) { in.Host.NetworkMode = "container:" }, msg: "invalid container format container:<name|id>"},
 		{name: "container gone", mutate: func(in *Input) { in.Host.PidMode = "container:missing" }, class: errdefs.ErrNotFound, msg: "No such container: missing"},
 		{name: "no resolver", mutate: func(in *Input) { in.Host.IpcMode = "container:db"; in.NamespacePath = nil }, msg: "namespace"},
