@@ -45,6 +45,7 @@ func (s *Server) routes() []route {
 	all = append(all, s.containerRoutes()...)
 	all = append(all, s.execRoutes()...)
 	all = append(all, s.imageRoutes()...)
+	all = append(all, s.networkRoutes()...)
 	all = append(all, s.placeholderRoutes()...)
 	return all
 }

@@ -5,13 +5,12 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/build"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
 
-// This file holds the endpoints of later issues. Berth has no networks,
+// This file holds the endpoints of later issues. Berth has no
 // volumes or build cache yet, so listing them truthfully gives nothing and
 // pruning them removes nothing: those answers let `docker system df`,
 // `docker system prune` and `docker info`-style callers work. Everything
@@ -21,7 +20,6 @@ var errPageNotFound = errdefs.Errorf(errdefs.ErrNotFound, "page not found")
 
 // laterFamilies are the top-level paths of later issues, by what they are.
 var laterFamilies = map[string]string{
-	"networks":     "networks",
 	"volumes":      "volumes",
 	"build":        "image builds",
 	"commit":       "commit",
@@ -57,9 +55,6 @@ func later(what string) handler {
 
 func (s *Server) placeholderRoutes() []route {
 	return []route{
-		{method: "GET", pattern: "/networks", h: s.getNetworks},
-		{method: "GET", pattern: "/networks/{id}", h: s.getNetwork},
-		{method: "POST", pattern: "/networks/prune", h: s.postNetworksPrune},
 		{method: "GET", pattern: "/volumes", h: s.getVolumes},
 		{method: "GET", pattern: "/volumes/{name}", h: s.getVolume},
 		{method: "POST", pattern: "/volumes/prune", h: s.postVolumesPrune},
@@ -81,24 +76,6 @@ func (s *Server) placeholderRoutes() []route {
 		{method: "POST", pattern: "/commit", h: later("commit")},
 		{method: "POST", pattern: "/build", h: later("image builds")},
 	}
-}
-
-func (s *Server) getNetworks(w http.ResponseWriter, r *request) error {
-	if _, err := r.filtersValue(); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, []network.Summary{})
-}
-
-func (s *Server) getNetwork(w http.ResponseWriter, r *request) error {
-	return errdefs.Errorf(errdefs.ErrNotFound, "network %s not found", r.vars["id"])
-}
-
-func (s *Server) postNetworksPrune(w http.ResponseWriter, r *request) error {
-	if _, err := r.filtersValue(); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, network.PruneReport{})
 }
 
 func (s *Server) getVolumes(w http.ResponseWriter, r *request) error {
