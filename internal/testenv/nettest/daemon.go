@@ -1,8 +1,6 @@
 package nettest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -28,9 +26,7 @@ type Daemon struct {
 // deleted (daemontest.RemoveNetworking).
 func StartDaemon(t testing.TB, opts ...daemontest.Option) *Daemon {
 	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	prefix := "bt" + hex.EncodeToString(b[:])
+	prefix := Prefix(t)
 	bridge := Subnet(t)
 	gw := Nth(bridge, 1)
 	// Registered before daemontest.Start registers its own cleanup, so it

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +27,13 @@ func TestSubnet(t *testing.T) {
 		if p.Bits() != 24 || a[0] != 10 || a[1] < 200 || a[1] > 254 || a[3] != 0 {
 			t.Fatalf("Subnet gave %s, want a /24 in 10.200.0.0-10.254.255.255", p)
 		}
-		if _, err := os.Stat(subnetLockPath(p)); err != nil {
+		if _, err := os.Stat(filepath.Join(subnetLockDir, p.Addr().String())); err != nil {
 			t.Fatalf("no lock for %s: %v", p, err)
+		}
+	}
+	for range 5 {
+		if p := Prefix(t); len(p) != 6 || p[0] != 'n' {
+			t.Errorf("Prefix gave %q", p)
 		}
 	}
 	if got := Nth(netip.MustParsePrefix("10.201.3.0/24"), 2); got != netip.MustParseAddr("10.201.3.2") {

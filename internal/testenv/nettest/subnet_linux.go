@@ -17,10 +17,11 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// subnetLockDir holds one file per /24 handed out by Subnet in any test
-// process on the host, named like "10.231.7.0", holding the owner's pid: two
-// test binaries running at once (go test ./... runs packages in parallel)
-// must not pick the same subnet.
+// subnetLockDir holds one file per /24 handed out by Subnet (named like
+// "10.231.7.0") and per resource prefix handed out by Prefix
+// ("prefix-nq3x7a") in any test process on the host, holding the owner's
+// pid: two test binaries running at once (go test ./... runs packages in
+// parallel) must not pick the same one.
 const subnetLockDir = "/run/berth-nettest"
 
 var subnetMu sync.Mutex
@@ -41,9 +42,6 @@ func Subnet(t testing.TB) netip.Prefix {
 func reserveSubnet() (netip.Prefix, error) {
 	subnetMu.Lock()
 	defer subnetMu.Unlock()
-	if err := os.MkdirAll(subnetLockDir, 0o755); err != nil {
-		return netip.Prefix{}, err
-	}
 	used, err := hostPrefixes()
 	if err != nil {
 		return netip.Prefix{}, err
@@ -55,7 +53,7 @@ func reserveSubnet() (netip.Prefix, error) {
 		if overlapsAny(p, used) {
 			continue
 		}
-		ok, err := lockSubnet(p)
+		ok, err := lockName(p.Addr().String())
 		if err != nil {
 			return netip.Prefix{}, err
 		}
@@ -66,10 +64,13 @@ func reserveSubnet() (netip.Prefix, error) {
 	return netip.Prefix{}, errors.New("no free /24 in 10.200.0.0-10.254.255.255")
 }
 
-// lockSubnet claims p's lock file; a file whose owner has exited is
-// taken over.
-func lockSubnet(p netip.Prefix) (bool, error) {
-	path := subnetLockPath(p)
+// lockName claims the lock file name in subnetLockDir; a file whose owner
+// has exited is taken over. subnetMu is held.
+func lockName(name string) (bool, error) {
+	if err := os.MkdirAll(subnetLockDir, 0o755); err != nil {
+		return false, err
+	}
+	path := filepath.Join(subnetLockDir, name)
 	for range 2 {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
@@ -92,12 +93,11 @@ func lockSubnet(p netip.Prefix) (bool, error) {
 func releaseSubnet(p netip.Prefix) {
 	subnetMu.Lock()
 	defer subnetMu.Unlock()
-	_ = os.Remove(subnetLockPath(p))
+	unlockName(p.Addr().String())
 }
 
-func subnetLockPath(p netip.Prefix) string {
-	return filepath.Join(subnetLockDir, p.Addr().String())
-}
+// unlockName removes a lock file of lockName; subnetMu is held.
+func unlockName(name string) { _ = os.Remove(filepath.Join(subnetLockDir, name)) }
 
 // hostPrefixes lists every IPv4 prefix the host's own namespace uses: its
 // addresses and the destinations of its main table's routes.
