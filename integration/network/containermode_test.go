@@ -1,0 +1,32 @@
+package network_test
+
+import (
+	"testing"
+)
+
+// TestContainerMode: --network container:<name> shares the other
+// container's network namespace: the same interfaces and addresses, and
+// its services on 127.0.0.1.
+func TestContainerMode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	net, _ := e.network()
+	owner := e.httpd("page-owner", "--network", net)
+	ownerID := e.must("inspect", "-f", "{{.Id}}", owner)
+	addrs := e.must("exec", owner, "ip", "-o", "addr")
+	mac := e.must("exec", owner, "cat", "/sys/class/net/eth0/address")
+
+	for _, mode := range []string{"container:" + owner, "container:" + ownerID[:12]} {
+		if got := e.must("run", "--rm", "--network", mode, "busybox", "ip", "-o", "addr"); got != addrs {
+			t.Errorf("--network %s sees other interfaces:\n%s\nwant:\n%s", mode, got, addrs)
+		}
+		if got := e.must("run", "--rm", "--network", mode, "busybox", "cat", "/sys/class/net/eth0/address"); got != mac {
+			t.Errorf("--network %s: eth0's MAC %s, want %s", mode, got, mac)
+		}
+		if got := e.must("run", "--rm", "--network", mode, "busybox", "wget", "-qO-", "-T", "3", "http://127.0.0.1/"); got != "page-owner" {
+			t.Errorf("--network %s: 127.0.0.1:80 = %q", mode, got)
+		}
+	}
+	e.fails("run", "--rm", "--network", "container:no-such-container", "busybox", "true")
+	e.removeAll()
+}

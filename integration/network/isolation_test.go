@@ -1,0 +1,44 @@
+package network_test
+
+import (
+	"testing"
+)
+
+// TestIsolation: containers on two user networks cannot reach each other,
+// by address (ping, TCP) or by name, while containers on one network can;
+// the default bridge is isolated from user networks likewise.
+func TestIsolation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	netA, _ := e.network()
+	netB, _ := e.network()
+	a1 := e.httpd("page-a1", "--network", netA)
+	a2 := e.sleeper("--network", netA)
+	b1 := e.httpd("page-b1", "--network", netB)
+	d1 := e.httpd("page-d1") // default bridge
+
+	// Control: the same network works.
+	e.must("exec", a2, "ping", "-c1", "-W2", e.ip(a1, netA).String())
+	if got := e.must("exec", a2, "wget", "-qO-", "-T", "3", "http://"+a1+"/"); got != "page-a1" {
+		t.Errorf("same network: %q", got)
+	}
+	for _, c := range []struct{ from, to, toNet string }{
+		{a2, b1, netB},
+		{b1, a1, netA},
+		{a2, d1, "bridge"},
+		{d1, a1, netA},
+	} {
+		ip := e.ip(c.to, c.toNet).String()
+		if r := e.docker("exec", c.from, "ping", "-c1", "-W1", ip); r.exit == 0 {
+			t.Errorf("%s pinged %s (%s) on another network:\n%s", c.from, c.to, ip, r)
+		}
+		if r := e.docker("exec", c.from, "wget", "-qO-", "-T", "2", "http://"+ip+"/"); r.exit == 0 {
+			t.Errorf("%s fetched from %s (%s) on another network:\n%s", c.from, c.to, ip, r)
+		}
+	}
+	// Names are per network: b1's resolver does not know a1.
+	if r := e.docker("exec", b1, "nslookup", a1); r.exit == 0 {
+		t.Errorf("%s resolved %s of another network:\n%s", b1, a1, r)
+	}
+	e.removeAll()
+}
