@@ -2,7 +2,10 @@ package dns
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -132,8 +135,31 @@ func exchangeOver(ctx context.Context, network string, q *mdns.Msg, addr string)
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	resp, _, err := c.ExchangeWithConnContext(ctx, q, conn)
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
 	}
-	return resp, err
+	if err := checkAnswer(q, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// checkAnswer rejects what is not an answer to q: miekg/dns matches only
+// the id, and a socket that ends up connected to itself (its source port
+// equal to the upstream's, on loopback) reads its own query back.
+func checkAnswer(q, resp *mdns.Msg) error {
+	if !resp.Response {
+		return errors.New("upstream sent a query, not a response")
+	}
+	if len(resp.Question) == 0 {
+		return nil // allowed in an error response (FORMERR, NOTIMP)
+	}
+	a, b := resp.Question[0], q.Question[0]
+	if a.Qtype != b.Qtype || a.Qclass != b.Qclass || !strings.EqualFold(a.Name, b.Name) {
+		return fmt.Errorf("upstream answered %v to %v", a, b)
+	}
+	return nil
 }

@@ -513,3 +513,23 @@ func TestParseReverse(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAnswer(t *testing.T) {
+	t.Parallel()
+	q := question("Example.test.", mdns.TypeA)
+	ok := new(mdns.Msg).SetReply(q)
+	ok.Question[0].Name = "example.TEST."
+	echo := q.Copy()
+	other := new(mdns.Msg).SetReply(question("example.test.", mdns.TypeAAAA))
+	bare := new(mdns.Msg).SetRcode(q, mdns.RcodeFormatError)
+	bare.Question = nil
+	for _, tc := range []struct {
+		name string
+		resp *mdns.Msg
+		ok   bool
+	}{{"answer", ok, true}, {"own query echoed", echo, false}, {"other question", other, false}, {"formerr without question", bare, true}} {
+		if err := checkAnswer(q, tc.resp); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

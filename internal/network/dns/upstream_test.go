@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -95,16 +96,21 @@ func (f *fakeUpstream) seen() []upstreamQuery {
 }
 
 // deadUpstream returns a 127.0.0.1 port where nothing listens: a query
-// there is refused at once.
+// there is refused at once. The port is below the ephemeral range, so no
+// client socket of ours is given it as its source port meanwhile.
 func deadUpstream(t testing.TB) netip.AddrPort {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(10000+rand.IntN(20000)))
+		pc, err := net.ListenPacket("udp", addr.String())
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return addr
 	}
-	addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	pc.Close()
-	return addr
+	t.Fatal("no free port below the ephemeral range")
+	return netip.AddrPort{}
 }
 
 // silentUpstream returns a 127.0.0.1 port that takes queries and never
