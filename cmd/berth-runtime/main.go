@@ -48,6 +48,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		runtime.Init()
 	}
+	if len(os.Args) > 1 && os.Args[1] == "warm" {
+		os.Args = warmCommand(os.Args)
+	}
 	g := &globals{}
 	root := newRootCommand(g)
 	ctx, cancel := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)

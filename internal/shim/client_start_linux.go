@@ -35,26 +35,8 @@ type ready struct {
 // not the caller's child (see launch), so it outlives the daemon. A failed
 // create leaves nothing running; the error is the runtime's.
 func Start(ctx context.Context, cfg Config) (*Client, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	bin, err := shimBinary(cfg.ShimBinary)
+	bin, err := prepare(cfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
-		return nil, err
-	}
-	if alive, err := shimAlive(cfg.StateDir); err != nil {
-		return nil, err
-	} else if alive {
-		return nil, errdefs.Errorf(errdefs.ErrConflict, "a shim already runs in %s", cfg.StateDir)
-	}
-	data, err := json.Marshal(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(cfg.StateDir, configFile), data, 0o600); err != nil {
 		return nil, err
 	}
 	logf, err := os.OpenFile(filepath.Join(cfg.StateDir, shimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -73,25 +55,50 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	defer r.Close()
 	files := []uintptr{devnull.Fd(), devnull.Fd(), logf.Fd(), w.Fd()}
-	launcher, err := launch(bin, cfg.StateDir, files)
+	launcher, err := launch(bin, files, "serve", cfg.StateDir)
 	w.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
+	return awaitReady(ctx, cfg, r, launcher)
+}
+
+// prepare checks cfg, finds the shim binary and writes the shim's
+// config into its state directory.
+func prepare(cfg Config) (string, error) {
+	if err := cfg.check(); err != nil {
+		return "", err
+	}
+	bin, err := shimBinary(cfg.ShimBinary)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+		return "", err
+	}
+	if alive, err := shimAlive(cfg.StateDir); err != nil {
+		return "", err
+	} else if alive {
+		return "", errdefs.Errorf(errdefs.ErrConflict, "a shim already runs in %s", cfg.StateDir)
+	}
+	data, err := json.Marshal(&cfg)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(filepath.Join(cfg.StateDir, configFile), data, 0o600); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// awaitReady reads the shim's report from r to EOF (reaping its
+// launcher, if it had one) and connects to it.
+func awaitReady(ctx context.Context, cfg Config, r *os.File, launcher int) (*Client, error) {
 	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Unix(1, 0)) })
 	msg, rerr := io.ReadAll(io.LimitReader(r, 1<<20))
 	stop()
 	if launcher > 0 {
-		// The launcher exits as soon as it forked the shim. Someone else
-		// may have reaped it (a subreaper's reaper): then there is nothing
-		// to do.
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(launcher, &ws, 0, nil)
-			if err != unix.EINTR {
-				break
-			}
-		}
+		reapLauncher(launcher)
 	}
 	if rerr != nil {
 		if ctx.Err() != nil {
@@ -113,6 +120,19 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	return newClient(cfg.StateDir)
 }
 
+// reapLauncher waits for a launcher, which exits as soon as it forked the
+// shim. Someone else may have reaped it (a subreaper's reaper): then
+// there is nothing to do.
+func reapLauncher(pid int) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
 // launch starts the shim so that it is not the caller's child.
 //
 // Normally the shim is cloned as the caller's sibling (CLONE_PARENT): one
@@ -123,11 +143,13 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 // forks the shim and exits, so the shim and, should the shim die, its
 // container are re-parented to the caller. An init process (pid 1 of its
 // namespace) cannot use CLONE_PARENT and double-forks too. The launcher's
-// pid is returned for the caller to reap (0 when there is none).
-func launch(bin, dir string, files []uintptr) (launcher int, err error) {
+// pid is returned for the caller to reap (0 when there is none). mode is
+// "serve" (args: the state directory) or "pool" (args: the warm runtime
+// and its root).
+func launch(bin string, files []uintptr, mode string, args ...string) (launcher int, err error) {
 	env := shimEnv()
 	if !isSubreaper() {
-		_, err = syscall.ForkExec(bin, []string{"berth-shim", "serve", dir}, &syscall.ProcAttr{
+		_, err = syscall.ForkExec(bin, append([]string{"berth-shim", mode}, args...), &syscall.ProcAttr{
 			Env: env, Files: files,
 			Sys: &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_PARENT},
 		})
@@ -135,7 +157,11 @@ func launch(bin, dir string, files []uintptr) (launcher int, err error) {
 			return 0, err
 		}
 	}
-	return syscall.ForkExec(bin, []string{"berth-shim", "start", dir}, &syscall.ProcAttr{
+	launcherMode := "start"
+	if mode == "pool" {
+		launcherMode = "start-pool"
+	}
+	return syscall.ForkExec(bin, append([]string{"berth-shim", launcherMode}, args...), &syscall.ProcAttr{
 		Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true},
 	})
 }

@@ -19,21 +19,30 @@ const readyFD = 3
 // that forks the shim and exits (see launch); either way the readiness
 // pipe is fd 3. The shim reports on it once the container is created and
 // the socket serves, then supervises the container until it is deleted.
+//
+// A pooled shim (`berth-shim pool RUNTIME ROOT`, or its launcher
+// `berth-shim start-pool RUNTIME ROOT`) is started before its container
+// is known: fd 3 is then a unix socket on which the daemon later writes
+// the state directory (see Pool), and the shim carries on as `serve`.
 func Main(args []string) int {
-	if len(args) != 3 || (args[1] != "start" && args[1] != "serve") {
-		fmt.Fprintln(os.Stderr, "usage: berth-shim start|serve STATE-DIR (the daemon runs it)")
-		return 2
+	switch {
+	case len(args) == 3 && args[1] == "start":
+		return detach("serve", args[2])
+	case len(args) == 3 && args[1] == "serve":
+		return serve(args[2], nil, nil, nil)
+	case len(args) == 4 && args[1] == "start-pool":
+		return detach("pool", args[2], args[3])
+	case len(args) == 4 && args[1] == "pool":
+		return pooled(args[2], args[3])
 	}
-	if args[1] == "start" {
-		return detach(args[2])
-	}
-	return serve(args[2])
+	fmt.Fprintln(os.Stderr, "usage: berth-shim start|serve STATE-DIR, or start-pool|pool RUNTIME ROOT (the daemon runs it)")
+	return 2
 }
 
-func detach(dir string) int {
+func detach(mode string, args ...string) int {
 	self, err := os.Executable()
 	if err == nil {
-		_, err = syscall.ForkExec(self, []string{"berth-shim", "serve", dir}, &syscall.ProcAttr{
+		_, err = syscall.ForkExec(self, append([]string{"berth-shim", mode}, args...), &syscall.ProcAttr{
 			Env:   os.Environ(),
 			Files: []uintptr{0, 1, 2, readyFD},
 		})
@@ -45,7 +54,9 @@ func detach(dir string) int {
 	return 0
 }
 
-func serve(dir string) int {
+// initProcess sets up what every shim process needs before anything
+// else.
+func initProcess() error {
 	// Nothing the shim starts may inherit the readiness pipe: the daemon
 	// reads it to EOF.
 	unix.CloseOnExec(readyFD)
@@ -56,9 +67,17 @@ func serve(dir string) int {
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(memoryLimit)
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err := os.Chdir("/"); err != nil {
-		reportReady(ready{Error: err.Error()})
-		return 1
+	return os.Chdir("/")
+}
+
+// serve supervises the container of dir. A pooled shim passes its reaper,
+// /dev/null and warm runtime; others pass nils.
+func serve(dir string, r *reaper, devnull *os.File, warm *warmRuntime) int {
+	if r == nil {
+		if err := initProcess(); err != nil {
+			reportReady(ready{Error: err.Error()})
+			return 1
+		}
 	}
 	// Creating the container and reporting (JSON, the runtime command, the
 	// stdio) run deep call chains on a goroutine that then exits: the main
@@ -70,7 +89,7 @@ func serve(dir string) int {
 	go func() {
 		defer close(created)
 		var err error
-		if s, err = newShim(dir); err != nil {
+		if s, err = newShim(dir, r, devnull, warm); err != nil {
 			r := errorResponse(err)
 			reportReady(ready{Error: r.Error, Class: r.Class})
 			return

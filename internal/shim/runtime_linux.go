@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,11 +54,19 @@ type runtimeCmd struct {
 }
 
 // startRuntime starts the runtime with args, for the caller to do other
-// work while it runs.
+// work while it runs. The shim's warm runtime, when it has one that
+// serves its config, runs the command instead of a new process (only
+// create comes early enough to use it).
 func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 	argv := append([]string{filepath.Base(s.cfg.Runtime)}, s.cfg.globalArgs()...)
 	argv = append(argv, "--log", s.path(runtimeLogFile), "--log-format", "json")
 	argv = append(argv, args...)
+	warm := s.warm
+	s.warm = nil
+	if !warm.serves(s.cfg) {
+		warm.abort(s.reaper)
+		warm = nil
+	}
 
 	c := &runtimeCmd{s: s, cmd: args[0]}
 	var files [3]*os.File
@@ -80,6 +89,16 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 		files[2] = c.errMem
 	}
 	c.logStart = fileSize(s.path(runtimeLogFile))
+	if warm != nil {
+		if err = warm.run(argv, files); err == nil {
+			c.pid, c.ch = warm.pid, warm.ch
+			return c, nil
+		}
+		// A warm runtime that cannot take its command is given up for a
+		// fresh one.
+		slog.Warn("warm runtime", "err", err)
+		warm.abort(s.reaper)
+	}
 	c.pid, c.ch, err = s.reaper.spawn(s.cfg.Runtime, argv, &syscall.ProcAttr{
 		Env:   s.runtimeEnv,
 		Files: []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()},

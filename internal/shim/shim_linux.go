@@ -24,6 +24,7 @@ type shim struct {
 	devnull    *os.File
 	reaper     *reaper
 	runtimeEnv []string
+	warm       *warmRuntime // a pooled shim's runtime process, until create uses or drops it
 	lock       *os.File
 	ln         *net.UnixListener
 	addr       *sockAddr
@@ -48,14 +49,29 @@ func (s *shim) path(name string) string { return filepath.Join(s.cfg.StateDir, n
 
 // newShim takes over dir, creates the container and starts copying its
 // output; it returns once the socket listens.
-func newShim(dir string) (*shim, error) {
+//
+// A pooled shim passes the reaper it already runs, /dev/null and its
+// warm runtime (nil for none); others pass nils.
+func newShim(dir string, r *reaper, devnull *os.File, warm *warmRuntime) (*shim, error) {
+	if r == nil {
+		r = newReaper()
+	}
 	cfg, err := readConfig(dir)
 	if err != nil {
+		warm.abort(r)
 		return nil, err
 	}
-	s := &shim{cfg: cfg, reaper: newReaper(), runtimeEnv: runtimeEnv(), execs: map[string]*process{}, done: make(chan struct{})}
-	if s.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
-		return nil, err
+	s := &shim{cfg: cfg, reaper: r, runtimeEnv: runtimeEnv(), warm: warm, devnull: devnull, execs: map[string]*process{}, done: make(chan struct{})}
+	// Whatever happens below, a warm runtime create did not use is gone
+	// when newShim returns.
+	defer func() {
+		s.warm.abort(r)
+		s.warm = nil
+	}()
+	if s.devnull == nil {
+		if s.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+			return nil, err
+		}
 	}
 	if s.lock, err = lockState(dir, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		if errors.Is(err, unix.EWOULDBLOCK) {

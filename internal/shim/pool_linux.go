@@ -1,0 +1,178 @@
+package shim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// PoolConfig describes the shims a Pool keeps ready.
+type PoolConfig struct {
+	ShimBinary  string // as Config.ShimBinary
+	Runtime     string // Berth's runtime binary: each pooled shim keeps a warm one
+	RuntimeRoot string // its --root
+	Size        int    // shims kept waiting; 0 means 1
+	Logger      *slog.Logger
+}
+
+// Pool keeps shims started ahead of the containers they will supervise,
+// each with a warm runtime process (see pooled): a container start then
+// skips two process starts, the shim's and the runtime's, which are most
+// of what a start costs below the daemon. The pool refills in the
+// background after each use; a start that finds it empty (a burst)
+// launches a shim as Start does.
+//
+// A pooled shim holds a socket to the daemon: when the daemon closes the
+// pool, or dies, the shim sees the hang-up and exits with its warm
+// runtime, so nothing is left behind.
+type Pool struct {
+	cfg PoolConfig
+	bin string
+	log *slog.Logger
+
+	mu       sync.Mutex
+	idle     []*pooledShim
+	starting int
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type pooledShim struct {
+	conn *os.File // the daemon's end: the assignment goes out, the report comes back
+}
+
+// NewPool starts filling a pool.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	if cfg.Size <= 0 {
+		cfg.Size = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	bin, err := shimBinary(cfg.ShimBinary)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, bin: bin, log: cfg.Logger}
+	p.refill()
+	return p, nil
+}
+
+// Start is shim.Start through a pooled shim when one is waiting (and cfg
+// uses the pool's shim binary).
+func (p *Pool) Start(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.ShimBinary != p.cfg.ShimBinary {
+		return Start(ctx, cfg)
+	}
+	ps := p.take()
+	p.refill()
+	if ps == nil {
+		return Start(ctx, cfg)
+	}
+	defer ps.conn.Close()
+	if _, err := prepare(cfg); err != nil {
+		return nil, err
+	}
+	if err := ps.assign(cfg.StateDir); err != nil {
+		// The pooled shim died (killed by someone): start one the usual way.
+		p.log.Warn("pooled shim", "err", err)
+		return Start(ctx, cfg)
+	}
+	return awaitReady(ctx, cfg, ps.conn, 0)
+}
+
+// Close ends the pool's waiting shims and stops refilling.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, ps := range idle {
+		ps.conn.Close()
+	}
+	p.wg.Wait()
+	return nil
+}
+
+func (p *Pool) take() *pooledShim {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) == 0 {
+		return nil
+	}
+	ps := p.idle[0]
+	p.idle = p.idle[1:]
+	return ps
+}
+
+// refill starts the shims the pool lacks.
+func (p *Pool) refill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.closed && len(p.idle)+p.starting < p.cfg.Size {
+		p.starting++
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			ps, err := p.launch()
+			p.mu.Lock()
+			p.starting--
+			if err == nil && !p.closed {
+				p.idle = append(p.idle, ps)
+				ps = nil
+			}
+			p.mu.Unlock()
+			if err != nil {
+				p.log.Warn("start a pooled shim", "err", err)
+			}
+			if ps != nil {
+				ps.conn.Close()
+			}
+		}()
+	}
+}
+
+func (p *Pool) launch() (*pooledShim, error) {
+	// The daemon's end is non-blocking, for the poller (read deadlines);
+	// the shim's blocks, for its plain reads.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socketpair", err)
+	}
+	if err := unix.SetNonblock(fds[1], false); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "pool"), os.NewFile(uintptr(fds[1]), "pool")
+	defer theirs.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		mine.Close()
+		return nil, err
+	}
+	defer devnull.Close()
+	files := []uintptr{devnull.Fd(), devnull.Fd(), devnull.Fd(), theirs.Fd()}
+	launcher, err := launch(p.bin, files, "pool", p.cfg.Runtime, p.cfg.RuntimeRoot)
+	if err != nil {
+		mine.Close()
+		return nil, fmt.Errorf("start %s: %w", p.bin, err)
+	}
+	if launcher > 0 {
+		reapLauncher(launcher)
+	}
+	return &pooledShim{conn: mine}, nil
+}
+
+// assign sends the shim its state directory and closes the sending side.
+func (ps *pooledShim) assign(dir string) error {
+	if _, err := ps.conn.Write([]byte(dir + "\n")); err != nil {
+		return err
+	}
+	return unix.Shutdown(int(ps.conn.Fd()), unix.SHUT_WR)
+}

@@ -1,0 +1,87 @@
+package shim
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxAssignment bounds the daemon's assignment: a state directory path.
+const maxAssignment = 4096
+
+// pooled runs a pre-started shim: it starts a warm runtime for
+// RUNTIME/ROOT, then waits on fd 3 for the state directory of the
+// container it is to supervise. A daemon that hangs up first (it closed
+// its pool, or died) ends it, and its warm runtime with it.
+func pooled(runtimePath, root string) int {
+	if err := initProcess(); err != nil {
+		reportReady(ready{Error: err.Error()})
+		return 1
+	}
+	// The warm runtime's create leaves the container's init as an orphan:
+	// the shim must already be the subreaper that adopts it.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		reportReady(ready{Error: os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err).Error()})
+		return 1
+	}
+	r := newReaper()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		reportReady(ready{Error: err.Error()})
+		return 1
+	}
+	warm, err := startWarm(r, devnull, runtimeEnv(), runtimePath, root)
+	if err != nil {
+		// The shim still serves, with a runtime process of its own.
+		warm = nil
+	}
+	dir, err := readAssignment(readyFD)
+	if err != nil || dir == "" {
+		warm.abort(r)
+		return 0
+	}
+	// The shim's own messages go to its state directory, as a shim
+	// started for its container has them.
+	if f, err := os.OpenFile(filepath.Join(dir, shimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600); err == nil {
+		unix.Dup3(int(f.Fd()), 2, 0)
+		f.Close()
+	}
+	return serve(dir, r, devnull, warm)
+}
+
+// readAssignment reads the daemon's one line from fd: an absolute state
+// directory. EOF before it is no assignment (""). It reads the descriptor
+// itself, not through an *os.File, whose finalizer could close fd 3
+// before the shim reports on it.
+func readAssignment(fd int) (string, error) {
+	var line []byte
+	buf := make([]byte, 512)
+	for len(line) < maxAssignment {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", os.NewSyscallError("read", err)
+		}
+		if n == 0 {
+			if len(line) == 0 {
+				return "", nil
+			}
+			return "", io.ErrUnexpectedEOF
+		}
+		line = append(line, buf[:n]...)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			dir := string(line[:i])
+			if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir {
+				return "", fmt.Errorf("bad state directory %q", dir)
+			}
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("assignment longer than %d bytes", maxAssignment)
+}
