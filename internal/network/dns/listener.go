@@ -76,6 +76,7 @@ func (l *listener) untrack(c *net.TCPConn) {
 // made here, without a goroutine; queries to forward take a slot, and are
 // dropped when none is free (the client's resolver retries).
 func (s *Server) serveUDP(sc *scope, l *listener) {
+	defer s.inflight.Done()
 	defer l.loops.Done()
 	buf := make([]byte, 65535)
 	for {
@@ -119,6 +120,7 @@ func (s *Server) serveUDP(sc *scope, l *listener) {
 // serveTCP accepts connections until the socket is closed; beyond
 // tcpSlots open connections a new one is closed at once.
 func (s *Server) serveTCP(sc *scope, l *listener) {
+	defer s.inflight.Done()
 	defer l.loops.Done()
 	for {
 		c, err := l.tcp.AcceptTCP()

@@ -95,6 +95,9 @@ func (s *Server) Listen(ctx context.Context, scope string, addr netip.Addr) erro
 	sc.l = l
 	s.own[l.addr] = struct{}{}
 	l.loops.Add(2)
+	// The loops count in inflight too, so the forwards they start are
+	// never added to a zero counter that Close is waiting on.
+	s.inflight.Add(2)
 	go s.serveUDP(sc, l)
 	go s.serveTCP(sc, l)
 	s.log.DebugContext(ctx, "dns: listening", "network", scope, "addr", l.addr)

@@ -533,3 +533,45 @@ func TestCheckAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestUDPStormIsBounded(t *testing.T) {
+	t.Parallel()
+	sub := testNet(t)
+	gw := hostAddr(t, sub, 1)
+	up, got := countingSilentUpstream(t)
+	s := newTestServer(t, up)
+	const slots = 4
+	s.forwards = make(chan struct{}, slots)
+	s.budget = time.Second
+	s.SetRecord("n", "ep", Record{Names: []string{"web"}, Addr: netip.MustParseAddr("10.1.0.2")})
+	listenIn(t, s, "n", gw)
+
+	// 300 queries to forward, sent at once: only `slots` of them may be
+	// in flight (the rest are dropped), and local names keep answering.
+	err := inNS(func() error {
+		c, err := net.Dial("udp", netip.AddrPortFrom(gw, 53).String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := range 300 {
+			q := question(strings.Repeat("x", 1+i%50)+".example.test.", mdns.TypeA)
+			if _, err := c.Write(packed(t, q)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	wantA(t, mustExchange(t, gw, netip.Addr{}, "udp", "web.", mdns.TypeA), "10.1.0.2")
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("a local name took %v during the storm", d)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := got.Load(); n == 0 || n > slots {
+		t.Errorf("upstream got %d queries of the storm, want 1..%d", n, slots)
+	}
+}

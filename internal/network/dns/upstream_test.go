@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -116,11 +117,30 @@ func deadUpstream(t testing.TB) netip.AddrPort {
 // silentUpstream returns a 127.0.0.1 port that takes queries and never
 // answers them.
 func silentUpstream(t testing.TB) netip.AddrPort {
+	addr, _ := countingSilentUpstream(t)
+	return addr
+}
+
+// countingSilentUpstream is silentUpstream that also counts the queries it
+// got.
+func countingSilentUpstream(t testing.TB) (netip.AddrPort, *atomic.Int64) {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	return pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65535)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			n.Add(1)
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return pc.LocalAddr().(*net.UDPAddr).AddrPort(), &n
 }
