@@ -60,6 +60,52 @@ func TestStartLatency(t *testing.T) {
 				r.name, median(total), minDur(total), median(create))
 		})
 	}
+	// The same through a pool (Berth's runtime, warm), alternating with
+	// plain starts so that both see the same machine.
+	t.Run("pool", func(t *testing.T) {
+		berth := runtimes(t)[0]
+		c := newContainer(t, berth, "true")
+		c.writeSpec()
+		p, err := shim.NewPool(shim.PoolConfig{ShimBinary: c.cfg.ShimBinary, Runtime: berth.bin, RuntimeRoot: c.cfg.RuntimeRoot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		const n = 20
+		var pooled, plain []time.Duration
+		for i := range 2 * n {
+			cfg := c.cfg
+			cfg.ID = fmt.Sprintf("%s-p%d", c.cfg.ID[:min(len(c.cfg.ID), 24)], i)
+			cfg.StateDir = filepath.Join(t.TempDir(), "s")
+			start := shim.Start
+			if i%2 == 0 {
+				waitForPooled(t, c.cfg.RuntimeRoot, 1)
+				start = p.Start
+			}
+			t0 := time.Now()
+			cl, err := start(ctx(t), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+				t.Fatalf("wait: %+v %v", exit, err)
+			}
+			if err := cl.Delete(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				pooled = append(pooled, time.Since(t0))
+			} else {
+				plain = append(plain, time.Since(t0))
+			}
+			cl.Close()
+		}
+		t.Logf("Start+Start+Wait+Delete of `true`: pooled median %v (min %v), plain median %v (min %v)",
+			median(pooled), minDur(pooled), median(plain), minDur(plain))
+	})
 }
 
 func median(d []time.Duration) time.Duration {
