@@ -4,17 +4,50 @@ import (
 	"context"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/daemon/config"
 	"github.com/berth-project/berth/internal/shim"
 )
 
 // shimLauncher starts containers' shims (internal/shim): each container
-// gets its own berth-shim process, detached from the daemon.
+// gets its own berth-shim process, detached from the daemon. With Berth's
+// runtime as the default, a pool keeps one shim (and its warm runtime)
+// started ahead of the next container.
 type shimLauncher struct {
 	binary string
+	pool   *shim.Pool
+}
+
+// newShimLauncher makes the launcher, and its pool when the default
+// runtime is Berth's own (only it has a warm mode).
+func (d *Daemon) newShimLauncher() shimLauncher {
+	l := shimLauncher{binary: d.shimBinary}
+	rt, ok := d.runtimes[d.cfg.DefaultRuntime]
+	if !ok || d.cfg.DefaultRuntime != config.RuntimeBerth || len(rt.Args) > 0 {
+		return l
+	}
+	pool, err := shim.NewPool(shim.PoolConfig{ShimBinary: d.shimBinary, Runtime: rt.Path, RuntimeRoot: d.runtimeRoot(), Logger: d.log})
+	if err != nil {
+		d.log.Warn("no pool of shims: each container starts its own", "err", err)
+		return l
+	}
+	l.pool = pool
+	return l
+}
+
+// Close ends the pool's waiting shims.
+func (l shimLauncher) Close() error {
+	if l.pool == nil {
+		return nil
+	}
+	return l.pool.Close()
 }
 
 func (l shimLauncher) Start(ctx context.Context, cfg taskConfig) (container.Task, error) {
-	c, err := shim.Start(ctx, shim.Config{
+	start := shim.Start
+	if l.pool != nil {
+		start = l.pool.Start
+	}
+	c, err := start(ctx, shim.Config{
 		ID:          cfg.ID,
 		Bundle:      cfg.Bundle,
 		StateDir:    cfg.StateDir,
