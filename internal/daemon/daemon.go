@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -147,7 +148,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Daemon, ret
 	}
 	d.tasks = o.tasks
 	if d.tasks == nil {
-		d.tasks = shimLauncher{binary: d.shimBinary}
+		d.tasks = d.newShimLauncher()
 	}
 	if err := d.restore(ctx); err != nil {
 		return nil, err
@@ -178,6 +179,9 @@ func (d *Daemon) Close() error {
 			r.closeTask()
 		}
 		d.bg.Wait()
+		if c, ok := d.tasks.(io.Closer); ok {
+			_ = c.Close()
+		}
 		d.closeErr = d.closeStores()
 	})
 	return d.closeErr
