@@ -22,8 +22,10 @@
 // over TCP when the answer is truncated, within a short total budget, keeping
 // the client's query id. When no upstream answers the client gets SERVFAIL.
 //
-// Lifecycle: New, then Listen per network (idempotent for the same address)
-// and SetRecord/DeleteRecord per endpoint in any order; Unlisten when the
+// Lifecycle: New; Listen per network (idempotent for the same address;
+// with the Internal option for an --internal network, whose clients get
+// REFUSED for every name that is not the network's own); SetRecord and
+// DeleteRecord per endpoint, before or after Listen; Unlisten when the
 // network goes away (its records stay until deleted, so a listener can be
 // restarted); Close at daemon shutdown.
 //

@@ -52,19 +52,17 @@ func (s *Server) local(sc *scope, raw []byte, overTCP bool) (*mdns.Msg, []byte) 
 		return nil, s.pack(reply, req, overTCP)
 	}
 	q := req.Question[0]
-	if q.Qclass != mdns.ClassINET && q.Qclass != mdns.ClassANY {
-		return req, nil
-	}
 	idx := sc.idx.Load()
 	name := normalize(q.Name)
-	if e, ok := idx.names[name]; ok {
+	ours := q.Qclass == mdns.ClassINET || q.Qclass == mdns.ClassANY
+	if e, ok := idx.names[name]; ok && ours {
 		reply.SetReply(req)
 		reply.Authoritative = true
 		reply.RecursionAvailable = true
 		reply.Answer = addressAnswers(q, e.rotated())
 		return nil, s.pack(reply, req, overTCP)
 	}
-	if q.Qtype == mdns.TypePTR || q.Qtype == mdns.TypeANY {
+	if ours && (q.Qtype == mdns.TypePTR || q.Qtype == mdns.TypeANY) {
 		if addr, ok := parseReverse(name); ok {
 			if target, ok := idx.ptr[addr]; ok {
 				reply.SetReply(req)
@@ -74,6 +72,10 @@ func (s *Server) local(sc *scope, raw []byte, overTCP bool) (*mdns.Msg, []byte) 
 				return nil, s.pack(reply, req, overTCP)
 			}
 		}
+	}
+	if sc.internal.Load() {
+		reply.SetRcode(req, mdns.RcodeRefused)
+		return nil, s.pack(reply, req, overTCP)
 	}
 	return req, nil
 }

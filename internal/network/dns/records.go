@@ -24,6 +24,9 @@ type scope struct {
 	records map[string]Record // by endpoint id, names normalised
 	l       *listener         // nil while not listening
 
+	// internal: the Internal option of Listen; read by the listeners.
+	internal atomic.Bool
+
 	// idx is rebuilt on every change and read without a lock by the
 	// listeners, so a query never waits for SetRecord.
 	idx atomic.Pointer[index]

@@ -65,12 +65,31 @@ func New(log *slog.Logger, defaultUpstreams []netip.AddrPort) *Server {
 	}
 }
 
+// ListenOption changes how one scope is served.
+type ListenOption func(*listenOptions)
+
+type listenOptions struct {
+	internal bool
+}
+
+// Internal makes the scope answer only its own names: every other query
+// gets REFUSED instead of being forwarded, since the host's resolvers would
+// otherwise be a way out of a network that has none (docker stopped
+// forwarding for internal networks in 26.0 for the same reason).
+func Internal() ListenOption {
+	return func(o *listenOptions) { o.internal = true }
+}
+
 // Listen serves scope (a network id) on addr port 53, UDP and TCP. It fails
 // with an Unavailable error naming the address when either socket cannot be
 // bound (port 53 taken, address not assigned to an interface). Listening
-// again on the same address is a no-op; on another address it is a
-// Conflict.
-func (s *Server) Listen(ctx context.Context, scope string, addr netip.Addr) error {
+// again on the same address is a no-op (the options are applied again); on
+// another address it is a Conflict.
+func (s *Server) Listen(ctx context.Context, scope string, addr netip.Addr, opts ...ListenOption) error {
+	var o listenOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	addr = addr.Unmap()
 	if !addr.IsValid() {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "dns: no address to listen on for network %s", scope)
@@ -83,6 +102,7 @@ func (s *Server) Listen(ctx context.Context, scope string, addr netip.Addr) erro
 	sc := s.scopeLocked(scope)
 	if sc.l != nil {
 		if sc.l.addr.Addr() == addr {
+			sc.internal.Store(o.internal)
 			return nil
 		}
 		return errdefs.Errorf(errdefs.ErrConflict, "dns: network %s already has a resolver on %s", scope, sc.l.addr)
@@ -93,6 +113,7 @@ func (s *Server) Listen(ctx context.Context, scope string, addr netip.Addr) erro
 		return err
 	}
 	sc.l = l
+	sc.internal.Store(o.internal)
 	s.own[l.addr] = struct{}{}
 	l.loops.Add(2)
 	// The loops count in inflight too, so the forwards they start are

@@ -30,9 +30,9 @@ func newTestServer(t *testing.T, defaults ...netip.AddrPort) *Server {
 	return s
 }
 
-func listenIn(t *testing.T, s *Server, scope string, addr netip.Addr) {
+func listenIn(t *testing.T, s *Server, scope string, addr netip.Addr, opts ...ListenOption) {
 	t.Helper()
-	if err := inNS(func() error { return s.Listen(context.Background(), scope, addr) }); err != nil {
+	if err := inNS(func() error { return s.Listen(context.Background(), scope, addr, opts...) }); err != nil {
 		t.Fatalf("Listen(%s, %s): %v", scope, addr, err)
 	}
 }
@@ -580,4 +580,25 @@ func TestUDPStormIsBounded(t *testing.T) {
 	if n := got.Load(); n == 0 || n > slots {
 		t.Errorf("upstream got %d queries of the storm, want 1..%d", n, slots)
 	}
+}
+
+func TestInternalNetworkIsNotForwarded(t *testing.T) {
+	t.Parallel()
+	sub := testNet(t)
+	gw := hostAddr(t, sub, 1)
+	up := newFakeUpstream(t, netip.MustParseAddr("10.9.9.9"))
+	s := newTestServer(t, up.addr)
+	s.SetRecord("n", "ep", Record{Names: []string{"web"}, Addr: netip.MustParseAddr("10.1.0.2")})
+	listenIn(t, s, "n", gw, Internal())
+
+	wantA(t, mustExchange(t, gw, netip.Addr{}, "udp", "web.", mdns.TypeA), "10.1.0.2")
+	if resp := mustExchange(t, gw, netip.Addr{}, "udp", "example.test.", mdns.TypeA); resp.Rcode != mdns.RcodeRefused {
+		t.Fatalf("external name on an internal network: rcode %s, want REFUSED", mdns.RcodeToString[resp.Rcode])
+	}
+	if q := up.seen(); len(q) != 0 {
+		t.Fatalf("an internal network's query reached the upstream: %v", q)
+	}
+	// Listening again without the option lifts it.
+	listenIn(t, s, "n", gw)
+	wantA(t, mustExchange(t, gw, netip.Addr{}, "udp", "example.test.", mdns.TypeA), "10.9.9.9")
 }
