@@ -19,7 +19,7 @@ func TestConnectDisconnect(t *testing.T) {
 	b := e.sleeper("--network", netB)
 	want := nettest.Nth(subnetB, 50)
 
-	if r := e.docker("exec", b, "wget", "-qO-", "-T", "2", "http://"+e.ip(c, netA).String()+"/"); r.exit == 0 {
+	if r := e.docker("exec", b, "timeout", "2", "wget", "-qO-", "http://"+e.ip(c, netA).String()+"/"); r.exit == 0 {
 		t.Fatalf("reachable before connect:\n%s", r)
 	}
 	e.must("network", "connect", "--alias", "joined", "--ip", want.String(), netB, c)
@@ -33,7 +33,7 @@ func TestConnectDisconnect(t *testing.T) {
 		t.Errorf("no eth1 with %s in the container:\n%s", want, addrs)
 	}
 	for _, target := range []string{"joined", c, want.String()} {
-		if got := e.must("exec", b, "wget", "-qO-", "-T", "3", "http://"+target+"/"); got != "page-c" {
+		if got := e.must("exec", b, "timeout", "3", "wget", "-qO-", "http://"+target+"/"); got != "page-c" {
 			t.Errorf("after connect, wget http://%s/ = %q", target, got)
 		}
 	}
@@ -49,7 +49,7 @@ func TestConnectDisconnect(t *testing.T) {
 	if addrs := e.must("exec", c, "ip", "-4", "-o", "addr"); strings.Contains(addrs, "eth1") {
 		t.Errorf("eth1 is still in the container:\n%s", addrs)
 	}
-	if r := e.docker("exec", b, "wget", "-qO-", "-T", "2", "http://"+want.String()+"/"); r.exit == 0 {
+	if r := e.docker("exec", b, "timeout", "2", "wget", "-qO-", "http://"+want.String()+"/"); r.exit == 0 {
 		t.Errorf("reachable after disconnect:\n%s", r)
 	}
 	if r := e.docker("exec", b, "nslookup", "joined"); r.exit == 0 {

@@ -23,7 +23,7 @@ func TestContainerMode(t *testing.T) {
 		if got := e.must("run", "--rm", "--network", mode, "busybox", "cat", "/sys/class/net/eth0/address"); got != mac {
 			t.Errorf("--network %s: eth0's MAC %s, want %s", mode, got, mac)
 		}
-		if got := e.must("run", "--rm", "--network", mode, "busybox", "wget", "-qO-", "-T", "3", "http://127.0.0.1/"); got != "page-owner" {
+		if got := e.must("run", "--rm", "--network", mode, "busybox", "timeout", "3", "wget", "-qO-", "http://127.0.0.1/"); got != "page-owner" {
 			t.Errorf("--network %s: 127.0.0.1:80 = %q", mode, got)
 		}
 	}

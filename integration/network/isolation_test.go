@@ -19,7 +19,7 @@ func TestIsolation(t *testing.T) {
 
 	// Control: the same network works.
 	e.must("exec", a2, "ping", "-c1", "-W2", e.ip(a1, netA).String())
-	if got := e.must("exec", a2, "wget", "-qO-", "-T", "3", "http://"+a1+"/"); got != "page-a1" {
+	if got := e.must("exec", a2, "timeout", "3", "wget", "-qO-", "http://"+a1+"/"); got != "page-a1" {
 		t.Errorf("same network: %q", got)
 	}
 	for _, c := range []struct{ from, to, toNet string }{
@@ -32,7 +32,7 @@ func TestIsolation(t *testing.T) {
 		if r := e.docker("exec", c.from, "ping", "-c1", "-W1", ip); r.exit == 0 {
 			t.Errorf("%s pinged %s (%s) on another network:\n%s", c.from, c.to, ip, r)
 		}
-		if r := e.docker("exec", c.from, "wget", "-qO-", "-T", "2", "http://"+ip+"/"); r.exit == 0 {
+		if r := e.docker("exec", c.from, "timeout", "2", "wget", "-qO-", "http://"+ip+"/"); r.exit == 0 {
 			t.Errorf("%s fetched from %s (%s) on another network:\n%s", c.from, c.to, ip, r)
 		}
 	}

@@ -30,6 +30,10 @@ import (
 // once for the package and imported into each test's daemon.
 var busyboxTar string
 
+// udpechoDir holds testdata/udpecho built static, for bind mounts: busybox
+// has no UDP server.
+var udpechoDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -42,6 +46,13 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	busyboxTar = filepath.Join(dir, "busybox.tar")
+	udpechoDir = filepath.Join(dir, "udpecho")
+	build := exec.Command(goTool(), "build", "-o", filepath.Join(udpechoDir, "udpecho"), "./testdata/udpecho")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build testdata/udpecho: %v\n%s", err, out)
+		return 1
+	}
 	if os.Geteuid() == 0 {
 		script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "mkbusybox.sh"))
 		if err == nil {
@@ -53,4 +64,12 @@ func run(m *testing.M) int {
 	}
 	// Without root every test fails with testenv.RequireRoot's reason.
 	return m.Run()
+}
+
+// goTool is the go command that runs the tests.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
 }

@@ -19,7 +19,7 @@ func TestNamesAndAliases(t *testing.T) {
 
 	for _, target := range []string{web, "www", "site", webID} {
 		e.must("exec", client, "ping", "-c1", "-W2", target)
-		if got := e.must("exec", client, "wget", "-qO-", "-T", "3", "http://"+target+"/"); got != "hello-web" {
+		if got := e.must("exec", client, "timeout", "3", "wget", "-qO-", "http://"+target+"/"); got != "hello-web" {
 			t.Errorf("wget http://%s/ from %s = %q, want hello-web", target, client, got)
 		}
 	}
@@ -29,7 +29,7 @@ func TestNamesAndAliases(t *testing.T) {
 	// The other way, and from a container started afterwards.
 	e.must("exec", web, "ping", "-c1", "-W2", "cli")
 	e.must("exec", web, "ping", "-c1", "-W2", client)
-	if got := e.must("run", "--rm", "--network", net, "busybox", "wget", "-qO-", "-T", "3", "http://www/"); got != "hello-web" {
+	if got := e.must("run", "--rm", "--network", net, "busybox", "timeout", "3", "wget", "-qO-", "http://www/"); got != "hello-web" {
 		t.Errorf("wget http://www/ from a new container = %q", got)
 	}
 	// Names of removed containers are gone.

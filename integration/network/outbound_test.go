@@ -20,7 +20,7 @@ func TestOutbound(t *testing.T) {
 	internal, internalSubnet := e.network("--internal")
 
 	for _, n := range []string{"bridge", user} {
-		got := e.must("run", "--rm", "--network", n, "busybox", "wget", "-qO-", "-T", "5", whoami)
+		got := e.must("run", "--rm", "--network", n, "busybox", "timeout", "5", "wget", "-qO-", whoami)
 		if got != remote.HostAddr.String() {
 			t.Errorf("on %s: the remote host saw %q, want the host's address %s (masquerade)", n, got, remote.HostAddr)
 		}
@@ -30,7 +30,7 @@ func TestOutbound(t *testing.T) {
 	if routes := e.must("exec", c, "ip", "route"); strings.Contains(routes, "default") {
 		t.Errorf("a container on an internal network has a default route:\n%s", routes)
 	}
-	if r := e.docker("exec", c, "wget", "-qO-", "-T", "2", whoami); r.exit == 0 {
+	if r := e.docker("exec", c, "timeout", "2", "wget", "-qO-", whoami); r.exit == 0 {
 		t.Errorf("a container on an internal network reached the remote host:\n%s", r)
 	}
 	if r := e.docker("exec", c, "ping", "-c1", "-W1", remote.Addr.String()); r.exit == 0 {
@@ -41,7 +41,7 @@ func TestOutbound(t *testing.T) {
 	p := e.sleeper("--network", internal, "--cap-add", "NET_ADMIN")
 	gw := nettest.Nth(internalSubnet, 1).String()
 	e.must("exec", p, "ip", "route", "add", remote.Subnet.String(), "via", gw)
-	if r := e.docker("exec", p, "wget", "-qO-", "-T", "2", whoami); r.exit == 0 {
+	if r := e.docker("exec", p, "timeout", "2", "wget", "-qO-", whoami); r.exit == 0 {
 		t.Errorf("an internal network forwarded to the remote host:\n%s", r)
 	}
 	// Members of the internal network still reach each other.

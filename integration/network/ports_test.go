@@ -1,6 +1,7 @@
 package network_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -48,7 +49,7 @@ func TestPublishedPort(t *testing.T) {
 	// Another container reaches it through the host's address on the
 	// default bridge (the gateway).
 	url := fmt.Sprintf("http://%s:%d/", e.d.BridgeGateway, hp)
-	if got := e.must("run", "--rm", "busybox", "wget", "-qO-", "-T", "3", url); got != "hello-published" {
+	if got := e.must("run", "--rm", "busybox", "timeout", "3", "wget", "-qO-", url); got != "hello-published" {
 		t.Errorf("from a container: wget %s = %q", url, got)
 	}
 
@@ -67,23 +68,21 @@ func TestPublishedPort(t *testing.T) {
 		t.Errorf("docker port %s 80 = %q", local, got)
 	}
 
-	// UDP: a datagram to the published port reaches the container.
-	up := freePort(t)
-	udp := e.name()
-	e.must("run", "-d", "--name", udp, "-p", fmt.Sprintf("%d:9000/udp", up), "busybox",
-		"sh", "-c", "nc -u -l -p 9000 > /tmp/got")
-	eventually(t, "a datagram through the published UDP port", func() error {
-		c, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(int(up)))
-		if err != nil {
-			return err
+	// UDP: a datagram to the published port reaches the container and
+	// the answer comes back, from the host and from the client host.
+	up := freeUDPPort(t)
+	e.must("run", "-d", "-p", fmt.Sprintf("%d:9000/udp", up),
+		"-v", udpechoDir+":/opt/udp:ro", "busybox", "/opt/udp/udpecho", "9000")
+	for what, dial := range map[string]func(context.Context, string, string) (net.Conn, error){
+		"host 127.0.0.1":      (&net.Dialer{}).DialContext,
+		"client host to veth": client.Dial,
+	} {
+		addr := fmt.Sprintf("127.0.0.1:%d", up)
+		if what != "host 127.0.0.1" {
+			addr = fmt.Sprintf("%s:%d", client.HostAddr, up)
 		}
-		_, _ = c.Write([]byte("datagram\n"))
-		c.Close()
-		if got := e.must("exec", udp, "cat", "/tmp/got"); !strings.Contains(got, "datagram") {
-			return fmt.Errorf("the container got %q", got)
-		}
-		return nil
-	})
+		eventually(t, what+": UDP echo through "+addr, func() error { return udpEcho(dial, addr) })
+	}
 
 	e.must("rm", "-f", web, local)
 	if got, err := get(host, fmt.Sprintf("http://127.0.0.1:%d/", hp)); err == nil {
@@ -166,4 +165,39 @@ func ephemeralRange(t *testing.T) (int, int) {
 		t.Fatalf("ip_local_port_range: %q", data)
 	}
 	return lo, hi
+}
+
+// udpEcho sends a datagram to addr and wants udpecho's answer.
+func udpEcho(dial func(context.Context, string, string) (net.Conn, error), addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := dial(ctx, "udp4", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("datagram")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if got := string(buf[:n]); got != "echo: datagram" {
+		return fmt.Errorf("answer %q", got)
+	}
+	return nil
+}
+
+// freeUDPPort is a UDP port nothing listens on right now.
+func freeUDPPort(t *testing.T) uint16 {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return uint16(pc.LocalAddr().(*net.UDPAddr).Port)
 }
