@@ -9,6 +9,7 @@ func (a *app) addCommands(root *cobra.Command) {
 		// Management groups.
 		newContainerCommand(a),
 		newImageCommand(a),
+		newNetworkCommand(a),
 		newSystemCommand(a),
 
 		// Container shortcuts.

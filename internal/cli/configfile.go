@@ -21,8 +21,10 @@ type configFile struct {
 	Auths        map[string]authEntry
 	PsFormat     string
 	ImagesFormat string
-	StatsFormat  string
-	DetachKeys   string
+	// NetworksFormat is network ls's default --format.
+	NetworksFormat string
+	StatsFormat    string
+	DetachKeys     string
 }
 
 // authEntry is one registry's saved login: base64("user:password").
@@ -53,6 +55,7 @@ func loadConfig(dir string) (*configFile, error) {
 		return s
 	}
 	cf.PsFormat, cf.ImagesFormat, cf.StatsFormat, cf.DetachKeys = str("psFormat"), str("imagesFormat"), str("statsFormat"), str("detachKeys")
+	cf.NetworksFormat = str("networksFormat")
 	if a, ok := cf.raw["auths"]; ok {
 		if err := json.Unmarshal(a, &cf.Auths); err != nil {
 			return nil, fmt.Errorf("loading config file: %s: %w", cf.path, err)
