@@ -1,0 +1,349 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/network/dns"
+)
+
+// Connect attaches the sandbox at nsPath to a network: an address from the
+// network's pool (or cfg.IPv4), a veth pair whose host side hangs off the
+// bridge and whose peer is created directly inside the sandbox as
+// eth0, eth1..., the address and (DefaultRoute, not internal) the default
+// route there, the published ports, and the endpoint's names in the
+// network's resolver.
+//
+// Errors: NotFound for an unknown network; Conflict if the container is
+// already on it or a host port is taken; InvalidParameter for a bad --ip
+// (outside the subnet, in use), aliases or --ip on the default bridge.
+// A failure half-way undoes everything done so far.
+func (m *Manager) Connect(ctx context.Context, nsPath string, cfg EndpointConfig) (Endpoint, error) {
+	ep, n, err := m.reserve(nsPath, cfg)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if err := m.plumb(ctx, ep, n); err != nil {
+		m.forget(ep)
+		return Endpoint{}, err
+	}
+	return ep.public(), nil
+}
+
+// reserve checks cfg and, under the lock, holds the address, the ports and
+// the interface name, and writes the endpoint's record.
+func (m *Manager) reserve(nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, error) {
+	if err := checkContainerID(cfg.ContainerID); err != nil {
+		return nil, nil, err
+	}
+	if nsPath == "" {
+		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container %s has no network sandbox", cfg.ContainerID)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ns, err := m.lookup(cfg.Network)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := ns.rec
+	switch n.Driver {
+	case driverHost:
+		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container cannot be disconnected from host network or connected to host network")
+	case driverNull:
+		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container cannot be connected to multiple networks with one of the networks in private (none) mode")
+	}
+	used := map[string]bool{}
+	for _, ep := range m.eps {
+		if ep.ContainerID != cfg.ContainerID {
+			continue
+		}
+		if ep.NetworkID == n.ID {
+			return nil, nil, errdefs.Errorf(errdefs.ErrConflict, "endpoint with name %s already exists in network %s", strings.TrimPrefix(cfg.ContainerName, "/"), n.Name)
+		}
+		used[ep.IfName] = true
+	}
+	if !n.userNetwork() && len(cfg.Aliases) > 0 {
+		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "network-scoped alias is supported only for containers in user defined networks")
+	}
+
+	id := newID()
+	addr := cfg.IPv4
+	if addr.IsValid() {
+		switch {
+		case !n.UserSubnet:
+			return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets")
+		case !addr.Is4() || !ns.pool.usable(addr) || (n.IPRange.IsValid() && !n.IPRange.Contains(addr)):
+			return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address %s", addr)
+		case ns.pool.used[addr] != "":
+			return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "Address already in use")
+		}
+	} else {
+		var ok bool
+		if addr, ok = ns.pool.next(); !ok {
+			return nil, nil, errdefs.Errorf(errdefs.ErrUnavailable, "no available IPv4 addresses on this network's address pools: %s (%s)", n.Name, n.ID)
+		}
+	}
+
+	var ports []PortBinding
+	if !n.Internal && len(cfg.Ports) > 0 {
+		var defIP netip.Addr
+		if v := n.Options[optHostBinding]; v != "" {
+			if a, err := netip.ParseAddr(v); err == nil && !a.IsUnspecified() {
+				defIP = a
+			}
+		}
+		if ports, err = m.takePorts(id, cfg.Ports, defIP); err != nil {
+			return nil, nil, err
+		}
+	}
+	ns.pool.hold(addr, id)
+
+	ifname := ""
+	for i := 0; ifname == ""; i++ {
+		if name := "eth" + strconv.Itoa(i); !used[name] {
+			ifname = name
+		}
+	}
+	mac := cfg.MAC
+	if mac == nil {
+		a := addr.As4()
+		mac = net.HardwareAddr{0x02, 0x42, a[0], a[1], a[2], a[3]}
+	}
+	ep := &epRecord{
+		Endpoint: Endpoint{
+			ID: id, NetworkID: n.ID, NetworkName: n.Name, ContainerID: cfg.ContainerID,
+			IfName: ifname, HostIfName: "v" + id[:14],
+			Address: netip.PrefixFrom(addr, n.Subnet.Bits()), Gateway: n.Gateway,
+			MAC: slices.Clone(mac), Aliases: slices.Clone(cfg.Aliases), Ports: ports,
+		},
+		ContainerName: strings.TrimPrefix(cfg.ContainerName, "/"),
+		Hostname:      cfg.Hostname,
+		NsPath:        nsPath,
+		DefaultRoute:  cfg.DefaultRoute,
+		Upstreams:     slices.Clone(cfg.Upstreams),
+	}
+	if n.userNetwork() {
+		ep.DNS = n.Gateway
+	}
+	// The record before the veth: after a crash, Reconcile finds every
+	// veth it may have to remove through a record or its bridge.
+	if err := m.store.putEndpoint(ep); err != nil {
+		ns.pool.release(addr, id)
+		m.releasePorts(id, ports)
+		return nil, nil, err
+	}
+	m.eps[id] = ep
+	return ep, n, nil
+}
+
+// forget releases what reserve held and removes the record.
+func (m *Manager) forget(ep *epRecord) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := m.nets[ep.NetworkID]; n != nil {
+		n.pool.release(ep.Address.Addr(), ep.ID)
+	}
+	m.releasePorts(ep.ID, ep.Ports)
+	delete(m.eps, ep.ID)
+	if err := m.store.deleteEndpoint(ep.ID); err != nil {
+		m.log.Warn("network: removing an endpoint record", "endpoint", ep.ID, "err", err)
+	}
+}
+
+// plumb makes the endpoint real: veth, address, route, firewall, DNS. On
+// error it has undone its own steps.
+func (m *Manager) plumb(ctx context.Context, ep *epRecord, n *netRecord) (err error) {
+	nsfd, err := unix.Open(ep.NsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open network sandbox", Path: ep.NsPath, Err: err}
+	}
+	defer unix.Close(nsfd)
+
+	h, err := routeHandle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	br, err := h.LinkByName(n.Bridge)
+	if err != nil {
+		return fmt.Errorf("network %s: bridge %s: %w", n.Name, n.Bridge, err)
+	}
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{
+			Name: ep.HostIfName, MTU: n.mtu(m.cfg.MTU), MasterIndex: br.Attrs().Index,
+			Flags: net.FlagUp, TxQLen: -1,
+		},
+		PeerName:         ep.IfName,
+		PeerHardwareAddr: ep.MAC,
+		PeerNamespace:    netlink.NsFd(nsfd),
+	}
+	if err := h.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s (%s in the sandbox): %w", ep.HostIfName, ep.IfName, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = deleteLink(h, ep.HostIfName)
+		}
+	}()
+
+	in, err := routeHandleIn(nsfd, m.hostNS)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	link, err := in.LinkByName(ep.IfName)
+	if err != nil {
+		return fmt.Errorf("sandbox %s: %w", ep.IfName, err)
+	}
+	if err := in.AddrAdd(link, &netlink.Addr{IPNet: ipNet(ep.Address)}); err != nil {
+		return fmt.Errorf("sandbox %s: add address %s: %w", ep.IfName, ep.Address, err)
+	}
+	if err := in.LinkSetUp(link); err != nil {
+		return fmt.Errorf("sandbox %s: up: %w", ep.IfName, err)
+	}
+	// Both ends have carrier now, but the kernel applies it (qdisc,
+	// operstate, the bridge port's forwarding state) in its linkwatch
+	// work, a moment later; a first ARP sent before then is lost and
+	// retried only after a second. RTM_GETLINK of one device runs its
+	// pending linkwatch event at once (rtnl_getlink: linkwatch_sync_dev),
+	// so these two reads make the endpoint usable when Connect returns.
+	if _, err := h.LinkByName(ep.HostIfName); err != nil {
+		return fmt.Errorf("veth %s: %w", ep.HostIfName, err)
+	}
+	if _, err := in.LinkByIndex(link.Attrs().Index); err != nil {
+		return fmt.Errorf("sandbox %s: %w", ep.IfName, err)
+	}
+	if ep.DefaultRoute && !n.Internal {
+		route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: ep.Gateway.AsSlice()}
+		if err := in.RouteAdd(route); err != nil {
+			return fmt.Errorf("sandbox: default route via %s: %w", ep.Gateway, err)
+		}
+	}
+
+	if len(ep.Ports) > 0 {
+		if err := m.fw.SetPorts(ctx, ep.ID, fwMappings(ep, n.Bridge)); err != nil {
+			return fmt.Errorf("publish ports: %w", err)
+		}
+	}
+	if n.userNetwork() {
+		m.dns.SetRecord(n.ID, ep.ID, dnsRecord(ep))
+		m.dns.SetUpstreams(ep.Address.Addr(), ep.Upstreams)
+	}
+	return nil
+}
+
+// dnsRecord is what the resolver answers for ep: container name, aliases
+// and short id, lower-case.
+func dnsRecord(ep *epRecord) dns.Record {
+	var names []string
+	add := func(s string) {
+		s = strings.ToLower(strings.TrimSuffix(s, "."))
+		if s != "" && !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	add(ep.ContainerName)
+	for _, a := range ep.Aliases {
+		add(a)
+	}
+	if len(ep.ContainerID) >= 12 {
+		add(ep.ContainerID[:12])
+	}
+	return dns.Record{Names: names, Addr: ep.Address.Addr()}
+}
+
+// Disconnect detaches a container from a network: veth, published ports,
+// resolver records, address. NotFound when it is not connected.
+func (m *Manager) Disconnect(ctx context.Context, containerID, network string) error {
+	m.mu.Lock()
+	var ep *epRecord
+	n, err := m.lookup(network)
+	if err == nil {
+		for _, e := range m.eps {
+			if e.ContainerID == containerID && e.NetworkID == n.rec.ID {
+				ep = e
+				break
+			}
+		}
+		if ep == nil {
+			err = errdefs.Errorf(errdefs.ErrNotFound, "container %s is not connected to network %s", containerID, n.rec.Name)
+		}
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	h, err := routeHandle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return m.release(ctx, h, ep)
+}
+
+// release undoes an endpoint entirely. Its veth may be gone already (the
+// sandbox died): that is no error.
+func (m *Manager) release(ctx context.Context, h *netlink.Handle, ep *epRecord) error {
+	var errs []error
+	if err := deleteLink(h, ep.HostIfName); err != nil {
+		errs = append(errs, err)
+	}
+	if len(ep.Ports) > 0 {
+		if err := m.fw.DeletePorts(ctx, ep.ID); err != nil {
+			errs = append(errs, fmt.Errorf("unpublish ports: %w", err))
+		}
+	}
+	m.mu.Lock()
+	n := m.nets[ep.NetworkID]
+	m.mu.Unlock()
+	if n != nil && n.rec.userNetwork() {
+		m.dns.DeleteRecord(n.rec.ID, ep.ID)
+		m.dns.SetUpstreams(ep.Address.Addr(), nil)
+	}
+	if err := errors.Join(errs...); err != nil {
+		// Keep the record: the next Reconcile tries again.
+		return err
+	}
+	m.forget(ep)
+	return nil
+}
+
+// Endpoints lists a container's endpoints, eth0 first.
+func (m *Manager) Endpoints(containerID string) []Endpoint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Endpoint
+	for _, ep := range m.eps {
+		if ep.ContainerID == containerID {
+			out = append(out, ep.public())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i].IfName) != len(out[j].IfName) {
+			return len(out[i].IfName) < len(out[j].IfName)
+		}
+		return out[i].IfName < out[j].IfName
+	})
+	return out
+}
+
+// public is a copy the caller may keep and change.
+func (ep *epRecord) public() Endpoint {
+	e := ep.Endpoint
+	e.MAC = slices.Clone(ep.MAC)
+	e.Aliases = slices.Clone(ep.Aliases)
+	e.Ports = slices.Clone(ep.Ports)
+	return e
+}

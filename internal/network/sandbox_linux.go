@@ -1,0 +1,253 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// A sandbox is a network namespace kept alive by a bind mount of its nsfs
+// file at <ExecRoot>/<container id>, so it outlives the daemon (live
+// restore) and the container's process can join it by path.
+//
+// Making a namespace costs a thread (unshare works on the calling thread
+// only) and, in the kernel, most of a millisecond; the sandboxes type keeps
+// a few ready as open nsfs descriptors, refilled in the background, so
+// NewSandbox on the hot path is a create, a bind mount and a close. Pooled
+// namespaces are plain descriptors: a daemon that dies leaks none of them.
+
+// poolSize is how many ready namespaces wait; two cover a burst of starts
+// while the refill catches up.
+const poolSize = 2
+
+type sandboxes struct {
+	dir    string
+	pool   chan int // nsfs descriptors with loopback up
+	refill chan struct{}
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newSandboxes(dir string) (*sandboxes, error) {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, err
+	}
+	s := &sandboxes{
+		dir:    dir,
+		pool:   make(chan int, poolSize),
+		refill: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.filler()
+	s.kick()
+	return s, nil
+}
+
+func (s *sandboxes) kick() {
+	select {
+	case s.refill <- struct{}{}:
+	default:
+	}
+}
+
+// filler keeps the pool full until close.
+func (s *sandboxes) filler() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.refill:
+		}
+		for len(s.pool) < cap(s.pool) {
+			fd, err := makeNetns()
+			if err != nil {
+				// The hot path makes its own then, and reports the error.
+				break
+			}
+			select {
+			case s.pool <- fd:
+			case <-s.stop:
+				unix.Close(fd)
+				return
+			}
+		}
+	}
+}
+
+func (s *sandboxes) close() {
+	close(s.stop)
+	s.wg.Wait()
+	for {
+		select {
+		case fd := <-s.pool:
+			unix.Close(fd)
+		default:
+			return
+		}
+	}
+}
+
+func (s *sandboxes) path(id string) string { return filepath.Join(s.dir, id) }
+
+// create makes the sandbox of container id. A sandbox already mounted
+// there is a Conflict; a bare file (a crash between create and mount) is
+// reused.
+func (s *sandboxes) create(id string) (string, error) {
+	if err := checkContainerID(id); err != nil {
+		return "", err
+	}
+	var fd int
+	select {
+	case fd = <-s.pool:
+	default:
+		var err error
+		if fd, err = makeNetns(); err != nil {
+			return "", err
+		}
+	}
+	defer unix.Close(fd)
+	defer s.kick()
+
+	path := s.path(id)
+	f, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
+	switch {
+	case err == nil:
+		unix.Close(f)
+	case errors.Is(err, unix.EEXIST):
+		if isNsfs(path) {
+			return "", errdefs.Errorf(errdefs.ErrConflict, "network sandbox of container %s already exists", id)
+		}
+	default:
+		return "", &os.PathError{Op: "create", Path: path, Err: err}
+	}
+	src := "/proc/self/fd/" + strconv.Itoa(fd)
+	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+		_ = os.Remove(path)
+		return "", fmt.Errorf("mount %s on %s (MS_BIND): %w", src, path, err)
+	}
+	return path, nil
+}
+
+// remove unmounts and deletes container id's sandbox; absent is no error.
+func (s *sandboxes) remove(id string) error {
+	if err := checkContainerID(id); err != nil {
+		return err
+	}
+	return removeNetnsFile(s.path(id))
+}
+
+func removeNetnsFile(path string) error {
+	// MNT_DETACH: a process still inside keeps the namespace; the name goes.
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s (MNT_DETACH): %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// isNsfs says whether path is a mounted namespace file.
+func isNsfs(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// checkContainerID keeps ids to a single path element.
+func checkContainerID(id string) error {
+	if id == "" || id == "." || id == ".." || filepath.Base(id) != id {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid container id %q", id)
+	}
+	return nil
+}
+
+// makeNetns returns a descriptor of a new network namespace whose loopback
+// is up. The thread that made it stays in it and is thrown away: the
+// goroutine exits still locked, so the Go scheduler never runs anything
+// else on a thread in the wrong namespace.
+func makeNetns() (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	var work func()
+	work = func() {
+		runtime.LockOSThread() // never unlocked, on purpose (see above)
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread is never thrown away, only parked, and
+			// /proc/self and /proc/net show its namespace: unshare on
+			// another one. While this goroutine holds the main thread,
+			// the new goroutine cannot run on it.
+			done := make(chan struct{})
+			go func() { work(); close(done) }()
+			<-done
+			runtime.UnlockOSThread()
+			return
+		}
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- result{-1, fmt.Errorf("unshare(CLONE_NEWNET): %w", err)}
+			return
+		}
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- result{-1, &os.PathError{Op: "open", Path: "/proc/thread-self/ns/net", Err: err}}
+			return
+		}
+		if err := loopbackUp(); err != nil {
+			unix.Close(fd)
+			ch <- result{-1, err}
+			return
+		}
+		ch <- result{fd, nil}
+	}
+	go work()
+	r := <-ch
+	return r.fd, r.err
+}
+
+// loopbackUp sets IFF_UP on lo of the calling thread's namespace with two
+// ioctls, cheaper than a netlink socket for one flag.
+func loopbackUp() error {
+	sock, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(sock)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(sock, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("ioctl(lo, SIOCGIFFLAGS): %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(sock, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("ioctl(lo, SIOCSIFFLAGS): %w", err)
+	}
+	return nil
+}
+
+// NewSandbox creates container id's network namespace, bind-mounted at
+// <ExecRoot>/<id> with loopback up, and returns its path.
+func (m *Manager) NewSandbox(ctx context.Context, containerID string) (string, error) {
+	return m.sandboxes.create(containerID)
+}
+
+// RemoveSandbox unmounts and removes container id's namespace file; an
+// absent one is not an error. Endpoints still connected lose their veth
+// with the namespace; Disconnect first to release their addresses.
+func (m *Manager) RemoveSandbox(ctx context.Context, containerID string) error {
+	return m.sandboxes.remove(containerID)
+}

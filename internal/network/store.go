@@ -1,0 +1,143 @@
+package network
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berth-project/berth/internal/atomicfile"
+)
+
+// The store is one JSON file per network (<Root>/networks/<id>.json) and
+// one per endpoint (<Root>/endpoints/<id>.json); an endpoint's file is its
+// address and port allocation. Files are replaced atomically, so a crash
+// leaves each one old or new.
+//
+// Durability differs on purpose: network records are fsynced (rare,
+// user-made), endpoint records are not. An endpoint only means something
+// while its container's namespace exists; a daemon crash keeps the page
+// cache, and a machine crash kills every container, so an endpoint record
+// lost to a power cut is one Reconcile would have released anyway. That
+// keeps fsync off the container-start path.
+
+type netRecord struct {
+	Network
+	// UserSubnet is true when the user gave the subnet: only then may an
+	// endpoint ask for a fixed address (docker's rule).
+	UserSubnet bool `json:",omitempty"`
+	MTU        int  `json:",omitempty"`
+}
+
+type epRecord struct {
+	Endpoint
+	ContainerName string           `json:",omitempty"`
+	Hostname      string           `json:",omitempty"`
+	NsPath        string           `json:",omitempty"`
+	DefaultRoute  bool             `json:",omitempty"`
+	Upstreams     []netip.AddrPort `json:",omitempty"`
+}
+
+type store struct {
+	root string
+	log  *slog.Logger
+}
+
+func (s store) networksDir() string  { return filepath.Join(s.root, "networks") }
+func (s store) endpointsDir() string { return filepath.Join(s.root, "endpoints") }
+
+func (s store) init() error {
+	for _, d := range []string{s.networksDir(), s.endpointsDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// load reads every record of dir into out (one per file), removes the
+// temporary files a crash left and skips, with a warning, files it cannot
+// decode rather than refusing to start.
+func load[T any](s store, dir string, out *[]T) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		if strings.HasPrefix(name, atomicfile.DefaultTempPrefix) {
+			_ = os.Remove(path)
+			continue
+		}
+		if !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var r T
+		if err := json.Unmarshal(data, &r); err != nil {
+			s.log.Warn("network: skipping an unreadable record", "path", path, "err", err)
+			continue
+		}
+		*out = append(*out, r)
+	}
+	return nil
+}
+
+func (s store) loadNetworks() ([]netRecord, error) {
+	var out []netRecord
+	return out, load(s, s.networksDir(), &out)
+}
+
+func (s store) loadEndpoints() ([]epRecord, error) {
+	var out []epRecord
+	return out, load(s, s.endpointsDir(), &out)
+}
+
+func (s store) putNetwork(r *netRecord) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(s.networksDir(), r.ID+".json"), data, 0o600); err != nil {
+		return fmt.Errorf("network %s: store: %w", r.Name, err)
+	}
+	return nil
+}
+
+func (s store) putEndpoint(r *epRecord) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(s.endpointsDir(), r.ID+".json"), data, 0o600, atomicfile.WithoutSync()); err != nil {
+		return fmt.Errorf("endpoint %s: store: %w", r.ID, err)
+	}
+	return nil
+}
+
+func removeRecord(path string, sync bool) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if sync {
+		return atomicfile.SyncDir(filepath.Dir(path))
+	}
+	return nil
+}
+
+func (s store) deleteNetwork(id string) error {
+	return removeRecord(filepath.Join(s.networksDir(), id+".json"), true)
+}
+
+func (s store) deleteEndpoint(id string) error {
+	return removeRecord(filepath.Join(s.endpointsDir(), id+".json"), false)
+}
