@@ -16,14 +16,13 @@ import (
 // default), so an answer we would produce later serves nobody.
 const defaultBudget = 2 * time.Second
 
-// forward sends req to client's upstreams in order and returns the first
-// useful answer, packed, with the client's id. An upstream that fails,
-// times out or answers SERVFAIL or REFUSED hands over to the next; when
-// none answers, the client gets SERVFAIL (or the last such answer).
-func (s *Server) forward(ctx context.Context, client netip.Addr, req *mdns.Msg, overTCP bool) []byte {
+// forward sends req to ups in order and returns the first useful answer,
+// packed, with the client's id. An upstream that fails, times out or
+// answers SERVFAIL or REFUSED hands over to the next; when none answers,
+// the client gets SERVFAIL (or the last such answer).
+func (s *Server) forward(ctx context.Context, ups []netip.AddrPort, req *mdns.Msg, overTCP bool) []byte {
 	ctx, cancel := context.WithTimeout(ctx, s.budget)
 	defer cancel()
-	ups := s.upstreamsFor(client)
 	var last *mdns.Msg
 	for i, up := range ups {
 		if ctx.Err() != nil {

@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,38 +19,40 @@ const ttl = 600
 // (local on the read loop, forward on a bounded slot); FuzzHandle drives it
 // whole.
 func (s *Server) handle(ctx context.Context, sc *scope, client netip.Addr, raw []byte, overTCP bool) []byte {
-	req, reply := s.local(sc, raw, overTCP)
+	req, ups, reply := s.local(sc, client, raw, overTCP)
 	if req == nil {
 		return reply
 	}
-	return s.forward(ctx, client, req, overTCP)
+	return s.forward(ctx, ups, req, overTCP)
 }
 
 // local answers raw from sc's names. It returns the packed reply, or the
-// parsed request when it must be forwarded, or neither when raw is to be
-// dropped (not a query, too short to answer).
-func (s *Server) local(sc *scope, raw []byte, overTCP bool) (*mdns.Msg, []byte) {
+// parsed request and the upstreams to forward it to, or nothing when raw
+// is to be dropped (not a query, too short to answer). What needs no
+// upstream (there is none, an internal network's stranger names) is
+// answered here too, without taking a forwarding slot.
+func (s *Server) local(sc *scope, client netip.Addr, raw []byte, overTCP bool) (*mdns.Msg, []netip.AddrPort, []byte) {
 	const headerLen = 12
 	if len(raw) < headerLen || raw[2]&0x80 != 0 {
 		// Too short to carry an id, or a response: answering either could
 		// start a loop between two servers.
-		return nil, nil
+		return nil, nil, nil
 	}
 	req := new(mdns.Msg)
 	if err := req.Unpack(raw); err != nil {
-		return nil, formErr(raw)
+		return nil, nil, formErr(raw)
 	}
 	if req.Response {
-		return nil, nil
+		return nil, nil, nil
 	}
 	reply := new(mdns.Msg)
 	switch {
 	case req.Opcode != mdns.OpcodeQuery:
 		reply.SetRcode(req, mdns.RcodeNotImplemented)
-		return nil, s.pack(reply, req, overTCP)
+		return nil, nil, s.pack(reply, req, overTCP)
 	case len(req.Question) != 1:
 		reply.SetRcode(req, mdns.RcodeFormatError)
-		return nil, s.pack(reply, req, overTCP)
+		return nil, nil, s.pack(reply, req, overTCP)
 	}
 	q := req.Question[0]
 	idx := sc.idx.Load()
@@ -60,7 +63,7 @@ func (s *Server) local(sc *scope, raw []byte, overTCP bool) (*mdns.Msg, []byte) 
 		reply.Authoritative = true
 		reply.RecursionAvailable = true
 		reply.Answer = addressAnswers(q, e.rotated())
-		return nil, s.pack(reply, req, overTCP)
+		return nil, nil, s.pack(reply, req, overTCP)
 	}
 	if ours && (q.Qtype == mdns.TypePTR || q.Qtype == mdns.TypeANY) {
 		if addr, ok := parseReverse(name); ok {
@@ -69,15 +72,22 @@ func (s *Server) local(sc *scope, raw []byte, overTCP bool) (*mdns.Msg, []byte) 
 				reply.Authoritative = true
 				reply.RecursionAvailable = true
 				reply.Answer = []mdns.RR{&mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: target}}
-				return nil, s.pack(reply, req, overTCP)
+				return nil, nil, s.pack(reply, req, overTCP)
 			}
 		}
 	}
-	if sc.internal.Load() {
-		reply.SetRcode(req, mdns.RcodeRefused)
-		return nil, s.pack(reply, req, overTCP)
+	ups := s.upstreamsFor(client)
+	if subnet := sc.internal.Load(); subnet != nil {
+		ups = slices.DeleteFunc(slices.Clone(ups), func(up netip.AddrPort) bool { return !subnet.Contains(up.Addr()) })
+		if len(ups) == 0 {
+			reply.SetRcode(req, mdns.RcodeRefused)
+			return nil, nil, s.pack(reply, req, overTCP)
+		}
 	}
-	return req, nil
+	if len(ups) == 0 {
+		return nil, nil, s.pack(servFail(req), req, overTCP)
+	}
+	return req, ups, nil
 }
 
 // addressAnswers returns the A and AAAA records of addrs that q asks for;

@@ -90,7 +90,7 @@ func (s *Server) serveUDP(sc *scope, l *listener) {
 		}
 		// The request may keep slices of the packet, and buf is reused.
 		pkt := append([]byte(nil), buf[:n]...)
-		req, reply := s.local(sc, pkt, false)
+		req, ups, reply := s.local(sc, from.Addr().Unmap(), pkt, false)
 		if reply != nil {
 			_, _ = l.udp.WriteToUDPAddrPort(reply, from)
 			continue
@@ -110,7 +110,7 @@ func (s *Server) serveUDP(sc *scope, l *listener) {
 			defer func() { <-s.forwards }()
 			ctx, cancel := s.forwardContext()
 			defer cancel()
-			if out := s.forward(ctx, from.Addr(), req, false); out != nil {
+			if out := s.forward(ctx, ups, req, false); out != nil {
 				_, _ = l.udp.WriteToUDPAddrPort(out, from)
 			}
 		}()
@@ -175,10 +175,10 @@ func (s *Server) serveConn(sc *scope, l *listener, c *net.TCPConn) {
 		if _, err := io.ReadFull(c, pkt); err != nil {
 			return
 		}
-		req, reply := s.local(sc, pkt, true)
+		req, ups, reply := s.local(sc, client, pkt, true)
 		if req != nil {
 			ctx, cancel := s.forwardContext()
-			reply = s.forward(ctx, client, req, true)
+			reply = s.forward(ctx, ups, req, true)
 			cancel()
 		}
 		if reply == nil {

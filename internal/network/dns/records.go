@@ -24,8 +24,9 @@ type scope struct {
 	records map[string]Record // by endpoint id, names normalised
 	l       *listener         // nil while not listening
 
-	// internal: the Internal option of Listen; read by the listeners.
-	internal atomic.Bool
+	// internal is the subnet of Listen's Internal option, nil for a
+	// network with a way out; read by the listeners.
+	internal atomic.Pointer[netip.Prefix]
 
 	// idx is rebuilt on every change and read without a lock by the
 	// listeners, so a query never waits for SetRecord.

@@ -69,15 +69,18 @@ func New(log *slog.Logger, defaultUpstreams []netip.AddrPort) *Server {
 type ListenOption func(*listenOptions)
 
 type listenOptions struct {
-	internal bool
+	internal *netip.Prefix
 }
 
-// Internal makes the scope answer only its own names: every other query
-// gets REFUSED instead of being forwarded, since the host's resolvers would
-// otherwise be a way out of a network that has none (docker stopped
-// forwarding for internal networks in 26.0 for the same reason).
-func Internal() ListenOption {
-	return func(o *listenOptions) { o.internal = true }
+// Internal marks the scope as an --internal network with this subnet: its
+// clients' queries are forwarded only to upstreams inside the subnet (a DNS
+// server that is itself a container of the network), and get REFUSED when
+// there is none, since the host's resolvers would otherwise be a way out
+// of a network that has none (docker's CVE-2024-29018, fixed the same way
+// in 26.0).
+func Internal(subnet netip.Prefix) ListenOption {
+	subnet = subnet.Masked()
+	return func(o *listenOptions) { o.internal = &subnet }
 }
 
 // Listen serves scope (a network id) on addr port 53, UDP and TCP. It fails

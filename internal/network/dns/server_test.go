@@ -589,7 +589,7 @@ func TestInternalNetworkIsNotForwarded(t *testing.T) {
 	up := newFakeUpstream(t, netip.MustParseAddr("10.9.9.9"))
 	s := newTestServer(t, up.addr)
 	s.SetRecord("n", "ep", Record{Names: []string{"web"}, Addr: netip.MustParseAddr("10.1.0.2")})
-	listenIn(t, s, "n", gw, Internal())
+	listenIn(t, s, "n", gw, Internal(sub))
 
 	wantA(t, mustExchange(t, gw, netip.Addr{}, "udp", "web.", mdns.TypeA), "10.1.0.2")
 	if resp := mustExchange(t, gw, netip.Addr{}, "udp", "example.test.", mdns.TypeA); resp.Rcode != mdns.RcodeRefused {
@@ -601,4 +601,31 @@ func TestInternalNetworkIsNotForwarded(t *testing.T) {
 	// Listening again without the option lifts it.
 	listenIn(t, s, "n", gw)
 	wantA(t, mustExchange(t, gw, netip.Addr{}, "udp", "example.test.", mdns.TypeA), "10.9.9.9")
+}
+
+func TestInternalNetworkForwardsWithinItsSubnet(t *testing.T) {
+	t.Parallel()
+	// Driven through handle: the upstream must be inside the subnet and
+	// reachable from the host's namespace, which only loopback is here.
+	up := newFakeUpstream(t, netip.MustParseAddr("10.9.9.6"))
+	s := newTestServer(t, up.addr)
+	sc := &scope{id: "n", records: map[string]Record{}}
+	sc.idx.Store(&index{})
+	loop := netip.MustParsePrefix("127.0.0.0/8")
+	sc.internal.Store(&loop)
+	client, stranger := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")
+	s.SetUpstreams(stranger, []netip.AddrPort{netip.MustParseAddrPort("10.255.255.1:53")})
+
+	raw := packed(t, question("example.test.", mdns.TypeA))
+	var m mdns.Msg
+	if err := m.Unpack(s.handle(context.Background(), sc, client, raw, false)); err != nil {
+		t.Fatal(err)
+	}
+	wantA(t, &m, "10.9.9.6")
+	if err := m.Unpack(s.handle(context.Background(), sc, stranger, raw, false)); err != nil {
+		t.Fatal(err)
+	}
+	if m.Rcode != mdns.RcodeRefused {
+		t.Fatalf("upstream outside the internal subnet: rcode %s, want REFUSED", mdns.RcodeToString[m.Rcode])
+	}
 }
