@@ -23,8 +23,8 @@
 // the client's query id. When no upstream answers the client gets SERVFAIL.
 //
 // Lifecycle: New; Listen per network (idempotent for the same address;
-// with the Internal option for an --internal network, whose clients get
-// REFUSED for every name that is not the network's own); SetRecord and
+// with the Internal option for an --internal network, whose queries are
+// forwarded only to upstreams inside its subnet, else REFUSED); SetRecord and
 // DeleteRecord per endpoint, before or after Listen; Unlisten when the
 // network goes away (its records stay until deleted, so a listener can be
 // restarted); Close at daemon shutdown.
