@@ -836,11 +836,18 @@ func TestRuntimeBinaryNotWritable(t *testing.T) {
 			t.Errorf("the attacker read sha256 %q, not the runtime binary's", live.SHA256)
 		}
 		checkAttack(t, "while the runtime binary runs in the container", live)
-		if err := killAndReap(pidfd); err != nil {
-			t.Fatal(err)
+		if nsPid(t, pid) == 1 {
+			// The container's pid 1: killing it ends its pid namespace,
+			// the attacker with it. The exec case attacks a handle that
+			// outlives the runtime process.
+			t.Log("the runtime binary runs as the container's pid 1: only the live attack applies")
+		} else {
+			if err := killAndReap(pidfd); err != nil {
+				t.Fatal(err)
+			}
+			a.goAhead()
+			checkAttack(t, "after it exited", a.report())
 		}
-		a.goAhead()
-		checkAttack(t, "after it exited", a.report())
 		if got := sha256File(t, copyPath); got != sum {
 			t.Fatalf("the runtime binary changed: sha256 %s, was %s", got, sum)
 		}
