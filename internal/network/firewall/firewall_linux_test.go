@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -150,10 +151,11 @@ const (
 func TestPublishedPorts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k kit) {
 		fw, p := setup(t, k)
-		br := addBridge(t, p+"b1")
-		c1 := addContainer(t, br, p+"-c1", p+"h1", 2)
-		addContainer(t, br, p+"-c2", p+"h2", 3)
-		r := addRemote(t, p+"-r", p+"r")
+		tp := topo{t: t}
+		br := tp.addBridge(p + "b1")
+		c1 := tp.addContainer(br, p+"-c1", p+"h1", 2)
+		tp.addContainer(br, p+"-c2", p+"h2", 3)
+		r := tp.addRemote(p+"-r", p+"r")
 		serveTCP(t, p+"-c1", ap(c1, tcpPort))
 		serveUDP(t, p+"-c1", ap(c1, udpPort))
 		must(t, "SetNetwork", fw.SetNetwork(ctx, netOf(br)))
@@ -220,9 +222,10 @@ func TestPublishedPorts(t *testing.T) {
 func TestMasquerade(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k kit) {
 		fw, p := setup(t, k)
-		br := addBridge(t, p+"b1")
-		addContainer(t, br, p+"-c1", p+"h1", 2)
-		r := addRemote(t, p+"-r", p+"r")
+		tp := topo{t: t}
+		br := tp.addBridge(p + "b1")
+		tp.addContainer(br, p+"-c1", p+"h1", 2)
+		r := tp.addRemote(p+"-r", p+"r")
 		serveTCP(t, r.ns, ap(r.addr, tcpPort))
 		n := netOf(br)
 		must(t, "SetNetwork", fw.SetNetwork(ctx, n))
@@ -240,10 +243,11 @@ func TestMasquerade(t *testing.T) {
 func TestIsolation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k kit) {
 		fw, p := setup(t, k)
-		brA, brB := addBridge(t, p+"ba"), addBridge(t, p+"bb")
-		a := addContainer(t, brA, p+"-a", p+"ha", 2)
-		b := addContainer(t, brB, p+"-b", p+"hb", 2)
-		r := addRemote(t, p+"-r", p+"r")
+		tp := topo{t: t}
+		brA, brB := tp.addBridge(p+"ba"), tp.addBridge(p+"bb")
+		a := tp.addContainer(brA, p+"-a", p+"ha", 2)
+		b := tp.addContainer(brB, p+"-b", p+"hb", 2)
+		r := tp.addRemote(p+"-r", p+"r")
 		serveTCP(t, p+"-a", ap(a, tcpPort))
 		serveTCP(t, p+"-b", ap(b, tcpPort))
 		serveTCP(t, r.ns, ap(r.addr, tcpPort))
@@ -266,11 +270,12 @@ func TestIsolation(t *testing.T) {
 func TestInternal(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k kit) {
 		fw, p := setup(t, k)
-		brI, brN := addBridge(t, p+"bi"), addBridge(t, p+"bn")
-		addContainer(t, brI, p+"-i1", p+"h1", 2)
-		i2 := addContainer(t, brI, p+"-i2", p+"h2", 3)
-		n := addContainer(t, brN, p+"-n", p+"hn", 2)
-		r := addRemote(t, p+"-r", p+"r")
+		tp := topo{t: t}
+		brI, brN := tp.addBridge(p+"bi"), tp.addBridge(p+"bn")
+		tp.addContainer(brI, p+"-i1", p+"h1", 2)
+		i2 := tp.addContainer(brI, p+"-i2", p+"h2", 3)
+		n := tp.addContainer(brN, p+"-n", p+"hn", 2)
+		r := tp.addRemote(p+"-r", p+"r")
 		serveTCP(t, p+"-i2", ap(i2, tcpPort))
 		serveTCP(t, p+"-n", ap(n, tcpPort))
 		serveTCP(t, r.ns, ap(r.addr, tcpPort))
@@ -290,10 +295,11 @@ func TestInternal(t *testing.T) {
 func TestICC(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k kit) {
 		fw, p := setup(t, k)
-		br := addBridge(t, p+"b1")
-		addContainer(t, br, p+"-c1", p+"h1", 2)
-		c2 := addContainer(t, br, p+"-c2", p+"h2", 3)
-		r := addRemote(t, p+"-r", p+"r")
+		tp := topo{t: t}
+		br := tp.addBridge(p + "b1")
+		tp.addContainer(br, p+"-c1", p+"h1", 2)
+		c2 := tp.addContainer(br, p+"-c2", p+"h2", 3)
+		r := tp.addRemote(p+"-r", p+"r")
 		serveTCP(t, p+"-c2", ap(c2, tcpPort))
 		serveTCP(t, r.ns, ap(r.addr, tcpPort))
 		n := netOf(br)
@@ -313,9 +319,10 @@ func TestICC(t *testing.T) {
 func TestUserChain(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k kit) {
 		fw, p := setup(t, k)
-		br := addBridge(t, p+"b1")
-		c1 := addContainer(t, br, p+"-c1", p+"h1", 2)
-		r := addRemote(t, p+"-r", p+"r")
+		tp := topo{t: t}
+		br := tp.addBridge(p + "b1")
+		c1 := tp.addContainer(br, p+"-c1", p+"h1", 2)
+		r := tp.addRemote(p+"-r", p+"r")
 		serveTCP(t, p+"-c1", ap(c1, tcpPort))
 		n := netOf(br)
 		must(t, "SetNetwork", fw.SetNetwork(ctx, n))
@@ -355,9 +362,10 @@ func TestUserChain(t *testing.T) {
 func TestSyncAfterCrash(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k kit) {
 		fw, p := setup(t, k)
-		br, stale := addBridge(t, p+"b1"), addBridge(t, p+"bs")
-		c1 := addContainer(t, br, p+"-c1", p+"h1", 2)
-		r := addRemote(t, p+"-r", p+"r")
+		tp := topo{t: t}
+		br, stale := tp.addBridge(p+"b1"), tp.addBridge(p+"bs")
+		c1 := tp.addContainer(br, p+"-c1", p+"h1", 2)
+		r := tp.addRemote(p+"-r", p+"r")
 		serveTCP(t, p+"-c1", ap(c1, tcpPort))
 		serveTCP(t, r.ns, ap(r.addr, tcpPort))
 		hpKept, hpGone, hpNew := freePort(t), freePort(t), freePort(t)
@@ -399,6 +407,68 @@ func TestSyncAfterCrash(t *testing.T) {
 		mustNotReach(t, "deleted after Sync", r.ns, ap(r.hostAddr, hpNew))
 		if d := k.dump(p); strings.Contains(d, "added") {
 			t.Errorf("added still in the ruleset:\n%s", d)
+		}
+	})
+}
+
+// TestForwardDropPolicy: on a host whose iptables FORWARD chain drops by
+// default (dockerd's setting), published ports and outbound traffic still
+// work. The "host" is a network namespace of the test's own, so the policy
+// stays there; the backend runs on a thread inside it.
+func TestForwardDropPolicy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, k kit) {
+		testenv.RequireRoot(t)
+		p := newPrefix()
+		h := addNetns(t, p+"-host")
+		in := func(what string, f func() error) {
+			t.Helper()
+			must(t, what, inNetns(h, f))
+		}
+		run(t, "ip", "netns", "exec", h, "iptables", "-w", "-P", "FORWARD", "DROP")
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("iptables-save in %s:\n%s", h, output("ip", "netns", "exec", h, "iptables-save"))
+				t.Logf("nft list ruleset in %s:\n%s", h, output("ip", "netns", "exec", h, "nft", "list", "ruleset"))
+			}
+		})
+		tp := topo{t: t, ns: h}
+		br := tp.addBridge(p + "b1")
+		c1 := tp.addContainer(br, p+"-c1", p+"h1", 2)
+		r := tp.addRemote(p+"-r", p+"r")
+		serveTCP(t, p+"-c1", ap(c1, tcpPort))
+		serveTCP(t, r.ns, ap(r.addr, tcpPort))
+		hp := freePort(t)
+		var fw Backend
+		in("setup", func() (err error) {
+			if fw, err = New(ctx, p, k.prefer, slog.Default()); err != nil {
+				return err
+			}
+			return errors.Join(fw.Init(ctx), fw.SetNetwork(ctx, netOf(br)),
+				fw.SetPorts(ctx, "ep1", []Mapping{{Proto: "tcp", HostPort: hp, ContainerIP: c1, ContainerPort: tcpPort}}))
+		})
+		mustReach(t, "remote to a published port", r.ns, ap(r.hostAddr, hp))
+		mustReach(t, "container to remote", p+"-c1", ap(r.addr, tcpPort))
+		if k.prefer == NFTables {
+			if rules := run(t, "ip", "netns", "exec", h, "iptables", "-w", "-S", "FORWARD"); strings.Count(rules, p+":"+br.name) != 2 {
+				t.Errorf("want two ACCEPT rules for %s in FORWARD:\n%s", br.name, rules)
+			}
+		}
+		in("DeleteNetwork", func() error { return fw.DeleteNetwork(ctx, br.name) })
+		if rules := run(t, "ip", "netns", "exec", h, "iptables", "-w", "-S", "FORWARD"); strings.Contains(rules, p) && k.prefer == NFTables {
+			t.Errorf("ACCEPT rules left in FORWARD after DeleteNetwork:\n%s", rules)
+		}
+		// Without our rules the policy applies again.
+		mustNotReach(t, "container to remote, network deleted", p+"-c1", ap(r.addr, tcpPort))
+		in("SetNetwork", func() error { return fw.SetNetwork(ctx, netOf(br)) })
+		in("Sync", func() error {
+			return fw.Sync(ctx, []Net{netOf(br)}, map[string][]Mapping{"ep1": {{Proto: "tcp", HostPort: hp, ContainerIP: c1, ContainerPort: tcpPort}}})
+		})
+		mustReach(t, "remote to a published port after Sync", r.ns, ap(r.hostAddr, hp))
+		in("Teardown", func() error { return fw.Teardown(ctx) })
+		// Only the user chain stays.
+		rules := strings.ReplaceAll(run(t, "ip", "netns", "exec", h, "iptables-save"), ":"+p+"-USER ", "")
+		if strings.Contains(rules, p+"-") || strings.Contains(rules, p+":") {
+			t.Errorf("rules left after Teardown:\n%s", rules)
 		}
 	})
 }

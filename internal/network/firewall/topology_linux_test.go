@@ -90,20 +90,43 @@ func host(p netip.Prefix, n byte) netip.Addr {
 	return netip.AddrFrom4(a)
 }
 
+// topo builds the network in the namespace ns, which plays the host's
+// part ("" is the real host).
+type topo struct {
+	t  testing.TB
+	ns string
+}
+
+func (tp topo) ip(args ...string) string {
+	tp.t.Helper()
+	if tp.ns != "" {
+		args = append([]string{"-n", tp.ns}, args...)
+	}
+	return run(tp.t, "ip", args...)
+}
+
+// cleanupLink deletes a link of the host namespace when the test ends (a
+// link in another namespace goes with it).
+func (tp topo) cleanupLink(name string) {
+	if tp.ns == "" {
+		tp.t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
+	}
+}
+
 type bridgeNet struct {
 	name   string
 	subnet netip.Prefix
 	gw     netip.Addr
 }
 
-func addBridge(t testing.TB, name string) bridgeNet {
-	t.Helper()
-	b := bridgeNet{name: name, subnet: subnet(t)}
+func (tp topo) addBridge(name string) bridgeNet {
+	tp.t.Helper()
+	b := bridgeNet{name: name, subnet: subnet(tp.t)}
 	b.gw = host(b.subnet, 1)
-	run(t, "ip", "link", "add", name, "type", "bridge")
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
-	run(t, "ip", "addr", "add", netip.PrefixFrom(b.gw, 24).String(), "dev", name)
-	run(t, "ip", "link", "set", name, "up")
+	tp.ip("link", "add", name, "type", "bridge")
+	tp.cleanupLink(name)
+	tp.ip("addr", "add", netip.PrefixFrom(b.gw, 24).String(), "dev", name)
+	tp.ip("link", "set", name, "up")
 	return b
 }
 
@@ -117,17 +140,18 @@ func addNetns(t testing.TB, name string) string {
 
 // addContainer makes a namespace with eth0 = addr on the bridge, default
 // route through the gateway. hostIf is the veth's host side.
-func addContainer(t testing.TB, b bridgeNet, ns, hostIf string, n byte) netip.Addr {
+func (tp topo) addContainer(b bridgeNet, ns, hostIf string, n byte) netip.Addr {
+	t := tp.t
 	t.Helper()
 	addNetns(t, ns)
 	addr := host(b.subnet, n)
-	run(t, "ip", "link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", hostIf).Run() })
-	run(t, "ip", "link", "set", hostIf, "master", b.name, "up")
+	tp.ip("link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	tp.cleanupLink(hostIf)
+	tp.ip("link", "set", hostIf, "master", b.name, "up")
 	// As the network package does: with br_netfilter, a container's
 	// connection to its own published port is bridged back out of the
 	// port it came in by.
-	run(t, "ip", "link", "set", hostIf, "type", "bridge_slave", "hairpin", "on")
+	tp.ip("link", "set", hostIf, "type", "bridge_slave", "hairpin", "on")
 	run(t, "ip", "-n", ns, "addr", "add", netip.PrefixFrom(addr, 24).String(), "dev", "eth0")
 	run(t, "ip", "-n", ns, "link", "set", "eth0", "up")
 	run(t, "ip", "-n", ns, "route", "add", "default", "via", b.gw.String())
@@ -143,14 +167,15 @@ type remote struct {
 	addr     netip.Addr // the remote's
 }
 
-func addRemote(t testing.TB, ns, hostIf string) remote {
+func (tp topo) addRemote(ns, hostIf string) remote {
+	t := tp.t
 	t.Helper()
 	p := subnet(t)
 	r := remote{ns: addNetns(t, ns), hostAddr: host(p, 1), addr: host(p, 2)}
-	run(t, "ip", "link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", hostIf).Run() })
-	run(t, "ip", "addr", "add", netip.PrefixFrom(r.hostAddr, 24).String(), "dev", hostIf)
-	run(t, "ip", "link", "set", hostIf, "up")
+	tp.ip("link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	tp.cleanupLink(hostIf)
+	tp.ip("addr", "add", netip.PrefixFrom(r.hostAddr, 24).String(), "dev", hostIf)
+	tp.ip("link", "set", hostIf, "up")
 	run(t, "ip", "-n", ns, "addr", "add", netip.PrefixFrom(r.addr, 24).String(), "dev", "eth0")
 	run(t, "ip", "-n", ns, "link", "set", "eth0", "up")
 	return r
