@@ -23,7 +23,7 @@ import (
 // testNet is one test's private world: its prefix, its roots, its
 // subnets from 10.200-254.x.0/24, and a cleanup that leaves nothing behind.
 type testNet struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 	cfg    Config
 }
@@ -65,7 +65,7 @@ func randHex(n int) string {
 
 // newTestNet makes a config with a random 6-character prefix, no default
 // bridge and the "none" firewall; change cfg before start.
-func newTestNet(t *testing.T) *testNet {
+func newTestNet(t testing.TB) *testNet {
 	t.Helper()
 	testenv.RequireRoot(t)
 	dir := t.TempDir()
@@ -194,7 +194,7 @@ func inNetns(path string, fn func() error) error {
 }
 
 // linkExists says whether the host has a link called name.
-func linkExists(t *testing.T, name string) bool {
+func linkExists(t testing.TB, name string) bool {
 	t.Helper()
 	_, err := netlink.LinkByName(name)
 	if err != nil && !isNotFound(err) {
