@@ -319,7 +319,10 @@ func TestBadInput(t *testing.T) {
 		is   func(error) bool
 		text string
 	}{
-		{"duplicate name", func() error { _, err := m.CreateNetwork(ctx, CreateRequest{Name: "bad", Subnet: e.subnet()}); return err },
+		{"duplicate name", func() error {
+			_, err := m.CreateNetwork(ctx, CreateRequest{Name: "bad", Subnet: e.subnet()})
+			return err
+		},
 			errdefs.IsConflict, "network with name bad already exists"},
 		{"overlapping subnet", func() error {
 			_, err := m.CreateNetwork(ctx, CreateRequest{Name: "ov", Subnet: netip.PrefixFrom(sub.Addr(), 16).Masked()})
@@ -368,9 +371,15 @@ func TestBadInput(t *testing.T) {
 			_, err := m.Connect(ctx, p, EndpointConfig{ContainerID: c, ContainerName: "/web", Network: n.ID})
 			return err
 		}, errdefs.IsConflict, "endpoint with name web already exists in network bad"},
-		{"unknown network", func() error { _, err := m.Connect(ctx, op, EndpointConfig{ContainerID: other, Network: "nope"}); return err },
+		{"unknown network", func() error {
+			_, err := m.Connect(ctx, op, EndpointConfig{ContainerID: other, Network: "nope"})
+			return err
+		},
 			errdefs.IsNotFound, "network nope not found"},
-		{"connect to host", func() error { _, err := m.Connect(ctx, op, EndpointConfig{ContainerID: other, Network: "host"}); return err },
+		{"connect to host", func() error {
+			_, err := m.Connect(ctx, op, EndpointConfig{ContainerID: other, Network: "host"})
+			return err
+		},
 			errdefs.IsInvalidParameter, ""},
 		{"remove in use", func() error { return m.RemoveNetwork(ctx, "bad") },
 			errdefs.IsConflict, "error while removing network: network bad id " + n.ID + " has active endpoints"},
