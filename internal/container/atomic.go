@@ -11,13 +11,25 @@ import (
 // tempPrefix starts the name of a record being written.
 const tempPrefix = ".tmp-"
 
-// writeFileAtomic replaces path with data (see atomicfile); without
-// durableRename the directory is not fsynced, so a crash may leave the
-// previous content, never a mix. On any error (a full disk included) path
-// keeps its old content and the temporary file is gone.
-func writeFileAtomic(path string, data []byte, perm os.FileMode, durableRename bool) error {
+// syncLevel is how much of a record write reaches the disk before it
+// returns.
+type syncLevel int
+
+const (
+	syncNothing syncLevel = iota // no flush: a crash may leave the old record, an empty one or none
+	syncData                     // the data, not the rename: a crash leaves the old record or the new, whole
+	syncAll                      // data and rename: a crash leaves the new record
+)
+
+// writeFileAtomic replaces path with data (see atomicfile), flushing as
+// level says. On any error (a full disk included) path keeps its old
+// content and the temporary file is gone.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, level syncLevel) error {
 	opts := []atomicfile.Option{atomicfile.WithTempPrefix(tempPrefix)}
-	if !durableRename {
+	switch level {
+	case syncNothing:
+		opts = append(opts, atomicfile.WithoutSync())
+	case syncData:
 		opts = append(opts, atomicfile.WithoutDirSync())
 	}
 	return atomicfile.Write(path, data, perm, opts...)

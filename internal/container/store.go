@@ -206,10 +206,25 @@ func (s *Store) save(c *Container, durable bool) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(s.Dir(c.ID), RecordFile), b, 0o600, durable); err != nil {
+	level := syncData
+	switch {
+	case ephemeral(c):
+		level = syncNothing
+	case durable:
+		level = syncAll
+	}
+	if err := writeFileAtomic(filepath.Join(s.Dir(c.ID), RecordFile), b, 0o600, level); err != nil {
 		return fmt.Errorf("save container %s: %w", ShortID(c.ID), err)
 	}
 	return nil
+}
+
+// ephemeral tells whether c's record may skip every flush: an auto-remove
+// container is removed at its exit, and after a crash at the latest (its
+// record then whole, old, empty or gone: restore removes it either way,
+// snapshot included). Three to five flushes less per `run --rm`.
+func ephemeral(c *Container) bool {
+	return c.HostConfig != nil && c.HostConfig.AutoRemove
 }
 
 // Get finds a container as docker does: by full ID, then by name (with

@@ -46,6 +46,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			d.log.Warn("remove incomplete container", "container", id, "err", err)
 		}
 	}
+	d.removeOrphanSnapshots(ctx)
 	list := d.containers.List()
 	for _, c := range list {
 		d.mu.Lock()
@@ -78,6 +79,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	}
 	close(work)
 	wg.Wait()
+	d.reconcileNetwork(ctx)
 	for _, c := range toStart {
 		d.mu.Lock()
 		r := d.runs[c.ID]
