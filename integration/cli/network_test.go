@@ -32,10 +32,11 @@ func TestNetworkCLI(t *testing.T) {
 }
 
 // startNetEngine starts the engine for the networking rows. berthd gets a
-// resource prefix short enough for bridge names and its default bridge on
-// a subnet of its own (nettest.StartDaemon's settings), and its bridges and
-// nftables tables are removed after it stops. Networks a failed row left
-// are pruned before the daemon stops, so dockerd leaves no bridge either.
+// resource prefix short enough for bridge names, its default bridge on a
+// subnet of its own and a fake upstream resolver (nettest.StartDaemon's
+// settings), and its bridges and nftables tables are removed after it
+// stops. Networks a failed row left are pruned before the daemon stops, so
+// dockerd leaves no bridge either.
 func startNetEngine(t *testing.T) *engine {
 	t.Helper()
 	var opts []daemontest.Option
@@ -47,8 +48,12 @@ func startNetEngine(t *testing.T) *engine {
 				t.Errorf("%v", err)
 			}
 		})
+		// Names the rows do not know go to a fake upstream in a
+		// namespace of the test's, never to the host's resolvers.
+		upstream := nettest.NewUpstream(t)
 		opts = append(opts, daemontest.WithPrefix(prefix),
-			daemontest.WithArgs("--bip", fmt.Sprintf("%s/24", nettest.Nth(bridge, 1))))
+			daemontest.WithArgs("--bip", fmt.Sprintf("%s/24", nettest.Nth(bridge, 1)),
+				"--dns", upstream.Addr.Addr().String()))
 	}
 	e := startEngine(t, opts...)
 	t.Cleanup(func() { // runs before the daemon stops

@@ -14,7 +14,7 @@ import (
 // --dns names that upstream: the container asks the embedded resolver on
 // its network's gateway, which forwards. Container names still resolve
 // beside it, and on the default bridge the container asks the upstream
-// itself.
+// itself. Without --dns, the daemon's own --dns is the upstream.
 func TestDNSForwarding(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -41,6 +41,15 @@ func TestDNSForwarding(t *testing.T) {
 	}
 	if !slices.Contains(upstream.Queries(), "only.upstream.test A") {
 		t.Errorf("the upstream was not asked: %v", upstream.Queries())
+	}
+	// Without --dns the daemon's --dns is the upstream.
+	daemonAnswer := netip.MustParseAddr("10.199.77.6")
+	e.d.Upstream.Set("daemon.upstream.test", daemonAnswer)
+	if out := e.must("exec", peer, "nslookup", "daemon.upstream.test"); !strings.Contains(out, daemonAnswer.String()) {
+		t.Errorf("nslookup through the daemon's --dns upstream does not give %s:\n%s", daemonAnswer, out)
+	}
+	if q := upstream.Queries(); slices.Contains(q, "daemon.upstream.test A") {
+		t.Errorf("a container without --dns was forwarded to another container's upstream: %v", q)
 	}
 	if r := e.docker("exec", c, "nslookup", "nowhere.upstream.test"); r.exit == 0 {
 		t.Errorf("a name the upstream does not know resolved:\n%s", r)

@@ -16,6 +16,10 @@ type Daemon struct {
 	// bridge's address, --bip) is BridgeGateway.
 	Bridge        netip.Prefix
 	BridgeGateway netip.Addr
+	// Upstream is the daemon's --dns: a fake resolver in a remote host
+	// of the test's (no records until the test Sets some), so that
+	// nothing the containers look up reaches the host's resolvers.
+	Upstream *DNSServer
 }
 
 // StartDaemon starts berthd for t (daemontest.Start; opts may add flags)
@@ -23,12 +27,14 @@ type Daemon struct {
 // tests running at once never compete for 172.17.0.0/16. When t ends,
 // after daemontest has stopped the daemon and removed its containers and
 // mounts, the bridges, veths and nftables tables named with its prefix are
-// deleted (daemontest.RemoveNetworking).
+// deleted (daemontest.RemoveNetworking). Its --dns is a fake upstream
+// resolver (Daemon.Upstream).
 func StartDaemon(t testing.TB, opts ...daemontest.Option) *Daemon {
 	t.Helper()
 	prefix := Prefix(t)
 	bridge := Subnet(t)
 	gw := Nth(bridge, 1)
+	upstream := NewUpstream(t)
 	// Registered before daemontest.Start registers its own cleanup, so it
 	// runs after the daemon has stopped (cleanups run last-in first-out).
 	t.Cleanup(func() {
@@ -39,8 +45,8 @@ func StartDaemon(t testing.TB, opts ...daemontest.Option) *Daemon {
 	all := append([]daemontest.Option{
 		daemontest.WithTarget(daemontest.Berth),
 		daemontest.WithPrefix(prefix),
-		daemontest.WithArgs("--bip", fmt.Sprintf("%s/%d", gw, bridge.Bits())),
+		daemontest.WithArgs("--bip", fmt.Sprintf("%s/%d", gw, bridge.Bits()), "--dns", upstream.Addr.Addr().String()),
 	}, opts...)
 	d := daemontest.Start(t, all...)
-	return &Daemon{Daemon: d, Bridge: bridge, BridgeGateway: gw}
+	return &Daemon{Daemon: d, Bridge: bridge, BridgeGateway: gw, Upstream: upstream}
 }

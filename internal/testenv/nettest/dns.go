@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/miekg/dns"
 )
@@ -13,10 +14,24 @@ import (
 // records, NXDOMAIN for every other name, and counts what it was asked.
 type DNSServer struct {
 	Addr netip.AddrPort
+	// Host is the remote host the server runs in, when NewUpstream made
+	// it.
+	Host *Host
 
 	records map[string]netip.Addr
 	mu      sync.Mutex
 	queries []string
+}
+
+// NewUpstream makes a remote host running a DNSServer with no records: a
+// resolver for a daemon's --dns, so that names the daemon forwards reach
+// the test's namespace rather than the host's own resolvers.
+func NewUpstream(t testing.TB) *DNSServer {
+	t.Helper()
+	h := NewRemoteHost(t)
+	s := h.StartDNS(h.Addr, nil)
+	s.Host = h
+	return s
 }
 
 // StartDNS runs a DNSServer on addr port 53 (udp and tcp) inside the
@@ -62,8 +77,8 @@ func (s *DNSServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		name := strings.ToLower(q.Name)
 		s.mu.Lock()
 		s.queries = append(s.queries, strings.TrimSuffix(name, ".")+" "+dns.TypeToString[q.Qtype])
-		s.mu.Unlock()
 		a, ok := s.records[name]
+		s.mu.Unlock()
 		switch {
 		case !ok:
 			resp.Rcode = dns.RcodeNameError
@@ -75,6 +90,13 @@ func (s *DNSServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 	}
 	_ = w.WriteMsg(resp)
+}
+
+// Set adds or replaces the record for name.
+func (s *DNSServer) Set(name string, a netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records[strings.ToLower(dns.Fqdn(name))] = a
 }
 
 // Queries lists what the server was asked so far, as "name TYPE" (for
