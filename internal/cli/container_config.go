@@ -400,45 +400,6 @@ func parseHealth(o *containerOptions) (*container.HealthConfig, error) {
 	}, nil
 }
 
-// parseNetworks gives the network mode and endpoints. Without --network
-// the daemon's default network is asked for by name, as docker does; a
-// single network without options gets no endpoint entry.
-func parseNetworks(o *containerOptions) (string, map[string]*network.EndpointSettings, error) {
-	nets := o.networks.Values()
-	endpoints := map[string]*network.EndpointSettings{}
-	if len(nets) == 0 {
-		endpoints["default"] = &network.EndpointSettings{}
-		return "default", endpoints, nil
-	}
-	var names []string
-	for _, n := range nets {
-		name := n
-		if strings.Contains(n, "=") {
-			name = ""
-			for _, kv := range strings.Split(n, ",") {
-				if k, v, _ := strings.Cut(kv, "="); k == "name" {
-					name = v
-				}
-			}
-		}
-		if strings.TrimSpace(name) == "" {
-			return "", nil, errors.New("no name set for network")
-		}
-		if _, dup := endpoints[name]; dup {
-			return "", nil, fmt.Errorf("network %q is specified multiple times", name)
-		}
-		names = append(names, name)
-		endpoints[name] = &network.EndpointSettings{}
-	}
-	if len(names) == 1 && o.macAddress == "" {
-		delete(endpoints, names[0])
-	} else if o.macAddress != "" {
-		mac, _ := net.ParseMAC(strings.TrimSpace(o.macAddress))
-		endpoints[names[0]].MacAddress = network.HardwareAddr(mac)
-	}
-	return names[0], endpoints, nil
-}
-
 func ipList(values []string) []netip.Addr {
 	out := []netip.Addr{}
 	for _, v := range values {

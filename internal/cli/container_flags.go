@@ -34,7 +34,9 @@ type containerOptions struct {
 	volumes           *opts.List
 	volumesFrom       *opts.List
 	links             *opts.List
-	networks          *opts.List
+	networks          *opts.Networks
+	aliases           *opts.List
+	linkLocalIPs      *opts.List
 	sysctls           *opts.Map
 	annotations       *opts.Map
 	ulimits           *opts.Ulimits
@@ -48,6 +50,7 @@ type containerOptions struct {
 	usernsMode, cgroupnsMode, pidMode, ipcMode      string
 	utsMode, cgroupParent, runtime, isolation       string
 	logDriver, volumeDriver, cidFile, macAddress    string
+	ipv4Address, ipv6Address                        string
 	cpusetCpus, cpusetMems                          string
 	healthCmd                                       string
 	healthInterval, healthTimeout                   time.Duration
@@ -91,8 +94,10 @@ func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 		tmpfs:             opts.NewList(nil),
 		volumes:           opts.NewList(nil),
 		volumesFrom:       opts.NewList(nil),
-		links:             opts.NewList(nil),
-		networks:          opts.NewList(nil),
+		links:             opts.NewList(opts.ValidateLink),
+		networks:          &opts.Networks{},
+		aliases:           opts.NewList(nil),
+		linkLocalIPs:      opts.NewList(nil),
 		sysctls:           opts.NewMap(opts.ValidateSysctl),
 		annotations:       opts.NewMap(nil),
 		ulimits:           opts.NewUlimits(),
@@ -149,6 +154,12 @@ func addContainerFlags(flags *pflag.FlagSet) *containerOptions {
 	flags.Var(o.networks, "network", "Connect a container to a network")
 	flags.Var(o.networks, "net", "Connect a container to a network")
 	flags.MarkHidden("net")
+	flags.Var(o.aliases, "network-alias", "Add network-scoped alias for the container")
+	flags.Var(o.aliases, "net-alias", "Add network-scoped alias for the container")
+	flags.MarkHidden("net-alias")
+	flags.StringVar(&o.ipv4Address, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	flags.StringVar(&o.ipv6Address, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
+	flags.Var(o.linkLocalIPs, "link-local-ip", "Container IPv4/IPv6 link-local addresses")
 
 	// Logging and storage
 	flags.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container")

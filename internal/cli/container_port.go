@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/network"
@@ -31,11 +32,22 @@ func newPortCommand(a *app) *cobra.Command {
 			}
 			var lines []string
 			if len(args) == 2 {
-				p, err := network.ParsePort(args[1])
-				if err != nil {
-					return err
+				// As docker: the number must parse, the protocol is
+				// matched as typed (tcp when absent).
+				num, proto, _ := strings.Cut(args[1], "/")
+				if proto == "" {
+					proto = "tcp"
 				}
-				bindings, ok := ports[p]
+				if _, err := strconv.ParseUint(num, 10, 16); err != nil {
+					return fmt.Errorf("Error: invalid port (%s): %w", num, err) //nolint:staticcheck // docker's wording
+				}
+				var bindings []network.PortBinding
+				ok := false
+				for p, b := range ports {
+					if p.String() == num+"/"+proto {
+						bindings, ok = b, true
+					}
+				}
 				if !ok || len(bindings) == 0 {
 					return fmt.Errorf("Error: No public port '%s' published for %s", args[1], args[0]) //nolint:staticcheck // docker's wording
 				}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -10,8 +11,11 @@ import (
 	"github.com/moby/moby/api/types/network"
 )
 
-// parsePorts reads -p ([ip:][hostPort:]containerPort[/proto], ranges
-// allowed) and --expose (port or range). Every published port is exposed.
+// parsePorts reads -p and --expose as the docker CLI 28 does: -p is
+// [ip:][hostPort:]containerPort[/proto] (ranges allowed, the address
+// bracketed or not when IPv6) or the long form
+// target=,published=,protocol=; --expose is port[-port][/proto]. Every
+// published port is exposed.
 func parsePorts(publish, expose []string) (network.PortSet, network.PortMap, error) {
 	exposed := network.PortSet{}
 	bindings := network.PortMap{}
@@ -27,12 +31,21 @@ func parsePorts(publish, expose []string) (network.PortSet, network.PortMap, err
 		}
 	}
 	for _, e := range expose {
-		pr, err := network.ParsePortRange(e)
-		if err != nil {
-			return nil, nil, fmt.Errorf("invalid range format for --expose: %w", err)
+		if strings.Contains(e, ":") {
+			return nil, nil, fmt.Errorf("invalid port format for --expose: %s", e)
 		}
-		for p := range pr.All() {
-			exposed[p] = struct{}{}
+		proto, port := splitProtoPort(e)
+		lo, hi, err := portRange(port)
+		if err != nil {
+			return nil, nil, fmt.Errorf("invalid range format for --expose: %s, error: %s", e, err)
+		}
+		for n := lo; ; n++ {
+			if p, ok := network.PortFrom(n, network.IPProtocol(proto)); ok {
+				exposed[p] = struct{}{}
+			}
+			if n == hi {
+				break
+			}
 		}
 	}
 	return exposed, bindings, nil
@@ -51,100 +64,117 @@ func longPortSpec(spec string) (string, error) {
 	return fmt.Sprintf("%s:%s/%s", params["published"], params["target"], params["protocol"]), nil
 }
 
+// parsePortSpec adds one -p value's ports, with the docker CLI's rules
+// and words: the last colon-separated part is the container port, the one
+// before it the host port, everything before that the address.
 func parsePortSpec(spec string, exposed network.PortSet, bindings network.PortMap) error {
-	raw, proto, hasProto := strings.Cut(spec, "/")
-	if !hasProto {
-		proto = "tcp"
-	}
-	var ip, hostPart, ctrPart string
-	if strings.HasPrefix(raw, "[") {
-		end := strings.Index(raw, "]:")
-		if end < 0 {
-			return fmt.Errorf("invalid IP address: %s", raw)
+	rawIP, hostPart, ctrPart := splitPortParts(spec)
+	proto, ctrPart := splitProtoPort(ctrPart)
+	if rawIP != "" && rawIP[0] == '[' {
+		host, _, err := net.SplitHostPort(rawIP + ":")
+		if err != nil {
+			return fmt.Errorf("invalid IP address %v: %w", rawIP, err)
 		}
-		ip = raw[1:end]
-		rest := raw[end+2:]
-		var ok bool
-		if hostPart, ctrPart, ok = strings.Cut(rest, ":"); !ok {
-			return fmt.Errorf("invalid port format for --publish: %s", spec)
-		}
-	} else {
-		parts := strings.Split(raw, ":")
-		switch len(parts) {
-		case 1:
-			ctrPart = parts[0]
-		case 2:
-			hostPart, ctrPart = parts[0], parts[1]
-		case 3:
-			ip, hostPart, ctrPart = parts[0], parts[1], parts[2]
-		default:
-			return fmt.Errorf("invalid port format for --publish: %s", spec)
-		}
+		rawIP = host
 	}
 	var hostIP netip.Addr
-	if ip != "" {
-		var err error
-		if hostIP, err = netip.ParseAddr(ip); err != nil {
-			return fmt.Errorf("invalid IP address: %s", ip)
+	if rawIP != "" {
+		a, err := netip.ParseAddr(rawIP)
+		if net.ParseIP(rawIP) == nil || err != nil {
+			return errors.New("invalid IP address: " + rawIP)
 		}
+		hostIP = a
 	}
 	if ctrPart == "" {
 		return fmt.Errorf("no port specified: %s<empty>", spec)
 	}
 	ctrLo, ctrHi, err := portRange(ctrPart)
 	if err != nil {
-		return fmt.Errorf("invalid containerPort: %s", ctrPart)
+		return errors.New("invalid containerPort: " + ctrPart)
 	}
 	var hostLo, hostHi uint16
 	if hostPart != "" {
 		if hostLo, hostHi, err = portRange(hostPart); err != nil {
-			return fmt.Errorf("invalid hostPort: %s", hostPart)
+			return errors.New("invalid hostPort: " + hostPart)
+		}
+		// A host range for one container port is the range to pick from.
+		if ctrHi-ctrLo != hostHi-hostLo && ctrHi != ctrLo {
+			return fmt.Errorf("invalid ranges specified for container and host Ports: %s and %s", ctrPart, hostPart)
 		}
 	}
-	if hostPart != "" && ctrHi-ctrLo != hostHi-hostLo && ctrHi != ctrLo {
-		return fmt.Errorf("invalid ranges specified for container and host Ports: %s and %s", ctrPart, hostPart)
-	}
-	switch strings.ToLower(proto) {
+	proto = strings.ToLower(proto)
+	switch proto {
 	case "tcp", "udp", "sctp":
 	default:
 		return fmt.Errorf("invalid proto: %s", proto)
 	}
-	for i := uint16(0); ctrLo+i <= ctrHi && ctrLo+i >= ctrLo; i++ {
-		p, ok := network.PortFrom(ctrLo+i, network.IPProtocol(strings.ToLower(proto)))
-		if !ok {
-			return fmt.Errorf("invalid containerPort: %s", ctrPart)
-		}
+	for i := uint16(0); ; i++ {
+		p, _ := network.PortFrom(ctrLo+i, network.IPProtocol(proto))
 		exposed[p] = struct{}{}
 		hostPort := ""
-		switch {
-		case hostPart == "":
-		case ctrLo == ctrHi && hostLo != hostHi:
-			hostPort = hostPart // one container port, any host port of the range
-		default:
+		if hostPart != "" {
 			hostPort = strconv.Itoa(int(hostLo + i))
+			if ctrLo == ctrHi && hostLo != hostHi {
+				hostPort += "-" + strconv.Itoa(int(hostHi))
+			}
 		}
 		bindings[p] = append(bindings[p], network.PortBinding{HostIP: hostIP, HostPort: hostPort})
-		if ctrHi == ctrLo+i {
-			break
+		if ctrLo+i == ctrHi {
+			return nil
 		}
 	}
-	return nil
 }
 
+// splitPortParts splits ip:hostPort:containerPort from the right, so an
+// IPv6 address keeps its colons.
+func splitPortParts(spec string) (ip, host, ctr string) {
+	parts := strings.Split(spec, ":")
+	n := len(parts)
+	switch n {
+	case 1:
+		return "", "", parts[0]
+	case 2:
+		return "", parts[0], parts[1]
+	case 3:
+		return parts[0], parts[1], parts[2]
+	}
+	return strings.Join(parts[:n-2], ":"), parts[n-2], parts[n-1]
+}
+
+// splitProtoPort splits "80/udp"; the protocol defaults to tcp.
+func splitProtoPort(raw string) (proto, port string) {
+	parts := strings.Split(raw, "/")
+	switch {
+	case raw == "" || parts[0] == "":
+		return "", ""
+	case len(parts) == 1:
+		return "tcp", raw
+	case parts[1] == "":
+		return "tcp", parts[0]
+	}
+	return parts[1], parts[0]
+}
+
+// portRange reads "80" or "8000-8010" with the docker CLI's errors.
 func portRange(s string) (lo, hi uint16, err error) {
+	if s == "" {
+		return 0, 0, errors.New("empty string specified for ports")
+	}
 	a, b, isRange := strings.Cut(s, "-")
 	l, err := strconv.ParseUint(a, 10, 16)
 	if err != nil {
 		return 0, 0, err
 	}
-	h := l
-	if isRange {
-		if h, err = strconv.ParseUint(b, 10, 16); err != nil {
-			return 0, 0, err
-		}
-		if h < l {
-			return 0, 0, errors.New("invalid range")
-		}
+	if !isRange {
+		return uint16(l), uint16(l), nil
+	}
+	b, _, _ = strings.Cut(b, "-")
+	h, err := strconv.ParseUint(b, 10, 16)
+	if err != nil {
+		return 0, 0, err
+	}
+	if h < l {
+		return 0, 0, errors.New("invalid range specified for port: " + s)
 	}
 	return uint16(l), uint16(h), nil
 }

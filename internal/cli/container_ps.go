@@ -274,7 +274,7 @@ func displayPorts(ports []container.PortSummary) string {
 			return a.PrivatePort < b.PrivatePort
 		}
 		if a.IP != b.IP {
-			return a.IP.String() < b.IP.String()
+			return portIP(a) < portIP(b)
 		}
 		if a.PublicPort != b.PublicPort {
 			return a.PublicPort < b.PublicPort
@@ -314,6 +314,14 @@ func displayPorts(ports []container.PortSummary) string {
 		out = append(out, portSpan(key, spans[key].first, spans[key].last))
 	}
 	return strings.Join(append(out, mappings...), ", ")
+}
+
+// portIP is the address as docker's JSON has it: "" when unset.
+func portIP(p container.PortSummary) string {
+	if !p.IP.IsValid() {
+		return ""
+	}
+	return p.IP.String()
 }
 
 func portSpan(key string, first, last uint16) string {
