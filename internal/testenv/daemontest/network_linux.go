@@ -13,15 +13,16 @@ import (
 // RemoveNetworking deletes the host-global network resources a berthd with
 // resource prefix left behind once it is stopped: bridges named prefix+"0"
 // or prefix+"-...", every link enslaved to them (the containers' host-side
-// veths), any other link whose name starts with the prefix, and every
-// nftables table whose name holds the prefix. berthd leaves them in place
+// veths), every nftables table named prefix or prefix-..., and what the
+// iptables backend left (chains prefix-..., rules commented prefix or
+// prefix:... or jumping to those chains). berthd leaves them in place
 // when it stops (live restore), so a test that started one must remove
 // them. A missing resource is not an error.
 func RemoveNetworking(prefix string) error {
 	if prefix == "" {
 		return errors.New("RemoveNetworking: empty prefix")
 	}
-	return errors.Join(removeLinks(prefix), removeNftTables(prefix))
+	return errors.Join(removeLinks(prefix), removeNftTables(prefix), removeIptables(prefix))
 }
 
 // ours reports whether a link or bridge name belongs to prefix: berthd's

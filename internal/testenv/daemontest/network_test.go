@@ -3,6 +3,8 @@ package daemontest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/google/nftables"
@@ -73,5 +75,52 @@ func TestRemoveNetworking(t *testing.T) {
 	}
 	if found[prefix] || !found[other+"z"] {
 		t.Errorf("tables after: %v; want %s gone and %s kept", found, prefix, other+"z")
+	}
+}
+
+// TestRemoveIptables leaves what the iptables backend would (a chain of
+// ours with a jump to it, a FORWARD rule commented prefix:bridge) beside a
+// look-alike of another prefix, and checks that only ours go.
+func TestRemoveIptables(t *testing.T) {
+	testenv.RequireRoot(t)
+	t.Parallel()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	prefix := "ri" + hex.EncodeToString(b[:])
+	other := prefix + "x"
+	ipt := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("iptables %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, p := range []string{prefix, other} {
+		ipt("-t", "filter", "-N", p+"-USER")
+		ipt("-t", "filter", "-A", "FORWARD", "-m", "comment", "--comment", p, "-j", p+"-USER")
+		ipt("-t", "filter", "-A", "FORWARD", "-i", p+"-abcd", "-m", "comment", "--comment", p+":"+p+"-abcd", "-j", "ACCEPT")
+		ipt("-t", "filter", "-A", p+"-USER", "-j", "RETURN")
+	}
+	t.Cleanup(func() {
+		out, _ := exec.Command("iptables-save", "-t", "filter").Output()
+		if script := iptablesRemoval("filter", string(out), other); script != "" {
+			cmd := exec.Command("iptables-restore", "-w", "--noflush")
+			cmd.Stdin = strings.NewReader(script)
+			_ = cmd.Run()
+		}
+	})
+	if err := removeIptables(prefix); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("iptables-save", "-t", "filter").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, prefix) && !strings.Contains(line, other) {
+			t.Errorf("left: %s", line)
+		}
+	}
+	if !strings.Contains(string(out), ":"+other+"-USER") || !strings.Contains(string(out), other+":"+other+"-abcd") {
+		t.Errorf("another prefix's chain or rule was removed:\n%s", out)
 	}
 }
