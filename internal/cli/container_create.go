@@ -100,6 +100,14 @@ func usageError(command string, err error) error {
 // --pull=always, and with the default policy pull when the daemon answers
 // that the image is missing, then create again. Warnings go to stderr.
 func createContainer(ctx context.Context, a *app, cfg *containerConfig, o createOptions) (string, error) {
+	// As docker, about the first loopback --dns only: the container's
+	// loopback is not the host's.
+	for _, dns := range cfg.HostConfig.DNS {
+		if dns.IsLoopback() {
+			fmt.Fprintf(a.streams.Err, "WARNING: Localhost DNS (%s) may fail in containers.\n", dns)
+			break
+		}
+	}
 	var platform *ocispec.Platform
 	if o.platform != "" {
 		p, err := parsePlatform(o.platform)

@@ -55,3 +55,21 @@ func TestCreateNetworkingErrorsMatchDocker(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateLocalhostDNSWarning: a loopback --dns gets docker's warning.
+func TestCreateLocalhostDNSWarning(t *testing.T) {
+	requireDockerCLI(t)
+	t.Parallel()
+	for _, args := range [][]string{
+		{"create", "--dns", "8.8.8.8", "--dns", "127.0.0.53", "--dns", "::1", "busybox"},
+		{"create", "--dns", "::1", "--network", "host", "busybox"},
+		{"create", "--dns", "1.1.1.1", "busybox"},
+	} {
+		d := createDaemon(t)
+		dout, derr, dcode := runDocker(t, d, args...)
+		r := d.berth(args...)
+		if dout != r.out || derr != r.err || dcode != r.code {
+			t.Errorf("%v: docker %q %q %d, berth %q %q %d", args, dout, derr, dcode, r.out, r.err, r.code)
+		}
+	}
+}
