@@ -38,6 +38,7 @@ func newNetworkListCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runNetworkList(cmd.Context(), a, o)
 		},
+		Annotations:           map[string]string{"aliases": "berth network ls, berth network list"},
 		DisableFlagsInUseLine: true,
 	}
 	f := cmd.Flags()

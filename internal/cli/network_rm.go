@@ -45,6 +45,7 @@ func newNetworkRmCommand(a *app) *cobra.Command {
 			}
 			return nil
 		},
+		Annotations:           map[string]string{"aliases": "berth network rm, berth network remove"},
 		DisableFlagsInUseLine: true,
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if the network does not exist")
