@@ -22,7 +22,7 @@ type Net struct {
 // ContainerIP:ContainerPort on Bridge.
 type Mapping struct {
 	Proto         string     // tcp|udp|sctp
-	HostIP        netip.Addr // zero => every local address incl. 127.0.0.1 (hairpin)
+	HostIP        netip.Addr // zero or 0.0.0.0 => every local address incl. 127.0.0.1 (hairpin); IPv6 => left out (IPv4 only)
 	HostPort      uint16
 	ContainerIP   netip.Addr
 	ContainerPort uint16
@@ -54,9 +54,11 @@ type Mapping struct {
 // from the host itself and the host's addresses from containers.
 //
 // Errors: InvalidParameter for a malformed Net or Mapping (bad protocol,
-// zero port, non-IPv4 address, empty bridge); Conflict when a mapping's
-// host address, protocol and port are already published by another key;
-// anything else is the kernel's or the tool's error, wrapped.
+// zero port, non-IPv4 container address, empty bridge, one host port of a
+// key sent to two places); Conflict when a mapping's host address,
+// protocol and port are already published by another key; anything else
+// is the kernel's or the tool's error, wrapped. A mapping given twice is
+// installed once.
 //
 // Example:
 //

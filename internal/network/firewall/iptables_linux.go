@@ -392,7 +392,8 @@ func (b *iptBackend) replaceNet(ctx context.Context, bridge string, n *Net) erro
 }
 
 func (b *iptBackend) SetPorts(ctx context.Context, key string, ms []Mapping) error {
-	if err := validatePorts(key, ms); err != nil {
+	ms, err := normalizePorts(key, ms)
+	if err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -446,7 +447,8 @@ func (b *iptBackend) Sync(ctx context.Context, nets []Net, ports map[string][]Ma
 	if err := validateNets(nets); err != nil {
 		return err
 	}
-	if err := validatePortSet(ports); err != nil {
+	ports, err := normalizePortSet(ports)
+	if err != nil {
 		return err
 	}
 	b.mu.Lock()

@@ -403,7 +403,8 @@ func (b *nftBackend) DeleteNetwork(ctx context.Context, bridge string) error {
 }
 
 func (b *nftBackend) SetPorts(ctx context.Context, key string, ms []Mapping) error {
-	if err := validatePorts(key, ms); err != nil {
+	ms, err := normalizePorts(key, ms)
+	if err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -558,7 +559,8 @@ func (b *nftBackend) Sync(ctx context.Context, nets []Net, ports map[string][]Ma
 	if err := validateNets(nets); err != nil {
 		return err
 	}
-	if err := validatePortSet(ports); err != nil {
+	ports, err := normalizePortSet(ports)
+	if err != nil {
 		return err
 	}
 	b.mu.Lock()

@@ -70,50 +70,73 @@ func validateMapping(m Mapping) error {
 	if !m.ContainerIP.Is4() {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "firewall: container address %v is not IPv4", m.ContainerIP)
 	}
-	if m.HostIP.IsValid() && !m.HostIP.Is4() {
-		return errdefs.Errorf(errdefs.ErrInvalidParameter, "firewall: host address %v is not IPv4", m.HostIP)
-	}
-	if m.HostIP.IsValid() && m.HostIP.IsUnspecified() {
-		return errdefs.Errorf(errdefs.ErrInvalidParameter, "firewall: host address 0.0.0.0: pass the zero netip.Addr for every address")
+	if m.HostIP.IsValid() && (!m.HostIP.Is4() || m.HostIP.IsUnspecified()) {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "firewall: host address %v is not a unicast IPv4 address", m.HostIP)
 	}
 	return nil
 }
 
-// validatePorts checks one key's mappings; they must not publish the same
-// host address, protocol and port twice.
-func validatePorts(key string, ms []Mapping) error {
+// normalizePorts checks one key's mappings and returns them in the form the
+// backends install:
+//   - a host address 0.0.0.0 means every address (the zero Addr), as the
+//     Engine API's HostIp "0.0.0.0" does;
+//   - a mapping on an IPv6 host address ("::" included, which docker adds
+//     beside "0.0.0.0") is left out: the backends are IPv4-only;
+//   - the same mapping given twice is kept once; one host port sent to two
+//     different places is InvalidParameter.
+func normalizePorts(key string, ms []Mapping) ([]Mapping, error) {
 	if err := validKey(key); err != nil {
-		return err
+		return nil, err
 	}
-	seen := map[portID]bool{}
+	out := make([]Mapping, 0, len(ms))
+	seen := map[portID]Mapping{}
 	for _, m := range ms {
+		if m.HostIP.Is4In6() {
+			m.HostIP = m.HostIP.Unmap()
+		}
+		if m.HostIP.Is6() {
+			continue
+		}
+		if m.HostIP.IsUnspecified() {
+			m.HostIP = netip.Addr{}
+		}
+		if m.ContainerIP.Is4In6() {
+			m.ContainerIP = m.ContainerIP.Unmap()
+		}
 		if err := validateMapping(m); err != nil {
-			return err
+			return nil, err
 		}
-		if seen[m.id()] {
-			return errdefs.Errorf(errdefs.ErrInvalidParameter, "firewall: %s port %s:%d published twice", m.Proto, hostIPString(m.HostIP), m.HostPort)
+		if prev, ok := seen[m.id()]; ok {
+			if prev.ContainerIP == m.ContainerIP && prev.ContainerPort == m.ContainerPort {
+				continue
+			}
+			return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "firewall: %s port %s:%d published twice", m.Proto, hostIPString(m.HostIP), m.HostPort)
 		}
-		seen[m.id()] = true
+		seen[m.id()] = m
+		out = append(out, m)
 	}
-	return nil
+	return out, nil
 }
 
-// validatePortSet checks a whole state (Sync): each key valid and no host
-// port published by two keys.
-func validatePortSet(ports map[string][]Mapping) error {
+// normalizePortSet normalizes a whole state (Sync): each key's mappings,
+// and no host port published by two keys.
+func normalizePortSet(ports map[string][]Mapping) (map[string][]Mapping, error) {
 	owner := map[portID]string{}
+	out := make(map[string][]Mapping, len(ports))
 	for key, ms := range ports {
-		if err := validatePorts(key, ms); err != nil {
-			return err
+		ms, err := normalizePorts(key, ms)
+		if err != nil {
+			return nil, err
 		}
 		for _, m := range ms {
 			if other, ok := owner[m.id()]; ok {
-				return conflict(m, other)
+				return nil, conflict(m, other)
 			}
 			owner[m.id()] = key
 		}
+		out[key] = ms
 	}
-	return nil
+	return out, nil
 }
 
 func conflict(m Mapping, owner string) error {

@@ -15,6 +15,7 @@ func TestValidateRejects(t *testing.T) {
 	okNet := Net{Bridge: "br0", Subnet: netip.MustParsePrefix("10.200.0.0/24")}
 	okMap := Mapping{Proto: "tcp", HostPort: 80, ContainerIP: c, ContainerPort: 80}
 	with := func(f func(*Mapping)) []Mapping { m := okMap; f(&m); return []Mapping{m} }
+	validatePorts := func(key string, ms []Mapping) error { _, err := normalizePorts(key, ms); return err }
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -35,26 +36,44 @@ func TestValidateRejects(t *testing.T) {
 		{"container port 0", validatePorts("k", with(func(m *Mapping) { m.ContainerPort = 0 }))},
 		{"no container address", validatePorts("k", with(func(m *Mapping) { m.ContainerIP = netip.Addr{} }))},
 		{"IPv6 container address", validatePorts("k", with(func(m *Mapping) { m.ContainerIP = netip.MustParseAddr("fd00::2") }))},
-		{"IPv6 host address", validatePorts("k", with(func(m *Mapping) { m.HostIP = netip.MustParseAddr("::1") }))},
-		{"0.0.0.0 host address", validatePorts("k", with(func(m *Mapping) { m.HostIP = netip.MustParseAddr("0.0.0.0") }))},
-		{"port twice in a key", validatePorts("k", []Mapping{okMap, okMap})},
+		{"host port sent to two places", validatePorts("k", []Mapping{okMap, with(func(m *Mapping) { m.ContainerPort = 81 })[0]})},
 	} {
 		if !errdefs.IsInvalidParameter(tc.err) {
 			t.Errorf("%s: %v, want InvalidParameter", tc.name, tc.err)
 		}
 	}
-	if err := validatePortSet(map[string][]Mapping{"a": {okMap}, "b": {okMap}}); !errdefs.IsConflict(err) {
+	if _, err := normalizePortSet(map[string][]Mapping{"a": {okMap}, "b": {okMap}}); !errdefs.IsConflict(err) {
 		t.Errorf("one port under two keys: %v, want Conflict", err)
 	}
 	// The same port on another protocol or host address is another port.
 	udp, lo := okMap, okMap
 	udp.Proto = "udp"
 	lo.HostIP = netip.MustParseAddr("127.0.0.1")
-	if err := validatePortSet(map[string][]Mapping{"a": {okMap}, "b": {udp}, "c": {lo}}); err != nil {
+	if _, err := normalizePortSet(map[string][]Mapping{"a": {okMap}, "b": {udp}, "c": {lo}}); err != nil {
 		t.Errorf("distinct ports: %v", err)
 	}
 	if err := validateNets([]Net{okNet}); err != nil {
 		t.Errorf("valid net: %v", err)
+	}
+}
+
+// TestNormalizePorts: the Engine API's "0.0.0.0" is every address, IPv6
+// bindings (docker adds "::" beside "0.0.0.0") are left to nobody, and a
+// mapping given twice is kept once.
+func TestNormalizePorts(t *testing.T) {
+	t.Parallel()
+	c := netip.MustParseAddr("10.200.0.2")
+	m := Mapping{Proto: "tcp", HostPort: 80, ContainerIP: c, ContainerPort: 80}
+	any4, any6, lo6 := m, m, m
+	any4.HostIP = netip.MustParseAddr("0.0.0.0")
+	any6.HostIP = netip.MustParseAddr("::")
+	lo6.HostIP = netip.MustParseAddr("::1")
+	got, err := normalizePorts("k", []Mapping{any4, any6, lo6, m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != m {
+		t.Errorf("normalizePorts = %+v, want [%+v]", got, m)
 	}
 }
 
