@@ -57,7 +57,7 @@ func TestNetworkCommandsMatchDocker(t *testing.T) {
 	pair("", "network", "create", "--subnet", "10.1.0.0/16", "--subnet", "10.2.0.0/16", "--ip-range", "10.1.0.0/24", "--ip-range", "10.1.1.0/24", "@-bad")
 	pair("", "network", "create", "--subnet", "10.1.0.0/16", "--ip-range", "10.5.0.0/24", "@-bad")
 	pair("", "network", "create", "--subnet", "10.1.0.0/16", "--aux-address", "a=10.2.0.1", "@-bad")
-	pair("", "network", "create", "--gateway", "10.1.0.1", "@-bad")                              // gateway without subnet
+	pair("", "network", "create", "--gateway", "10.1.0.1", "@-bad") // gateway without subnet
 	pair("", "network", "create", "--subnet", "10.1.0.0/16", "--gateway", "10.9.0.1", "@-bad")
 	pair("", "network", "create", "--subnet", "10.1.2.3/16", "@-bad") // daemon: host bits
 	pair("", "network", "create", "host")
