@@ -113,9 +113,31 @@ type ImageBackend interface {
 }
 
 // NetworkBackend manages networks and containers' membership of them.
-// The server has checked the shape of create requests (name present and
-// well-formed, IPAM addresses that parse, gateways inside their subnets);
-// the backend decides meaning (driver known, name free, subnet free).
+// A network is named by its full ID, its exact name or a unique ID prefix
+// (in that order, as docker); an unknown one is NotFound "network X not
+// found".
+//
+// What the server has already done, so the backend need not:
+//   - NetworkList: filter keys are docker's (dangling, driver, id, label,
+//     name, scope, type); dangling is one of true/false/1/0; type is
+//     custom or builtin. The backend applies them (name and id match as
+//     docker's: substring/regexp and prefix).
+//   - NetworksPrune: keys are until, label, label!; until appears at most
+//     once, its value is the backend's to parse (as container prune's).
+//   - NetworkCreate: the name is not blank, at most 255 bytes, without
+//     control characters, and not a predefined one (bridge, host, none,
+//     default: Forbidden); IPAM configs parse, and (IPv4 always, IPv6 when
+//     enabled) have no host bits and hold their ranges, gateways and
+//     auxiliary addresses, all with dockerd's messages; EnableIPv4 is nil
+//     before API 1.48. The backend decides meaning: driver known, name
+//     free (Conflict "network with name X already exists", at every API
+//     version, whatever CheckDuplicate said), subnet free, IPv6 supported.
+//   - NetworkConnect: req.EndpointConfig is never nil; its requested
+//     addresses parsed (IPv4Address is IPv4, IPv6Address IPv6, neither
+//     unspecified) and its MAC too; GwPriority is 0 before API 1.48.
+//
+// The server answers 201 with the CreateResponse, 204 to a remove and 200
+// with no body to connect and disconnect.
 type NetworkBackend interface {
 	NetworkList(ctx context.Context, filters Filters) ([]network.Summary, error)
 	NetworkInspect(ctx context.Context, idOrName string, opts NetworkInspectOptions) (network.Inspect, error)
