@@ -44,6 +44,11 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	if err != nil {
 		return containertypes.CreateResponse{}, err
 	}
+	netSettings, netWarnings, err := d.createNetworking(cfg, host, req.Networking)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	warnings = append(warnings, netWarnings...)
 
 	img, err := d.images.Get(ctx, cfg.Image)
 	if err != nil {
@@ -117,6 +122,8 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 		Snapshotter:   d.snapshotter,
 		SnapshotKey:   id,
 		Runtime:       host.Runtime,
+
+		NetworkSettings: netSettings,
 	}
 	if host.LogConfig.Type != "none" {
 		c.LogPath = filepath.Join(d.containers.Dir(id), id+"-json.log")

@@ -44,6 +44,7 @@ type Daemon struct {
 	events      *events.Bus
 	containers  *container.Store
 	tasks       taskLauncher
+	nets        *networking
 	initPath    string
 	shimBinary  string
 
@@ -74,9 +75,10 @@ type (
 type Option func(*options)
 
 type options struct {
-	logger *slog.Logger
-	binDir string
-	tasks  taskLauncher
+	logger  *slog.Logger
+	binDir  string
+	tasks   taskLauncher
+	network newNetManager
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -150,6 +152,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Daemon, ret
 	if d.tasks == nil {
 		d.tasks = d.newShimLauncher()
 	}
+	if err := d.openNetwork(ctx, o.network); err != nil {
+		return nil, err
+	}
 	if err := d.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -192,6 +197,11 @@ func (d *Daemon) closeStores() error {
 	if d.imageService != nil {
 		// The image service closes the snapshotter and the image store.
 		errs = append(errs, d.imageService.Close())
+	}
+	if d.nets != nil {
+		// Bridges, veths, sandboxes and rules stay for the next daemon
+		// (live restore); the resolvers stop.
+		errs = append(errs, d.nets.m.Close())
 	}
 	if d.events != nil {
 		d.events.Close()

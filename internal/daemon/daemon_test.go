@@ -75,7 +75,7 @@ func TestCreateStartWaitRemove(t *testing.T) {
 	if in.Name != "/hello" || in.State.Status != "created" || in.Path != "echo" || !slices.Equal(in.Args, []string{"hi"}) {
 		t.Fatalf("inspect after create: %+v %+v", in, in.State)
 	}
-	if in.Config.Hostname != id[:12] || in.HostConfig.NetworkMode != "none" || in.HostConfig.Runtime != "berth" ||
+	if in.Config.Hostname != id[:12] || in.HostConfig.NetworkMode != "bridge" || in.HostConfig.Runtime != "berth" ||
 		in.Driver != "overlay2" || in.GraphDriver.Name != "overlay2" || in.Platform != "linux" {
 		t.Fatalf("inspect: %+v", in)
 	}

@@ -205,7 +205,8 @@ func TestListFiltersAndStatus(t *testing.T) {
 		{server.Filters{"ancestor": {"busybox:latest"}}, true, []string{"/gamma", "/beta", "/alpha"}},
 		{server.Filters{"health": {"none"}}, true, []string{"/gamma", "/beta", "/alpha"}},
 		{server.Filters{"is-task": {"true"}}, true, nil},
-		{server.Filters{"network": {"none"}}, true, []string{"/gamma", "/beta", "/alpha"}},
+		{server.Filters{"network": {"bridge"}}, true, []string{"/gamma", "/beta", "/alpha"}},
+		{server.Filters{"network": {"none"}}, true, nil},
 	} {
 		if got := names(tc.f, tc.all); !slices.Equal(got, tc.want) {
 			t.Errorf("filters %v all=%v: %v, want %v", tc.f, tc.all, got, tc.want)
@@ -236,7 +237,7 @@ func TestListFiltersAndStatus(t *testing.T) {
 				t.Errorf("gamma status %q", s.Status)
 			}
 		}
-		if s.SizeRootFs == 0 || s.HostConfig.NetworkMode != "none" {
+		if s.SizeRootFs == 0 || s.HostConfig.NetworkMode != "bridge" {
 			t.Errorf("%s: size %d mode %q", s.Names[0], s.SizeRootFs, s.HostConfig.NetworkMode)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	containertypes "github.com/moby/moby/api/types/container"
@@ -43,7 +44,8 @@ func (d *Daemon) writeContainerFiles(c *container.Container) error {
 	}{
 		{"hostname", []byte(hostname + "\n"), &c.HostnamePath},
 	}
-	hosts, err := buildHosts(c.HostConfig, hostname, c.Config.Domainname)
+	nf := d.netFilesAtCreate(c)
+	hosts, err := buildHosts(c.HostConfig, hostname, c.Config.Domainname, nf)
 	if err != nil {
 		return err
 	}
@@ -52,7 +54,7 @@ func (d *Daemon) writeContainerFiles(c *container.Container) error {
 		data []byte
 		path *string
 	}{"hosts", hosts, &c.HostsPath})
-	resolv, err := buildResolvConf(c.HostConfig)
+	resolv, err := buildResolvConf(c.HostConfig, nf)
 	if err != nil {
 		return err
 	}
@@ -71,11 +73,39 @@ func (d *Daemon) writeContainerFiles(c *container.Container) error {
 	return nil
 }
 
+// netFiles is what /etc/hosts and /etc/resolv.conf are made of beside the
+// container's own config: what its networks gave it and the daemon's
+// defaults.
+type netFiles struct {
+	// addrs are the container's addresses, a hosts line each, with the
+	// names the container has there (its hostname, its aliases on a user
+	// network). None: its hostname goes on 127.0.0.1.
+	addrs []hostsEntry
+	// hostGateway is what --add-host NAME:host-gateway means: the default
+	// bridge's gateway (zero without a default bridge).
+	hostGateway netip.Addr
+	// nameserver is the embedded resolver of the container's first user
+	// network (its gateway); zero means the host's resolvers.
+	nameserver netip.Addr
+	// dns, dnsSearch and dnsOptions are the daemon's --dns* defaults; the
+	// container's own win.
+	dns, dnsSearch, dnsOptions []string
+}
+
+type hostsEntry struct {
+	addr  netip.Addr
+	names []string
+}
+
+// hostGatewayName is --add-host's word for the host's address as the
+// container sees it.
+const hostGatewayName = "host-gateway"
+
 // buildHosts is /etc/hosts: the host's own for network mode host; else
-// loopback names, the container's hostname on 127.0.0.1 (with network
-// mode none there is no other address to give it), and --add-host
-// entries.
-func buildHosts(host *containertypes.HostConfig, hostname, domain string) ([]byte, error) {
+// loopback names, a line per address of the container with its hostname
+// (on 127.0.0.1 when it has none, as with network mode none), and
+// --add-host entries, host-gateway being nf.hostGateway.
+func buildHosts(host *containertypes.HostConfig, hostname, domain string, nf netFiles) ([]byte, error) {
 	var b bytes.Buffer
 	if host.NetworkMode.IsHost() {
 		data, err := os.ReadFile(hostHostsFile)
@@ -96,7 +126,18 @@ func buildHosts(host *containertypes.HostConfig, hostname, domain string) ([]byt
 		if domain != "" {
 			names = hostname + "." + domain + " " + hostname
 		}
-		b.WriteString("127.0.0.1\t" + names + "\n")
+		if len(nf.addrs) == 0 {
+			b.WriteString("127.0.0.1\t" + names + "\n")
+		}
+		for _, a := range nf.addrs {
+			line := names
+			for _, n := range a.names {
+				if n != hostname && !strings.Contains(" "+line+" ", " "+n+" ") {
+					line += " " + n
+				}
+			}
+			b.WriteString(a.addr.String() + "\t" + line + "\n")
+		}
 	}
 	for _, e := range host.ExtraHosts {
 		name, ip, ok := strings.Cut(e, ":")
@@ -106,8 +147,11 @@ func buildHosts(host *containertypes.HostConfig, hostname, domain string) ([]byt
 		if !ok || name == "" {
 			return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid extra host %q: want host:ip", e)
 		}
-		if ip == "host-gateway" {
-			return nil, errdefs.Errorf(errdefs.ErrNotImplemented, "extra host %q: host-gateway needs a bridge network, which Berth does not have yet", e)
+		if ip == hostGatewayName {
+			if !nf.hostGateway.IsValid() {
+				return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "unable to derive the IP value for host-gateway")
+			}
+			ip = nf.hostGateway.String()
 		}
 		if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil {
 			return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid IP address in add-host: %q", ip)
@@ -117,11 +161,14 @@ func buildHosts(host *containertypes.HostConfig, hostname, domain string) ([]byt
 	return b.Bytes(), nil
 }
 
-// buildResolvConf is /etc/resolv.conf: the host's (with network mode host,
-// as it is), otherwise without loopback nameservers, falling back to
-// docker's public defaults when none remain; --dns, --dns-search and
-// --dns-option replace the matching lines.
-func buildResolvConf(host *containertypes.HostConfig) ([]byte, error) {
+// buildResolvConf is /etc/resolv.conf. With network mode host, the host's
+// as it is. On a user network, the embedded resolver (nf.nameserver) and
+// the host's search and options, plus docker's ndots:0. Otherwise the
+// host's without loopback nameservers, falling back to docker's public
+// defaults when none remain. --dns (the container's, else the daemon's),
+// --dns-search and --dns-option replace the matching lines; with the
+// embedded resolver --dns names its upstreams instead.
+func buildResolvConf(host *containertypes.HostConfig, nf netFiles) ([]byte, error) {
 	src := hostResolvConf
 	data, err := os.ReadFile(src)
 	if err != nil && !os.IsNotExist(err) {
@@ -157,20 +204,38 @@ func buildResolvConf(host *containertypes.HostConfig) ([]byte, error) {
 			other = append(other, line)
 		}
 	}
-	if len(host.DNS) > 0 {
+	switch {
+	case len(host.DNS) > 0:
 		nameservers = nameservers[:0]
 		for _, ns := range host.DNS {
 			nameservers = append(nameservers, ns.String())
 		}
+	case len(nf.dns) > 0 && !host.NetworkMode.IsHost():
+		nameservers = slices.Clone(nf.dns)
 	}
-	if len(host.DNSSearch) > 0 {
+	switch {
+	case len(host.DNSSearch) > 0:
 		search = host.DNSSearch
-		if len(search) == 1 && search[0] == "." {
-			search = nil
-		}
+	case len(nf.dnsSearch) > 0 && !host.NetworkMode.IsHost():
+		search = nf.dnsSearch
 	}
-	if len(host.DNSOptions) > 0 {
+	if len(search) == 1 && search[0] == "." {
+		search = nil
+	}
+	switch {
+	case len(host.DNSOptions) > 0:
 		options = host.DNSOptions
+	case len(nf.dnsOptions) > 0 && !host.NetworkMode.IsHost():
+		options = nf.dnsOptions
+	}
+	if nf.nameserver.IsValid() {
+		// The embedded resolver answers the network's names and forwards
+		// the rest to the servers above; as docker's, it wants short
+		// names tried as they are first.
+		nameservers = []string{nf.nameserver.String()}
+		if !slices.ContainsFunc(options, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+			options = append(slices.Clone(options), "ndots:0")
+		}
 	}
 	if len(nameservers) == 0 {
 		nameservers = defaultNameservers

@@ -4,8 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,6 +22,8 @@ import (
 	"github.com/berth-project/berth/internal/image/interchange"
 	"github.com/berth-project/berth/internal/mount"
 	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/testenv/daemontest"
+	"github.com/berth-project/berth/internal/testenv/nettest"
 )
 
 // busyboxArchive is a docker-archive of imagetest's busybox image as
@@ -61,14 +62,25 @@ func testRoots(t *testing.T) config.Config {
 	cfg := config.Default()
 	cfg.DataRoot = filepath.Join(dir, "data")
 	cfg.ExecRoot = filepath.Join(dir, "x")
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	cfg.ResourcePrefix = "bd" + hex.EncodeToString(rnd[:])
+	// A prefix and a default bridge subnet reserved on the host, so the
+	// real daemons of tests running at once never share a bridge, a
+	// subnet or a cgroup; the links and tables they leave (live restore
+	// keeps them) are removed when t ends, after the daemons.
+	cfg.ResourcePrefix = nettest.Prefix(t)
+	sub := nettest.Subnet(t)
+	cfg.BIP = fmt.Sprintf("%s/%d", nettest.Nth(sub, 1), sub.Bits())
 	t.Cleanup(func() {
 		removeCgroups(cfg.EffectiveCgroupParent())
 		entries, _ := os.ReadDir(filepath.Join(cfg.ExecRoot, "bundles"))
 		for _, e := range entries {
 			_ = mount.UnmountAll(filepath.Join(cfg.ExecRoot, "bundles", e.Name(), "rootfs"), 2 /* MNT_DETACH */)
+		}
+		entries, _ = os.ReadDir(filepath.Join(cfg.ExecRoot, "netns"))
+		for _, e := range entries {
+			_ = mount.UnmountAll(filepath.Join(cfg.ExecRoot, "netns", e.Name()), 2 /* MNT_DETACH */)
+		}
+		if err := daemontest.RemoveNetworking(cfg.ResourcePrefix); err != nil {
+			t.Errorf("remove the test's links and tables: %v", err)
 		}
 		_ = os.RemoveAll(dir)
 	})
@@ -80,7 +92,7 @@ func testRoots(t *testing.T) config.Config {
 func newTestDaemon(t *testing.T, cfg config.Config, fake *fakeLauncher) *Daemon {
 	t.Helper()
 	testenv.RequireRoot(t)
-	d, err := New(context.Background(), cfg, withTaskLauncher(fake), WithBinDir(testenv.BinDir(t)),
+	d, err := New(context.Background(), cfg, withTaskLauncher(fake), withNetworkManager(fakeNetFor(cfg).open), WithBinDir(testenv.BinDir(t)),
 		WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -8,7 +8,6 @@ import (
 
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 
 	"github.com/berth-project/berth/internal/container"
@@ -142,21 +141,4 @@ func mountPoints(host *containertypes.HostConfig) []containertypes.MountPoint {
 		out = append(out, mp)
 	}
 	return out
-}
-
-// networkSettings is the minimal shape for the modes Berth serves (none,
-// host, container:<id>): one entry named for the mode, no addresses.
-func networkSettings(c *container.Container) *containertypes.NetworkSettings {
-	mode := string(c.HostConfig.NetworkMode)
-	ns := &containertypes.NetworkSettings{
-		Ports:    network.PortMap{},
-		Networks: map[string]*network.EndpointSettings{},
-	}
-	if !c.HostConfig.NetworkMode.IsContainer() {
-		ns.Networks[mode] = &network.EndpointSettings{}
-	}
-	if c.State.HasProcess() && !c.HostConfig.NetworkMode.IsHost() {
-		ns.SandboxKey = "/proc/" + itoa(c.State.Pid) + "/ns/net"
-	}
-	return ns
 }

@@ -53,7 +53,7 @@ func summary(c *container.Container) containertypes.Summary {
 		ImageID: c.Image.String(),
 		Command: strings.Join(append([]string{c.Path}, c.Args...), " "),
 		Created: c.Created.Unix(),
-		Ports:   []containertypes.PortSummary{},
+		Ports:   portSummaries(c),
 		Labels:  c.Labels(),
 		State:   c.State.Status,
 		Status:  statusString(&c.State, time.Now()),
@@ -113,7 +113,8 @@ type psFilters struct {
 	ancestors                       []string // image IDs, and the names given
 	before, since                   *time.Time
 	isTask                          *bool
-	nothing                         bool // a filter that no container can match (volume, publish, expose)
+	publish, expose                 []portFilter
+	nothing                         bool // a filter that no container can match (volume)
 }
 
 type labelFilter struct {
@@ -187,7 +188,17 @@ func (d *Daemon) listFilters(ctx context.Context, in server.Filters) (*psFilters
 				f.isTask = &b
 			case "network":
 				f.networks = append(f.networks, v)
-			case "volume", "publish", "expose":
+			case "publish", "expose":
+				pf, err := parsePortFilter(key, v)
+				if err != nil {
+					return nil, err
+				}
+				if key == "publish" {
+					f.publish = append(f.publish, pf)
+				} else {
+					f.expose = append(f.expose, pf)
+				}
+			case "volume":
 				f.nothing = true
 			default:
 				return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter '%s'", key)
@@ -243,7 +254,13 @@ func (f *psFilters) match(c *container.Container) bool {
 	if f.since != nil && !c.Created.After(*f.since) {
 		return false
 	}
-	if len(f.networks) > 0 && !anyOf(f.networks, func(n string) bool { return n == string(c.HostConfig.NetworkMode) }) {
+	if len(f.networks) > 0 && !anyOf(f.networks, func(n string) bool { return onNetwork(c, n) }) {
+		return false
+	}
+	if len(f.publish) > 0 && !anyOf(f.publish, func(pf portFilter) bool { return publishes(c, pf) }) {
+		return false
+	}
+	if len(f.expose) > 0 && !anyOf(f.expose, func(pf portFilter) bool { return exposes(c, pf) }) {
 		return false
 	}
 	return true
@@ -257,5 +274,3 @@ func anyOf[T any](list []T, pred func(T) bool) bool {
 	}
 	return false
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

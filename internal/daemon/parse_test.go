@@ -193,7 +193,7 @@ func TestLayoutMigrations(t *testing.T) {
 
 func TestHostsAndResolvConf(t *testing.T) {
 	t.Parallel()
-	h, err := buildHosts(&containertypes.HostConfig{NetworkMode: "none", ExtraHosts: []string{"db:10.0.0.5", "v6:[::2]"}}, "abc123", "example.org")
+	h, err := buildHosts(&containertypes.HostConfig{NetworkMode: "none", ExtraHosts: []string{"db:10.0.0.5", "v6:[::2]"}}, "abc123", "example.org", netFiles{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,10 +203,10 @@ func TestHostsAndResolvConf(t *testing.T) {
 			t.Errorf("hosts lacks %q:\n%s", line, h)
 		}
 	}
-	if _, err := buildHosts(&containertypes.HostConfig{ExtraHosts: []string{"x:notanip"}}, "h", ""); !errdefs.IsInvalidParameter(err) {
+	if _, err := buildHosts(&containertypes.HostConfig{ExtraHosts: []string{"x:notanip"}}, "h", "", netFiles{}); !errdefs.IsInvalidParameter(err) {
 		t.Errorf("bad add-host: %v", err)
 	}
-	r, err := buildResolvConf(&containertypes.HostConfig{NetworkMode: "none", DNSSearch: []string{"corp"}, DNSOptions: []string{"ndots:2"}})
+	r, err := buildResolvConf(&containertypes.HostConfig{NetworkMode: "none", DNSSearch: []string{"corp"}, DNSOptions: []string{"ndots:2"}}, netFiles{})
 	if err != nil {
 		t.Fatal(err)
 	}

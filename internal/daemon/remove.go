@@ -115,6 +115,7 @@ func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, for
 	d.mu.Lock()
 	delete(d.runs, c.ID)
 	d.mu.Unlock()
+	d.nets.forget(c.ID)
 	r.notifyRemoved(c.State.ExitCode, c.State.Error)
 	d.emit(c, "destroy", nil)
 	return nil

@@ -110,6 +110,9 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 		}
 	}()
 	in.Rootfs = rootfs
+	if err := d.setupNetwork(ctx, c, &in); err != nil {
+		return d.startFailed(c, r, err)
+	}
 	tSpec := time.Now()
 	sp, err := spec.Generate(ctx, in)
 	if err != nil {
@@ -348,6 +351,9 @@ func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 // startExitCode is the exit code docker gives a container that could not
 // start, from the runtime's words.
 func startExitCode(err error) int {
+	if isNetworkSetupError(err) {
+		return 128
+	}
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"),
@@ -385,4 +391,5 @@ func (d *Daemon) cleanupRun(ctx context.Context, id string, _ error) {
 	if err := os.RemoveAll(d.shimDir(id)); err != nil {
 		d.log.Warn("remove shim state", "container", id, "err", err)
 	}
+	d.teardownNetwork(ctx, id)
 }

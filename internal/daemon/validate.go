@@ -17,7 +17,6 @@ type createCheck struct {
 }
 
 var createChecks = []createCheck{
-	{"network mode", checkNetworkMode},
 	{"restart policy", checkRestartPolicy},
 	{"runtime", checkRuntime},
 	{"log config", checkLogConfig},
@@ -28,30 +27,12 @@ var createChecks = []createCheck{
 
 func (d *Daemon) validateCreate(cfg *containertypes.Config, host *containertypes.HostConfig) ([]string, error) {
 	var warnings []string
-	if host.NetworkMode == "bridge" {
-		warnings = append(warnings, "Berth has no bridge network yet: the container gets network mode none (loopback only)")
-	}
 	for _, ch := range createChecks {
 		if err := ch.fn(d, cfg, host); err != nil {
 			return nil, err
 		}
 	}
 	return warnings, nil
-}
-
-// checkNetworkMode: none and host are served; the default (and bridge,
-// until the networking work lands) become none; container:<name> joins
-// another container's namespace; anything else is a network that does not
-// exist.
-func checkNetworkMode(_ *Daemon, _ *containertypes.Config, host *containertypes.HostConfig) error {
-	switch m := host.NetworkMode; {
-	case m == "" || m == "default" || m == "bridge" || m == "none":
-		host.NetworkMode = "none"
-	case m == "host", m.IsContainer():
-	default:
-		return errdefs.Errorf(errdefs.ErrNotFound, "network %s not found", m)
-	}
-	return nil
 }
 
 func checkRestartPolicy(_ *Daemon, _ *containertypes.Config, host *containertypes.HostConfig) error {
