@@ -88,6 +88,9 @@ make -C "$repo" build >&2
 [[ -x $repo/bin/berthd ]] || die "no $repo/bin/berthd after make"
 
 work=$(mktemp -d /var/tmp/berth-enginebench.XXXXXX)
+# Execution state lives on tmpfs, as every engine's does by default
+# (/run/berth, /run/docker, /run/containers): the data roots are on disk.
+run=$(mktemp -d /run/berth-enginebench.XXXXXX)
 prefix=bbench$((RANDOM % 1000))
 pids=()
 cleanup() {
@@ -105,7 +108,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	kill_leftovers
-	grep -F " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
+	grep -F -e " $work/" -e " $run/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
 		umount -l "$m"
 	done
 	local c
@@ -117,9 +120,9 @@ cleanup() {
 		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	if ((keep)); then
-		say "kept $work"
+		say "kept $work and $run"
 	else
-		rm -rf "$work"
+		rm -rf "$work" "$run"
 	fi
 }
 # kill_leftovers ends, by pid, what our engines left: shims, runtimes and
@@ -133,7 +136,7 @@ kill_leftovers() {
 			pid=${f#/proc/}
 			pid=${pid%/cmdline}
 			[[ $pid == "$$" ]] && continue
-			if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -qF "$work/"; then
+			if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -qF -e "$work/" -e "$run/"; then
 				kill -KILL "$pid" 2>/dev/null
 			fi
 		done
@@ -166,10 +169,10 @@ say "making the busybox image"
 
 # berthd on its own roots.
 bsock=$work/berth.sock
-mkdir -p "$work/berth/data" "$work/berth/exec"
+mkdir -p "$work/berth/data" "$run/berth"
 echo '{}' >"$work/berth/daemon.json"
 "$repo/bin/berthd" --config-file "$work/berth/daemon.json" --data-root "$work/berth/data" \
-	--exec-root "$work/berth/exec" -H "unix://$bsock" --pidfile "$work/berth/berthd.pid" \
+	--exec-root "$run/berth" -H "unix://$bsock" --pidfile "$work/berth/berthd.pid" \
 	--resource-prefix "$prefix" >"$work/berthd.log" 2>&1 &
 berthd_pid=$!
 pids+=("$berthd_pid")
@@ -178,10 +181,10 @@ wait_ping "$bsock" "$work/berthd.log"
 
 # dockerd on its own roots; no iptables, no bridge.
 dsock=$work/docker.sock
-mkdir -p "$work/docker/data" "$work/docker/exec"
+mkdir -p "$work/docker/data" "$run/docker"
 echo '{}' >"$work/docker/daemon.json"
 dockerd --config-file "$work/docker/daemon.json" --data-root "$work/docker/data" \
-	--exec-root "$work/docker/exec" -H "unix://$dsock" --pidfile "$work/docker/dockerd.pid" \
+	--exec-root "$run/docker" -H "unix://$dsock" --pidfile "$work/docker/dockerd.pid" \
 	--iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
 	--cgroup-parent "/$prefix-docker" --storage-driver overlay2 >"$work/dockerd.log" 2>&1 &
 dockerd_pid=$!
@@ -194,7 +197,7 @@ berth_version=$("$docker" -H "unix://$bsock" version --format '{{.Server.Version
 # podman on its own roots and configuration.
 pd=()
 if ((podman)); then
-	mkdir -p "$work/podman/root" "$work/podman/run" "$work/podman/tmp"
+	mkdir -p "$work/podman/root" "$run/podman" "$work/podman/tmp"
 	cat >"$work/podman/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
@@ -205,7 +208,7 @@ runtime = "runc"
 tmp_dir = "$work/podman/tmp"
 EOF
 	export CONTAINERS_CONF=$work/podman/containers.conf
-	pd=(podman --root "$work/podman/root" --runroot "$work/podman/run" --storage-driver overlay
+	pd=(podman --root "$work/podman/root" --runroot "$run/podman" --storage-driver overlay
 		--cgroup-manager cgroupfs)
 	"${pd[@]}" import --change 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
 	podman_version=$(podman --version | awk '{print $3}')
@@ -231,7 +234,7 @@ fi
 # container.
 sleep 2
 berthd_rss=$(rss_kib "$berthd_pid")
-containerd_pid=$(cat "$work/docker/exec/containerd/containerd.pid" 2>/dev/null || echo 0)
+containerd_pid=$(cat "$run/docker/containerd/containerd.pid" 2>/dev/null || echo 0)
 dockerd_rss=$(($(rss_kib "$dockerd_pid") + $(rss_kib "$containerd_pid")))
 say "idle RSS: berthd $((berthd_rss / 1024)) MiB, dockerd+containerd $((dockerd_rss / 1024)) MiB"
 
