@@ -1,6 +1,7 @@
 package network
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -34,7 +35,11 @@ func ensureBridge(h *netlink.Handle, name string, gateway netip.Prefix, mtu int)
 		if !isNotFound(err) {
 			return 0, fmt.Errorf("bridge %s: %w", name, err)
 		}
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu, Flags: net.FlagUp, TxQLen: -1}}
+		// A MAC of its own: a bridge without one takes the lowest of its
+		// ports' and changes it when that port goes, and every container
+		// then sends to a gateway MAC that no longer exists until its ARP
+		// entry expires.
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu, Flags: net.FlagUp, TxQLen: -1, HardwareAddr: randomMAC()}}
 		if err := h.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
 			return 0, fmt.Errorf("create bridge %s: %w", name, err)
 		}
@@ -122,4 +127,12 @@ func deleteAddr(h *netlink.Handle, name string, addr netip.Prefix) {
 	if link, err := h.LinkByName(name); err == nil {
 		_ = h.AddrDel(link, &netlink.Addr{IPNet: ipNet(addr)})
 	}
+}
+
+// randomMAC is a random locally administered unicast address.
+func randomMAC() net.HardwareAddr {
+	mac := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(mac)
+	mac[0] = mac[0]&^0x01 | 0x02
+	return mac
 }

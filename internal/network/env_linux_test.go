@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/netip"
 	"os"
@@ -77,6 +78,7 @@ func newTestNet(t testing.TB) *testNet {
 		DefaultBridge: "none",
 		Firewall:      "none",
 		DNSUpstreams:  []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")},
+		Logger:        slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	t.Cleanup(e.sweep)
 	return e
@@ -201,4 +203,12 @@ func linkExists(t testing.TB, name string) bool {
 		t.Fatal(err)
 	}
 	return err == nil
+}
+
+// testLog sends the Manager's log to the test's, shown when it fails.
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }

@@ -146,7 +146,7 @@ func (m *Manager) closeAll() error {
 		m.sandboxes = nil
 	}
 	if m.dns != nil && !m.closed {
-		if err := m.dns.Close(); err != nil && !errdefs.IsNotImplemented(err) {
+		if err := m.dns.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -382,7 +382,11 @@ func (m *Manager) listenDNS(ctx context.Context, r *netRecord) {
 	if !r.userNetwork() {
 		return
 	}
-	if err := m.dns.Listen(ctx, r.ID, r.Gateway); err != nil {
+	var opts []dns.ListenOption
+	if r.Internal {
+		opts = append(opts, dns.Internal(r.Subnet))
+	}
+	if err := m.dns.Listen(ctx, r.ID, r.Gateway, opts...); err != nil {
 		m.log.Warn("network: embedded DNS unavailable on this network", "network", r.Name, "address", r.Gateway, "err", err)
 	}
 }

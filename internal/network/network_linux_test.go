@@ -150,9 +150,17 @@ func TestTwoSandboxesTalk(t *testing.T) {
 	if !linkExists(t, a.HostIfName) {
 		t.Errorf("host veth %s missing", a.HostIfName)
 	}
-	// Disconnect and RemoveSandbox leave nothing.
+	// Disconnect and RemoveSandbox leave nothing, and the bridge keeps its
+	// MAC (the containers' ARP entry for the gateway stays right).
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Disconnect(ctx, a.ContainerID, "talk"); err != nil {
 		t.Fatal(err)
+	}
+	if br2, err := netlink.LinkByName(n.Bridge); err != nil || br2.Attrs().HardwareAddr.String() != br.Attrs().HardwareAddr.String() {
+		t.Errorf("bridge MAC %v became %v (%v)", br.Attrs().HardwareAddr, br2, err)
 	}
 	if linkExists(t, a.HostIfName) || len(m.Endpoints(a.ContainerID)) != 0 {
 		t.Errorf("disconnect left veth or endpoint")

@@ -239,7 +239,7 @@ func (m *Manager) RemoveNetwork(ctx context.Context, idOrName string) error {
 		}
 	}
 	if r.userNetwork() {
-		if err := m.dns.Unlisten(r.ID); err != nil && !errdefs.IsNotImplemented(err) {
+		if err := m.dns.Unlisten(r.ID); err != nil {
 			m.log.Warn("network: stopping the embedded DNS", "network", r.Name, "err", err)
 		}
 	}
