@@ -52,7 +52,7 @@ const (
 	nftBridgeChain = "forward"
 )
 
-// UserTable is the suffix of the table that holds the user chain.
+// userTableSuffix names the table that holds the user chain: `ip P-user`.
 const userTableSuffix = "-user"
 
 var (
@@ -147,7 +147,9 @@ func (b *nftBackend) Init(ctx context.Context) error {
 	if !complete {
 		// Missing or damaged (a chain or map is gone): start from an empty
 		// ruleset; the daemon's Sync brings back what belongs in it.
-		b.replaceRuleset(c, nil, nil)
+		if err := b.replaceRuleset(c, nil, nil); err != nil {
+			return err
+		}
 	}
 	if err := b.ensureUserChain(c); err != nil {
 		return err
@@ -215,7 +217,7 @@ func (b *nftBackend) ensureUserChain(c *nftables.Conn) error {
 
 // replaceRuleset queues, in c's batch, the deletion of our tables (when
 // present) and their creation with exactly nets and ports.
-func (b *nftBackend) replaceRuleset(c *nftables.Conn, nets []Net, ports map[string][]Mapping) {
+func (b *nftBackend) replaceRuleset(c *nftables.Conn, nets []Net, ports map[string][]Mapping) error {
 	// Adding a table that exists is a no-op, so the deletion that follows
 	// cannot fail on a table that is absent.
 	c.AddTable(b.ipTable())
@@ -223,9 +225,9 @@ func (b *nftBackend) replaceRuleset(c *nftables.Conn, nets []Net, ports map[stri
 	c.AddTable(b.bridgeTable())
 	c.DelTable(b.bridgeTable())
 	if err := b.addRuleset(c, nets, ports); err != nil {
-		// Only a marshalling error can get here; it fails the batch too.
-		b.log.Error("firewall: nftables: building the ruleset", "err", err)
+		return fmt.Errorf("firewall: nftables: building the ruleset: %w", err)
 	}
+	return nil
 }
 
 // addRuleset queues the creation of our tables with nets and ports.
@@ -570,7 +572,9 @@ func (b *nftBackend) Sync(ctx context.Context, nets []Net, ports map[string][]Ma
 	if err != nil {
 		return err
 	}
-	b.replaceRuleset(c, nets, ports)
+	if err := b.replaceRuleset(c, nets, ports); err != nil {
+		return err
+	}
 	if err := b.ensureUserChain(c); err != nil {
 		return err
 	}
