@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -159,6 +160,14 @@ func (e *testNet) teardown(m *Manager) {
 	}
 	if err := m.fw.Teardown(ctx); err != nil {
 		t.Errorf("firewall Teardown: %v", err)
+	}
+	// Teardown keeps the administrator's user chain; the test's is its own.
+	switch m.fw.Name() {
+	case "nftables":
+		_ = exec.Command("nft", "delete", "table", "ip", e.prefix+"-user").Run()
+	case "iptables":
+		_ = exec.Command("iptables", "-w", "-F", e.prefix+"-USER").Run()
+		_ = exec.Command("iptables", "-w", "-X", e.prefix+"-USER").Run()
 	}
 }
 
