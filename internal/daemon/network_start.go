@@ -44,6 +44,9 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 	if err != nil {
 		return networkSetupError{err}
 	}
+	if d.isClosing() {
+		return errdefs.Errorf(errdefs.ErrUnavailable, "the daemon is shutting down")
+	}
 
 	mu := d.nets.lock(id)
 	defer mu.Unlock()
@@ -96,7 +99,9 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 // when there is nothing to undo, and errors are logged: the manager's
 // Reconcile at the next daemon start releases what is left.
 func (d *Daemon) teardownNetwork(ctx context.Context, id string) {
-	if d.nets == nil {
+	if d.nets == nil || d.isClosing() {
+		// A closing daemon leaves the network as it is, for the next
+		// one's Reconcile (the manager may be closed already).
 		return
 	}
 	mu := d.nets.lock(id)
