@@ -104,7 +104,7 @@ func (m *Manager) reserve(nsPath string, cfg EndpointConfig) (*epRecord, *netRec
 				defIP = a
 			}
 		}
-		if ports, err = m.takePorts(id, cfg.Ports, defIP); err != nil {
+		if ports, err = m.takePorts(id, cfg.Ports, defIP, addr); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -219,8 +219,17 @@ func (m *Manager) plumb(ctx context.Context, ep *epRecord, n *netRecord) (err er
 	// retried only after a second. RTM_GETLINK of one device runs its
 	// pending linkwatch event at once (rtnl_getlink: linkwatch_sync_dev),
 	// so these two reads make the endpoint usable when Connect returns.
-	if _, err := h.LinkByName(ep.HostIfName); err != nil {
+	host, err := h.LinkByName(ep.HostIfName)
+	if err != nil {
 		return fmt.Errorf("veth %s: %w", ep.HostIfName, err)
+	}
+	if brNetfilter() {
+		// With br_netfilter a container's connection to its own
+		// published port is DNATed on the bridge and must leave by the
+		// port it came in on (docker's hairpin, userland-proxy=false).
+		if err := h.LinkSetHairpin(host, true); err != nil {
+			return fmt.Errorf("veth %s: hairpin: %w", ep.HostIfName, err)
+		}
 	}
 	if _, err := in.LinkByIndex(link.Attrs().Index); err != nil {
 		return fmt.Errorf("sandbox %s: %w", ep.IfName, err)
@@ -346,4 +355,10 @@ func (ep *epRecord) public() Endpoint {
 	e.Aliases = slices.Clone(ep.Aliases)
 	e.Ports = slices.Clone(ep.Ports)
 	return e
+}
+
+// brNetfilter says whether br_netfilter is loaded (bridged traffic passes
+// the IP hooks); it may be loaded at any time, so it is asked each time.
+func brNetfilter() bool {
+	return unix.Access("/proc/sys/net/bridge/bridge-nf-call-iptables", unix.F_OK) == nil
 }

@@ -151,6 +151,17 @@ func (m *Manager) closeAll() error {
 		}
 	}
 	m.closed = true
+	// The published ports' sockets: the next daemon binds them again.
+	m.mu.Lock()
+	for _, hs := range m.ports {
+		for i := range hs {
+			if hs[i].fd >= 0 {
+				unix.Close(hs[i].fd)
+				hs[i].fd = -1
+			}
+		}
+	}
+	m.mu.Unlock()
 	if m.hostNS > 0 {
 		unix.Close(m.hostNS)
 		m.hostNS = -1
@@ -185,7 +196,7 @@ func (m *Manager) load() error {
 		}
 		m.eps[ep.ID] = ep
 		n.pool.hold(ep.Address.Addr(), ep.ID)
-		m.holdPorts(ep.ID, ep.Ports)
+		m.holdPorts(ep.ID, ep.Ports, nil) // Reconcile binds the kept ones
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -316,6 +317,13 @@ func TestBadInput(t *testing.T) {
 	other := "o" + randHex(63)
 	op, _ := m.NewSandbox(ctx, other)
 
+	hostLn, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostLn.Close()
+	hostPort := uint16(hostLn.Addr().(*net.TCPAddr).Port)
+
 	outside := lastAddr(sub).Next()
 	inSubnetNotRange := netip.PrefixFrom(sub.Addr(), 25).Masked().Addr()
 	for i := 0; i < 200; i++ {
@@ -375,6 +383,10 @@ func TestBadInput(t *testing.T) {
 			_, err := m.Connect(ctx, op, EndpointConfig{ContainerID: other, Network: "bad", Ports: []PortBinding{{Proto: "tcp", ContainerPort: 81, HostPort: 18080}}})
 			return err
 		}, errdefs.IsConflict, "Bind for 0.0.0.0:18080 failed: port is already allocated"},
+		{"host port a host process listens on", func() error {
+			_, err := m.Connect(ctx, op, EndpointConfig{ContainerID: other, Network: "bad", Ports: []PortBinding{{Proto: "tcp", ContainerPort: 80, HostPort: hostPort}}})
+			return err
+		}, errdefs.IsUnavailable, fmt.Sprintf("failed to bind host port for 0.0.0.0:%d:%s:80/tcp: address already in use", hostPort, n.Gateway.Next())},
 		{"already connected", func() error {
 			_, err := m.Connect(ctx, p, EndpointConfig{ContainerID: c, ContainerName: "/web", Network: n.ID})
 			return err

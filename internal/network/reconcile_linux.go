@@ -60,6 +60,7 @@ func (m *Manager) Reconcile(ctx context.Context, live map[string]string) error {
 	m.mu.Lock()
 	err = m.syncFirewall(ctx)
 	for _, ep := range keep {
+		m.rebindPorts(ep.ID)
 		if n := m.nets[ep.NetworkID]; n != nil && n.rec.userNetwork() {
 			m.dns.SetRecord(n.rec.ID, ep.ID, dnsRecord(ep))
 			m.dns.SetUpstreams(ep.Address.Addr(), ep.Upstreams)

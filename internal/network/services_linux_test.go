@@ -161,6 +161,24 @@ func TestPublishedPort(t *testing.T) {
 	if string(got) != "from the container" {
 		t.Errorf("read %q", got)
 	}
+	// The container reaches its own published port through the host's
+	// address (hairpin on its bridge port when br_netfilter is loaded).
+	gw := netip.AddrPortFrom(ep.Gateway, ep.Ports[0].HostPort).String()
+	err = inNetns(p, func() error {
+		c, err := net.DialTimeout("tcp4", gw, 3*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		got, err := io.ReadAll(c)
+		if string(got) != "from the container" {
+			return fmt.Errorf("read %q, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("own published port through %s: %v", gw, err)
+	}
 	if err := m.Disconnect(ctx, id, "pub"); err != nil {
 		t.Fatal(err)
 	}
