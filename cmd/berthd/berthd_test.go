@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/internal/testenv/daemontest"
+	"github.com/berth-project/berth/internal/testenv/nettest"
 )
 
 // runBerthd runs bin/berthd with args until it exits (or 10 s pass).
@@ -40,10 +42,17 @@ func runBerthd(t *testing.T, args ...string) (string, int) {
 // TestOneDaemonPerDataRoot: a second berthd on a data root in use fails at
 // once, saying why, and leaves the first one serving.
 func TestOneDaemonPerDataRoot(t *testing.T) {
-	d := daemontest.Start(t, daemontest.WithTarget(daemontest.Berth))
+	d := nettest.StartDaemon(t)
 	dir := t.TempDir()
-	out, code := runBerthd(t, "--config-file", filepath.Join(d.Root(), "daemon.json"), "--data-root", d.DataRoot(),
-		"--exec-root", filepath.Join(dir, "x"), "-H", "unix://"+filepath.Join(dir, "s.sock"))
+	// The second daemons get a prefix of their own and no default bridge
+	// and no firewall: the one that gets as far as networking before it
+	// fails must not touch the first one's (or the host's) bridges and
+	// tables.
+	prefix := nettest.Prefix(t)
+	t.Cleanup(func() { _ = daemontest.RemoveNetworking(prefix) })
+	isolated := []string{"--resource-prefix", prefix, "--bridge", "none", "--iptables=false"}
+	out, code := runBerthd(t, append([]string{"--config-file", filepath.Join(d.Root(), "daemon.json"), "--data-root", d.DataRoot(),
+		"--exec-root", filepath.Join(dir, "x"), "-H", "unix://" + filepath.Join(dir, "s.sock")}, isolated...)...)
 	if code == 0 || !strings.Contains(out, "in use by another berthd") {
 		t.Fatalf("second daemon: exit %d\n%s", code, out)
 	}
@@ -53,8 +62,8 @@ func TestOneDaemonPerDataRoot(t *testing.T) {
 		c.Close()
 	}
 	// The same socket, another data root: the live socket is not taken.
-	out, code = runBerthd(t, "--config-file", filepath.Join(d.Root(), "daemon.json"), "--data-root", filepath.Join(dir, "data"),
-		"--exec-root", filepath.Join(dir, "x"), "-H", d.Host())
+	out, code = runBerthd(t, append([]string{"--config-file", filepath.Join(d.Root(), "daemon.json"), "--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "x"), "-H", d.Host()}, isolated...)...)
 	if code == 0 || !strings.Contains(out, "another daemon serves it") {
 		t.Fatalf("daemon on a live socket: exit %d\n%s", code, out)
 	}
@@ -82,9 +91,14 @@ func TestStartAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	pidfile := filepath.Join(dir, "d.pid")
+	// Its own prefix and default bridge subnet; the bridge and tables it
+	// leaves (live restore) go when the test ends.
+	prefix, sub := nettest.Prefix(t), nettest.Subnet(t)
+	t.Cleanup(func() { _ = daemontest.RemoveNetworking(prefix) })
 	cmd := exec.Command(filepath.Join(testenv.BinDir(t), "berthd"), "--config-file", cfg,
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "x"),
-		"-H", "unix://"+sock, "--pidfile", pidfile, "--resource-prefix", "bdt")
+		"-H", "unix://"+sock, "--pidfile", pidfile, "--resource-prefix", prefix,
+		"--bip", fmt.Sprintf("%s/%d", nettest.Nth(sub, 1), sub.Bits()))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -115,7 +129,8 @@ func TestStartAndStop(t *testing.T) {
 	}
 	// A second daemon on the same pid file is refused.
 	o2, code := runBerthd(t, "--config-file", cfg, "--data-root", filepath.Join(dir, "data2"),
-		"--exec-root", filepath.Join(dir, "x2"), "-H", "unix://"+filepath.Join(dir, "d2.sock"), "--pidfile", pidfile)
+		"--exec-root", filepath.Join(dir, "x2"), "-H", "unix://"+filepath.Join(dir, "d2.sock"), "--pidfile", pidfile,
+		"--resource-prefix", prefix, "--bridge", "none", "--iptables=false")
 	if code == 0 || !strings.Contains(o2, "names a running berthd") {
 		t.Fatalf("second daemon on the pid file: exit %d\n%s", code, o2)
 	}

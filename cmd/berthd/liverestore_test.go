@@ -18,7 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-project/berth/internal/image/imagetest"
-	"github.com/berth-project/berth/internal/testenv/daemontest"
+	"github.com/berth-project/berth/internal/testenv/nettest"
 )
 
 // liveRestoreContainers is how many containers run through the crash
@@ -30,7 +30,9 @@ const liveRestoreContainers = 20
 // and keep logging, starts the daemon again, and drives them through the
 // official SDK: ps, logs -f, exec, stop, wait.
 func TestLiveRestoreSIGKILL(t *testing.T) {
-	d := daemontest.Start(t, daemontest.WithTarget(daemontest.Berth))
+	// On its own default bridge subnet: the 20 containers get addresses,
+	// which the restarted daemon keeps.
+	d := nettest.StartDaemon(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := newClient(t, d.Host())
