@@ -142,6 +142,7 @@ func TestValidation(t *testing.T) {
 		{[]string{"--log-opt", "color=blue"}, "unknown log opt 'color'"},
 		{[]string{"--storage-driver", "btrfs"}, "unknown --storage-driver"},
 		{[]string{"--resource-prefix", "Berth_Test_Prefix"}, "--resource-prefix"},
+		{[]string{"--resource-prefix", "berthtest"}, "1 to 6 characters"},
 		{[]string{"--cgroup-parent", "/a/../b"}, "--cgroup-parent"},
 		{[]string{"--default-ulimit", "nofile=10:5"}, "invalid --default-ulimit"},
 		{[]string{"--tls", "--tlscert", "/c", "--tlskey", "/k"}, "no tcp:// host"},

@@ -238,13 +238,14 @@ func checkStorageDriver(c *Config) error {
 	return fmt.Errorf("unknown --storage-driver %q (overlay2, overlay, native, vfs)", c.StorageDriver)
 }
 
-// prefixPattern keeps the prefix short enough for a bridge name (15
-// bytes with a suffix) and safe in cgroup, nftables and file names.
-var prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,11}$`)
+// prefixPattern keeps the prefix short enough for a user network's bridge
+// name (the prefix, "-" and 8 hex digits of the network's id within a
+// link name's 15 bytes) and safe in cgroup, nftables and file names.
+var prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,5}$`)
 
 func checkPrefix(c *Config) error {
 	if !prefixPattern.MatchString(c.ResourcePrefix) {
-		return fmt.Errorf("--resource-prefix %q: 1 to 12 characters of [a-z0-9-], starting with a letter", c.ResourcePrefix)
+		return fmt.Errorf("--resource-prefix %q: 1 to 6 characters of [a-z0-9-], starting with a letter (it starts bridge names, at most 15 bytes)", c.ResourcePrefix)
 	}
 	return nil
 }
