@@ -529,3 +529,49 @@ func TestAutoSubnetAvoidsRoutes(t *testing.T) {
 		t.Errorf("subnets %s %s, want %s %s", a.Subnet, b.Subnet, second, third)
 	}
 }
+
+// TestParallelConnects: containers starting together get distinct
+// addresses and interfaces, and the manager's state stays whole.
+func TestParallelConnects(t *testing.T) {
+	t.Parallel()
+	e := newTestNet(t)
+	m := e.start()
+	defer e.teardown(m)
+	ctx := context.Background()
+	if _, err := m.CreateNetwork(ctx, CreateRequest{Name: "par", Subnet: e.subnet()}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	type result struct {
+		ep  Endpoint
+		err error
+	}
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			id := "p" + randHex(63)
+			p, err := m.NewSandbox(ctx, id)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			ep, err := m.Connect(ctx, p, EndpointConfig{ContainerID: id, Network: "par", DefaultRoute: true,
+				Ports: []PortBinding{{Proto: "tcp", ContainerPort: 80}}})
+			results <- result{ep, err}
+		}()
+	}
+	addrs, ports := map[netip.Addr]bool{}, map[uint16]bool{}
+	for i := 0; i < n; i++ {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if addrs[r.ep.Address.Addr()] || ports[r.ep.Ports[0].HostPort] {
+			t.Errorf("address %s or port %d handed out twice", r.ep.Address, r.ep.Ports[0].HostPort)
+		}
+		addrs[r.ep.Address.Addr()], ports[r.ep.Ports[0].HostPort] = true, true
+		if !linkExists(t, r.ep.HostIfName) {
+			t.Errorf("veth %s missing", r.ep.HostIfName)
+		}
+	}
+}
