@@ -35,6 +35,9 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 	mode := c.HostConfig.NetworkMode
 	if mode.IsHost() || mode.IsContainer() {
 		c.Unlock()
+		if mode.IsContainer() {
+			d.shareNetworkFiles(mode.ConnectedContainer(), in)
+		}
 		return nil
 	}
 	id := c.ID
@@ -90,6 +93,28 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 		d.emitNetwork(ep.NetworkID, ep.NetworkName, events.ActionConnect, id)
 	}
 	return nil
+}
+
+// shareNetworkFiles gives a container in another's network namespace that
+// one's /etc/hosts, /etc/resolv.conf, /etc/hostname and hostname, as
+// docker does: they describe the network it is on. A target that is gone
+// is left to the spec's namespace join, which says so.
+func (d *Daemon) shareNetworkFiles(target string, in *spec.Input) {
+	other, err := d.containers.Get(target)
+	if err != nil {
+		return
+	}
+	other.Lock()
+	defer other.Unlock()
+	if other.HostsPath == "" || other.ResolvConfPath == "" || other.HostnamePath == "" {
+		return
+	}
+	in.HostsPath, in.ResolvConfPath, in.HostnamePath = other.HostsPath, other.ResolvConfPath, other.HostnamePath
+	if in.Config != nil && other.Config != nil {
+		cfg := *in.Config
+		cfg.Hostname, cfg.Domainname = other.Config.Hostname, other.Config.Domainname
+		in.Config = &cfg
+	}
 }
 
 // teardownNetwork undoes setupNetwork when a run ends (exit, failed start,

@@ -190,6 +190,24 @@ func TestNetworkNone(t *testing.T) {
 	if p, _ := specNetns(t, d, joined); !strings.HasPrefix(p, "/proc/") {
 		t.Fatalf("container mode joins the other's namespace: %q", p)
 	}
+	// ... and shares its hosts, resolv.conf and hostname, as docker's.
+	b, err := os.ReadFile(filepath.Join(d.bundleDir(joined), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sp specs.Spec
+	if err := json.Unmarshal(b, &sp); err != nil {
+		t.Fatal(err)
+	}
+	hostsSrc := ""
+	for _, m := range sp.Mounts {
+		if m.Destination == "/etc/hosts" {
+			hostsSrc = m.Source
+		}
+	}
+	if hostsSrc != in.HostsPath || sp.Hostname != none[:12] {
+		t.Fatalf("container mode: /etc/hosts from %q (want %q), hostname %q (want %q)", hostsSrc, in.HostsPath, sp.Hostname, none[:12])
+	}
 }
 
 // TestNetworkUserNetwork: aliases, --ip, --mac-address, published ports,
