@@ -42,7 +42,7 @@ func TestUserChainDrop(t *testing.T) {
 		t.Fatalf("no user chain `ip %s forward` (the nftables backend makes it at start): %v\n%s", table, err, out)
 	}
 	// The original destination port: the chain sees packets after DNAT.
-	nft("add", "rule", "ip", table, "forward", "ct", "original", "proto-dst", fmt.Sprint(hp), "counter", "drop")
+	nft("add", "rule", "ip", table, "forward", "meta", "l4proto", "tcp", "ct", "original", "proto-dst", fmt.Sprint(hp), "counter", "drop")
 	if got, err := get(fromClient, url); err == nil {
 		t.Fatalf("the drop rule in the user chain did not block the published port: %q", got)
 	}

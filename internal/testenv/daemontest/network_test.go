@@ -49,9 +49,12 @@ func TestRemoveNetworking(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		c.DelTable(ours)
-		c.DelTable(theirs)
-		_ = c.Flush()
+		// One table per batch: a batch fails whole when one of its
+		// deletions does (ours is normally gone already).
+		for _, tb := range []*nftables.Table{ours, theirs} {
+			c.DelTable(tb)
+			_ = c.Flush()
+		}
 	})
 
 	if err := RemoveNetworking(prefix); err != nil {
