@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cilium/ebpf/asm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The kernel cannot test-run BPF_PROG_TYPE_CGROUP_DEVICE programs
@@ -16,66 +16,71 @@ import (
 // runs here on a tiny interpreter of the instructions deviceFilter emits,
 // and against the kernel for real in TestRealDevices.
 
-// runFilter executes prog for one access and returns the verdict.
-func runFilter(t *testing.T, prog asm.Instructions, typ, access, major, minor uint32) bool {
+// runFilter assembles prog and executes it for one access, decoding the
+// instructions from their encoding as the kernel would, and returns the
+// verdict.
+func runFilter(t *testing.T, prog []bpfInsn, typ, access, major, minor uint32) bool {
 	t.Helper()
-	// Marshal resolves the symbolic jumps into offsets, as the loader does.
-	if err := prog.Marshal(&bytes.Buffer{}, binary.LittleEndian); err != nil {
-		t.Fatalf("marshal: %v", err)
+	code, err := assembleOrder(prog, binary.LittleEndian)
+	if err != nil {
+		t.Fatalf("assemble: %v", err)
 	}
 	ctx := make([]byte, 12)
 	binary.LittleEndian.PutUint32(ctx[0:], access<<16|typ)
 	binary.LittleEndian.PutUint32(ctx[4:], major)
 	binary.LittleEndian.PutUint32(ctx[8:], minor)
 	var reg [11]uint64 // R1 holds the ctx "address" 0
+	n := len(code) / bpfInsnLen
 	for pc, steps := 0, 0; ; pc, steps = pc+1, steps+1 {
-		if pc < 0 || pc >= len(prog) || steps > 10000 {
-			t.Fatalf("pc %d out of the program (%d instructions)", pc, len(prog))
+		if pc < 0 || pc >= n || steps > 10000 {
+			t.Fatalf("pc %d out of the program (%d instructions)", pc, n)
 		}
-		ins := prog[pc]
-		op := ins.OpCode
-		src := func() uint64 {
-			if op.Source() == asm.ImmSource {
-				return uint64(ins.Constant)
+		ins := code[pc*bpfInsnLen:]
+		op, dst, src := ins[0], ins[1]&0xf, ins[1]>>4
+		off := int16(binary.LittleEndian.Uint16(ins[2:]))
+		imm := int64(int32(binary.LittleEndian.Uint32(ins[4:]))) // sign-extended, as eBPF does
+		operand := func() uint64 {
+			if op&0x08 == unix.BPF_X {
+				return reg[src]
 			}
-			return reg[ins.Src]
+			return uint64(imm)
 		}
-		switch op.Class() {
-		case asm.LdXClass:
-			if op.Mode() != asm.MemMode || op.Size() != asm.Word || ins.Src != asm.R1 {
-				t.Fatalf("unexpected load %v", ins)
+		switch op & 0x07 {
+		case unix.BPF_LDX:
+			if op != opLdxMemW || src != uint8(bpfR1) {
+				t.Fatalf("unexpected load %#x", op)
 			}
-			reg[ins.Dst] = uint64(binary.LittleEndian.Uint32(ctx[reg[asm.R1]+uint64(ins.Offset):]))
-		case asm.ALU64Class:
-			switch op.ALUOp() {
-			case asm.Mov:
-				reg[ins.Dst] = src()
-			case asm.And:
-				reg[ins.Dst] &= src()
-			case asm.RSh:
-				reg[ins.Dst] >>= src()
+			reg[dst] = uint64(binary.LittleEndian.Uint32(ctx[reg[bpfR1]+uint64(off):]))
+		case unix.BPF_ALU64:
+			switch op & 0xf0 {
+			case unix.BPF_MOV:
+				reg[dst] = operand()
+			case unix.BPF_AND:
+				reg[dst] &= operand()
+			case unix.BPF_RSH:
+				reg[dst] >>= operand()
 			default:
-				t.Fatalf("unexpected ALU op %v", ins)
+				t.Fatalf("unexpected ALU op %#x", op)
 			}
-		case asm.JumpClass:
+		case unix.BPF_JMP:
 			var jump bool
-			switch op.JumpOp() {
-			case asm.Exit:
-				return reg[asm.R0] == 1
-			case asm.Ja:
+			switch op & 0xf0 {
+			case unix.BPF_EXIT:
+				return reg[bpfR0] == 1
+			case unix.BPF_JA:
 				jump = true
-			case asm.JEq:
-				jump = reg[ins.Dst] == src()
-			case asm.JNE:
-				jump = reg[ins.Dst] != src()
+			case unix.BPF_JEQ:
+				jump = reg[dst] == operand()
+			case unix.BPF_JNE:
+				jump = reg[dst] != operand()
 			default:
-				t.Fatalf("unexpected jump %v", ins)
+				t.Fatalf("unexpected jump %#x", op)
 			}
 			if jump {
-				pc += int(ins.Offset)
+				pc += int(off)
 			}
 		default:
-			t.Fatalf("unexpected instruction %v", ins)
+			t.Fatalf("unexpected instruction %#x", op)
 		}
 	}
 }

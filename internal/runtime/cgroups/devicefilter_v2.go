@@ -3,7 +3,6 @@ package cgroups
 import (
 	"strconv"
 
-	"github.com/cilium/ebpf/asm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -50,26 +49,26 @@ const deviceProgName = "berth_devices"
 
 // Registers of the program.
 const (
-	regCtx    = asm.R1
-	regType   = asm.R2
-	regAccess = asm.R3
-	regMajor  = asm.R4
-	regMinor  = asm.R5
-	regNeed   = asm.R6 // access bits not granted yet
-	regTmp    = asm.R7
+	regCtx    = bpfR1
+	regType   = bpfR2
+	regAccess = bpfR3
+	regMajor  = bpfR4
+	regMinor  = bpfR5
+	regNeed   = bpfR6 // access bits not granted yet
+	regTmp    = bpfR7
 )
 
 // deviceFilter compiles rules. allowAll reports that they allow every
 // access to every device: the caller then needs no program at all.
-func deviceFilter(rules []specs.LinuxDeviceCgroup) (insns asm.Instructions, allowAll bool) {
-	insns = asm.Instructions{
-		asm.LoadMem(regType, regCtx, devCtxAccessType, asm.Word),
-		asm.Mov.Reg(regAccess, regType),
-		asm.RSh.Imm(regAccess, 16),
-		asm.And.Imm(regType, 0xffff),
-		asm.LoadMem(regMajor, regCtx, devCtxMajor, asm.Word),
-		asm.LoadMem(regMinor, regCtx, devCtxMinor, asm.Word),
-		asm.Mov.Reg(regNeed, regAccess),
+func deviceFilter(rules []specs.LinuxDeviceCgroup) (insns []bpfInsn, allowAll bool) {
+	insns = []bpfInsn{
+		ldxW(regType, regCtx, devCtxAccessType),
+		movReg(regAccess, regType),
+		rshImm(regAccess, 16),
+		andImm(regType, 0xffff),
+		ldxW(regMajor, regCtx, devCtxMajor),
+		ldxW(regMinor, regCtx, devCtxMinor),
+		movReg(regNeed, regAccess),
 	}
 	terminal, sawDeny := false, false
 	n := 0
@@ -84,39 +83,39 @@ func deviceFilter(rules []specs.LinuxDeviceCgroup) (insns asm.Instructions, allo
 		}
 		sawDeny = sawDeny || !r.Allow
 		next := "rule" + strconv.Itoa(n+1)
-		block := asm.Instructions{}
+		var block []bpfInsn
 		if typ != 0 {
-			block = append(block, asm.JNE.Imm(regType, typ, next))
+			block = append(block, jneImm(regType, typ, next))
 		}
 		if !wildcard(r.Major) {
-			block = append(block, asm.JNE.Imm(regMajor, int32(*r.Major), next))
+			block = append(block, jneImm(regMajor, int32(*r.Major), next))
 		}
 		if !wildcard(r.Minor) {
-			block = append(block, asm.JNE.Imm(regMinor, int32(*r.Minor), next))
+			block = append(block, jneImm(regMinor, int32(*r.Minor), next))
 		}
 		if r.Allow {
 			block = append(block,
-				asm.And.Imm(regNeed, ^access&bpfAccAll),
-				asm.JNE.Imm(regNeed, 0, next),
-				asm.Mov.Imm(asm.R0, 1),
-				asm.Return(),
+				andImm(regNeed, ^access&bpfAccAll),
+				jneImm(regNeed, 0, next),
+				movImm(bpfR0, 1),
+				exit(),
 			)
 		} else {
 			block = append(block,
-				asm.Mov.Reg(regTmp, regNeed),
-				asm.And.Imm(regTmp, access),
-				asm.JEq.Imm(regTmp, 0, next),
-				asm.Mov.Imm(asm.R0, 0),
-				asm.Return(),
+				movReg(regTmp, regNeed),
+				andImm(regTmp, access),
+				jeqImm(regTmp, 0, next),
+				movImm(bpfR0, 0),
+				exit(),
 			)
 		}
-		block[0] = block[0].WithSymbol("rule" + strconv.Itoa(n))
+		block[0] = block[0].at("rule" + strconv.Itoa(n))
 		insns = append(insns, block...)
 		n++
 	}
 	insns = append(insns,
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("rule"+strconv.Itoa(n)),
-		asm.Return(),
+		movImm(bpfR0, 0).at("rule"+strconv.Itoa(n)),
+		exit(),
 	)
 	return insns, allowAll
 }

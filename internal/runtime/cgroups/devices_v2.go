@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -37,47 +35,34 @@ func setDevicesV2(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return fmt.Errorf("devices: %s: %w", dir, err)
 	}
-	defer func() {
-		for _, p := range ours {
-			p.Close()
-		}
-	}()
+	defer closeAll(ours)
 	old := ours // still to detach
 
 	if !allowAll {
-		prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
-			Name:         deviceProgName,
-			Type:         ebpf.CGroupDevice,
-			License:      "Apache-2.0",
-			Instructions: insns,
-		}, ebpf.ProgramOptions{})
+		code, err := assemble(insns)
+		if err != nil {
+			return fmt.Errorf("devices: %w", err)
+		}
+		prog, err := loadDeviceProgram(code, deviceProgName)
 		if err != nil {
 			return fmt.Errorf("devices: load the eBPF device filter: %w: %w", bpfClass(err), err)
 		}
-		defer prog.Close()
-		opts := link.RawAttachProgramOptions{
-			Target:  fd,
-			Program: prog,
-			Attach:  ebpf.AttachCGroupDevice,
-			Flags:   unix.BPF_F_ALLOW_MULTI,
-		}
+		defer unix.Close(prog)
 		replaced := false
 		if len(old) == 1 {
-			opts.Anchor = link.ReplaceProgram(old[0])
-			if err := link.RawAttachProgram(opts); err == nil {
+			if err := attachDeviceProgram(fd, prog, old[0]); err == nil {
 				replaced = true
 				old = nil
 			}
-			opts.Anchor = nil
 		}
 		if !replaced {
-			if err := link.RawAttachProgram(opts); err != nil {
+			if err := attachDeviceProgram(fd, prog, -1); err != nil {
 				return fmt.Errorf("devices: attach the eBPF device filter to %s: %w: %w", dir, bpfClass(err), err)
 			}
 		}
 	}
 	for _, p := range old {
-		err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: fd, Program: p, Attach: ebpf.AttachCGroupDevice})
+		err := detachDeviceProgram(fd, p)
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("devices: detach the previous device filter from %s: %w: %w", dir, bpfClass(err), err)
 		}
@@ -85,28 +70,26 @@ func setDevicesV2(dir string, rules []specs.LinuxDeviceCgroup) error {
 	return nil
 }
 
-// ourDevicePrograms returns the device programs Berth attached to the
-// cgroup open at fd, found by name.
-func ourDevicePrograms(fd int) ([]*ebpf.Program, error) {
-	res, err := link.QueryPrograms(link.QueryOptions{Target: fd, Attach: ebpf.AttachCGroupDevice})
+// ourDevicePrograms returns descriptors of the device programs Berth
+// attached to the cgroup open at fd, found by name.
+func ourDevicePrograms(fd int) ([]int, error) {
+	ids, err := queryDevicePrograms(fd)
 	if err != nil {
 		return nil, fmt.Errorf("list attached device filters: %w: %w", bpfClass(err), err)
 	}
-	var ours []*ebpf.Program
-	for _, ap := range res.Programs {
-		p, err := ebpf.NewProgramFromID(ap.ID)
+	var ours []int
+	for _, id := range ids {
+		p, err := openProgram(id)
 		if err != nil {
 			if errors.Is(err, unix.ENOENT) {
-				continue // detached meanwhile
+				continue // detached and freed meanwhile
 			}
-			for _, o := range ours {
-				o.Close()
-			}
-			return nil, fmt.Errorf("open attached program %d: %w: %w", ap.ID, bpfClass(err), err)
+			closeAll(ours)
+			return nil, fmt.Errorf("open attached program %d: %w: %w", id, bpfClass(err), err)
 		}
-		info, err := p.Info()
-		if err != nil || info.Name != deviceProgName {
-			p.Close()
+		name, err := programName(p)
+		if err != nil || name != deviceProgName {
+			unix.Close(p)
 			continue
 		}
 		ours = append(ours, p)
@@ -114,11 +97,18 @@ func ourDevicePrograms(fd int) ([]*ebpf.Program, error) {
 	return ours, nil
 }
 
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
 func bpfClass(err error) error {
 	switch {
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
 		return errdefs.ErrForbidden
-	case errors.Is(err, ebpf.ErrNotSupported), errors.Is(err, unix.EOPNOTSUPP):
+	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EOPNOTSUPP):
+		// No bpf(2), or a kernel without cgroup device programs.
 		return errdefs.ErrNotImplemented
 	case errors.Is(err, unix.EINVAL):
 		return errdefs.ErrInvalidParameter

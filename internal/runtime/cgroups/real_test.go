@@ -720,6 +720,76 @@ func TestRealDevicesUnified(t *testing.T) {
 	}
 }
 
+// TestRealDeviceProgramErrors: a program the verifier refuses fails with
+// the verifier's own words in the error.
+func TestRealDeviceProgramErrors(t *testing.T) {
+	requireRoot(t)
+	// Returns R0 without setting it.
+	code, err := assemble([]bpfInsn{exit()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := loadDeviceProgram(code, deviceProgName)
+	if err == nil {
+		unix.Close(fd)
+		t.Fatal("the verifier took a program that returns an unset R0")
+	}
+	if !strings.Contains(err.Error(), "verifier log:") || !strings.Contains(err.Error(), "R0 !read_ok") {
+		t.Errorf("no verifier log in %q", err)
+	}
+	if !errdefs.IsForbidden(bpfClass(err)) && !errdefs.IsInvalidParameter(bpfClass(err)) {
+		t.Errorf("class %v for %v", bpfClass(err), err)
+	}
+}
+
+// TestRealDevicesManyAttached: more of our programs attached than the first
+// query has room for (a crash between attach and detach could leave some)
+// are all found, and an update leaves exactly one.
+func TestRealDevicesManyAttached(t *testing.T) {
+	l := realLayout(t)
+	if l.Unified == nil {
+		t.Skip("no cgroup2 mount on this host: the device filter is v2 only")
+	}
+	view := &Layout{Mode: Unified, Unified: l.Unified, HugePageSizes: l.HugePageSizes}
+	m := newRealManager(t, view, nil)
+	dir := m.Paths()[""]
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	insns, _ := deviceFilter(devRules([2]int64{1, 3}))
+	code, err := assemble(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	for range n {
+		prog, err := loadDeviceProgram(code, deviceProgName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = attachDeviceProgram(fd, prog, -1)
+		unix.Close(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := countOurPrograms(t, dir); got != n {
+		t.Fatalf("%d of our programs found, %d attached", got, n)
+	}
+	if err := m.Set(&specs.LinuxResources{Devices: devRules([2]int64{1, 5})}); err != nil {
+		t.Fatalf("update devices: %v", err)
+	}
+	if got := countOurPrograms(t, dir); got != 1 {
+		t.Errorf("%d of our programs attached after an update, want 1", got)
+	}
+	got := runOpen(t, m, "/dev/null", "/dev/zero")
+	if got["/dev/null"] != "EPERM" || got["/dev/zero"] != "ok" {
+		t.Errorf("after the update: %v", got)
+	}
+}
+
 func countOurPrograms(t *testing.T, dir string) int {
 	t.Helper()
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -731,9 +801,7 @@ func countOurPrograms(t *testing.T, dir string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range progs {
-		p.Close()
-	}
+	closeAll(progs)
 	return len(progs)
 }
 
