@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
@@ -57,6 +58,7 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 		// What a run the daemon did not see end left (a crash).
 		d.releaseNetworkLocked(ctx, id, false)
 	}
+	t0 := time.Now()
 	nsPath, err := d.nets.m.NewSandbox(ctx, id)
 	if err != nil {
 		return networkSetupError{err}
@@ -67,6 +69,7 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 			d.releaseNetworkLocked(context.WithoutCancel(ctx), id, false)
 		}
 	}()
+	t1 := time.Now()
 	for _, ec := range cfgs {
 		ep, err := d.nets.m.Connect(ctx, nsPath, ec)
 		if err != nil {
@@ -74,6 +77,10 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 		}
 		eps = append(eps, ep)
 	}
+	t2 := time.Now()
+	defer func() {
+		d.log.Debug("network set up", "container", id, "endpoints", len(eps), "sandbox", t1.Sub(t0), "connect", t2.Sub(t1), "files", time.Since(t2))
+	}()
 
 	c.Lock()
 	defer c.Unlock()
@@ -137,7 +144,9 @@ func (d *Daemon) teardownNetwork(ctx context.Context, id string) {
 // releaseNetworkLocked is teardownNetwork under the container's network
 // lock; events says whether to publish docker's disconnect events.
 func (d *Daemon) releaseNetworkLocked(ctx context.Context, id string, emit bool) {
-	for _, ep := range d.nets.m.Endpoints(id) {
+	t0 := time.Now()
+	eps := d.nets.m.Endpoints(id)
+	for _, ep := range eps {
 		if err := d.nets.m.Disconnect(ctx, id, ep.NetworkID); err != nil && !errdefs.IsNotFound(err) {
 			d.log.Warn("disconnect a container's endpoint", "container", id, "network", ep.NetworkName, "err", err)
 		}
@@ -145,8 +154,12 @@ func (d *Daemon) releaseNetworkLocked(ctx context.Context, id string, emit bool)
 			d.emitNetwork(ep.NetworkID, ep.NetworkName, events.ActionDisconnect, id)
 		}
 	}
+	t1 := time.Now()
 	if err := d.nets.m.RemoveSandbox(ctx, id); err != nil {
 		d.log.Warn("remove a container's network sandbox", "container", id, "err", err)
+	}
+	if len(eps) > 0 {
+		d.log.Debug("network torn down", "container", id, "endpoints", len(eps), "disconnect", t1.Sub(t0), "sandbox", time.Since(t1))
 	}
 	if c, err := d.containers.Get(id); err == nil {
 		c.Lock()
