@@ -98,6 +98,7 @@ func newNet(t *testing.T, d *Daemon, name string, mod ...func(*networktypes.Crea
 func TestNetworkDefaultBridge(t *testing.T) {
 	t.Parallel()
 	cfg := testRoots(t)
+	cfg.DNSSearch = []string{"corp.example"}
 	fake := newFakeLauncher()
 	d := newTestDaemon(t, cfg, fake)
 	ev := recordEvents(t, d)
@@ -131,8 +132,16 @@ func TestNetworkDefaultBridge(t *testing.T) {
 		!strings.Contains(hosts, gw.String()+"\tgw\n") {
 		t.Fatalf("hosts:\n%s", hosts)
 	}
-	if resolv := readString(t, in.ResolvConfPath); strings.Contains(resolv, "nameserver 127.") || strings.Contains(resolv, "nameserver "+gw.String()) {
-		t.Fatalf("the default bridge has no embedded DNS; resolv.conf:\n%s", resolv)
+	if resolv := readString(t, in.ResolvConfPath); strings.Contains(resolv, "nameserver 127.") || strings.Contains(resolv, "nameserver "+gw.String()) ||
+		!strings.Contains(resolv, "search corp.example\n") {
+		t.Fatalf("the default bridge has no embedded DNS, the daemon's --dns-search applies; resolv.conf:\n%s", resolv)
+	}
+	// The container's own --dns wins over the host's resolvers.
+	own := create(t, d, "", []string{"true"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.DNS = []netip.Addr{netip.MustParseAddr("10.9.8.7")}
+	})
+	if resolv := readString(t, inspect(t, d, own).ResolvConfPath); !strings.HasPrefix(resolv, "nameserver 10.9.8.7\n") {
+		t.Fatalf("--dns: resolv.conf:\n%s", resolv)
 	}
 	list, _ := d.ContainerList(ctx, server.ContainerListOptions{Filters: server.Filters{"network": {"bridge"}}})
 	if len(list) != 1 || list[0].NetworkSettings.Networks["bridge"].IPAddress != br.IPAddress {
