@@ -100,7 +100,7 @@ func deleteLink(h *netlink.Handle, name string) error {
 // hostRoutes lists the IPv4 destinations the host routes somewhere (the
 // default route aside), which new networks must not shadow.
 func hostRoutes(h *netlink.Handle) ([]netip.Prefix, error) {
-	routes, err := h.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := dump(func() ([]netlink.Route, error) { return h.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -135,4 +135,19 @@ func randomMAC() net.HardwareAddr {
 	_, _ = rand.Read(mac)
 	mac[0] = mac[0]&^0x01 | 0x02
 	return mac
+}
+
+// dump runs a netlink dump again when the kernel says a change interrupted
+// it (links and routes come and go all the time on a busy host); after a
+// few tries the last, possibly incomplete, result is used.
+func dump[T any](list func() ([]T, error)) ([]T, error) {
+	var out []T
+	var err error
+	for try := 0; try < 5; try++ {
+		out, err = list()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return out, nil
 }

@@ -31,7 +31,7 @@ import (
 // (outside the subnet, in use), aliases or --ip on the default bridge.
 // A failure half-way undoes everything done so far.
 func (m *Manager) Connect(ctx context.Context, nsPath string, cfg EndpointConfig) (Endpoint, error) {
-	ep, n, err := m.reserve(nsPath, cfg)
+	ep, n, err := m.reserve(ctx, nsPath, cfg)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -43,16 +43,60 @@ func (m *Manager) Connect(ctx context.Context, nsPath string, cfg EndpointConfig
 }
 
 // reserve checks cfg and, under the lock, holds the address, the ports and
-// the interface name, and writes the endpoint's record.
-func (m *Manager) reserve(nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, error) {
+// the interface name, and writes the endpoint's record. What an endpoint
+// being released still holds is waited for, not refused: `rm -f` then
+// `run -p 8080:80` again must work.
+func (m *Manager) reserve(ctx context.Context, nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, error) {
 	if err := checkContainerID(cfg.ContainerID); err != nil {
 		return nil, nil, err
 	}
 	if nsPath == "" {
 		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container %s has no network sandbox", cfg.ContainerID)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	for {
+		m.mu.Lock()
+		wait := m.releaseBlocking(cfg)
+		if wait == nil {
+			ep, n, err := m.reserveLocked(nsPath, cfg)
+			m.mu.Unlock()
+			return ep, n, err
+		}
+		m.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// releaseBlocking returns the release to wait for before cfg can be
+// reserved: one of the same container on the same network, or one
+// holding the address or a host port cfg asks for. Callers hold m.mu.
+func (m *Manager) releaseBlocking(cfg EndpointConfig) chan struct{} {
+	ns, err := m.lookup(cfg.Network)
+	if err != nil {
+		return nil
+	}
+	for _, ep := range m.eps {
+		if ep.state() != epReleasing {
+			continue
+		}
+		if ep.NetworkID == ns.rec.ID && (ep.ContainerID == cfg.ContainerID || ep.Address.Addr() == cfg.IPv4) {
+			return ep.releasing
+		}
+		for _, want := range cfg.Ports {
+			for _, held := range ep.Ports {
+				if want.HostPort != 0 && want.Proto == held.Proto && want.HostPort == held.HostPort {
+					return ep.releasing
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, error) {
 	ns, err := m.lookup(cfg.Network)
 	if err != nil {
 		return nil, nil, err
@@ -69,7 +113,7 @@ func (m *Manager) reserve(nsPath string, cfg EndpointConfig) (*epRecord, *netRec
 		if ep.ContainerID != cfg.ContainerID {
 			continue
 		}
-		if ep.NetworkID == n.ID {
+		if ep.NetworkID == n.ID && ep.state() == epConnected {
 			return nil, nil, errdefs.Errorf(errdefs.ErrConflict, "endpoint with name %s already exists in network %s", strings.TrimPrefix(cfg.ContainerName, "/"), n.Name)
 		}
 		used[ep.IfName] = true
@@ -273,15 +317,20 @@ func dnsRecord(ep *epRecord) dns.Record {
 	return dns.Record{Names: names, Addr: ep.Address.Addr()}
 }
 
-// Disconnect detaches a container from a network: veth, published ports,
-// resolver records, address. NotFound when it is not connected.
+// Disconnect detaches a container from a network. Its names leave the
+// resolver at once; the rest (the veth, whose deletion costs the kernel
+// an RCU grace period or two, the firewall mapping, the address and
+// ports) is released in the background, off the container-stop path. Until
+// then the address and ports stay held: a Connect or RemoveNetwork that
+// needs them waits for the release, and Close and Reconcile wait for all.
+// NotFound when the container is not connected.
 func (m *Manager) Disconnect(ctx context.Context, containerID, network string) error {
 	m.mu.Lock()
 	var ep *epRecord
 	n, err := m.lookup(network)
 	if err == nil {
 		for _, e := range m.eps {
-			if e.ContainerID == containerID && e.NetworkID == n.rec.ID {
+			if e.ContainerID == containerID && e.NetworkID == n.rec.ID && e.state() == epConnected {
 				ep = e
 				break
 			}
@@ -290,17 +339,35 @@ func (m *Manager) Disconnect(ctx context.Context, containerID, network string) e
 			err = errdefs.Errorf(errdefs.ErrNotFound, "container %s is not connected to network %s", containerID, n.rec.Name)
 		}
 	}
+	if err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	ep.releasing = make(chan struct{})
+	m.inflight.Add(1)
 	m.mu.Unlock()
-	if err != nil {
-		return err
+
+	if n.rec.userNetwork() {
+		m.dns.DeleteRecord(n.rec.ID, ep.ID)
+		m.dns.SetUpstreams(ep.Address.Addr(), nil)
 	}
-	h, err := routeHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	return m.release(ctx, h, ep)
+	go func() {
+		defer m.inflight.Done()
+		defer close(ep.releasing)
+		h, err := routeHandle()
+		if err == nil {
+			err = m.release(context.WithoutCancel(ctx), h, ep)
+			h.Close()
+		}
+		if err != nil {
+			m.log.Warn("network: releasing an endpoint failed; the next start retries", "container", containerID, "network", n.rec.Name, "err", err)
+		}
+	}()
+	return nil
 }
+
+// waitReleases returns once every Disconnect's background work is done.
+func (m *Manager) waitReleases() { m.inflight.Wait() }
 
 // release undoes an endpoint entirely. Its veth may be gone already (the
 // sandbox died): that is no error.
@@ -322,7 +389,7 @@ func (m *Manager) release(ctx context.Context, h *netlink.Handle, ep *epRecord) 
 		m.dns.SetUpstreams(ep.Address.Addr(), nil)
 	}
 	if err := errors.Join(errs...); err != nil {
-		// Keep the record: the next Reconcile tries again.
+		// Keep the record and the hold: the next Reconcile tries again.
 		return err
 	}
 	m.forget(ep)
@@ -335,7 +402,7 @@ func (m *Manager) Endpoints(containerID string) []Endpoint {
 	defer m.mu.Unlock()
 	var out []Endpoint
 	for _, ep := range m.eps {
-		if ep.ContainerID == containerID {
+		if ep.ContainerID == containerID && ep.state() == epConnected {
 			out = append(out, ep.public())
 		}
 	}

@@ -111,7 +111,7 @@ func (e *testNet) sweep() {
 		return
 	}
 	defer h.Close()
-	links, err := h.LinkList()
+	links, err := dump(h.LinkList)
 	if err != nil {
 		t.Error(err)
 		return

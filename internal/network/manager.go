@@ -57,6 +57,8 @@ type Manager struct {
 	closed    bool
 	ephemeral [2]uint16
 
+	inflight sync.WaitGroup // Disconnects releasing in the background
+
 	mu       sync.Mutex
 	nets     map[string]*netState // by network id
 	eps      map[string]*epRecord // by endpoint id
@@ -140,6 +142,7 @@ func (m *Manager) Close() error {
 }
 
 func (m *Manager) closeAll() error {
+	m.waitReleases()
 	var errs []error
 	if m.sandboxes != nil {
 		m.sandboxes.close()

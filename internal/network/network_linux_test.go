@@ -160,6 +160,10 @@ func TestTwoSandboxesTalk(t *testing.T) {
 	if err := m.Disconnect(ctx, a.ContainerID, "talk"); err != nil {
 		t.Fatal(err)
 	}
+	if len(m.Endpoints(a.ContainerID)) != 0 {
+		t.Errorf("endpoint listed after Disconnect")
+	}
+	m.waitReleases()
 	if br2, err := netlink.LinkByName(n.Bridge); err != nil || br2.Attrs().HardwareAddr.String() != br.Attrs().HardwareAddr.String() {
 		t.Errorf("bridge MAC %v became %v (%v)", br.Attrs().HardwareAddr, br2, err)
 	}
@@ -573,5 +577,56 @@ func TestParallelConnects(t *testing.T) {
 		if !linkExists(t, r.ep.HostIfName) {
 			t.Errorf("veth %s missing", r.ep.HostIfName)
 		}
+	}
+}
+
+// TestReuseAfterDisconnect: what a Disconnect still releases in the
+// background is waited for, not refused: the same container back on the
+// network, the same --ip and host port for another one, and removing the
+// network, all right after Disconnect returns.
+func TestReuseAfterDisconnect(t *testing.T) {
+	t.Parallel()
+	e := newTestNet(t)
+	m := e.start()
+	defer e.teardown(m)
+	ctx := context.Background()
+	sub := e.subnet()
+	if _, err := m.CreateNetwork(ctx, CreateRequest{Name: "again", Subnet: sub}); err != nil {
+		t.Fatal(err)
+	}
+	ip := sub.Addr().Next().Next().Next().Next()
+	cfg := func(id string) EndpointConfig {
+		return EndpointConfig{ContainerID: id, Network: "again", IPv4: ip, DefaultRoute: true,
+			Ports: []PortBinding{{Proto: "tcp", ContainerPort: 80, HostPort: 18181}}}
+	}
+	a, b := "a"+randHex(63), "b"+randHex(63)
+	pa, _ := m.NewSandbox(ctx, a)
+	pb, err := m.NewSandbox(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Connect(ctx, pa, cfg(a)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := m.Disconnect(ctx, a, "again"); err != nil {
+			t.Fatal(err)
+		}
+		ep, err := m.Connect(ctx, pa, cfg(a))
+		if err != nil || ep.IfName != "eth0" || ep.Address.Addr() != ip {
+			t.Fatalf("reconnect %d: %+v %v", i, ep, err)
+		}
+	}
+	if err := m.Disconnect(ctx, a, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Connect(ctx, pb, cfg(b)); err != nil {
+		t.Fatalf("another container on the released address and port: %v", err)
+	}
+	if err := m.Disconnect(ctx, b, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveNetwork(ctx, "again"); err != nil {
+		t.Fatalf("remove right after the last Disconnect: %v", err)
 	}
 }

@@ -225,18 +225,39 @@ func checkOptions(req CreateRequest) error {
 func (m *Manager) RemoveNetwork(ctx context.Context, idOrName string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, err := m.lookup(idOrName)
-	if err != nil {
-		return err
-	}
-	r := n.rec
-	if r.Predefined {
-		return errdefs.Errorf(errdefs.ErrForbidden, "%s is a pre-defined network and cannot be removed", r.Name)
-	}
-	for _, ep := range m.eps {
-		if ep.NetworkID == r.ID {
-			return errdefs.Errorf(errdefs.ErrConflict, "error while removing network: network %s id %s has active endpoints", r.Name, r.ID)
+	var r *netRecord
+	for {
+		n, err := m.lookup(idOrName)
+		if err != nil {
+			return err
 		}
+		r = n.rec
+		if r.Predefined {
+			return errdefs.Errorf(errdefs.ErrForbidden, "%s is a pre-defined network and cannot be removed", r.Name)
+		}
+		var wait chan struct{}
+		for _, ep := range m.eps {
+			if ep.NetworkID != r.ID {
+				continue
+			}
+			if ep.state() != epReleasing {
+				return errdefs.Errorf(errdefs.ErrConflict, "error while removing network: network %s id %s has active endpoints", r.Name, r.ID)
+			}
+			wait = ep.releasing
+		}
+		if wait == nil {
+			break
+		}
+		// `rm -f` of its last container has returned: wait for the
+		// release it started.
+		m.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			m.mu.Lock()
+			return ctx.Err()
+		}
+		m.mu.Lock()
 	}
 	if r.userNetwork() {
 		if err := m.dns.Unlisten(r.ID); err != nil {

@@ -19,6 +19,7 @@ import (
 // are deleted; then the firewall is made to hold exactly the networks and
 // the kept endpoints' ports, and the resolvers their names.
 func (m *Manager) Reconcile(ctx context.Context, live map[string]string) error {
+	m.waitReleases()
 	h, err := routeHandle()
 	if err != nil {
 		return err
@@ -28,7 +29,7 @@ func (m *Manager) Reconcile(ctx context.Context, live map[string]string) error {
 	m.mu.Lock()
 	var drop, keep []*epRecord
 	for _, ep := range m.eps {
-		if _, ok := live[ep.ContainerID]; !ok {
+		if _, ok := live[ep.ContainerID]; !ok || ep.state() != epConnected {
 			drop = append(drop, ep)
 			continue
 		}
@@ -110,7 +111,7 @@ func (m *Manager) removeStrayVeths(h *netlink.Handle) error {
 	}
 	m.mu.Unlock()
 
-	links, err := h.LinkList()
+	links, err := dump(h.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}

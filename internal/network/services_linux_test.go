@@ -182,6 +182,7 @@ func TestPublishedPort(t *testing.T) {
 	if err := m.Disconnect(ctx, id, "pub"); err != nil {
 		t.Fatal(err)
 	}
+	m.waitReleases()
 	if c, err := net.DialTimeout("tcp4", addr, 500*time.Millisecond); err == nil {
 		c.Close()
 		t.Errorf("%s still answers after Disconnect", addr)

@@ -41,7 +41,33 @@ type epRecord struct {
 	NsPath        string           `json:",omitempty"`
 	DefaultRoute  bool             `json:",omitempty"`
 	Upstreams     []netip.AddrPort `json:",omitempty"`
+
+	// releasing is made by Disconnect and closed when the release has
+	// finished; an endpoint still held with it closed is one whose
+	// release failed (Reconcile retries). Nil while connected.
+	releasing chan struct{}
 }
+
+// state says where an endpoint is in its life.
+func (ep *epRecord) state() epState {
+	if ep.releasing == nil {
+		return epConnected
+	}
+	select {
+	case <-ep.releasing:
+		return epStuck
+	default:
+		return epReleasing
+	}
+}
+
+type epState int
+
+const (
+	epConnected epState = iota
+	epReleasing         // Disconnect's work is in flight
+	epStuck             // its release failed: still holds its address and ports
+)
 
 type store struct {
 	root string
