@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -203,7 +204,14 @@ func (f *fakeNet) NewSandbox(_ context.Context, containerID string) (string, err
 	if _, ok := f.sandboxes[containerID]; ok {
 		return "", errdefs.Errorf(errdefs.ErrConflict, "sandbox of %s exists", containerID)
 	}
+	// A file stands for the bind-mounted namespace.
 	p := filepath.Join(f.cfg.ExecRoot, containerID)
+	if err := os.MkdirAll(f.cfg.ExecRoot, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		return "", err
+	}
 	f.sandboxes[containerID] = p
 	return p, nil
 }
@@ -211,6 +219,9 @@ func (f *fakeNet) NewSandbox(_ context.Context, containerID string) (string, err
 func (f *fakeNet) RemoveSandbox(_ context.Context, containerID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if p, ok := f.sandboxes[containerID]; ok {
+		_ = os.Remove(p)
+	}
 	delete(f.sandboxes, containerID)
 	return nil
 }
@@ -364,8 +375,9 @@ func (f *fakeNet) Reconcile(_ context.Context, live map[string]string) error {
 			f.release(id)
 		}
 	}
-	for cid := range f.sandboxes {
+	for cid, p := range f.sandboxes {
 		if _, ok := live[cid]; !ok {
+			_ = os.Remove(p)
 			delete(f.sandboxes, cid)
 		}
 	}

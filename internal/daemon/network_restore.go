@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+
+	"github.com/berth-project/berth/internal/container"
 )
 
 // reconcileNetwork settles the manager's endpoints with what restore found,
@@ -35,19 +38,31 @@ func (d *Daemon) reconcileNetwork(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		eps := d.nets.m.Endpoints(id)
-		c.Lock()
-		ns := &c.NetworkSettings
-		sid := ns.SandboxID
-		ns.ClearOperational()
-		for _, ep := range eps {
-			d.applyEndpoint(c, ep)
-		}
-		ns.SandboxKey, ns.SandboxID = key, sid
-		if sid == "" {
-			ns.SandboxID = newSandboxID()
-		}
-		ns.Ports = portMap(c, eps)
-		c.Unlock()
+		d.refreshNetwork(c, key)
 	}
+}
+
+// refreshNetwork makes a live container's record say what the manager
+// kept for it, unless it exited meanwhile (its teardown, under the same
+// lock, removed the sandbox).
+func (d *Daemon) refreshNetwork(c *container.Container, key string) {
+	mu := d.nets.lock(c.ID)
+	defer mu.Unlock()
+	if _, err := os.Stat(key); err != nil {
+		return
+	}
+	eps := d.nets.m.Endpoints(c.ID)
+	c.Lock()
+	ns := &c.NetworkSettings
+	sid := ns.SandboxID
+	ns.ClearOperational()
+	for _, ep := range eps {
+		d.applyEndpoint(c, ep)
+	}
+	ns.SandboxKey, ns.SandboxID = key, sid
+	if sid == "" {
+		ns.SandboxID = newSandboxID()
+	}
+	ns.Ports = portMap(c, eps)
+	c.Unlock()
 }
