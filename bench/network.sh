@@ -266,7 +266,7 @@ declare -A port=([berthd]=$bport [dockerd]=$dport) sock=([berthd]=$bsock [docker
 for engine in berthd dockerd; do
 	"$docker" -H "unix://${sock[$engine]}" run -d --name "netload-$engine" --label berth.bench=network \
 		-p "${port[$engine]}:8080" -v "$work/bin:/opt/netload:ro" busybox /opt/netload/netload serve >/dev/null
-	cip[$engine]=$("$docker" -H "unix://${sock[$engine]}" inspect -f '{{.NetworkSettings.IPAddress}}' "netload-$engine")
+	cip[$engine]=$("$docker" -H "unix://${sock[$engine]}" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "netload-$engine")
 done
 mapfile -t proxies < <(pgrep -P "$dockerd_pid" -x docker-proxy || true)
 
