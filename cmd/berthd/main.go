@@ -59,7 +59,8 @@ func run(args []string, stderr io.Writer) int {
 		log.Warn(w)
 	}
 	log.Debug("configuration", "file", cfg.ConfigFile, "hosts", cfg.EffectiveHosts(), "storage-driver", cfg.StorageDriver,
-		"default-runtime", cfg.DefaultRuntime, "cgroup-parent", cfg.EffectiveCgroupParent(), "log-driver", cfg.LogDriver)
+		"default-runtime", cfg.DefaultRuntime, "cgroup-parent", cfg.EffectiveCgroupParent(), "log-driver", cfg.LogDriver,
+		"bridge", cfg.Bridge, "bip", cfg.BIP, "iptables", cfg.IPTables, "mtu", cfg.MTU, "dns", cfg.DNS)
 	if err := serve(cfg, log); err != nil {
 		log.Error("berthd failed", "err", err)
 		return 1
