@@ -24,9 +24,9 @@ type node struct {
 	mode    os.FileMode
 }
 
-func file(p, content string) node       { return node{path: p, kind: 'f', content: content, mode: 0o644} }
-func dir(p string) node                 { return node{path: p, kind: 'd', mode: 0o755} }
-func symlink(p, target string) node     { return node{path: p, kind: 'l', content: target} }
+func file(p, content string) node               { return node{path: p, kind: 'f', content: content, mode: 0o644} }
+func dir(p string) node                         { return node{path: p, kind: 'd', mode: 0o755} }
+func symlink(p, target string) node             { return node{path: p, kind: 'l', content: target} }
 func fileWithMode(p string, m os.FileMode) node { return node{path: p, kind: 'f', content: p, mode: m} }
 
 // makeTree writes nodes under dir (parents made as needed).
@@ -184,7 +184,7 @@ func tarOf(t testing.TB, hdrs ...*tar.Header) []byte {
 	return buf.Bytes()
 }
 
-func reg(name string) *tar.Header { return &tar.Header{Typeflag: tar.TypeReg, Name: name} }
+func reg(name string) *tar.Header  { return &tar.Header{Typeflag: tar.TypeReg, Name: name} }
 func dirh(name string) *tar.Header { return &tar.Header{Typeflag: tar.TypeDir, Name: name} }
 func linkh(name, target string) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target}

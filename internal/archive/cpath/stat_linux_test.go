@@ -18,9 +18,9 @@ func TestStat(t *testing.T) {
 	w := newWorld(t)
 	makeTree(t, w.root,
 		dir("data/sub"), file("data/a", "aaaa"),
-		symlink("abs", "/etc/shadow"),       // absolute: the container's, never the host's
-		symlink("rel", "../etc/passwd"),     // climbs above the root: stops there
-		symlink("chain", "abs"),             // a link to a link
+		symlink("abs", "/etc/shadow"),   // absolute: the container's, never the host's
+		symlink("rel", "../etc/passwd"), // climbs above the root: stops there
+		symlink("chain", "abs"),         // a link to a link
 		symlink("dangling", "/nowhere/file"),
 		symlink("dirlink", "data"),
 		symlink("hostlink", w.canary), // a host path: means root's path of that name
