@@ -40,6 +40,7 @@ func names(vols []Volume) []string {
 }
 
 func TestCreateInspectListRemove(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	v := mustCreate(t, s, CreateOptions{Name: "data", Labels: map[string]string{"app": "web"}})
@@ -98,6 +99,7 @@ func assertNoLeftovers(t *testing.T, root string) {
 }
 
 func TestAnonymousVolume(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	v := mustCreate(t, s, CreateOptions{Labels: map[string]string{"a": "b"}})
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(v.Name) {
@@ -116,6 +118,7 @@ func TestAnonymousVolume(t *testing.T) {
 }
 
 func TestCreateIsIdempotent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	opts := map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
@@ -141,6 +144,7 @@ func TestCreateIsIdempotent(t *testing.T) {
 }
 
 func TestCreateRejects(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	long := strings.Repeat("a", 256)
@@ -189,6 +193,7 @@ func TestCreateRejects(t *testing.T) {
 }
 
 func TestInUseRefusal(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	mustCreate(t, s, CreateOptions{Name: "shared"})
@@ -238,6 +243,7 @@ func TestInUseRefusal(t *testing.T) {
 }
 
 func TestListFilters(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	mustCreate(t, s, CreateOptions{Name: "web-data", Labels: map[string]string{"app": "web", "tier": "front"}})
@@ -292,6 +298,7 @@ func TestListFilters(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	anonFree := mustCreate(t, s, CreateOptions{})
@@ -353,6 +360,7 @@ func TestPrune(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
 	v := mustCreate(t, s, CreateOptions{Name: "sized"})
