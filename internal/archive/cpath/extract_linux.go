@@ -56,7 +56,7 @@ func Extract(ctx context.Context, root, dst string, content io.Reader, opts Extr
 		}
 	}
 
-	ds, _, err := archive.DecompressStream(content)
+	ds, err := decompress(content)
 	if err != nil {
 		return err
 	}
@@ -68,6 +68,10 @@ func Extract(ctx context.Context, root, dst string, content io.Reader, opts Extr
 		applyOpts = append(applyOpts, archive.WithSizeLimit(opts.SizeLimit))
 	}
 	_, err = archive.Apply(ctx, r.procPath(), rb, applyOpts...)
+	if rb.err != nil && err != nil {
+		// The rebaser's own refusal, which Apply wraps as a read error.
+		return rb.err
+	}
 	if err != nil {
 		return classifyExtract(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -165,7 +164,7 @@ func tarOf(t testing.TB, hdrs ...*tar.Header) []byte {
 			content = []byte("content of " + h.Name)
 			h.Size = int64(len(content))
 		}
-		if h.Mode == 0 {
+		if h.Mode == 0 && h.Typeflag != tar.TypeXGlobalHeader {
 			h.Mode = 0o644
 			if h.Typeflag == tar.TypeDir {
 				h.Mode = 0o755
@@ -215,5 +214,3 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
-
-func joinNames(s []string) string { return strings.Join(s, " ") }
