@@ -173,6 +173,7 @@ func TestTwoSandboxesTalk(t *testing.T) {
 	if err := m.RemoveSandbox(ctx, a.ContainerID); err != nil {
 		t.Fatal(err)
 	}
+	m.sandboxes.wait()
 	if _, err := os.Stat(paths[0]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("sandbox file: %v", err)
 	}
@@ -619,6 +620,13 @@ func TestReuseAfterDisconnect(t *testing.T) {
 	}
 	if err := m.Disconnect(ctx, a, "again"); err != nil {
 		t.Fatal(err)
+	}
+	// A restart: the sandbox removed and made again at once.
+	if err := m.RemoveSandbox(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if pa2, err := m.NewSandbox(ctx, a); err != nil || pa2 != pa {
+		t.Fatalf("NewSandbox right after RemoveSandbox: %s %v", pa2, err)
 	}
 	if _, err := m.Connect(ctx, pb, cfg(b)); err != nil {
 		t.Fatalf("another container on the released address and port: %v", err)

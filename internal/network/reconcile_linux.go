@@ -20,6 +20,9 @@ import (
 // the kept endpoints' ports, and the resolvers their names.
 func (m *Manager) Reconcile(ctx context.Context, live map[string]string) error {
 	m.waitReleases()
+	if m.sandboxes != nil {
+		m.sandboxes.wait()
+	}
 	h, err := routeHandle()
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -31,21 +32,28 @@ const poolSize = 2
 
 type sandboxes struct {
 	dir    string
+	log    *slog.Logger
 	pool   chan int // nsfs descriptors with loopback up
 	refill chan struct{}
 	stop   chan struct{}
 	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	removing map[string]chan struct{} // container id -> closed when its removal is done
+	removals sync.WaitGroup
 }
 
-func newSandboxes(dir string) (*sandboxes, error) {
+func newSandboxes(dir string, log *slog.Logger) (*sandboxes, error) {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
 	s := &sandboxes{
-		dir:    dir,
-		pool:   make(chan int, poolSize),
-		refill: make(chan struct{}, 1),
-		stop:   make(chan struct{}),
+		dir:      dir,
+		log:      log,
+		pool:     make(chan int, poolSize),
+		refill:   make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		removing: map[string]chan struct{}{},
 	}
 	s.wg.Add(1)
 	go s.filler()
@@ -86,6 +94,7 @@ func (s *sandboxes) filler() {
 }
 
 func (s *sandboxes) close() {
+	s.removals.Wait()
 	close(s.stop)
 	s.wg.Wait()
 	for {
@@ -103,9 +112,21 @@ func (s *sandboxes) path(id string) string { return filepath.Join(s.dir, id) }
 // create makes the sandbox of container id. A sandbox already mounted
 // there is a Conflict; a bare file (a crash between create and mount) is
 // reused.
-func (s *sandboxes) create(id string) (string, error) {
+func (s *sandboxes) create(ctx context.Context, id string) (string, error) {
 	if err := checkContainerID(id); err != nil {
 		return "", err
+	}
+	// A restart of the container may come before its last run's sandbox
+	// is gone.
+	s.mu.Lock()
+	pending := s.removing[id]
+	s.mu.Unlock()
+	if pending != nil {
+		select {
+		case <-pending:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	}
 	var fd int
 	select {
@@ -139,13 +160,37 @@ func (s *sandboxes) create(id string) (string, error) {
 	return path, nil
 }
 
-// remove unmounts and deletes container id's sandbox; absent is no error.
+// remove unmounts and deletes container id's sandbox in the background:
+// an unmount waits for an RCU grace period (milliseconds on a busy host),
+// which the container-stop path need not. Absent is no error; a failure
+// is logged, and Reconcile removes what is left.
 func (s *sandboxes) remove(id string) error {
 	if err := checkContainerID(id); err != nil {
 		return err
 	}
-	return removeNetnsFile(s.path(id))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.removing[id] != nil {
+		return nil
+	}
+	done := make(chan struct{})
+	s.removing[id] = done
+	s.removals.Add(1)
+	go func() {
+		defer s.removals.Done()
+		if err := removeNetnsFile(s.path(id)); err != nil {
+			s.log.Warn("network: removing a sandbox", "container", id, "err", err)
+		}
+		s.mu.Lock()
+		delete(s.removing, id)
+		s.mu.Unlock()
+		close(done)
+	}()
+	return nil
 }
+
+// wait returns once every removal started has finished.
+func (s *sandboxes) wait() { s.removals.Wait() }
 
 func removeNetnsFile(path string) error {
 	// MNT_DETACH: a process still inside keeps the namespace; the name goes.
@@ -242,12 +287,13 @@ func loopbackUp() error {
 // NewSandbox creates container id's network namespace, bind-mounted at
 // <ExecRoot>/<id> with loopback up, and returns its path.
 func (m *Manager) NewSandbox(ctx context.Context, containerID string) (string, error) {
-	return m.sandboxes.create(containerID)
+	return m.sandboxes.create(ctx, containerID)
 }
 
-// RemoveSandbox unmounts and removes container id's namespace file; an
-// absent one is not an error. Endpoints still connected lose their veth
-// with the namespace; Disconnect first to release their addresses.
+// RemoveSandbox unmounts and removes container id's namespace file, in
+// the background (a NewSandbox for the same id waits for it); an absent
+// one is not an error. Endpoints still connected lose their veth with the
+// namespace; Disconnect first to release their addresses.
 func (m *Manager) RemoveSandbox(ctx context.Context, containerID string) error {
 	return m.sandboxes.remove(containerID)
 }
