@@ -21,7 +21,7 @@ const cleanupTimeout = 10 * time.Second
 
 // cleanup stops the daemon and removes everything it may have left, in the
 // order that lets each step succeed: processes first (they hold mounts and
-// cgroups), then mounts, then cgroups, then the files.
+// cgroups), then mounts, then cgroups, then the network, then the files.
 func (d *Daemon) cleanup() error {
 	var errs []error
 	mounts, err := cgroupMounts()
@@ -51,6 +51,13 @@ func (d *Daemon) cleanup() error {
 	}
 	if err := removeCgroups(mounts, d.prefix); err != nil {
 		errs = append(errs, err)
+	}
+	if d.target == Berth {
+		// Bridges, veths and firewall tables outlive berthd (live
+		// restore) and carry the prefix.
+		if err := RemoveNetworking(d.prefix); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := os.RemoveAll(d.root); err != nil {
 		errs = append(errs, err)

@@ -20,7 +20,6 @@ package daemontest
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -187,11 +186,7 @@ func Start(t testing.TB, opts ...Option) *Daemon {
 		prefix:   o.prefix,
 	}
 	if d.prefix == "" {
-		// Short: the prefix starts bridge names later, which are limited
-		// to 15 bytes. "bt" plus 8 random hex digits is unique enough.
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		d.prefix = "bt" + hex.EncodeToString(b[:])
+		d.prefix = randomPrefix()
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -319,6 +314,14 @@ func (d *Daemon) daemonArgs() []string {
 			"--pidfile", d.pidfile,
 			"--resource-prefix", d.prefix,
 			"--log-level", "debug",
+		}
+		if !hasBridgeFlag(d.args) {
+			// No default bridge unless the test asks for one (nettest
+			// gives --bip on a subnet of its own): daemons of tests
+			// running at once would compete for one subnet, and
+			// containers default to network mode none, as dockerd's
+			// with --bridge=none.
+			args = append(args, "--bridge", "none")
 		}
 	case Docker:
 		args = []string{
@@ -461,4 +464,29 @@ func alive(pid int) bool {
 	// pid (comm) STATE ...: comm may hold spaces and parentheses.
 	i := strings.LastIndexByte(string(stat), ')')
 	return i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z' && stat[i+2] != 'X'
+}
+
+// randomPrefix is a resource prefix of 6 characters, berthd's limit (it
+// starts bridge names, which have 15 bytes): "t" and 5 random characters.
+func randomPrefix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	p := []byte{'t'}
+	for _, c := range b {
+		p = append(p, alphabet[int(c)%len(alphabet)])
+	}
+	return string(p)
+}
+
+// hasBridgeFlag reports whether args configure the default bridge.
+func hasBridgeFlag(args []string) bool {
+	for _, a := range args {
+		for _, f := range []string{"--bip", "--bridge", "-b"} {
+			if a == f || strings.HasPrefix(a, f+"=") {
+				return true
+			}
+		}
+	}
+	return false
 }
