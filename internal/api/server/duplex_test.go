@@ -74,3 +74,61 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// readAhead is a backend whose load returns while a read of the body is
+// still in flight, as a decompressor reading ahead may.
+type readAhead struct {
+	*servertest.Fake
+	started chan struct{}
+}
+
+func (r readAhead) ImageLoad(ctx context.Context, src io.Reader, quiet bool, out io.Writer) error {
+	buf := make([]byte, 1024)
+	if _, err := src.Read(buf); err != nil {
+		return err
+	}
+	go func() {
+		close(r.started)
+		io.Copy(io.Discard, src)
+	}()
+	<-r.started
+	fmt.Fprintln(out, `{"stream":"Loaded\n"}`)
+	return nil
+}
+
+// TestLoadThenCreateOnOneConnection: a full-duplex load closes its
+// connection, so the client's next request never shares it with a read the
+// load left in flight (net/http panics: "invalid concurrent Body.Read
+// call").
+func TestLoadThenCreateOnOneConnection(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(server.New(readAhead{servertest.New(), make(chan struct{})}, server.WithLogger(quietLogger(t))).Handler())
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(make([]byte, 4096))
+		// The rest of the archive comes late: the load's reader is still
+		// in its Read when the response ends.
+		pw.Close()
+	}()
+	resp, err := http.Post(srv.URL+"/v1.50/images/load?quiet=0", "application/x-tar", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("the load's response does not close the connection")
+	}
+	for range 3 {
+		resp, err := http.Post(srv.URL+"/v1.50/containers/create", "application/json", strings.NewReader(`{"Image":"busybox"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusInternalServerError {
+			t.Fatalf("create after a load: %s", resp.Status)
+		}
+	}
+}

@@ -394,7 +394,14 @@ func (s *Server) postImagesLoad(w http.ResponseWriter, r *request) error {
 // progress stream started: net/http's HTTP/1.1 server otherwise ends the
 // body at the first response write, and a load or import would read a
 // truncated archive.
+//
+// The connection then closes with the response: a backend may leave a
+// read of the body in flight when it returns (a decompressor reading
+// ahead), and a next request on the same connection would start its own
+// read beside it, which net/http refuses with a panic ("invalid
+// concurrent Body.Read call").
 func fullDuplex(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
 	_ = http.NewResponseController(w).EnableFullDuplex()
 }
 
