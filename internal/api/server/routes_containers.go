@@ -126,6 +126,9 @@ func (s *Server) getContainer(w http.ResponseWriter, r *request) error {
 	if r.olderThan("1.48") {
 		c.ImageManifestDescriptor = nil
 	}
+	if r.olderThan("1.52") {
+		return writeJSON(w, http.StatusOK, inspectWithLegacyNetwork{c})
+	}
 	return writeJSON(w, http.StatusOK, c)
 }
 
