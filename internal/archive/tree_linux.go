@@ -99,7 +99,7 @@ func (t *treeWriter) descend(ev *event, rel string) error {
 	if err := unix.Fstatfs(fd, &sfs); err != nil {
 		return pathError("fstatfs", disp, err)
 	}
-	if kernelFS(sfs.Type) {
+	if KernelFilesystem(sfs.Type) {
 		return nil
 	}
 	h := dirHandle{fd: fd, disp: disp}
@@ -128,9 +128,12 @@ func (t *treeWriter) descend(ev *event, rel string) error {
 	return nil
 }
 
-// kernelFS tells the filesystems whose files are the kernel's state, not
-// data: archiving them means reading /proc/kcore or sysfs attributes.
-func kernelFS(typ int64) bool {
+// KernelFilesystem tells, from statfs's f_type, the filesystems whose
+// files are the kernel's state, not data (proc, sysfs, cgroup, devpts,
+// mqueue, debugfs, ...): archiving them means reading /proc/kcore or
+// sysfs attributes, and a container's root seen through /proc/PID/root
+// has them mounted where its image has empty directories.
+func KernelFilesystem(typ int64) bool {
 	switch uint32(typ) {
 	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC,
 		unix.DEVPTS_SUPER_MAGIC, unix.DEBUGFS_MAGIC, unix.TRACEFS_MAGIC,

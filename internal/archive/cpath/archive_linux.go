@@ -89,6 +89,9 @@ func (r *root) follow(t target, abs string) (target, unix.Stat_t, error) {
 		err = classify(err)
 		if err == nil {
 			nt = target{dir: os.NewFile(uintptr(fd), path.Clean(dir)), name: name}
+			if err = nt.checkVisible(dest); err != nil {
+				nt.close()
+			}
 		}
 	}
 	if err != nil {

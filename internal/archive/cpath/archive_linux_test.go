@@ -207,9 +207,24 @@ func TestArchiveKernelFilesystems(t *testing.T) {
 			t.Errorf("unmount %s: %v", proc, err)
 		}
 	})
-	es, _ := mustArchive(t, w.root, "/proc", ArchiveOptions{})
-	if got := names(es); !slices.Equal(got, []string{"proc/"}) {
-		t.Errorf("Archive(/proc) = %v, want only the directory", got)
+	for _, p := range []string{"/proc", "/proc/", "/proc/."} {
+		es, _ := mustArchive(t, w.root, p, ArchiveOptions{})
+		if got := names(es); len(got) != 1 || !strings.HasSuffix(got[0], "/") {
+			t.Errorf("Archive(%s) = %v, want only the directory", p, got)
+		}
+	}
+	if es, _ := mustArchive(t, w.root, "/", ArchiveOptions{}); !slices.Contains(names(es), "/proc/") || slices.Contains(names(es), "/proc/self") {
+		t.Errorf("Archive(/) = %v, want /proc/ empty", names(es))
+	}
+	// Below the mountpoint: missing, as in dockerd's view of the
+	// container where /proc is an empty directory.
+	for _, p := range []string{"/proc/cpuinfo", "/proc/self/", "/proc/1/."} {
+		if _, err := Stat(t.Context(), w.root, p); !errdefs.IsNotFound(err) {
+			t.Errorf("Stat(%s): %v, want NotFound", p, err)
+		}
+	}
+	if err := extract(t, w.root, "/proc", tarOf(t, reg("x")), ExtractOptions{}); !errdefs.IsInvalidParameter(err) {
+		t.Errorf("Extract into proc: %v", err)
 	}
 	for _, p := range []string{"/proc/self/root/etc/hostname", "/proc/1/root" + w.canary, "/proc/self/cwd/"} {
 		// ELOOP (RESOLVE_NO_MAGICLINKS), or EACCES for another
@@ -222,7 +237,7 @@ func TestArchiveKernelFilesystems(t *testing.T) {
 	// text ("/") is read as a path in root, so -L gives the container's
 	// shadow.
 	makeTree(t, w.root, symlink("pself", "/proc/self/root/etc/shadow"))
-	es, _ = mustArchive(t, w.root, "/pself", ArchiveOptions{FollowLink: true})
+	es, _ := mustArchive(t, w.root, "/pself", ArchiveOptions{FollowLink: true})
 	if len(es) != 1 || es[0].content != "container-shadow\n" {
 		t.Errorf("Archive(/pself, -L) = %+v, want the container's shadow", es)
 	}

@@ -105,6 +105,10 @@ func (r *root) extractionPoint(abs string) (string, error) {
 	if err := unix.Fstatfs(fd, &sfs); err != nil {
 		return "", &os.PathError{Op: "fstatfs", Path: real, Err: err}
 	}
+	if archive.KernelFilesystem(sfs.Type) {
+		// /proc, /sys, /dev/pts of a running container: not files.
+		return "", errdefs.Errorf(errdefs.ErrInvalidParameter, "extraction point %s is on a kernel filesystem", real)
+	}
 	if sfs.Flags&unix.ST_RDONLY != 0 {
 		return "", errdefs.Errorf(ErrReadOnly, "extraction point %s is on a read-only file system", real)
 	}

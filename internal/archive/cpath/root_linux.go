@@ -202,19 +202,26 @@ func (t target) close() { t.dir.Close() }
 // last element is not followed unless a trailing "/" or "/." asks for a
 // directory.
 func (r *root) lookup(abs string) (target, error) {
+	var t target
 	if abs == "/" || assertsDir(abs) {
 		fd, err := r.open(abs, unix.O_PATH|unix.O_DIRECTORY)
 		if err != nil {
 			return target{}, classify(err)
 		}
-		return target{dir: os.NewFile(uintptr(fd), abs), name: "."}, nil
+		t = target{dir: os.NewFile(uintptr(fd), abs), name: "."}
+	} else {
+		dir, name := path.Split(abs)
+		fd, err := r.open(dir, unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
+			return target{}, classify(err)
+		}
+		t = target{dir: os.NewFile(uintptr(fd), path.Clean(dir)), name: name}
 	}
-	dir, name := path.Split(abs)
-	fd, err := r.open(dir, unix.O_PATH|unix.O_DIRECTORY)
-	if err != nil {
-		return target{}, classify(err)
+	if err := t.checkVisible(abs); err != nil {
+		t.close()
+		return target{}, err
 	}
-	return target{dir: os.NewFile(uintptr(fd), path.Clean(dir)), name: name}, nil
+	return t, nil
 }
 
 // stat is the lstat of t.
