@@ -266,7 +266,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if cfg.Seccomp, err = filter.wait(); err != nil {
 		return nil, err
 	}
-	if err := writeFrame(sp.sync, &syncMsg{Type: msgConfig, Init: cfg}); err != nil {
+	if err := writeFrame(sp.sync, &syncMsg{Type: msgConfig, Config: cfg.encode()}); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
 	}
 	for {

@@ -99,7 +99,7 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int
 		unix.Wait4(sp.pid, &ws, 0, nil)
 		return 0, err
 	}
-	if err := writeFrame(sp.sync, &syncMsg{Type: msgConfig, Init: cfg}); err != nil {
+	if err := writeFrame(sp.sync, &syncMsg{Type: msgConfig, Config: cfg.encode()}); err != nil {
 		return fail(fmt.Errorf("send exec config: %w", err))
 	}
 	if err := c.awaitExec(sp.sync); err != nil {

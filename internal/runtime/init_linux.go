@@ -42,9 +42,9 @@ func runInit(sync *os.File) error {
 	if err != nil {
 		return fmt.Errorf("read init config: %w", err)
 	}
-	cfg := m.Init
-	if cfg == nil {
-		return errors.New("init config is empty")
+	cfg, err := decodeInitConfig(m.Config)
+	if err != nil {
+		return err
 	}
 	switch cfg.Mode {
 	case modeCreate:

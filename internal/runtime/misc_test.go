@@ -122,14 +122,17 @@ func TestCgroupMounts(t *testing.T) {
 
 func TestSyncFrames(t *testing.T) {
 	var buf bytes.Buffer
-	in := &syncMsg{Type: msgConfig, Init: &initConfig{Mode: modeExec, ID: "x", ConsoleFD: -1}}
+	in := &syncMsg{Type: msgConfig, Config: (&initConfig{Mode: modeExec, ID: "x", ConsoleFD: -1}).encode()}
 	if err := writeFrame(&buf, in); err != nil {
 		t.Fatal(err)
 	}
 	writeFrame(&buf, &syncMsg{Type: msgError, Error: "boom"})
 	m, err := expect(&buf, msgConfig)
-	if err != nil || m.Init.ID != "x" || m.Init.ConsoleFD != -1 {
-		t.Fatalf("round trip: %+v %v", m, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := decodeInitConfig(m.Config); err != nil || cfg.ID != "x" || cfg.ConsoleFD != -1 {
+		t.Fatalf("round trip: %+v %v", cfg, err)
 	}
 	if _, err := expect(&buf, msgReady); err == nil || err.Error() != "boom" {
 		t.Fatalf("an error frame must become the error: %v", err)

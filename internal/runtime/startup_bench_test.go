@@ -23,8 +23,12 @@ import (
 //	    go test ./internal/runtime -run '^$' -bench Startup -benchtime 200x
 //
 // Each iteration starts every binary once, in a rotating order, and each
-// binary's median is reported as <name>-median-µs. Without the variable
-// the binary is ../../bin/berth-runtime (make berth-runtime).
+// binary's median is reported as <name>-median-µs, with the CPU time of
+// its processes as <name>-cpu-µs (less disturbed by a busy machine than
+// the time they took) and their page faults as <name>-faults (on a virtual
+// machine a fault costs microseconds; their count is not noisy at all).
+// Without the variable the binary is ../../bin/berth-runtime (make
+// berth-runtime).
 
 type benchBinary struct{ name, path string }
 
@@ -47,20 +51,43 @@ func benchBinaries(b *testing.B) []benchBinary {
 	return bins
 }
 
+// startup is one start's cost: its time, and the CPU time and minor page
+// faults of the processes it ran.
+type startup struct {
+	d, cpu time.Duration
+	faults int64
+}
+
+func (s *startup) add(ru *unix.Rusage) {
+	s.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	s.faults += ru.Minflt
+}
+
 // interleave runs one start of every binary per iteration and reports each
-// one's median.
-func interleave(b *testing.B, run func(b *testing.B, path string) time.Duration) {
+// one's medians.
+func interleave(b *testing.B, run func(b *testing.B, path string) startup) {
 	bins := benchBinaries(b)
 	times := make([][]time.Duration, len(bins))
+	cpu := make([][]time.Duration, len(bins))
+	faults := make([][]int64, len(bins))
 	for i := 0; b.Loop(); i++ {
 		for j := range bins {
 			k := (i + j) % len(bins)
-			times[k] = append(times[k], run(b, bins[k].path))
+			s := run(b, bins[k].path)
+			times[k] = append(times[k], s.d)
+			cpu[k] = append(cpu[k], s.cpu)
+			faults[k] = append(faults[k], s.faults)
 		}
 	}
+	median := func(d []time.Duration) float64 {
+		slices.Sort(d)
+		return float64(d[len(d)/2].Nanoseconds()) / 1e3
+	}
 	for k, bin := range bins {
-		slices.Sort(times[k])
-		b.ReportMetric(float64(times[k][len(times[k])/2].Nanoseconds())/1e3, bin.name+"-median-µs")
+		slices.Sort(faults[k])
+		b.ReportMetric(median(times[k]), bin.name+"-median-µs")
+		b.ReportMetric(median(cpu[k]), bin.name+"-cpu-µs")
+		b.ReportMetric(float64(faults[k][len(faults[k])/2]), bin.name+"-faults")
 	}
 }
 
@@ -68,22 +95,23 @@ func interleave(b *testing.B, run func(b *testing.B, path string) time.Duration)
 // first word: exec of the binary as "init", the nsenter stage (no
 // namespaces asked, so no privilege needed) and its clone of the init, the
 // Go runtime's start and every package initializer in the binary, then
-// Init reading its config, which here names no mode, so it answers at once
+// Init reading its config: the default spec's, as a container's init gets
+// it, but for its mode, which Init does not know, so it answers at once
 // with an error.
 func BenchmarkInitStartup(b *testing.B) {
-	interleave(b, func(b *testing.B, path string) time.Duration {
-		d, err := initStartup(path)
+	interleave(b, func(b *testing.B, path string) startup {
+		s, err := initStartup(path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return d
+		return s
 	})
 }
 
-func initStartup(path string) (time.Duration, error) {
+func initStartup(path string) (s startup, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, err
+		return s, err
 	}
 	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
 	defer parent.Close()
@@ -95,32 +123,38 @@ func initStartup(path string) (time.Duration, error) {
 	})
 	child.Close()
 	if err != nil {
-		return 0, err
+		return s, err
 	}
 	initPid, err := nsenter.NewStage(parent, nil).Run(nsenter.Bootstrap{})
-	reap(stagePid)
+	_, ru := reap(stagePid)
+	s.add(ru)
 	if err != nil {
-		return 0, err
+		return s, err
 	}
-	defer reap(initPid)
-	if err := writeFrame(parent, &syncMsg{Type: msgConfig, Init: &initConfig{Mode: "startup-probe"}}); err != nil {
-		return 0, err
+	defer func() {
+		_, ru := reap(initPid)
+		s.add(ru)
+	}()
+	cfg := containerInitConfig(DefaultSpec(false))
+	cfg.Mode = "startup-probe"
+	if err := writeFrame(parent, &syncMsg{Type: msgConfig, Config: cfg.encode()}); err != nil {
+		return s, err
 	}
 	m, err := readFrame(parent)
-	d := time.Since(start)
+	s.d = time.Since(start)
 	if err != nil {
-		return 0, err
+		return s, err
 	}
 	if m.Type != msgError || !strings.Contains(m.Error, "startup-probe") {
-		return 0, fmt.Errorf("init answered %+v", m)
+		return s, fmt.Errorf("init answered %+v", m)
 	}
-	return d, nil
+	return s, nil
 }
 
 // BenchmarkVersionStartup times `berth-runtime --version`, exec to exit:
 // the start-up every command-line use of the runtime pays.
 func BenchmarkVersionStartup(b *testing.B) {
-	interleave(b, func(b *testing.B, path string) time.Duration {
+	interleave(b, func(b *testing.B, path string) startup {
 		start := time.Now()
 		pid, err := syscall.ForkExec(path, []string{"berth-runtime", "--version"}, &syscall.ProcAttr{
 			Files: []uintptr{devNull(), devNull(), os.Stderr.Fd()},
@@ -128,10 +162,13 @@ func BenchmarkVersionStartup(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if ws := reap(pid); !ws.Exited() || ws.ExitStatus() != 0 {
+		ws, ru := reap(pid)
+		if !ws.Exited() || ws.ExitStatus() != 0 {
 			b.Fatalf("--version: %v", ws)
 		}
-		return time.Since(start)
+		s := startup{d: time.Since(start)}
+		s.add(ru)
+		return s
 	})
 }
 
@@ -148,12 +185,14 @@ func devNull() uintptr {
 	return nullFile.Fd()
 }
 
-func reap(pid int) unix.WaitStatus {
+// reap waits for pid and returns its status and resource usage.
+func reap(pid int) (unix.WaitStatus, *unix.Rusage) {
 	var ws unix.WaitStatus
+	var ru unix.Rusage
 	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
+		_, err := unix.Wait4(pid, &ws, 0, &ru)
 		if err != unix.EINTR {
-			return ws
+			return ws, &ru
 		}
 	}
 }
