@@ -46,16 +46,17 @@
 //     still the one running (a pidfd), and pass "/proc/self/fd/N" so that a
 //     reused pid can never point root at another process's tree. Kernel
 //     filesystems mounted there (proc, sysfs, cgroup, devpts, mqueue) are
-//     archived as empty directories, as dockerd's view shows them.
+//     empty directories to this package, as they are in dockerd's view of
+//     a container: a path below one is NotFound, and none is an
+//     extraction point.
 //   - a stopped or created container: its mounted rootfs (the snapshot's
 //     overlay mount), with its volumes and binds bind-mounted at their
 //     destinations (read-only ones read-only) in a private mount namespace
 //     when the request touches them, as dockerd's openContainerFS does;
 //     without them a path under a volume reads the image's mountpoint.
 //
-// The daemon still checks, before Extract writes (ExtractOptions.
-// CheckWritable gets the resolved path), dockerd's two rules with their
-// texts: a path under a read-only volume or bind is "mounted volume is
+// The daemon still checks, before Extract writes (its CheckWritable
+// option gets the resolved path), dockerd's two rules with their texts: a path under a read-only volume or bind is "mounted volume is
 // marked read-only", else a --read-only container is "container rootfs is
 // marked read-only" (both InvalidParameter). Extract refuses a read-only
 // filesystem by itself too (ErrReadOnly), which covers a running
