@@ -26,7 +26,7 @@ func TestNetworkCLI(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c := c.resolve(t)
-			runTable(t, e, c, networkScenarios(t, e.d.Target()))
+			runTable(t, e, c, networkScenarios(t, e.d.Target(), c))
 		})
 	}
 }
@@ -68,7 +68,7 @@ func startNetEngine(t *testing.T) *engine {
 // networkScenarios builds the rows for one client. Each row's subnets and
 // host ports are its own, picked now by x (see substitutions), since rows
 // run in parallel.
-func networkScenarios(t *testing.T, target daemontest.Target) []scenario {
+func networkScenarios(t *testing.T, target daemontest.Target, c client) []scenario {
 	row := func(build func(x func(string) string) scenario) scenario { return build(substitutions(t)) }
 	httpd := func(page string) string {
 		return fmt.Sprintf("{image} sh -c 'echo %s > /tmp/index.html && exec httpd -f -p 80 -h /tmp'", page)
@@ -186,11 +186,39 @@ func networkScenarios(t *testing.T, target daemontest.Target) []scenario {
 			}}
 		}),
 		row(func(x func(string) string) scenario {
+			return scenario{name: "run-p-range", cleanup: []string{"rm -f {name}", "network rm {name2}"}, steps: []step{
+				run(x("network create --subnet <s1> {name2}")),
+				run(x("run -d --name {name} --network {name2} -p <hpr>-<hpr1>:80-81 " + httpd("page-{name}"))),
+				run("port {name} 80/tcp", has(x("0.0.0.0:<hpr>"))),
+				run("port {name} 81/tcp", has(x("0.0.0.0:<hpr1>"))),
+				run(x("run --rm --network host {image} timeout 5 wget -qO- http://127.0.0.1:<hpr>/"), out("page-{name}"), eventually()),
+			}}
+		}),
+		row(func(x func(string) string) scenario {
+			return scenario{name: "run-network-files", legacy: true, cleanup: []string{"network rm {name2}"}, steps: []step{
+				run(x("network create --subnet <s1> {name2}")),
+				run("run --rm --network {name2} --hostname h-{name} --add-host extra-{name}:10.1.2.3 --dns-search s-{name}.test --dns-option ndots:3 {image} sh -c 'cat /etc/hosts /etc/resolv.conf; hostname'",
+					has("10.1.2.3\textra-{name}\n", "search s-{name}.test\n", "options ndots:3\n", "\th-{name}\n", "h-{name}\n")),
+				run(x("run --rm --network {name2} --ip <ip1> {image} sh -c 'grep -w h-{name} /etc/hosts || ip -4 -o addr show eth0'"), has(x("<ip1>/24"))),
+			}}
+		}),
+		row(func(x func(string) string) scenario {
 			return scenario{name: "run-network-none-host", legacy: true, steps: []step{
 				run("run --rm --network none {image} ip -o link", match(`\A1: lo: `), lines(1)),
 				run("run --rm --network host {image} cat /proc/net/dev", has("lo:")),
 			}}
 		}),
+	}
+	if !(target == daemontest.Docker && c.name == "docker") {
+		// The docker CLI 28 sends --mac-address per endpoint, which needs
+		// API 1.44: it refuses dockerd 20.10 (1.41). Older clients send it
+		// in Config.MacAddress, which the daemon must apply.
+		rows = append(rows, row(func(x func(string) string) scenario {
+			return scenario{name: "run-mac-address", legacy: true, cleanup: []string{"network rm {name2}"}, steps: []step{
+				run(x("network create --subnet <s1> {name2}")),
+				run("run --rm --network {name2} --mac-address 02:42:0a:0b:0c:0d {image} cat /sys/class/net/eth0/address", out("02:42:0a:0b:0c:0d")),
+			}}
+		}))
 	}
 	if target == daemontest.Berth {
 		// The suite's dockerd runs with --bridge=none: no default bridge.
@@ -209,16 +237,37 @@ func networkScenarios(t *testing.T, target daemontest.Target) []scenario {
 
 // substitutions gives a row its own values for the placeholders rows
 // use: <s1> <s2> <s3> subnets, <gw1> the first's gateway, <ip1> <ip2> <ip3>
-// fixed addresses in them, <hp> <hp2> free host ports.
+// fixed addresses in them, <hp> <hp2> free host ports, <hpr> <hpr1> two
+// consecutive free host ports.
 func substitutions(t *testing.T) func(string) string {
 	s1, s2, s3 := nettest.Subnet(t), nettest.Subnet(t), nettest.Subnet(t)
+	hpr := freeTCPPortPair(t)
 	return strings.NewReplacer(
 		"<s1>", s1.String(), "<s2>", s2.String(), "<s3>", s3.String(),
 		"<gw1>", nettest.Nth(s1, 1).String(),
 		"<ip1>", nettest.Nth(s1, 10).String(), "<ip2>", nettest.Nth(s2, 20).String(),
 		"<ip3>", nettest.Nth(s3, 30).String(),
 		"<hp>", fmt.Sprint(freeTCPPort(t)), "<hp2>", fmt.Sprint(freeTCPPort(t)),
+		"<hpr>", fmt.Sprint(hpr), "<hpr1>", fmt.Sprint(hpr+1),
 	).Replace
+}
+
+// freeTCPPortPair is the first of two consecutive TCP ports nothing
+// listens on right now.
+func freeTCPPortPair(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		p := freeTCPPort(t)
+		if p >= 65535 {
+			continue
+		}
+		if l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p+1)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no two consecutive free TCP ports")
+	return 0
 }
 
 // freeTCPPort is a TCP port nothing listens on right now.
