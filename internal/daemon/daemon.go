@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/snapshot"
+	"github.com/berth-project/berth/internal/volume"
 )
 
 // Daemon is the engine: its own methods are the API server's container
@@ -45,8 +46,11 @@ type Daemon struct {
 	containers  *container.Store
 	tasks       taskLauncher
 	nets        *networking
-	initPath    string
-	shimBinary  string
+	// volumes is the volume store (<data-root>/volumes): named and
+	// anonymous volumes, who uses them, their mounts.
+	volumes    *volume.Store
+	initPath   string
+	shimBinary string
 
 	mu    sync.Mutex
 	runs  map[string]*run // by container id

@@ -13,11 +13,13 @@ import (
 	"github.com/berth-project/berth/internal/daemon/images"
 	"github.com/berth-project/berth/internal/daemon/system"
 	"github.com/berth-project/berth/internal/events"
+	"github.com/berth-project/berth/internal/volume"
 )
 
 // openServices wires the engine's parts, explicitly and in order: the
 // event bus, the image service (content, snapshots, images, registry
-// client), the container store, and the system service over all of them.
+// client), the container store, the volume store, and the system service
+// over all of them.
 func (d *Daemon) openServices(ctx context.Context) error {
 	d.events = events.NewBus()
 	is, err := images.New(ctx, images.Options{
@@ -43,6 +45,10 @@ func (d *Daemon) openServices(ctx context.Context) error {
 	d.containers, err = container.Open(filepath.Join(d.dataRoot, "containers"))
 	if err != nil {
 		return fmt.Errorf("container store: %w", err)
+	}
+	d.volumes, err = volume.Open(ctx, filepath.Join(d.dataRoot, "volumes"), volume.WithLogger(d.log))
+	if err != nil {
+		return fmt.Errorf("volume store: %w", err)
 	}
 	runtimes := map[string]string{}
 	for name, rt := range d.runtimes {
