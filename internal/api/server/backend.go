@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
 )
 
 // The backends are what the server needs from the engine, declared here
@@ -36,6 +37,8 @@ type Backend interface {
 	ImageBackend
 	NetworkBackend
 	SystemBackend
+	VolumeBackend
+	ContainerFSBackend
 }
 
 // ContainerBackend runs containers.
@@ -165,6 +168,87 @@ type SystemBackend interface {
 	// Login checks credentials against the registry; the token is empty
 	// when the registry gives none.
 	Login(ctx context.Context, auth registry.AuthConfig) (status, identityToken string, err error)
+}
+
+// VolumeBackend manages volumes. A volume is named by its exact name; an
+// unknown one is NotFound "get NAME: no such volume", as docker.
+//
+// What the server has already done, so the backend need not:
+//   - VolumeList: filter keys are docker's (dangling, driver, label, name);
+//     dangling is one of true/false/1/0.
+//   - VolumeCreate: the body decoded; Driver is "local" when the client
+//     sent none; ClusterVolumeSpec is nil (swarm only). The name may be
+//     empty (the backend picks a random one); checking it is the
+//     backend's (the local driver's rules and messages).
+//   - VolumesPrune: keys are label, label! and all (a boolean); before API
+//     1.42 the server adds all=true, as dockerd, since only anonymous
+//     volumes are pruned by default from 1.42 on.
+//
+// A volume in use is Conflict "remove NAME: volume is in use - [IDS]";
+// force removes a volume that does not exist without an error, as docker.
+// The server answers 201 with the volume to create and 204 to remove.
+type VolumeBackend interface {
+	VolumeList(ctx context.Context, filters Filters) (volume.ListResponse, error)
+	VolumeInspect(ctx context.Context, name string) (volume.Volume, error)
+	VolumeCreate(ctx context.Context, req volume.CreateRequest) (volume.Volume, error)
+	VolumeRemove(ctx context.Context, name string, force bool) error
+	VolumesPrune(ctx context.Context, filters Filters) (volume.PruneReport, error)
+}
+
+// ContainerFSBackend reads and writes containers' filesystems: docker
+// cp (archive), diff (changes), export and commit. Paths are inside the
+// container (absolute, or relative to "/"), never empty (the server
+// checks), and must be resolved inside the container's root with its
+// volumes and binds mounted, never following a symlink out of it.
+//
+// A path that does not exist is NotFound "Could not find the file PATH in
+// container NAME" (cpath.FileNotFound); a read-only destination is
+// InvalidParameter (docker's "container rootfs is marked read-only" /
+// "mounted volume is marked read-only"), as is a destination that is not a
+// directory ("extraction point is not a directory"); replacing a directory
+// by a non-directory or the reverse under NoOverwriteDirNonDir is Conflict.
+type ContainerFSBackend interface {
+	// ContainerStatPath is HEAD /containers/{id}/archive: the stat of
+	// path, which the server sends as X-Docker-Container-Path-Stat.
+	ContainerStatPath(ctx context.Context, name, path string) (container.PathStat, error)
+	// ContainerArchivePath is GET /containers/{id}/archive: a tar of path
+	// (named for its base name, as docker) and its stat. The reader must
+	// be closed by the caller.
+	ContainerArchivePath(ctx context.Context, name, path string) (io.ReadCloser, container.PathStat, error)
+	// ContainerExtractToDir is PUT /containers/{id}/archive: content is a
+	// tar, possibly compressed (gzip, bzip2, xz, zstd), extracted into the
+	// directory path.
+	ContainerExtractToDir(ctx context.Context, name, path string, opts ExtractOptions, content io.Reader) error
+	// ContainerChanges is GET /containers/{id}/changes: the container's
+	// changes to its image's filesystem.
+	ContainerChanges(ctx context.Context, name string) ([]container.FilesystemChange, error)
+	// ContainerExport is GET /containers/{id}/export: a tar of the
+	// container's whole filesystem (without its volumes) written to out.
+	// An error after out was written to ends the stream early.
+	ContainerExport(ctx context.Context, name string, out io.Writer) error
+	// ContainerCommit is POST /commit: a new image from the container's
+	// changes; it returns the image's ID ("sha256:...").
+	ContainerCommit(ctx context.Context, name string, opts CommitOptions) (imageID string, err error)
+}
+
+// ExtractOptions is PUT /containers/{id}/archive's query.
+type ExtractOptions struct {
+	// CopyUIDGID (?copyUIDGID=1, docker cp -a) keeps the archive's owners;
+	// otherwise files belong to the container's user (root when none).
+	CopyUIDGID bool
+	// NoOverwriteDirNonDir (?noOverwriteDirNonDir=1, which docker cp always
+	// sends) refuses to replace a directory with a non-directory or the
+	// reverse.
+	NoOverwriteDirNonDir bool
+}
+
+// CommitOptions is POST /commit's query and body.
+type CommitOptions struct {
+	Repo, Tag       string // ?repo=&tag= (empty: an untagged image)
+	Author, Comment string
+	Pause           bool              // ?pause= (default true)
+	Changes         []string          // ?changes= (repeated), Dockerfile instructions
+	Config          *container.Config // the body (may be nil)
 }
 
 // ContainerCreateRequest is POST /containers/create.

@@ -37,6 +37,8 @@ type backend struct {
 	server.ContainerBackend
 	server.ExecBackend
 	server.NetworkBackend
+	server.VolumeBackend
+	server.ContainerFSBackend
 	*imageService
 	*systemService
 }
@@ -50,7 +52,7 @@ func serveAPI(t *testing.T, f *fixture) func(stdin string, args ...string) (stri
 	}
 	fake := servertest.New()
 	sys := system.New(system.Options{Version: "0.0.0-test", APIVersion: "1.50", MinAPIVersion: "1.24", DataRoot: f.root, Events: f.events, Images: f.svc})
-	srv := server.New(backend{ContainerBackend: fake, ExecBackend: fake, NetworkBackend: fake, imageService: f.svc, systemService: sys})
+	srv := server.New(backend{ContainerBackend: fake, ExecBackend: fake, NetworkBackend: fake, VolumeBackend: fake, ContainerFSBackend: fake, imageService: f.svc, systemService: sys})
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {

@@ -43,6 +43,8 @@ type Fake struct {
 	execs      map[string]*fakeExec
 	images     map[string]*fakeImage
 	networks   map[string]*fakeNetwork // by id; nil until first used
+	volumes    map[string]*fakeVolume  // by name; nil until first used
+	trees      map[string]*fakeTree    // container filesystems by id; nil until first used
 	events     []eventRecord
 	eventsCh   chan struct{}
 	attaching  int

@@ -82,6 +82,7 @@ func (f *Fake) DiskUsage(ctx context.Context, opts server.DiskUsageOptions) (sys
 		cu.TotalCount++
 	}
 	du.ImageUsage, du.ContainerUsage = iu, cu
+	du.VolumeUsage = f.volumeUsage()
 	return du, nil
 }
 

@@ -1,0 +1,49 @@
+package daemon
+
+import (
+	"context"
+	"io"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// The API's container filesystem endpoints (server.ContainerFSBackend):
+// cp, diff, export and commit. These stubs keep the tree building until
+// the daemon's implementation replaces them.
+
+func errFSNotImplemented(what string) error {
+	return errdefs.Errorf(errdefs.ErrNotImplemented, "Berth does not implement %s yet", what)
+}
+
+// ContainerStatPath is HEAD /containers/{id}/archive.
+func (d *Daemon) ContainerStatPath(ctx context.Context, name, path string) (container.PathStat, error) {
+	return container.PathStat{}, errFSNotImplemented("copying files to and from containers (archive)")
+}
+
+// ContainerArchivePath is GET /containers/{id}/archive.
+func (d *Daemon) ContainerArchivePath(ctx context.Context, name, path string) (io.ReadCloser, container.PathStat, error) {
+	return nil, container.PathStat{}, errFSNotImplemented("copying files to and from containers (archive)")
+}
+
+// ContainerExtractToDir is PUT /containers/{id}/archive.
+func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, path string, opts server.ExtractOptions, content io.Reader) error {
+	return errFSNotImplemented("copying files to and from containers (archive)")
+}
+
+// ContainerChanges is GET /containers/{id}/changes.
+func (d *Daemon) ContainerChanges(ctx context.Context, name string) ([]container.FilesystemChange, error) {
+	return nil, errFSNotImplemented("container diff (changes)")
+}
+
+// ContainerExport is GET /containers/{id}/export.
+func (d *Daemon) ContainerExport(ctx context.Context, name string, out io.Writer) error {
+	return errFSNotImplemented("container export")
+}
+
+// ContainerCommit is POST /commit.
+func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts server.CommitOptions) (string, error) {
+	return "", errFSNotImplemented("commit")
+}
