@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/internal/testenv/nettest"
 )
@@ -250,7 +248,7 @@ func (e *env) noLeaks() {
 			userNets++
 		}
 	}
-	links, err := netlink.LinkList()
+	links, err := nettest.LinkList()
 	if err != nil {
 		e.t.Fatal(err)
 	}

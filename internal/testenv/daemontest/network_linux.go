@@ -34,7 +34,7 @@ func ours(name, prefix string) bool {
 }
 
 func removeLinks(prefix string) error {
-	links, err := netlink.LinkList()
+	links, err := linkList()
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
@@ -101,4 +101,16 @@ func removeNftTables(prefix string) error {
 		return fmt.Errorf("delete nftables tables of %s: %w", prefix, err)
 	}
 	return nil
+}
+
+// linkList is netlink.LinkList, retried while the kernel interrupts the
+// dump because links changed meanwhile (parallel tests make and delete
+// them all the time).
+func linkList() ([]netlink.Link, error) {
+	for i := 1; ; i++ {
+		links, err := netlink.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || i == 20 {
+			return links, err
+		}
+	}
 }

@@ -103,7 +103,7 @@ func unlockName(name string) { _ = os.Remove(filepath.Join(subnetLockDir, name))
 // addresses and the destinations of its main table's routes.
 func hostPrefixes() ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
@@ -112,7 +112,7 @@ func hostPrefixes() ([]netip.Prefix, error) {
 			out = append(out, p)
 		}
 	}
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := retryDump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
