@@ -178,12 +178,25 @@ func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *
 		DefaultRoute:  cfg.DefaultRoute,
 		Upstreams:     slices.Clone(cfg.Upstreams),
 	}
+	// A sandbox's first interface may come ready-made (ready_linux.go).
+	if r, old, ok := m.sandboxes.takeFresh(cfg.ContainerID); ok {
+		if ifname == "eth0" && nsPath == m.sandboxes.path(cfg.ContainerID) {
+			ep.HostIfName = r.host
+			ep.ready = &readyUse{link: r, old: old}
+		} else {
+			unix.Close(r.fd)
+			unix.Close(old)
+		}
+	}
 	if n.userNetwork() {
 		ep.DNS = n.Gateway
 	}
 	// The record before the veth: after a crash, Reconcile finds every
 	// veth it may have to remove through a record or its bridge.
 	if err := m.store.putEndpoint(ep); err != nil {
+		if ep.ready != nil {
+			ep.ready.drop()
+		}
 		ns.pool.release(addr, id)
 		m.releasePorts(id, ports)
 		return nil, nil, err
@@ -209,33 +222,17 @@ func (m *Manager) forget(ep *epRecord) {
 // plumb makes the endpoint real: veth, address, route, firewall, DNS. On
 // error it has undone its own steps.
 func (m *Manager) plumb(ctx context.Context, ep *epRecord, n *netRecord) (err error) {
-	nsfd, err := unix.Open(ep.NsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open network sandbox", Path: ep.NsPath, Err: err}
+	h := m.nl
+	var nsfd int
+	if ep.ready != nil {
+		nsfd, err = m.attachReady(h, ep, n)
+	} else {
+		nsfd, err = m.createVeth(h, ep, n)
 	}
-	defer unix.Close(nsfd)
-
-	h, err := routeHandle()
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	br, err := h.LinkByName(n.Bridge)
-	if err != nil {
-		return fmt.Errorf("network %s: bridge %s: %w", n.Name, n.Bridge, err)
-	}
-	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{
-			Name: ep.HostIfName, MTU: n.mtu(m.cfg.MTU), MasterIndex: br.Attrs().Index,
-			Flags: net.FlagUp, TxQLen: -1,
-		},
-		PeerName:         ep.IfName,
-		PeerHardwareAddr: ep.MAC,
-		PeerNamespace:    netlink.NsFd(nsfd),
-	}
-	if err := h.LinkAdd(veth); err != nil {
-		return fmt.Errorf("create veth %s (%s in the sandbox): %w", ep.HostIfName, ep.IfName, err)
-	}
+	defer unix.Close(nsfd)
 	defer func() {
 		if err != nil {
 			_ = deleteLink(h, ep.HostIfName)
@@ -250,6 +247,17 @@ func (m *Manager) plumb(ctx context.Context, ep *epRecord, n *netRecord) (err er
 	link, err := in.LinkByName(ep.IfName)
 	if err != nil {
 		return fmt.Errorf("sandbox %s: %w", ep.IfName, err)
+	}
+	if ep.ready != nil {
+		// The ready-made eth0 has a random MAC and the daemon's MTU.
+		if err := in.LinkSetHardwareAddr(link, ep.MAC); err != nil {
+			return fmt.Errorf("sandbox %s: MAC %s: %w", ep.IfName, ep.MAC, err)
+		}
+		if mtu := n.mtu(m.cfg.MTU); mtu != link.Attrs().MTU {
+			if err := in.LinkSetMTU(link, mtu); err != nil {
+				return fmt.Errorf("sandbox %s: MTU %d: %w", ep.IfName, mtu, err)
+			}
+		}
 	}
 	if err := in.AddrAdd(link, &netlink.Addr{IPNet: ipNet(ep.Address)}); err != nil {
 		return fmt.Errorf("sandbox %s: add address %s: %w", ep.IfName, ep.Address, err)
@@ -295,6 +303,82 @@ func (m *Manager) plumb(ctx context.Context, ep *epRecord, n *netRecord) (err er
 		m.dns.SetUpstreams(ep.Address.Addr(), ep.Upstreams)
 	}
 	return nil
+}
+
+// createVeth makes ep's veth pair: the host side on the bridge and up,
+// the peer created directly in the sandbox with its name, MAC and MTU. It
+// returns the sandbox's descriptor.
+func (m *Manager) createVeth(h *netlink.Handle, ep *epRecord, n *netRecord) (int, error) {
+	nsfd, err := unix.Open(ep.NsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open network sandbox", Path: ep.NsPath, Err: err}
+	}
+	br, err := h.LinkByName(n.Bridge)
+	if err != nil {
+		unix.Close(nsfd)
+		return -1, fmt.Errorf("network %s: bridge %s: %w", n.Name, n.Bridge, err)
+	}
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{
+			Name: ep.HostIfName, MTU: n.mtu(m.cfg.MTU), MasterIndex: br.Attrs().Index,
+			Flags: net.FlagUp, TxQLen: -1,
+		},
+		PeerName:         ep.IfName,
+		PeerHardwareAddr: ep.MAC,
+		PeerNamespace:    netlink.NsFd(nsfd),
+	}
+	if err := h.LinkAdd(veth); err != nil {
+		unix.Close(nsfd)
+		return -1, fmt.Errorf("create veth %s (%s in the sandbox): %w", ep.HostIfName, ep.IfName, err)
+	}
+	return nsfd, nil
+}
+
+// attachReady mounts ep's ready namespace over its sandbox and puts the
+// host side on the bridge, up. It returns the sandbox's descriptor.
+func (m *Manager) attachReady(h *netlink.Handle, ep *epRecord, n *netRecord) (int, error) {
+	r := ep.ready
+	host := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: r.link.host, Index: r.link.index}}
+	fail := func(err error) (int, error) {
+		_ = h.LinkDel(host)
+		unix.Close(r.link.fd)
+		return -1, err
+	}
+	br, err := h.LinkByName(n.Bridge)
+	if err != nil {
+		r.dropOld()
+		return fail(fmt.Errorf("network %s: bridge %s: %w", n.Name, n.Bridge, err))
+	}
+	if err := m.sandboxes.swap(ep.NsPath, r.link, r.old); err != nil {
+		return fail(err)
+	}
+	if mtu := n.mtu(m.cfg.MTU); mtu != m.cfg.MTU {
+		if err := h.LinkSetMTU(host, mtu); err != nil {
+			return fail(fmt.Errorf("veth %s: MTU %d: %w", r.link.host, mtu, err))
+		}
+	}
+	if err := h.LinkSetMasterByIndex(host, br.Attrs().Index); err != nil {
+		return fail(fmt.Errorf("veth %s: master %s: %w", r.link.host, n.Bridge, err))
+	}
+	if err := h.LinkSetUp(host); err != nil {
+		return fail(fmt.Errorf("veth %s: up: %w", r.link.host, err))
+	}
+	return r.link.fd, nil
+}
+
+// readyUse is a ready namespace taken for an endpoint, and the plain one
+// it will be mounted over.
+type readyUse struct {
+	link readyLink
+	old  int
+}
+
+func (r *readyUse) dropOld() { unix.Close(r.old) }
+
+// drop gives both up (the pair dies with its namespace).
+func (r *readyUse) drop() {
+	unix.Close(r.link.fd)
+	unix.Close(r.old)
 }
 
 // dnsRecord is what the resolver answers for ep: container name, aliases
@@ -354,12 +438,7 @@ func (m *Manager) Disconnect(ctx context.Context, containerID, network string) e
 	go func() {
 		defer m.inflight.Done()
 		defer close(ep.releasing)
-		h, err := routeHandle()
-		if err == nil {
-			err = m.release(context.WithoutCancel(ctx), h, ep)
-			h.Close()
-		}
-		if err != nil {
+		if err := m.release(context.WithoutCancel(ctx), m.nl, ep); err != nil {
 			m.log.Warn("network: releasing an endpoint failed; the next start retries", "container", containerID, "network", n.rec.Name, "err", err)
 		}
 	}()

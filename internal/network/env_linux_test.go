@@ -102,7 +102,9 @@ func (e *testNet) sweep() {
 	t := e.t
 	if ents, err := os.ReadDir(e.cfg.ExecRoot); err == nil {
 		for _, ent := range ents {
-			_ = removeNetnsFile(filepath.Join(e.cfg.ExecRoot, ent.Name()))
+			if !strings.HasPrefix(ent.Name(), ".") {
+				_ = removeNetnsFile(filepath.Join(e.cfg.ExecRoot, ent.Name()))
+			}
 		}
 	}
 	h, err := routeHandle()

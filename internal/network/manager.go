@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -53,7 +54,8 @@ type Manager struct {
 	sandboxes *sandboxes
 	fw        firewall.Backend
 	dns       *dns.Server
-	hostNS    int // the daemon's network namespace, to come back to
+	hostNS    int             // the daemon's network namespace, to come back to
+	nl        *netlink.Handle // host netlink socket of Connect and Disconnect (safe for concurrent use)
 	closed    bool
 	ephemeral [2]uint16
 
@@ -83,7 +85,7 @@ func New(ctx context.Context, cfg Config) (_ *Manager, err error) {
 	m := &Manager{
 		cfg:   cfg,
 		log:   cfg.Logger,
-		store: store{root: cfg.Root, log: cfg.Logger},
+		store: store{root: cfg.Root, runRoot: cfg.ExecRoot, log: cfg.Logger},
 		nets:  map[string]*netState{},
 		eps:   map[string]*epRecord{},
 		ports: map[portKey][]portHolder{},
@@ -104,6 +106,9 @@ func New(ctx context.Context, cfg Config) (_ *Manager, err error) {
 			m.closeAll()
 		}
 	}()
+	if m.nl, err = routeHandle(); err != nil {
+		return nil, err
+	}
 	if m.fw, err = firewall.New(ctx, cfg.Prefix, cfg.Firewall, m.log); err != nil {
 		return nil, err
 	}
@@ -129,7 +134,7 @@ func New(ctx context.Context, cfg Config) (_ *Manager, err error) {
 	for _, n := range m.nets {
 		m.listenDNS(ctx, n.rec)
 	}
-	if m.sandboxes, err = newSandboxes(cfg.ExecRoot, m.log); err != nil {
+	if m.sandboxes, err = newSandboxes(cfg.ExecRoot, m.log, cfg.MTU); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return m, nil
@@ -165,6 +170,9 @@ func (m *Manager) closeAll() error {
 		}
 	}
 	m.mu.Unlock()
+	if m.nl != nil {
+		m.nl.Close() // a closed Handle opens a socket per request: still usable
+	}
 	if m.hostNS > 0 {
 		unix.Close(m.hostNS)
 		m.hostNS = -1

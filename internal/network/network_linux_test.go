@@ -638,3 +638,99 @@ func TestReuseAfterDisconnect(t *testing.T) {
 		t.Fatalf("remove right after the last Disconnect: %v", err)
 	}
 }
+
+// TestReadyInterface: a sandbox's first Connect takes a ready-made
+// interface (ready_linux.go) and gets what a created one gets: its MAC,
+// the network's MTU, an address that answers; RemoveSandbox removes both
+// mount layers. A later Connect of the same sandbox creates its veth.
+func TestReadyInterface(t *testing.T) {
+	t.Parallel()
+	e := newTestNet(t)
+	m := e.start()
+	defer e.teardown(m)
+	ctx := context.Background()
+	if _, err := m.CreateNetwork(ctx, CreateRequest{Name: "ready", Subnet: e.subnet(), Options: map[string]string{optMTU: "1400"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CreateNetwork(ctx, CreateRequest{Name: "second", Subnet: e.subnet()}); err != nil {
+		t.Fatal(err)
+	}
+	var paths [2]string
+	var eps [2]Endpoint
+	for i := range paths {
+		m.sandboxes.fillReady()
+		before := m.sandboxes.readyTaken.Load()
+		id := "r" + randHex(63)
+		p, err := m.NewSandbox(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := m.Connect(ctx, p, EndpointConfig{ContainerID: id, Network: "ready", DefaultRoute: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.sandboxes.readyTaken.Load() != before+1 {
+			t.Fatalf("Connect %d did not take a ready interface", i)
+		}
+		paths[i], eps[i] = p, ep
+	}
+	var ln net.Listener
+	if err := inNetns(paths[1], func() (err error) { ln, err = net.Listen("tcp4", ":7"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	err := inNetns(paths[0], func() error {
+		link, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		if link.Attrs().MTU != 1400 || link.Attrs().HardwareAddr.String() != eps[0].MAC.String() {
+			t.Errorf("eth0 MTU %d MAC %s, want 1400 %s", link.Attrs().MTU, link.Attrs().HardwareAddr, eps[0].MAC)
+		}
+		c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(eps[1].Address.Addr(), 7).String(), 3*time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := netlink.LinkByName(eps[0].HostIfName)
+	if err != nil || host.Attrs().MTU != 1400 || host.Attrs().MasterIndex == 0 {
+		t.Errorf("host side %v %v", host, err)
+	}
+	// Not fresh any more: a second network gets a created veth.
+	before := m.sandboxes.readyTaken.Load()
+	m.sandboxes.fillReady()
+	if ep, err := m.Connect(ctx, paths[0], EndpointConfig{ContainerID: eps[0].ContainerID, Network: "second"}); err != nil || ep.IfName != "eth1" {
+		t.Fatalf("second network: %+v %v", ep, err)
+	}
+	if m.sandboxes.readyTaken.Load() != before {
+		t.Error("a connected sandbox took a ready interface")
+	}
+	for _, ep := range eps {
+		if err := m.Disconnect(ctx, ep.ContainerID, "ready"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Disconnect(ctx, eps[0].ContainerID, "second"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range eps {
+		if err := m.RemoveSandbox(ctx, ep.ContainerID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.sandboxes.wait()
+	for _, p := range paths {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("sandbox %s: %v", p, err)
+		}
+	}
+}

@@ -88,7 +88,7 @@ func (m *Manager) removeStaleSandboxes(live map[string]string) error {
 	}
 	var errs []error
 	for _, e := range entries {
-		if _, ok := live[e.Name()]; ok || checkContainerID(e.Name()) != nil {
+		if _, ok := live[e.Name()]; ok || checkContainerID(e.Name()) != nil || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		if err := removeNetnsFile(filepath.Join(m.cfg.ExecRoot, e.Name())); err != nil {

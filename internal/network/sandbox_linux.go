@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,7 +34,9 @@ const poolSize = 2
 type sandboxes struct {
 	dir    string
 	log    *slog.Logger
-	pool   chan int // nsfs descriptors with loopback up
+	mtu    int
+	pool   chan int       // nsfs descriptors with loopback up
+	ready  chan readyLink // the same with a veth pair (ready_linux.go)
 	refill chan struct{}
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -41,16 +44,22 @@ type sandboxes struct {
 	mu       sync.Mutex
 	removing map[string]chan struct{} // container id -> closed when its removal is done
 	removals sync.WaitGroup
+	fresh    map[string]freshSandbox // made by create, not connected yet
+
+	readyTaken readyCounter
 }
 
-func newSandboxes(dir string, log *slog.Logger) (*sandboxes, error) {
+func newSandboxes(dir string, log *slog.Logger, mtu int) (*sandboxes, error) {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
 	s := &sandboxes{
 		dir:      dir,
 		log:      log,
+		mtu:      mtu,
 		pool:     make(chan int, poolSize),
+		ready:    make(chan readyLink, poolSize),
+		fresh:    map[string]freshSandbox{},
 		refill:   make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		removing: map[string]chan struct{}{},
@@ -77,20 +86,34 @@ func (s *sandboxes) filler() {
 			return
 		case <-s.refill:
 		}
-		for len(s.pool) < cap(s.pool) {
-			fd, err := makeNetns()
-			if err != nil {
-				// The hot path makes its own then, and reports the error.
-				break
-			}
-			select {
-			case s.pool <- fd:
-			case <-s.stop:
-				unix.Close(fd)
-				return
-			}
+		if !s.fillPlain() || !s.fillReady() {
+			return
 		}
 	}
+}
+
+// fillPlain tops the plain pool up; false when stopped.
+func (s *sandboxes) fillPlain() bool {
+	for len(s.pool) < cap(s.pool) {
+		fd, err := makeNetns()
+		if err != nil {
+			// The hot path makes its own then, and reports the error.
+			return true
+		}
+		select {
+		case <-s.stop:
+			unix.Close(fd)
+			return false
+		default:
+		}
+		select {
+		case s.pool <- fd:
+		default: // filled meanwhile (a swap gave one back)
+			unix.Close(fd)
+			return true
+		}
+	}
+	return true
 }
 
 func (s *sandboxes) close() {
@@ -101,7 +124,15 @@ func (s *sandboxes) close() {
 		select {
 		case fd := <-s.pool:
 			unix.Close(fd)
+		case r := <-s.ready:
+			unix.Close(r.fd)
 		default:
+			s.mu.Lock()
+			for id, f := range s.fresh {
+				unix.Close(f.fd)
+				delete(s.fresh, id)
+			}
+			s.mu.Unlock()
 			return
 		}
 	}
@@ -137,7 +168,6 @@ func (s *sandboxes) create(ctx context.Context, id string) (string, error) {
 			return "", err
 		}
 	}
-	defer unix.Close(fd)
 	defer s.kick()
 
 	path := s.path(id)
@@ -147,16 +177,25 @@ func (s *sandboxes) create(ctx context.Context, id string) (string, error) {
 		unix.Close(f)
 	case errors.Is(err, unix.EEXIST):
 		if isNsfs(path) {
+			unix.Close(fd)
 			return "", errdefs.Errorf(errdefs.ErrConflict, "network sandbox of container %s already exists", id)
 		}
 	default:
+		unix.Close(fd)
 		return "", &os.PathError{Op: "create", Path: path, Err: err}
 	}
 	src := "/proc/self/fd/" + strconv.Itoa(fd)
 	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+		unix.Close(fd)
 		_ = os.Remove(path)
 		return "", fmt.Errorf("mount %s on %s (MS_BIND): %w", src, path, err)
 	}
+	s.mu.Lock()
+	if old, ok := s.fresh[id]; ok {
+		unix.Close(old.fd)
+	}
+	s.fresh[id] = freshSandbox{fd: fd, at: time.Now()}
+	s.mu.Unlock()
 	return path, nil
 }
 
@@ -170,6 +209,10 @@ func (s *sandboxes) remove(id string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if f, ok := s.fresh[id]; ok {
+		unix.Close(f.fd)
+		delete(s.fresh, id)
+	}
 	if s.removing[id] != nil {
 		return nil
 	}
@@ -193,9 +236,16 @@ func (s *sandboxes) remove(id string) error {
 func (s *sandboxes) wait() { s.removals.Wait() }
 
 func removeNetnsFile(path string) error {
-	// MNT_DETACH: a process still inside keeps the namespace; the name goes.
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount %s (MNT_DETACH): %w", path, err)
+	// MNT_DETACH: a process still inside keeps the namespace; the name
+	// goes. Every layer: a ready namespace is mounted over the first.
+	for layer := 0; layer < 8; layer++ {
+		err := unix.Unmount(path, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("unmount %s (MNT_DETACH): %w", path, err)
+		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
