@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"time"
@@ -8,7 +9,6 @@ import (
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 )
 
 // event is one line of `events` output, in runc's shape.
@@ -18,14 +18,14 @@ type event struct {
 	Data *cgroups.Stats `json:"data,omitempty"`
 }
 
-func newEventsCommand(g *globals) *cobra.Command {
+func newEventsCommand(g *globals) *command {
 	var stats bool
 	var interval time.Duration
-	cmd := &cobra.Command{
-		Use:   "events [--stats] [--interval 5s] <container-id>",
-		Short: "print a container's resource usage, once (--stats) or every interval, as JSON lines",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := &command{
+		usage: "events [--stats] [--interval 5s] <container-id>",
+		short: "print a container's resource usage, once (--stats) or every interval, as JSON lines",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err
@@ -38,17 +38,17 @@ func newEventsCommand(g *globals) *cobra.Command {
 				}
 				return enc.Encode(event{Type: "stats", ID: c.ID(), Data: s})
 			}
-			return streamEvents(cmd, c, enc, interval)
+			return streamEvents(ctx, c, enc, interval)
 		},
 	}
-	cmd.Flags().BoolVar(&stats, "stats", false, "print the stats once and exit")
-	cmd.Flags().DurationVar(&interval, "interval", 5*time.Second, "time between stats")
+	cmd.flags.Bool(&stats, "stats", 0, "print the stats once and exit")
+	cmd.flags.Duration(&interval, "interval", 5*time.Second, "time between stats")
 	return cmd
 }
 
 // streamEvents prints stats every interval, and an "oom" event whenever
 // the cgroup's OOM kill count rises, until the container stops.
-func streamEvents(cmd *cobra.Command, c *runtime.Container, enc *json.Encoder, interval time.Duration) error {
+func streamEvents(ctx context.Context, c *runtime.Container, enc *json.Encoder, interval time.Duration) error {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
@@ -72,7 +72,7 @@ func streamEvents(cmd *cobra.Command, c *runtime.Container, enc *json.Encoder, i
 		}
 		select {
 		case <-t.C:
-		case <-cmd.Context().Done():
+		case <-ctx.Done():
 			return nil
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/berth-project/berth/internal/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,22 +33,23 @@ type execFlags struct {
 	cgroup         string
 }
 
-func newExecCommand(g *globals) *cobra.Command {
+func newExecCommand(g *globals) *command {
 	var f execFlags
-	cmd := &cobra.Command{
-		Use:   "exec [flags] <container-id> [command [args...]]",
-		Short: "run a new process inside a container",
-		Args: func(cmd *cobra.Command, args []string) error {
+	// run reads cmd.flags: which flags the command line set.
+	var cmd *command
+	cmd = &command{
+		usage: "exec [flags] <container-id> [command [args...]]",
+		short: "run a new process inside a container",
+		args: func(cmd *command, args []string) error {
 			if len(args) < 1 {
-				return fmt.Errorf("%q requires a container id", cmd.Name())
+				return fmt.Errorf("%q requires a container id", cmd.name)
 			}
 			if f.processPath == "" && len(args) < 2 {
-				return fmt.Errorf("%q requires a command, or --process", cmd.Name())
+				return fmt.Errorf("%q requires a command, or --process", cmd.name)
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
+		run: func(ctx context.Context, args []string) error {
 			if f.cgroup != "" {
 				return errors.New("--cgroup is not supported")
 			}
@@ -60,7 +61,7 @@ func newExecCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := f.process(spec, args[1:], cmd)
+			p, err := f.process(spec, args[1:], &cmd.flags)
 			if err != nil {
 				return err
 			}
@@ -108,30 +109,30 @@ func newExecCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	fl := cmd.Flags()
-	fl.SetInterspersed(false)
-	fl.StringVar(&f.consoleSocket, "console-socket", "", "path to a unix socket that receives the pty master")
-	fl.StringVar(&f.cwd, "cwd", "", "working directory in the container")
-	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable (NAME=value)")
-	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-terminal")
-	fl.StringVarP(&f.user, "user", "u", "", "uid[:gid] to run as")
-	fl.StringArrayVarP(&f.additionalGids, "additional-gids", "g", nil, "additional gid")
-	fl.StringVarP(&f.processPath, "process", "p", "", "path to a process.json (overrides the other process flags)")
-	fl.BoolVarP(&f.detach, "detach", "d", false, "detach from the process")
-	fl.StringVar(&f.pidFile, "pid-file", "", "file to write the process's pid to")
-	fl.StringVar(&f.processLabel, "process-label", "", "SELinux label for the process")
-	fl.StringVar(&f.apparmor, "apparmor", "", "AppArmor profile for the process")
-	fl.BoolVar(&f.noNewPrivs, "no-new-privs", false, "set no_new_privs for the process")
-	fl.StringArrayVarP(&f.caps, "cap", "c", nil, "add a capability to the process")
-	fl.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass this many extra fds (from 3) to the process")
-	fl.BoolVar(&f.ignorePaused, "ignore-paused", false, "allow exec into a paused container")
-	fl.StringVar(&f.cgroup, "cgroup", "", "sub-cgroup to run in (not supported)")
+	cmd.stopAtArg = true
+	fl := &cmd.flags
+	fl.String(&f.consoleSocket, "console-socket", 0, "", "path to a unix socket that receives the pty master")
+	fl.String(&f.cwd, "cwd", 0, "", "working directory in the container")
+	fl.StringArray(&f.env, "env", 'e', "set an environment variable (NAME=value)")
+	fl.Bool(&f.tty, "tty", 't', "allocate a pseudo-terminal")
+	fl.String(&f.user, "user", 'u', "", "uid[:gid] to run as")
+	fl.StringArray(&f.additionalGids, "additional-gids", 'g', "additional gid")
+	fl.String(&f.processPath, "process", 'p', "", "path to a process.json (overrides the other process flags)")
+	fl.Bool(&f.detach, "detach", 'd', "detach from the process")
+	fl.String(&f.pidFile, "pid-file", 0, "", "file to write the process's pid to")
+	fl.String(&f.processLabel, "process-label", 0, "", "SELinux label for the process")
+	fl.String(&f.apparmor, "apparmor", 0, "", "AppArmor profile for the process")
+	fl.Bool(&f.noNewPrivs, "no-new-privs", 0, "set no_new_privs for the process")
+	fl.StringArray(&f.caps, "cap", 'c', "add a capability to the process")
+	intVar(fl, &f.preserveFDs, "preserve-fds", 0, "pass this many extra fds (from 3) to the process")
+	fl.Bool(&f.ignorePaused, "ignore-paused", 0, "allow exec into a paused container")
+	fl.String(&f.cgroup, "cgroup", 0, "", "sub-cgroup to run in (not supported)")
 	return cmd
 }
 
 // process builds the exec'd process: from --process, or from the
 // container's own process with the flags' changes, as runc does.
-func (f *execFlags) process(spec *specs.Spec, args []string, cmd *cobra.Command) (*specs.Process, error) {
+func (f *execFlags) process(spec *specs.Spec, args []string, flags *flagSet) (*specs.Process, error) {
 	if f.processPath != "" {
 		data, err := os.ReadFile(f.processPath)
 		if err != nil {
@@ -183,7 +184,7 @@ func (f *execFlags) process(spec *specs.Spec, args []string, cmd *cobra.Command)
 		}
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(v))
 	}
-	if cmd.Flags().Changed("no-new-privs") {
+	if flags.Changed("no-new-privs") {
 		p.NoNewPrivileges = f.noNewPrivs
 	}
 	if f.apparmor != "" {

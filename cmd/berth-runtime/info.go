@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/berth-project/berth/internal/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 )
 
 func loadBundleSpec(bundle string) (*specs.Spec, error) {
@@ -28,15 +28,15 @@ func loadBundleSpec(bundle string) (*specs.Spec, error) {
 	return runtime.LoadSpec(bundle)
 }
 
-func newListCommand(g *globals) *cobra.Command {
+func newListCommand(g *globals) *command {
 	var format string
 	var quiet bool
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "list containers",
-		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := &command{
+		usage:   "list",
+		aliases: []string{"ls"},
+		short:   "list containers",
+		args:    exactArgs(0),
+		run: func(ctx context.Context, args []string) error {
 			rt, err := g.runtime()
 			if err != nil {
 				return err
@@ -69,23 +69,23 @@ func newListCommand(g *globals) *cobra.Command {
 			return fmt.Errorf("--format %q: must be table or json", format)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the ids")
+	cmd.flags.String(&format, "format", 'f', "table", "table or json")
+	cmd.flags.Bool(&quiet, "quiet", 'q', "print only the ids")
 	return cmd
 }
 
-func newPsCommand(g *globals) *cobra.Command {
+func newPsCommand(g *globals) *command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "ps [--format table|json] <container-id> [ps options]",
-		Short: "list the processes of a container",
-		Args: func(cmd *cobra.Command, args []string) error {
+	cmd := &command{
+		usage: "ps [--format table|json] <container-id> [ps options]",
+		short: "list the processes of a container",
+		args: func(cmd *command, args []string) error {
 			if len(args) < 1 {
-				return fmt.Errorf("%q requires a container id", cmd.Name())
+				return fmt.Errorf("%q requires a container id", cmd.name)
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err
@@ -114,8 +114,8 @@ func newPsCommand(g *globals) *cobra.Command {
 			return filterPs(out, pids)
 		},
 	}
-	cmd.Flags().SetInterspersed(false)
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	cmd.stopAtArg = true
+	cmd.flags.String(&format, "format", 'f', "table", "table or json")
 	return cmd
 }
 
@@ -144,12 +144,12 @@ func filterPs(out []byte, pids []int) error {
 	return nil
 }
 
-func newFeaturesCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "features",
-		Short: "print what this runtime implements, as JSON",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
+func newFeaturesCommand() *command {
+	return &command{
+		usage: "features",
+		short: "print what this runtime implements, as JSON",
+		args:  exactArgs(0),
+		run: func(ctx context.Context, args []string) error {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "    ")
 			return enc.Encode(runtime.Features())
@@ -157,14 +157,14 @@ func newFeaturesCommand() *cobra.Command {
 	}
 }
 
-func newSpecCommand() *cobra.Command {
+func newSpecCommand() *command {
 	var bundle string
 	var rootless bool
-	cmd := &cobra.Command{
-		Use:   "spec",
-		Short: "write a default config.json",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := &command{
+		usage: "spec",
+		short: "write a default config.json",
+		args:  exactArgs(0),
+		run: func(ctx context.Context, args []string) error {
 			path := filepath.Join(bundle, "config.json")
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("%s already exists", path)
@@ -178,7 +178,7 @@ func newSpecCommand() *cobra.Command {
 			return os.WriteFile(path, append(data, '\n'), 0o644)
 		},
 	}
-	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "bundle directory to write config.json in")
-	cmd.Flags().BoolVar(&rootless, "rootless", false, "a config for a rootless container")
+	cmd.flags.String(&bundle, "bundle", 'b', ".", "bundle directory to write config.json in")
+	cmd.flags.Bool(&rootless, "rootless", 0, "a config for a rootless container")
 	return cmd
 }

@@ -1,26 +1,26 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
 
-func newKillCommand(g *globals) *cobra.Command {
+func newKillCommand(g *globals) *command {
 	var all bool
-	cmd := &cobra.Command{
-		Use:   "kill [--all] <container-id> [signal]",
-		Short: "send a signal (default SIGTERM) to a container's init",
-		Args: func(cmd *cobra.Command, args []string) error {
+	cmd := &command{
+		usage: "kill [--all] <container-id> [signal]",
+		short: "send a signal (default SIGTERM) to a container's init",
+		args: func(cmd *command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
-				return fmt.Errorf("%q requires 1 or 2 arguments", cmd.Name())
+				return fmt.Errorf("%q requires 1 or 2 arguments", cmd.name)
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		run: func(ctx context.Context, args []string) error {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
@@ -35,7 +35,7 @@ func newKillCommand(g *globals) *cobra.Command {
 			return c.Kill(sig, all)
 		},
 	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process of the container")
+	cmd.flags.Bool(&all, "all", 'a', "signal every process of the container")
 	return cmd
 }
 

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 
 	"github.com/berth-project/berth/internal/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 )
 
 func specVersion() string { return specs.Version }
@@ -21,14 +21,14 @@ type createFlags struct {
 	preserveFDs   int
 }
 
-func (f *createFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringVarP(&f.bundle, "bundle", "b", "", "path to the root of the bundle directory (default: current directory)")
-	fl.StringVar(&f.consoleSocket, "console-socket", "", "path to a unix socket that receives the pty master")
-	fl.StringVar(&f.pidFile, "pid-file", "", "file to write the container init's pid to")
-	fl.BoolVar(&f.noPivot, "no-pivot", false, "do not use pivot_root (for a rootfs on ramfs)")
-	fl.BoolVar(&f.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility; Berth does not create session keyrings")
-	fl.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass this many extra fds (from 3) to the container")
+func (f *createFlags) register(cmd *command) {
+	fl := &cmd.flags
+	fl.String(&f.bundle, "bundle", 'b', "", "path to the root of the bundle directory (default: current directory)")
+	fl.String(&f.consoleSocket, "console-socket", 0, "", "path to a unix socket that receives the pty master")
+	fl.String(&f.pidFile, "pid-file", 0, "", "file to write the container init's pid to")
+	fl.Bool(&f.noPivot, "no-pivot", 0, "do not use pivot_root (for a rootfs on ramfs)")
+	fl.Bool(&f.noNewKeyring, "no-new-keyring", 0, "accepted for runc compatibility; Berth does not create session keyrings")
+	intVar(fl, &f.preserveFDs, "preserve-fds", 0, "pass this many extra fds (from 3) to the container")
 }
 
 func (f *createFlags) opts() runtime.CreateOpts {
@@ -37,18 +37,18 @@ func (f *createFlags) opts() runtime.CreateOpts {
 	}
 }
 
-func newCreateCommand(g *globals) *cobra.Command {
+func newCreateCommand(g *globals) *command {
 	var f createFlags
-	cmd := &cobra.Command{
-		Use:   "create [flags] <container-id>",
-		Short: "create a container, ready to start",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := &command{
+		usage: "create [flags] <container-id>",
+		short: "create a container, ready to start",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			rt, err := g.runtime()
 			if err != nil {
 				return err
 			}
-			_, err = rt.Create(cmd.Context(), args[0], f.bundle, f.opts())
+			_, err = rt.Create(ctx, args[0], f.bundle, f.opts())
 			return err
 		},
 	}
@@ -56,27 +56,27 @@ func newCreateCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newStartCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "start <container-id>",
-		Short: "run the process of a created container",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+func newStartCommand(g *globals) *command {
+	return &command{
+		usage: "start <container-id>",
+		short: "run the process of a created container",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err
 			}
-			return c.Start(cmd.Context())
+			return c.Start(ctx)
 		},
 	}
 }
 
-func newStateCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "state <container-id>",
-		Short: "print the state of a container as JSON",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+func newStateCommand(g *globals) *command {
+	return &command{
+		usage: "state <container-id>",
+		short: "print the state of a container as JSON",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err
@@ -88,30 +88,30 @@ func newStateCommand(g *globals) *cobra.Command {
 	}
 }
 
-func newDeleteCommand(g *globals) *cobra.Command {
+func newDeleteCommand(g *globals) *command {
 	var force bool
-	cmd := &cobra.Command{
-		Use:   "delete [--force] <container-id>",
-		Short: "delete a stopped container (any container with --force)",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := &command{
+		usage: "delete [--force] <container-id>",
+		short: "delete a stopped container (any container with --force)",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err
 			}
-			return c.Delete(cmd.Context(), force)
+			return c.Delete(ctx, force)
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill the container first if it is running")
+	cmd.flags.Bool(&force, "force", 'f', "kill the container first if it is running")
 	return cmd
 }
 
-func newPauseCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "pause <container-id>",
-		Short: "freeze every process of a container",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+func newPauseCommand(g *globals) *command {
+	return &command{
+		usage: "pause <container-id>",
+		short: "freeze every process of a container",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err
@@ -121,12 +121,12 @@ func newPauseCommand(g *globals) *cobra.Command {
 	}
 }
 
-func newResumeCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "resume <container-id>",
-		Short: "thaw a paused container",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+func newResumeCommand(g *globals) *command {
+	return &command{
+		usage: "resume <container-id>",
+		short: "thaw a paused container",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err

@@ -11,11 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"github.com/berth-project/berth/internal/runtime"
 	_ "github.com/berth-project/berth/internal/runtime/nsenter"
-	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +37,7 @@ type globals struct {
 	logFile       *os.File
 }
 
-// exitError carries a process exit status through cobra.
+// exitError carries a process exit status out of a command.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
@@ -48,61 +48,160 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		runtime.Init()
 	}
+	g := &globals{}
+	app := newApp(g)
 	if len(os.Args) > 1 && os.Args[1] == "warm" {
 		os.Args = warmCommand(os.Args)
 	}
-	g := &globals{}
-	root := newRootCommand(g)
 	ctx, cancel := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
-	err := root.ExecuteContext(ctx)
+	err := app.execute(ctx, os.Args[1:])
 	cancel()
+	os.Exit(exitCode(g, err))
+}
+
+// exitCode reports err (to the log too, if there is one) and returns the
+// process's exit status.
+func exitCode(g *globals, err error) int {
+	if g.logFile != nil {
+		defer g.logFile.Close()
+	}
 	if err == nil {
-		os.Exit(0)
+		return 0
 	}
 	var ee exitError
 	if errors.As(err, &ee) {
-		os.Exit(ee.code)
+		return ee.code
 	}
 	if g.log != nil {
 		g.log.Error(err.Error())
 	}
 	fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
-	os.Exit(1)
+	return 1
 }
 
-func newRootCommand(g *globals) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "berth-runtime",
-		Short:         "Berth's OCI container runtime (runc-compatible)",
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return g.setup()
-		},
-		PersistentPostRun: func(cmd *cobra.Command, args []string) {
-			if g.logFile != nil {
-				g.logFile.Close()
-			}
-		},
-	}
-	root.SetVersionTemplate("berth-runtime version {{.Version}}\nspec: " + specVersion() + "\n")
-	f := root.PersistentFlags()
-	f.StringVar(&g.root, "root", defaultRoot, "root directory for storage of container state")
-	f.StringVar(&g.logPath, "log", "", "log file (default: stderr)")
-	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&g.debug, "debug", false, "enable debug logging")
-	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd cgroups (not supported)")
-	f.StringVar(&g.rootless, "rootless", "auto", "rootless mode: true, false or auto (only false/auto are supported)")
-	f.StringVar(&g.criu, "criu", "", "path to criu (checkpoint/restore is not supported)")
-	f.MarkHidden("criu")
-	root.AddCommand(
+// app is the command line: runc's global flags and commands.
+type app struct {
+	g        *globals
+	global   flagSet
+	version  bool
+	commands []*command
+}
+
+func newApp(g *globals) *app {
+	a := &app{g: g}
+	f := &a.global
+	f.String(&g.root, "root", 0, defaultRoot, "root directory for storage of container state")
+	f.String(&g.logPath, "log", 0, "", "log file (default: stderr)")
+	f.String(&g.logFormat, "log-format", 0, "text", "log format: text or json")
+	f.Bool(&g.debug, "debug", 0, "enable debug logging")
+	f.Bool(&g.systemdCgroup, "systemd-cgroup", 0, "use systemd cgroups (not supported)")
+	f.String(&g.rootless, "rootless", 0, "auto", "rootless mode: true, false or auto (only false/auto are supported)")
+	f.String(&g.criu, "criu", 0, "", "path to criu (checkpoint/restore is not supported)")
+	f.list[len(f.list)-1].hidden = true
+	a.commands = []*command{
 		newCreateCommand(g), newStartCommand(g), newStateCommand(g), newKillCommand(g),
 		newDeleteCommand(g), newRunCommand(g), newExecCommand(g), newListCommand(g),
 		newPsCommand(g), newEventsCommand(g), newPauseCommand(g), newResumeCommand(g), newUpdateCommand(g),
 		newFeaturesCommand(), newSpecCommand(),
-	)
-	return root
+	}
+	for _, c := range a.commands {
+		c.name, _, _ = strings.Cut(c.usage, " ")
+	}
+	return a
+}
+
+// execute runs the command line args (without the program name).
+func (a *app) execute(ctx context.Context, args []string) error {
+	root := flagSet{list: append([]*flagDef{
+		{name: "version", short: 'v', usage: "print the version", value: boolFlag{&a.version}},
+	}, a.global.list...)}
+	rest, err := parse(args, true, &root)
+	if errors.Is(err, errHelp) {
+		a.usage(os.Stdout)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.version {
+		fmt.Printf("berth-runtime version %s\nspec: %s\n", version, specVersion())
+		return nil
+	}
+	if len(rest) == 0 {
+		a.usage(os.Stdout)
+		return nil
+	}
+	name, rest := rest[0], rest[1:]
+	if name == "help" {
+		if len(rest) > 0 {
+			if c := a.lookup(rest[0]); c != nil {
+				a.commandUsage(os.Stdout, c)
+				return nil
+			}
+			return fmt.Errorf("unknown help topic %q", rest[0])
+		}
+		a.usage(os.Stdout)
+		return nil
+	}
+	c := a.lookup(name)
+	if c == nil {
+		return fmt.Errorf("unknown command %q for \"berth-runtime\"", name)
+	}
+	cargs, err := parse(rest, c.stopAtArg, &c.flags, &a.global)
+	if errors.Is(err, errHelp) {
+		a.commandUsage(os.Stdout, c)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.args != nil {
+		if err := c.args(c, cargs); err != nil {
+			return err
+		}
+	}
+	// The log stays open after run: main logs the error run returns.
+	if err := a.g.setup(); err != nil {
+		return err
+	}
+	return c.run(ctx, cargs)
+}
+
+func (a *app) lookup(name string) *command {
+	for _, c := range a.commands {
+		if c.name == name || slices.Contains(c.aliases, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprint(w, "Berth's OCI container runtime (runc-compatible)\n\n"+
+		"Usage:\n  berth-runtime [global flags] <command> [flags] [arguments]\n\nCommands:\n")
+	for _, c := range a.commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
+	}
+	var help, version bool
+	all := flagSet{list: slices.Clone(a.global.list)}
+	all.Bool(&help, "help", 'h', "help for berth-runtime or a command")
+	all.Bool(&version, "version", 'v', "print the version")
+	fmt.Fprint(w, "\nGlobal flags:\n")
+	printFlags(w, &all)
+	fmt.Fprint(w, "\nUse \"berth-runtime <command> --help\" for a command's flags.\n")
+}
+
+func (a *app) commandUsage(w io.Writer, c *command) {
+	fmt.Fprintf(w, "%s\n\nUsage:\n  berth-runtime %s\n", c.short, c.usage)
+	if len(c.aliases) > 0 {
+		fmt.Fprintf(w, "\nAliases:\n  %s\n", strings.Join(append([]string{c.name}, c.aliases...), ", "))
+	}
+	if len(c.flags.list) > 0 {
+		fmt.Fprint(w, "\nFlags:\n")
+		printFlags(w, &c.flags)
+	}
+	fmt.Fprint(w, "\nGlobal flags:\n")
+	printFlags(w, &a.global)
 }
 
 func (g *globals) setup() error {
@@ -160,14 +259,4 @@ func (g *globals) load(id string) (*runtime.Container, error) {
 		return nil, err
 	}
 	return rt.Load(id)
-}
-
-// exactArgs is cobra.ExactArgs with runc's message.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return fmt.Errorf("%q requires exactly %d argument(s)", cmd.Name(), n)
-		}
-		return nil
-	}
 }

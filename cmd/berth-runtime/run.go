@@ -1,22 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
 
-func newRunCommand(g *globals) *cobra.Command {
+func newRunCommand(g *globals) *command {
 	var f createFlags
 	var detach, keep bool
-	cmd := &cobra.Command{
-		Use:   "run [flags] <container-id>",
-		Short: "create and start a container, and wait for it unless detached",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
+	cmd := &command{
+		usage: "run [flags] <container-id>",
+		short: "create and start a container, and wait for it unless detached",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			rt, err := g.runtime()
 			if err != nil {
 				return err
@@ -81,7 +80,7 @@ func newRunCommand(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "detach from the container's process")
-	cmd.Flags().BoolVar(&keep, "keep", false, "do not delete the container after it exits")
+	cmd.flags.Bool(&detach, "detach", 'd', "detach from the container's process")
+	cmd.flags.Bool(&keep, "keep", 0, "do not delete the container after it exits")
 	return cmd
 }

@@ -1,26 +1,28 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 )
 
-func newUpdateCommand(g *globals) *cobra.Command {
+func newUpdateCommand(g *globals) *command {
 	var resourcesPath string
 	var memory, memorySwap, memoryReservation, cpuQuota, pidsLimit int64
 	var cpuPeriod, cpuShares uint64
 	var cpusetCpus, cpusetMems string
 	var blkioWeight uint16
-	cmd := &cobra.Command{
-		Use:   "update [flags] <container-id>",
-		Short: "change a container's resource limits",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	// run reads cmd.flags: which flags the command line set.
+	var cmd *command
+	cmd = &command{
+		usage: "update [flags] <container-id>",
+		short: "change a container's resource limits",
+		args:  exactArgs(1),
+		run: func(ctx context.Context, args []string) error {
 			c, err := g.load(args[0])
 			if err != nil {
 				return err
@@ -40,7 +42,7 @@ func newUpdateCommand(g *globals) *cobra.Command {
 					return fmt.Errorf("--resources: %w", err)
 				}
 			}
-			fl := cmd.Flags()
+			fl := &cmd.flags
 			mem := func() *specs.LinuxMemory {
 				if r.Memory == nil {
 					r.Memory = &specs.LinuxMemory{}
@@ -86,17 +88,17 @@ func newUpdateCommand(g *globals) *cobra.Command {
 			return c.Update(r)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVarP(&resourcesPath, "resources", "r", "", "path to a linux.resources JSON document (- for stdin)")
-	fl.Int64Var(&memory, "memory", 0, "memory limit in bytes")
-	fl.Int64Var(&memorySwap, "memory-swap", 0, "memory plus swap limit in bytes (-1: unlimited)")
-	fl.Int64Var(&memoryReservation, "memory-reservation", 0, "memory soft limit in bytes")
-	fl.Int64Var(&cpuQuota, "cpu-quota", 0, "CPU CFS quota in microseconds")
-	fl.Uint64Var(&cpuPeriod, "cpu-period", 0, "CPU CFS period in microseconds")
-	fl.Uint64Var(&cpuShares, "cpu-share", 0, "CPU shares (relative weight)")
-	fl.StringVar(&cpusetCpus, "cpuset-cpus", "", "CPUs to run on (0-3, 0,1)")
-	fl.StringVar(&cpusetMems, "cpuset-mems", "", "memory nodes to use")
-	fl.Int64Var(&pidsLimit, "pids-limit", 0, "maximum number of processes")
-	fl.Uint16Var(&blkioWeight, "blkio-weight", 0, "block IO weight (10-1000)")
+	fl := &cmd.flags
+	fl.String(&resourcesPath, "resources", 'r', "", "path to a linux.resources JSON document (- for stdin)")
+	intVar(fl, &memory, "memory", 0, "memory limit in bytes")
+	intVar(fl, &memorySwap, "memory-swap", 0, "memory plus swap limit in bytes (-1: unlimited)")
+	intVar(fl, &memoryReservation, "memory-reservation", 0, "memory soft limit in bytes")
+	intVar(fl, &cpuQuota, "cpu-quota", 0, "CPU CFS quota in microseconds")
+	intVar(fl, &cpuPeriod, "cpu-period", 0, "CPU CFS period in microseconds")
+	intVar(fl, &cpuShares, "cpu-share", 0, "CPU shares (relative weight)")
+	fl.String(&cpusetCpus, "cpuset-cpus", 0, "", "CPUs to run on (0-3, 0,1)")
+	fl.String(&cpusetMems, "cpuset-mems", 0, "", "memory nodes to use")
+	intVar(fl, &pidsLimit, "pids-limit", 0, "maximum number of processes")
+	intVar(fl, &blkioWeight, "blkio-weight", 0, "block IO weight (10-1000)")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -182,7 +183,7 @@ func validateProcess(p *specs.Process) error {
 	}
 	seen := map[string]bool{}
 	for _, r := range p.Rlimits {
-		if _, ok := rlimitResources[r.Type]; !ok {
+		if !rlimitResources.has(r.Type) {
 			errs = append(errs, invalid("process.rlimits: unknown type %q", r.Type))
 		}
 		if seen[r.Type] {
@@ -197,7 +198,7 @@ func validateProcess(p *specs.Process) error {
 		errs = append(errs, invalid("process.oomScoreAdj %d is outside -1000..1000", *p.OOMScoreAdj))
 	}
 	if p.IOPriority != nil {
-		if _, ok := ioPrioClasses[p.IOPriority.Class]; !ok {
+		if !ioPrioClasses.has(p.IOPriority.Class) {
 			errs = append(errs, invalid("process.ioPriority.class %q is unknown", p.IOPriority.Class))
 		}
 		if p.IOPriority.Priority < 0 || p.IOPriority.Priority > 7 {
@@ -205,11 +206,11 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	if p.Scheduler != nil {
-		if _, ok := schedPolicies[p.Scheduler.Policy]; !ok {
+		if !schedPolicies.has(p.Scheduler.Policy) {
 			errs = append(errs, invalid("process.scheduler.policy %q is unknown", p.Scheduler.Policy))
 		}
 		for _, f := range p.Scheduler.Flags {
-			if _, ok := schedFlags[f]; !ok {
+			if !schedFlags.has(f) {
 				errs = append(errs, invalid("process.scheduler.flags: %q is unknown", f))
 			}
 		}
@@ -235,27 +236,27 @@ func checkLinuxPresent(s *specs.Spec, _ string) error {
 }
 
 // namespaceFlags maps the spec's namespace types to clone flags.
-var namespaceFlags = map[specs.LinuxNamespaceType]uint32{
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+var namespaceFlags = table[specs.LinuxNamespaceType, uint32]{
+	{specs.PIDNamespace, unix.CLONE_NEWPID},
+	{specs.NetworkNamespace, unix.CLONE_NEWNET},
+	{specs.MountNamespace, unix.CLONE_NEWNS},
+	{specs.IPCNamespace, unix.CLONE_NEWIPC},
+	{specs.UTSNamespace, unix.CLONE_NEWUTS},
+	{specs.UserNamespace, unix.CLONE_NEWUSER},
+	{specs.CgroupNamespace, unix.CLONE_NEWCGROUP},
+	{specs.TimeNamespace, unix.CLONE_NEWTIME},
 }
 
 // nsProcName is each namespace's file name under /proc/<pid>/ns.
-var nsProcName = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace:     "pid",
-	specs.NetworkNamespace: "net",
-	specs.MountNamespace:   "mnt",
-	specs.IPCNamespace:     "ipc",
-	specs.UTSNamespace:     "uts",
-	specs.UserNamespace:    "user",
-	specs.CgroupNamespace:  "cgroup",
-	specs.TimeNamespace:    "time",
+var nsProcName = table[specs.LinuxNamespaceType, string]{
+	{specs.PIDNamespace, "pid"},
+	{specs.NetworkNamespace, "net"},
+	{specs.MountNamespace, "mnt"},
+	{specs.IPCNamespace, "ipc"},
+	{specs.UTSNamespace, "uts"},
+	{specs.UserNamespace, "user"},
+	{specs.CgroupNamespace, "cgroup"},
+	{specs.TimeNamespace, "time"},
 }
 
 func checkNamespaces(s *specs.Spec, _ string) error {
@@ -265,7 +266,7 @@ func checkNamespaces(s *specs.Spec, _ string) error {
 	var errs []error
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range s.Linux.Namespaces {
-		if _, ok := namespaceFlags[ns.Type]; !ok {
+		if !namespaceFlags.has(ns.Type) {
 			errs = append(errs, invalid("linux.namespaces: unknown namespace type %q", ns.Type))
 			continue
 		}
@@ -303,7 +304,7 @@ func checkNamespaceFile(ns specs.LinuxNamespace) error {
 	if err != nil {
 		return invalid("linux.namespaces: %s is not a namespace file (%v)", ns.Path, err)
 	}
-	if uint32(t) != namespaceFlags[ns.Type] {
+	if uint32(t) != namespaceFlags.get(ns.Type) {
 		return invalid("linux.namespaces: %s is not a %s namespace", ns.Path, ns.Type)
 	}
 	return nil
@@ -390,9 +391,9 @@ func checkMounts(s *specs.Spec, _ string) error {
 }
 
 // ipcSysctls are the kernel.* keys an IPC namespace owns.
-var ipcSysctls = map[string]bool{
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
-	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+var ipcSysctls = []string{
+	"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+	"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
 }
 
 // checkSysctl refuses sysctls that would change the host: only namespaced
@@ -405,7 +406,7 @@ func checkSysctl(s *specs.Spec, _ string) error {
 	for key := range s.Linux.Sysctl {
 		k := strings.ReplaceAll(key, "/", ".")
 		switch {
-		case ipcSysctls[k] || strings.HasPrefix(k, "fs.mqueue."):
+		case slices.Contains(ipcSysctls, k) || strings.HasPrefix(k, "fs.mqueue."):
 			if !hasNamespace(s, specs.IPCNamespace) {
 				errs = append(errs, invalid("sysctl %q needs an IPC namespace", key))
 			}

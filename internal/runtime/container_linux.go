@@ -401,7 +401,7 @@ func withDeviceRules(spec *specs.Spec) *specs.LinuxResources {
 func bootstrapFor(spec *specs.Spec) (nsenter.Bootstrap, error) {
 	var b nsenter.Bootstrap
 	for _, ns := range spec.Linux.Namespaces {
-		flag := namespaceFlags[ns.Type]
+		flag := namespaceFlags.get(ns.Type)
 		if ns.Path == "" {
 			b.CloneFlags |= flag
 			continue

@@ -118,7 +118,7 @@ func (c *Container) joinBootstrap() (nsenter.Bootstrap, error) {
 	var b nsenter.Bootstrap
 	base := "/proc/" + strconv.Itoa(c.st.InitPid) + "/ns/"
 	for _, t := range joinOrder {
-		name := nsProcName[t]
+		name := nsProcName.get(t)
 		var theirs, ours unix.Stat_t
 		if err := unix.Stat(base+name, &theirs); err != nil {
 			if t == specs.TimeNamespace || t == specs.CgroupNamespace {
@@ -129,7 +129,7 @@ func (c *Container) joinBootstrap() (nsenter.Bootstrap, error) {
 		if err := unix.Stat("/proc/self/ns/"+name, &ours); err == nil && ours.Ino == theirs.Ino && ours.Dev == theirs.Dev {
 			continue
 		}
-		b.Join = append(b.Join, nsenter.NamespacePath{Type: namespaceFlags[t], Path: base + name})
+		b.Join = append(b.Join, nsenter.NamespacePath{Type: namespaceFlags.get(t), Path: base + name})
 	}
 	// The init must still be the process we recorded, or we would join a
 	// stranger's namespaces.

@@ -12,20 +12,20 @@ import (
 func Features() *features.Features {
 	t := true
 	var mountOpts []string
-	for o := range mountFlagOptions {
-		mountOpts = append(mountOpts, o)
+	for _, e := range mountFlagOptions {
+		mountOpts = append(mountOpts, e.key)
 	}
-	for o := range propagationOptions {
-		mountOpts = append(mountOpts, o)
+	for _, e := range propagationOptions {
+		mountOpts = append(mountOpts, e.key)
 	}
-	for o := range recursiveAttrOptions {
-		mountOpts = append(mountOpts, o)
+	for _, e := range recursiveAttrOptions {
+		mountOpts = append(mountOpts, e.key)
 	}
 	mountOpts = append(mountOpts, "idmap", "ridmap")
 	sort.Strings(mountOpts)
 	var namespaces []string
-	for t := range namespaceFlags {
-		namespaces = append(namespaces, string(t))
+	for _, e := range namespaceFlags {
+		namespaces = append(namespaces, string(e.key))
 	}
 	sort.Strings(namespaces)
 	return &features.Features{

@@ -348,7 +348,7 @@ func lastCap() int {
 			return n
 		}
 	}
-	return len(capabilityNumbers) - 1
+	return len(capabilityNames) - 1
 }
 
 func dropBounding(keep capSet) error {
@@ -400,7 +400,7 @@ func (pc *processCaps) apply() error {
 
 func setRlimits(limits []specs.POSIXRlimit) error {
 	for _, l := range limits {
-		res, ok := rlimitResources[l.Type]
+		res, ok := rlimitResources.lookup(l.Type)
 		if !ok {
 			return fmt.Errorf("rlimit %s is unknown: %w", l.Type, errdefs.ErrInvalidParameter)
 		}
@@ -417,7 +417,7 @@ func setIOPriority(p *specs.LinuxIOPriority) error {
 		return nil
 	}
 	const whoProcess = 1
-	class := ioPrioClasses[p.Class]
+	class := ioPrioClasses.get(p.Class)
 	prio := uintptr(class)<<13 | uintptr(p.Priority)
 	if _, _, e := unix.RawSyscall(unix.SYS_IOPRIO_SET, whoProcess, 0, prio); e != 0 {
 		return fmt.Errorf("ioprio_set %s/%d: %w", p.Class, p.Priority, e)
@@ -443,11 +443,11 @@ func setScheduler(s *specs.Scheduler) error {
 	if s == nil {
 		return nil
 	}
-	attr := schedAttr{Policy: schedPolicies[s.Policy], Nice: s.Nice, Priority: uint32(s.Priority),
+	attr := schedAttr{Policy: schedPolicies.get(s.Policy), Nice: s.Nice, Priority: uint32(s.Priority),
 		Runtime: s.Runtime, Deadline: s.Deadline, Period: s.Period}
 	attr.Size = uint32(unsafe.Sizeof(attr))
 	for _, f := range s.Flags {
-		attr.Flags |= schedFlags[f]
+		attr.Flags |= schedFlags.get(f)
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SCHED_SETATTR, 0, uintptr(unsafe.Pointer(&attr)), 0); e != 0 {
 		return fmt.Errorf("sched_setattr %s: %w", s.Policy, e)

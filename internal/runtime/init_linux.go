@@ -283,18 +283,18 @@ func initExec(sync *os.File, cfg *initConfig) error {
 }
 
 // personality flags by name (include/uapi/linux/personality.h).
-var personalityFlags = map[specs.LinuxPersonalityFlag]uint64{
-	"UNAME26":            0x0020000,
-	"ADDR_NO_RANDOMIZE":  0x0040000,
-	"FDPIC_FUNCPTRS":     0x0080000,
-	"MMAP_PAGE_ZERO":     0x0100000,
-	"ADDR_COMPAT_LAYOUT": 0x0200000,
-	"READ_IMPLIES_EXEC":  0x0400000,
-	"ADDR_LIMIT_32BIT":   0x0800000,
-	"SHORT_INODE":        0x1000000,
-	"WHOLE_SECONDS":      0x2000000,
-	"STICKY_TIMEOUTS":    0x4000000,
-	"ADDR_LIMIT_3GB":     0x8000000,
+var personalityFlags = table[specs.LinuxPersonalityFlag, uint64]{
+	{"UNAME26", 0x0020000},
+	{"ADDR_NO_RANDOMIZE", 0x0040000},
+	{"FDPIC_FUNCPTRS", 0x0080000},
+	{"MMAP_PAGE_ZERO", 0x0100000},
+	{"ADDR_COMPAT_LAYOUT", 0x0200000},
+	{"READ_IMPLIES_EXEC", 0x0400000},
+	{"ADDR_LIMIT_32BIT", 0x0800000},
+	{"SHORT_INODE", 0x1000000},
+	{"WHOLE_SECONDS", 0x2000000},
+	{"STICKY_TIMEOUTS", 0x4000000},
+	{"ADDR_LIMIT_3GB", 0x8000000},
 }
 
 func setPersonality(p *specs.LinuxPersonality) error {
@@ -303,7 +303,7 @@ func setPersonality(p *specs.LinuxPersonality) error {
 		persona = 0x0008
 	}
 	for _, f := range p.Flags {
-		v, ok := personalityFlags[f]
+		v, ok := personalityFlags.lookup(f)
 		if !ok {
 			return fmt.Errorf("personality flag %q is unknown", f)
 		}

@@ -24,53 +24,53 @@ type flagOption struct {
 	flag  uintptr
 }
 
-var mountFlagOptions = map[string]flagOption{
-	"acl":           {false, unix.MS_POSIXACL},
-	"async":         {true, unix.MS_SYNCHRONOUS},
-	"atime":         {true, unix.MS_NOATIME},
-	"bind":          {false, unix.MS_BIND},
-	"defaults":      {false, 0},
-	"dev":           {true, unix.MS_NODEV},
-	"diratime":      {true, unix.MS_NODIRATIME},
-	"dirsync":       {false, unix.MS_DIRSYNC},
-	"exec":          {true, unix.MS_NOEXEC},
-	"iversion":      {false, unix.MS_I_VERSION},
-	"lazytime":      {false, unix.MS_LAZYTIME},
-	"loud":          {true, unix.MS_SILENT},
-	"mand":          {false, unix.MS_MANDLOCK},
-	"noacl":         {true, unix.MS_POSIXACL},
-	"noatime":       {false, unix.MS_NOATIME},
-	"nodev":         {false, unix.MS_NODEV},
-	"nodiratime":    {false, unix.MS_NODIRATIME},
-	"noexec":        {false, unix.MS_NOEXEC},
-	"noiversion":    {true, unix.MS_I_VERSION},
-	"nolazytime":    {true, unix.MS_LAZYTIME},
-	"nomand":        {true, unix.MS_MANDLOCK},
-	"norelatime":    {true, unix.MS_RELATIME},
-	"nostrictatime": {true, unix.MS_STRICTATIME},
-	"nosuid":        {false, unix.MS_NOSUID},
-	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
-	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
-	"relatime":      {false, unix.MS_RELATIME},
-	"remount":       {false, unix.MS_REMOUNT},
-	"ro":            {false, unix.MS_RDONLY},
-	"rw":            {true, unix.MS_RDONLY},
-	"silent":        {false, unix.MS_SILENT},
-	"strictatime":   {false, unix.MS_STRICTATIME},
-	"suid":          {true, unix.MS_NOSUID},
-	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
-	"sync":          {false, unix.MS_SYNCHRONOUS},
+var mountFlagOptions = table[string, flagOption]{
+	{"acl", flagOption{false, unix.MS_POSIXACL}},
+	{"async", flagOption{true, unix.MS_SYNCHRONOUS}},
+	{"atime", flagOption{true, unix.MS_NOATIME}},
+	{"bind", flagOption{false, unix.MS_BIND}},
+	{"defaults", flagOption{false, 0}},
+	{"dev", flagOption{true, unix.MS_NODEV}},
+	{"diratime", flagOption{true, unix.MS_NODIRATIME}},
+	{"dirsync", flagOption{false, unix.MS_DIRSYNC}},
+	{"exec", flagOption{true, unix.MS_NOEXEC}},
+	{"iversion", flagOption{false, unix.MS_I_VERSION}},
+	{"lazytime", flagOption{false, unix.MS_LAZYTIME}},
+	{"loud", flagOption{true, unix.MS_SILENT}},
+	{"mand", flagOption{false, unix.MS_MANDLOCK}},
+	{"noacl", flagOption{true, unix.MS_POSIXACL}},
+	{"noatime", flagOption{false, unix.MS_NOATIME}},
+	{"nodev", flagOption{false, unix.MS_NODEV}},
+	{"nodiratime", flagOption{false, unix.MS_NODIRATIME}},
+	{"noexec", flagOption{false, unix.MS_NOEXEC}},
+	{"noiversion", flagOption{true, unix.MS_I_VERSION}},
+	{"nolazytime", flagOption{true, unix.MS_LAZYTIME}},
+	{"nomand", flagOption{true, unix.MS_MANDLOCK}},
+	{"norelatime", flagOption{true, unix.MS_RELATIME}},
+	{"nostrictatime", flagOption{true, unix.MS_STRICTATIME}},
+	{"nosuid", flagOption{false, unix.MS_NOSUID}},
+	{"nosymfollow", flagOption{false, unix.MS_NOSYMFOLLOW}},
+	{"rbind", flagOption{false, unix.MS_BIND | unix.MS_REC}},
+	{"relatime", flagOption{false, unix.MS_RELATIME}},
+	{"remount", flagOption{false, unix.MS_REMOUNT}},
+	{"ro", flagOption{false, unix.MS_RDONLY}},
+	{"rw", flagOption{true, unix.MS_RDONLY}},
+	{"silent", flagOption{false, unix.MS_SILENT}},
+	{"strictatime", flagOption{false, unix.MS_STRICTATIME}},
+	{"suid", flagOption{true, unix.MS_NOSUID}},
+	{"symfollow", flagOption{true, unix.MS_NOSYMFOLLOW}},
+	{"sync", flagOption{false, unix.MS_SYNCHRONOUS}},
 }
 
-var propagationOptions = map[string]uintptr{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+var propagationOptions = table[string, uintptr]{
+	{"private", unix.MS_PRIVATE},
+	{"rprivate", unix.MS_PRIVATE | unix.MS_REC},
+	{"shared", unix.MS_SHARED},
+	{"rshared", unix.MS_SHARED | unix.MS_REC},
+	{"slave", unix.MS_SLAVE},
+	{"rslave", unix.MS_SLAVE | unix.MS_REC},
+	{"unbindable", unix.MS_UNBINDABLE},
+	{"runbindable", unix.MS_UNBINDABLE | unix.MS_REC},
 }
 
 type attrOption struct {
@@ -78,25 +78,25 @@ type attrOption struct {
 	attr  uint64
 }
 
-var recursiveAttrOptions = map[string]attrOption{
-	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
-	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
-	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
-	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
-	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
-	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
-	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
-	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
-	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
-	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+var recursiveAttrOptions = table[string, attrOption]{
+	{"rro", attrOption{false, unix.MOUNT_ATTR_RDONLY}},
+	{"rrw", attrOption{true, unix.MOUNT_ATTR_RDONLY}},
+	{"rnosuid", attrOption{false, unix.MOUNT_ATTR_NOSUID}},
+	{"rsuid", attrOption{true, unix.MOUNT_ATTR_NOSUID}},
+	{"rnodev", attrOption{false, unix.MOUNT_ATTR_NODEV}},
+	{"rdev", attrOption{true, unix.MOUNT_ATTR_NODEV}},
+	{"rnoexec", attrOption{false, unix.MOUNT_ATTR_NOEXEC}},
+	{"rexec", attrOption{true, unix.MOUNT_ATTR_NOEXEC}},
+	{"rnodiratime", attrOption{false, unix.MOUNT_ATTR_NODIRATIME}},
+	{"rdiratime", attrOption{true, unix.MOUNT_ATTR_NODIRATIME}},
+	{"rrelatime", attrOption{false, unix.MOUNT_ATTR_RELATIME}},
+	{"rnorelatime", attrOption{true, unix.MOUNT_ATTR_RELATIME}},
+	{"rnoatime", attrOption{false, unix.MOUNT_ATTR_NOATIME}},
+	{"ratime", attrOption{true, unix.MOUNT_ATTR_NOATIME}},
+	{"rstrictatime", attrOption{false, unix.MOUNT_ATTR_STRICTATIME}},
+	{"rnostrictatime", attrOption{true, unix.MOUNT_ATTR_STRICTATIME}},
+	{"rnosymfollow", attrOption{false, unix.MOUNT_ATTR_NOSYMFOLLOW}},
+	{"rsymfollow", attrOption{true, unix.MOUNT_ATTR_NOSYMFOLLOW}},
 }
 
 // parseMountOptions sorts options; anything unknown is filesystem data,
@@ -104,7 +104,7 @@ var recursiveAttrOptions = map[string]attrOption{
 func parseMountOptions(options []string) mountOptions {
 	var m mountOptions
 	for _, o := range options {
-		if f, ok := mountFlagOptions[o]; ok {
+		if f, ok := mountFlagOptions.lookup(o); ok {
 			if f.clear {
 				m.flags &^= f.flag
 			} else {
@@ -112,11 +112,11 @@ func parseMountOptions(options []string) mountOptions {
 			}
 			continue
 		}
-		if p, ok := propagationOptions[o]; ok {
+		if p, ok := propagationOptions.lookup(o); ok {
 			m.propagation = append(m.propagation, p)
 			continue
 		}
-		if a, ok := recursiveAttrOptions[o]; ok {
+		if a, ok := recursiveAttrOptions.lookup(o); ok {
 			if a.clear {
 				m.attrClr |= a.attr
 				m.attrSet &^= a.attr

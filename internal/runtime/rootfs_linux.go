@@ -46,7 +46,7 @@ func rootPropagation(requested string) (setup, final uintptr) {
 	if requested == "" {
 		return setup, 0
 	}
-	p := propagationOptions[requested]
+	p := propagationOptions.get(requested)
 	if p&(unix.MS_PRIVATE) != 0 {
 		setup = p | unix.MS_REC
 	}

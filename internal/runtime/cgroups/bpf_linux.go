@@ -25,13 +25,10 @@ import (
 // the high one.
 type bpfPtr [8 / unsafe.Sizeof(uintptr(0))]unsafe.Pointer
 
-// littleEndian is the host's byte order, which says where a 32-bit
-// address goes in a bpfPtr.
-var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
-
 func ptr(p unsafe.Pointer) bpfPtr {
 	var b bpfPtr
-	if littleEndian {
+	// The host's byte order says where a 32-bit address goes.
+	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
 		b[0] = p
 	} else {
 		b[len(b)-1] = p

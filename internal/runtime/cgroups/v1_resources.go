@@ -12,7 +12,8 @@ import (
 )
 
 // v1Controller names the v1 controller that applies a group.
-var v1Controller = map[group]string{
+// An array, not a map: no code builds it when the binary starts.
+var v1Controller = [...]string{
 	grpCPUSet:     "cpuset",
 	grpMemory:     "memory",
 	grpCPU:        "cpu",
@@ -23,6 +24,7 @@ var v1Controller = map[group]string{
 	grpNetPrio:    "net_prio",
 	grpRdma:       "rdma",
 	grpDevices:    "devices",
+	grpUnified:    "", // none: cgroup v2 only
 }
 
 func (m *v1Manager) supports(g group, r *specs.LinuxResources) error {

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
-	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -69,12 +67,32 @@ func checkMemory(r *specs.LinuxResources) error {
 	return nil
 }
 
-// cpuList matches the kernel's list format: "0-3,5,7-8".
-// Compiled on first use: every runtime process, and the container's init,
-// would otherwise pay for it at start-up.
-var cpuList = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^\s*([0-9]+(-[0-9]+)?)(,[0-9]+(-[0-9]+)?)*\s*$`)
-})
+// isCPUList reports whether s is in the kernel's list format, "0-3,5,7-8",
+// white space around it allowed. (Not a regexp: package regexp brings
+// unicode's tables, which every start of the runtime binary, the
+// container's init included, would build.)
+func isCPUList(s string) bool {
+	s = strings.Trim(s, " \t\n\f\r")
+	if s == "" {
+		return false
+	}
+	for item := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(item, "-")
+		if !isDigits(lo) || (isRange && !isDigits(hi)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 func checkCPU(r *specs.LinuxResources) error {
 	c := r.CPU
@@ -87,10 +105,10 @@ func checkCPU(r *specs.LinuxResources) error {
 	if c.Idle != nil && *c.Idle != 0 && *c.Idle != 1 {
 		return invalid("cpu idle %d: must be 0 or 1", *c.Idle)
 	}
-	if c.Cpus != "" && !cpuList().MatchString(c.Cpus) {
+	if c.Cpus != "" && !isCPUList(c.Cpus) {
 		return invalid("cpuset cpus %q: not a list such as 0-3,5", c.Cpus)
 	}
-	if c.Mems != "" && !cpuList().MatchString(c.Mems) {
+	if c.Mems != "" && !isCPUList(c.Mems) {
 		return invalid("cpuset mems %q: not a list such as 0-1", c.Mems)
 	}
 	return nil
@@ -141,12 +159,19 @@ func checkDev(major, minor int64) error {
 	return nil
 }
 
-// pageSize matches the runtime-spec's hugepage size format: 2MB, 1GB, 64KB.
-var pageSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[1-9][0-9]*[KMGT]B$`) })
+// isPageSize reports whether s is in the runtime-spec's hugepage size
+// format: 2MB, 1GB, 64KB (a number without leading zeros, a unit, "B").
+func isPageSize(s string) bool {
+	n := len(s)
+	if n < 3 || s[0] == '0' || s[n-1] != 'B' || strings.IndexByte("KMGT", s[n-2]) < 0 {
+		return false
+	}
+	return isDigits(s[:n-2])
+}
 
 func checkHugepages(r *specs.LinuxResources) error {
 	for _, h := range r.HugepageLimits {
-		if !pageSize().MatchString(h.Pagesize) {
+		if !isPageSize(h.Pagesize) {
 			return invalid("hugepage size %q: want a size such as 2MB or 1GB", h.Pagesize)
 		}
 	}

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"regexp"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -48,5 +49,38 @@ func TestValidateResources(t *testing.T) {
 	}
 	if err := validateResources(good); err != nil {
 		t.Errorf("validateResources(good) = %v", err)
+	}
+}
+
+// The list and page-size checks against the regular expressions they
+// replaced (not used at run time: see isCPUList).
+func TestListAndPageSizeFormats(t *testing.T) {
+	cpuList := regexp.MustCompile(`^\s*([0-9]+(-[0-9]+)?)(,[0-9]+(-[0-9]+)?)*\s*$`)
+	pageSize := regexp.MustCompile(`^[1-9][0-9]*[KMGT]B$`)
+	inputs := []string{
+		"", " ", "0", "7", "0-3", "0-3,5", "0-3,5,7-8", " 1,2 ", "\t1\n", "1,", ",1", "1,,2", "1-", "-1",
+		"1-2-3", "a", "1 ,2", "0-3;rm -rf", "\v1", "12345678901234567890", "1 2",
+		"2MB", "1GB", "64KB", "1TB", "0MB", "02MB", "2M", "2mb", "MB", "2PB", "../2MB", "10KB ", "1B",
+	}
+	// Every string over a small alphabet up to length 4 as well.
+	alphabet := []string{"0", "1", "-", ",", " ", "M", "B", "x"}
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		inputs = append(inputs, prefix)
+		if n == 0 {
+			return
+		}
+		for _, a := range alphabet {
+			gen(prefix+a, n-1)
+		}
+	}
+	gen("", 4)
+	for _, s := range inputs {
+		if got, want := isCPUList(s), cpuList.MatchString(s); got != want {
+			t.Errorf("isCPUList(%q) = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := isPageSize(s), pageSize.MatchString(s); got != want {
+			t.Errorf("isPageSize(%q) = %v, the regexp says %v", s, got, want)
+		}
 	}
 }
