@@ -20,11 +20,24 @@ import (
 // ImagePull is POST /images/create?fromImage=: docker pull of ref (a
 // name, with a tag or digest or neither) and opts.Tag (a tag or a digest),
 // with docker's progress stream on out.
+//
+// A name with neither tag nor digest, and no opts.Tag, is docker pull
+// --all-tags, as dockerd takes it: every tag of the repository.
 func (s *Service) ImagePull(ctx context.Context, ref string, opts server.ImagePullOptions, out io.Writer) error {
+	if opts.Tag == "" {
+		if named, err := reference.ParseNormalizedNamed(strings.TrimSuffix(ref, ":")); err == nil && reference.IsNameOnly(named) {
+			return s.pullAllTags(ctx, named, opts, out)
+		}
+	}
 	named, err := pullReference(ref, opts.Tag)
 	if err != nil {
 		return err
 	}
+	return s.pull(ctx, named, opts, newStream(out))
+}
+
+// pull pulls one reference onto st.
+func (s *Service) pull(ctx context.Context, named reference.Named, opts server.ImagePullOptions, st *stream) error {
 	topts, err := s.transferOptions(opts.Auth)
 	if err != nil {
 		return err
@@ -36,7 +49,6 @@ func (s *Service) ImagePull(ctx context.Context, ref string, opts server.ImagePu
 		}
 		topts = append(topts, transfer.WithPlatform(p.OCI()))
 	}
-	st := newStream(out)
 	topts = append(topts, transfer.WithProgressWriter(st))
 	if _, err := transfer.Pull(ctx, s.client, s.store, named.String(), topts...); err != nil {
 		return st.fail(err)
@@ -45,9 +57,48 @@ func (s *Service) ImagePull(ctx context.Context, ref string, opts server.ImagePu
 	return nil
 }
 
+// pullAllTags pulls every tag of named's repository, one after the other
+// on one progress stream, as dockerd does for docker pull --all-tags.
+func (s *Service) pullAllTags(ctx context.Context, named reference.Named, opts server.ImagePullOptions, out io.Writer) error {
+	if reference.FamiliarName(named) == "scratch" {
+		return errdefs.Errorf(errdefs.ErrForbidden, "'scratch' is a reserved name")
+	}
+	if opts.Platform != "" {
+		if _, err := image.ParsePlatform(opts.Platform); err != nil {
+			return err
+		}
+	}
+	st := newStream(out)
+	var dopts []distribution.Option
+	if s.opts.ConfigDir != "" && !hasCredentials(opts.Auth) {
+		dopts = append(dopts, distribution.WithConfigDir(s.opts.ConfigDir))
+	}
+	if hasCredentials(opts.Auth) {
+		dopts = append(dopts, distribution.WithAuth(*opts.Auth))
+	}
+	tags, err := s.client.Tags(ctx, named.String(), dopts...)
+	if err != nil {
+		return st.fail(err)
+	}
+	if len(tags) == 0 {
+		return st.fail(errdefs.Errorf(errdefs.ErrNotFound, "no tags found for %s", reference.FamiliarName(named)))
+	}
+	for _, tag := range tags {
+		tagged, err := reference.WithTag(named, tag)
+		if err != nil {
+			// A registry listing a tag docker cannot name: skip it.
+			continue
+		}
+		if err := s.pull(ctx, tagged, opts, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // pullReference joins fromImage and tag as dockerd does: the tag may be
-// a digest; a name with neither is :latest (docker pull -a, which sends
-// none, is not supported: there is no tag listing yet).
+// a digest; a name with neither is :latest (callers take a name alone with
+// no tag as --all-tags first).
 func pullReference(ref, tag string) (reference.Named, error) {
 	named, err := reference.ParseNormalizedNamed(strings.TrimSuffix(ref, ":"))
 	if err != nil {

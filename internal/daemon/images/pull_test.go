@@ -169,3 +169,44 @@ func TestPullErrors(t *testing.T) {
 		t.Errorf("bad platform: %v", err)
 	}
 }
+
+// TestPullAllTags: a name with no tag and no Tag option is docker pull
+// --all-tags: every tag of the repository is pulled on one stream.
+func TestPullAllTags(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	reg := registrytest.Start(t)
+	one := imagetest.BusyboxImage(t, imagetest.WithLabel("n", "1"))
+	two := imagetest.BusyboxImage(t, imagetest.WithLabel("n", "2"))
+	imagetest.Push(t, reg, "multi:a", one)
+	imagetest.Push(t, reg, "multi:b", two)
+	f := newService(t)
+	var out bytes.Buffer
+	if err := f.svc.ImagePull(ctx, reg.Ref("multi"), server.ImagePullOptions{Auth: &registry.AuthConfig{}}, &out); err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.svc.ImageList(ctx, server.ImageListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, img := range list {
+		tags = append(tags, img.RepoTags...)
+	}
+	slices.Sort(tags)
+	if want := []string{reg.Ref("multi:a"), reg.Ref("multi:b")}; !slices.Equal(tags, want) {
+		t.Fatalf("tags after pull -a: %q, want %q\n%s", tags, want, out.String())
+	}
+	var statuses int
+	for _, m := range messages(t, out.Bytes()) {
+		if strings.HasPrefix(m.Status, "Status: ") {
+			statuses++
+		}
+	}
+	if statuses != 2 {
+		t.Errorf("%d status lines, want one per tag:\n%s", statuses, out.String())
+	}
+	if err := f.svc.ImagePull(ctx, reg.Ref("nothing"), server.ImagePullOptions{}, &out); !errdefs.IsNotFound(err) {
+		t.Errorf("pull -a of an unknown repository: %v", err)
+	}
+}
