@@ -62,6 +62,12 @@ type Container struct {
 	// its addresses, published ports and network namespace.
 	NetworkSettings NetworkSettings `json:",omitzero"`
 
+	// MountPoints are the container's volumes, binds and --mount tmpfs,
+	// by destination, as resolved at create (volumes named, created and
+	// referenced). A record from before mount points were kept has none;
+	// its HostConfig's binds are parsed again at start.
+	MountPoints map[string]*MountPoint `json:",omitempty"`
+
 	// Files the daemon wrote for the container.
 	HostnamePath   string `json:",omitempty"`
 	HostsPath      string `json:",omitempty"`

@@ -8,101 +8,117 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-)
 
-// bindModes are the words a -v bind's third field may hold.
-var bindModes = map[string]bool{
-	"ro": true, "rw": true, "z": true, "Z": true, "nocopy": true,
-	"consistent": true, "cached": true, "delegated": true,
-	"private": true, "rprivate": true, "shared": true, "rshared": true, "slave": true, "rslave": true,
-}
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/errdefs"
+)
 
 var propagations = map[string]bool{
 	"private": true, "rprivate": true, "shared": true, "rshared": true, "slave": true, "rslave": true,
 }
 
-// checkBinds parses HostConfig.Binds (-v /host:/ctr[:opts]) and
-// HostConfig.Mounts (--mount) into spec mounts. Host paths and tmpfs are
-// done here; named and anonymous volumes wait for the volume store and are
-// NotImplemented. A missing host path is refused (docker's -v would make
-// the directory; Generate changes nothing on the host).
+// checkBinds makes the container's own mounts into spec mounts: the ones
+// the daemon resolved from the container's mount points (in.Mounts), or,
+// when it gives none, HostConfig.Binds and HostConfig.Mounts parsed here
+// (host paths and tmpfs only: volumes need the daemon's volume store, and
+// a -v host path that does not exist is refused, since Generate changes
+// nothing on the host).
 func (g *generator) checkBinds() error {
+	mounts := g.in.Mounts
+	if mounts == nil {
+		var err error
+		if mounts, err = g.hostMounts(); err != nil {
+			return err
+		}
+	}
 	seen := map[string]bool{}
 	for dest := range g.host.Tmpfs {
 		seen[path.Clean(dest)] = true
 	}
-	add := func(m specs.Mount) error {
+	for _, mt := range mounts {
+		m, err := g.convertMount(mt)
+		if err != nil {
+			return err
+		}
 		if seen[m.Destination] {
 			return errdefs.Errorf(errdefs.ErrInvalidParameter, "Duplicate mount point: %s", m.Destination)
 		}
 		seen[m.Destination] = true
 		g.binds = append(g.binds, m)
-		return nil
-	}
-	for _, b := range g.host.Binds {
-		m, err := g.parseBind(b)
-		if err != nil {
-			return err
-		}
-		if err := add(m); err != nil {
-			return err
-		}
-	}
-	for _, mt := range g.host.Mounts {
-		m, err := g.convertMount(mt)
-		if err != nil {
-			return err
-		}
-		if err := add(m); err != nil {
-			return err
-		}
 	}
 	return nil
 }
 
-// parseBind reads one -v value.
-func (g *generator) parseBind(spec string) (specs.Mount, error) {
-	parts := strings.Split(spec, ":")
-	var src, dst, mode string
-	switch len(parts) {
-	case 1:
-		return specs.Mount{}, errdefs.Errorf(errdefs.ErrNotImplemented, "anonymous volumes are not supported yet: %s", spec)
-	case 2:
-		src, dst = parts[0], parts[1]
-	case 3:
-		src, dst, mode = parts[0], parts[1], parts[2]
-	default:
-		return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid volume specification: '%s'", spec)
-	}
-	if src == "" || dst == "" {
-		return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid volume specification: '%s'", spec)
-	}
-	if !path.IsAbs(src) {
-		return specs.Mount{}, errdefs.Errorf(errdefs.ErrNotImplemented, "named volumes are not supported yet: %s", src)
-	}
-	readOnly, propagation := false, "rprivate"
-	if mode != "" {
-		for m := range strings.SplitSeq(mode, ",") {
-			if !bindModes[m] {
-				return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mode: %s", mode)
-			}
-			switch {
-			case m == "ro":
-				readOnly = true
-			case m == "rw":
-				readOnly = false
-			case propagations[m]:
-				propagation = m
+// hostMounts parses HostConfig.Binds and HostConfig.Mounts for a caller
+// that resolved no mounts.
+func (g *generator) hostMounts() ([]mount.Mount, error) {
+	var out []mount.Mount
+	add := func(mp *container.MountPoint) error {
+		switch mp.Type {
+		case mount.TypeVolume:
+			return errdefs.Errorf(errdefs.ErrNotImplemented, "volume %q at %s: volumes are resolved by the daemon", mp.Name, mp.Destination)
+		case mount.TypeBind:
+			if _, err := os.Stat(mp.Source); err != nil {
+				return errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mount config for type \"bind\": bind source path does not exist: %s", mp.Source)
 			}
 		}
+		out = append(out, MountFor(mp, mp.Source))
+		return nil
 	}
-	return g.bindMount(src, dst, readOnly, false, false, propagation, spec)
+	for _, b := range g.host.Binds {
+		mp, err := ParseBind(b)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(mp); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range g.host.Mounts {
+		mp, err := ParseMount(m)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(mp); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
-// convertMount reads one --mount value.
+// MountFor is the mount a container gets for mount point mp, in --mount's
+// form, to pass in Input.Mounts: a bind of hostPath (a bind's source, or
+// the volume's directory) or a tmpfs, with mp's read-only flag (which
+// --volumes-from :ro may have set), propagation and bind options.
+func MountFor(mp *container.MountPoint, hostPath string) mount.Mount {
+	m := mount.Mount{Type: mp.Type, Source: hostPath, Target: mp.Destination, ReadOnly: !mp.RW}
+	switch mp.Type {
+	case mount.TypeVolume:
+		m.Type = mount.TypeBind
+		if mp.Propagation != "" {
+			m.BindOptions = &mount.BindOptions{Propagation: mp.Propagation}
+		}
+	case mount.TypeBind:
+		o := mount.BindOptions{}
+		if mp.Spec.BindOptions != nil {
+			o = *mp.Spec.BindOptions
+		}
+		o.Propagation = mp.Propagation
+		o.CreateMountpoint = false
+		m.BindOptions = &o
+	case mount.TypeTmpfs:
+		m.Source = ""
+		if mp.Spec.TmpfsOptions != nil {
+			o := *mp.Spec.TmpfsOptions
+			m.TmpfsOptions = &o
+		}
+	}
+	return m
+}
+
+// convertMount makes one resolved mount a spec mount.
 func (g *generator) convertMount(m mount.Mount) (specs.Mount, error) {
 	switch m.Type {
 	case mount.TypeBind:
@@ -123,7 +139,7 @@ func (g *generator) convertMount(m mount.Mount) (specs.Mount, error) {
 		if !path.IsAbs(m.Source) {
 			return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", m.Source)
 		}
-		return g.bindMount(m.Source, m.Target, m.ReadOnly, nonRecursive, !recursiveRO, propagation, "")
+		return g.bindMount(m.Source, m.Target, m.ReadOnly, nonRecursive, !recursiveRO, propagation)
 	case mount.TypeTmpfs:
 		if m.Source != "" {
 			return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mount config for type \"tmpfs\": field Source must not be specified")
@@ -131,35 +147,38 @@ func (g *generator) convertMount(m mount.Mount) (specs.Mount, error) {
 		if err := checkMountTarget("tmpfs", m.Target); err != nil {
 			return specs.Mount{}, err
 		}
-		var data []string
-		if o := m.TmpfsOptions; o != nil {
-			if o.SizeBytes < 0 {
-				return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mount config for type \"tmpfs\": invalid tmpfs size %d", o.SizeBytes)
-			}
-			if o.SizeBytes > 0 {
-				data = append(data, "size="+strconv.FormatInt(o.SizeBytes, 10))
-			}
-			if o.Mode != 0 {
-				// The CLI sends the octal digits the user typed as raw bits.
-				data = append(data, fmt.Sprintf("mode=%o", uint32(o.Mode)))
-			}
-			for _, kv := range o.Options {
-				data = append(data, strings.Join(kv, "="))
-			}
-		}
-		if m.ReadOnly {
-			data = append(data, "ro")
-		}
-		opts, err := tmpfsOptions(strings.Join(data, ","))
+		opts, err := tmpfsMountOptions(m)
 		if err != nil {
-			return specs.Mount{}, err
+			return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mount config for type \"tmpfs\": %v", err)
 		}
 		return specs.Mount{Destination: path.Clean(m.Target), Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
-	case mount.TypeVolume, mount.TypeImage:
-		return specs.Mount{}, errdefs.Errorf(errdefs.ErrNotImplemented, "mount type %q is not supported yet", m.Type)
 	default:
-		return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mount config: mount type unknown: %q", m.Type)
+		return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid mount config for type %q: mount type unknown", m.Type)
 	}
+}
+
+// tmpfsMountOptions are the spec options of a --mount type=tmpfs.
+func tmpfsMountOptions(m mount.Mount) ([]string, error) {
+	var data []string
+	if o := m.TmpfsOptions; o != nil {
+		if o.SizeBytes < 0 {
+			return nil, fmt.Errorf("invalid tmpfs size %d", o.SizeBytes)
+		}
+		if o.SizeBytes > 0 {
+			data = append(data, "size="+strconv.FormatInt(o.SizeBytes, 10))
+		}
+		if o.Mode != 0 {
+			// The CLI sends the octal digits the user typed as raw bits.
+			data = append(data, fmt.Sprintf("mode=%o", uint32(o.Mode)))
+		}
+		for _, kv := range o.Options {
+			data = append(data, strings.Join(kv, "="))
+		}
+	}
+	if m.ReadOnly {
+		data = append(data, "ro")
+	}
+	return tmpfsOptions(strings.Join(data, ","))
 }
 
 func checkMountTarget(kind, target string) error {
@@ -175,11 +194,8 @@ func checkMountTarget(kind, target string) error {
 // bindMount is a bind of a host path, with docker's options: rbind (bind
 // when non-recursive), then rro (ro on other runtimes, or when asked
 // non-recursive) for a read-only one, then the propagation.
-func (g *generator) bindMount(src, dst string, readOnly, nonRecursive, roNonRecursive bool, propagation, spec string) (specs.Mount, error) {
+func (g *generator) bindMount(src, dst string, readOnly, nonRecursive, roNonRecursive bool, propagation string) (specs.Mount, error) {
 	if err := checkMountTarget("bind", dst); err != nil {
-		if spec != "" {
-			return specs.Mount{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid volume specification: '%s': %v", spec, err)
-		}
 		return specs.Mount{}, err
 	}
 	if _, err := os.Stat(src); err != nil {

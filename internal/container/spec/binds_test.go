@@ -67,9 +67,9 @@ func TestBinds(t *testing.T) {
 	file := filepath.Join(src, "f")
 	os.WriteFile(file, nil, 0o644)
 	runErrCases(t, []errCase{
-		{name: "named volume", mutate: func(in *Input) { in.Host.Binds = []string{"myvol:/data"} }, class: errdefs.ErrNotImplemented, msg: "named volumes are not supported yet"},
-		{name: "anonymous volume", mutate: func(in *Input) { in.Host.Binds = []string{"/data"} }, class: errdefs.ErrNotImplemented, msg: "anonymous volumes"},
-		{name: "volume mount", mutate: func(in *Input) { in.Host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: "/v"}} }, class: errdefs.ErrNotImplemented, msg: `mount type "volume" is not supported yet`},
+		{name: "named volume", mutate: func(in *Input) { in.Host.Binds = []string{"myvol:/data"} }, class: errdefs.ErrNotImplemented, msg: `volume "myvol" at /data: volumes are resolved by the daemon`},
+		{name: "anonymous volume", mutate: func(in *Input) { in.Host.Binds = []string{"/data"} }, class: errdefs.ErrNotImplemented, msg: "volumes are resolved by the daemon"},
+		{name: "volume mount", mutate: func(in *Input) { in.Host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: "/v"}} }, class: errdefs.ErrNotImplemented, msg: "volumes are resolved by the daemon"},
 		{name: "missing source", mutate: func(in *Input) { in.Host.Binds = []string{"/no/such/dir:/data"} }, msg: "bind source path does not exist: /no/such/dir"},
 		{name: "relative target", mutate: func(in *Input) { in.Host.Binds = []string{src + ":data"} }, msg: "invalid volume specification"},
 		{name: "root target", mutate: func(in *Input) { in.Host.Binds = []string{src + ":/"} }, msg: "destination can't be '/'"},

@@ -20,9 +20,14 @@
 //     SELinux labels are accepted and ignored.
 //   - The bridge and default networks are a private network namespace with
 //     only loopback until Berth has networking; user networks are NotFound.
-//   - Named and anonymous volumes (-v name:/path, --mount type=volume) and
-//     --cgroup container:X are NotImplemented; a -v host path that does not
-//     exist is an error (docker would create the directory).
+//   - Volumes are the daemon's: it parses -v, --mount and --volumes-from at
+//     create (ParseBind, ParseMount, ParseVolumesFrom, docker's rules),
+//     records the mount points, and at start passes them resolved
+//     (MountFor) in Input.Mounts. Without Input.Mounts, Generate parses the
+//     HostConfig itself: volumes are then NotImplemented, and a -v host
+//     path that does not exist is an error (the daemon creates it, as
+//     docker).
+//   - --cgroup container:X is NotImplemented.
 //   - User namespaces (--userns other than host) are refused.
 //   - --oom-kill-disable left unset stays unset (docker writes false).
 package spec

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -30,6 +31,13 @@ type Input struct {
 	// Generate must not merge again: merging twice is not the same as once
 	// when the user reset the entrypoint with --entrypoint "".
 	Merged bool
+	// Mounts, when not nil, are the container's own mounts as the daemon
+	// resolved them from its mount points (MountFor): binds of host paths
+	// and of volumes' directories, and tmpfs from --mount, in place of
+	// Host.Binds and Host.Mounts, which Generate then does not read
+	// (Host.Tmpfs still applies). nil: Generate parses Host.Binds and
+	// Host.Mounts itself, and refuses volumes.
+	Mounts []mount.Mount
 	// Rootfs is the absolute path of the mounted root filesystem; the user
 	// is resolved from its /etc/passwd and /etc/group.
 	Rootfs string
