@@ -242,9 +242,12 @@ type ExtractOptions struct {
 	NoOverwriteDirNonDir bool
 }
 
-// CommitOptions is POST /commit's query and body.
+// CommitOptions is POST /commit's query and body. Repo is a valid
+// repository name as the client sent it (the docker CLI sends it
+// normalized: "docker.io/library/app"); Tag is then set ("latest" by
+// default). Both are empty for an untagged image. Changes are unparsed.
 type CommitOptions struct {
-	Repo, Tag       string // ?repo=&tag= (empty: an untagged image)
+	Repo, Tag       string // ?repo=&tag=
 	Author, Comment string
 	Pause           bool              // ?pause= (default true)
 	Changes         []string          // ?changes= (repeated), Dockerfile instructions

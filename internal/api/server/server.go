@@ -46,6 +46,11 @@ func (s *Server) routes() []route {
 	all = append(all, s.execRoutes()...)
 	all = append(all, s.imageRoutes()...)
 	all = append(all, s.networkRoutes()...)
+	all = append(all, s.volumeRoutes()...)
+	all = append(all, s.archiveRoutes()...)
+	all = append(all, s.changesRoutes()...)
+	all = append(all, s.exportRoutes()...)
+	all = append(all, s.commitRoutes()...)
 	all = append(all, s.placeholderRoutes()...)
 	return all
 }

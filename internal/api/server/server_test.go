@@ -235,18 +235,19 @@ func TestNotFoundAndNotImplemented(t *testing.T) {
 		{"PATCH", "/containers/json", 404, "page not found"},
 		{"PUT", "/networks/create", 404, "page not found"},
 		{"GET", "/networks/a/b", 404, "page not found"},
-		{"DELETE", "/v1.41/volumes/data", 501, "Berth does not implement volumes yet (DELETE /volumes/data)"},
+		{"DELETE", "/v1.41/volumes/data", 404, "get data: no such volume"},
+		{"GET", "/volumes/a/b", 404, "page not found"},
 		{"GET", "/swarm", 501, "Berth does not implement swarm mode yet (GET /swarm)"},
 		{"GET", "/v1.50/services", 501, "Berth does not implement swarm services yet (GET /services)"},
 		{"POST", "/plugins/pull", 501, "Berth does not implement plugins yet (POST /plugins/pull)"},
 		{"GET", "/plugins/x/json", 404, `plugin "x" not found`},
 		{"GET", "/distribution/busybox/json", 501, "Berth does not implement distribution inspect yet (GET /distribution/busybox/json)"},
 		{"POST", "/build", 501, "Berth does not implement image builds yet"},
-		{"POST", "/commit?container=web", 501, "Berth does not implement commit yet"},
-		{"GET", "/containers/web/export", 501, "Berth does not implement container export yet"},
-		{"GET", "/containers/web/changes", 501, "Berth does not implement container diff (changes) yet"},
-		{"PUT", "/containers/web/archive?path=/", 501, "Berth does not implement copying files to and from containers (archive) yet"},
-		{"HEAD", "/containers/web/archive?path=/", 501, ""},
+		{"POST", "/commit?container=web", 404, "No such container: web"},
+		{"GET", "/containers/web/export", 404, "No such container: web"},
+		{"GET", "/containers/web/changes", 404, "No such container: web"},
+		{"PUT", "/containers/web/archive?path=/", 404, "No such container: web"},
+		{"HEAD", "/containers/web/archive?path=/", 404, ""},
 		{"GET", "/containers/web/attach/ws", 501, "Berth does not implement attaching over websocket yet"},
 		{"GET", "/networks/nosuch", 404, "network nosuch not found"},
 	}
@@ -263,7 +264,7 @@ func TestNotFoundAndNotImplemented(t *testing.T) {
 		}
 	}
 
-	// The empty answers that keep system df and prune working.
+	// An engine without volumes or build cache answers as dockerd does.
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/v1.41/volumes", `{"Volumes":[],"Warnings":null}`},
 		{"POST", "/volumes/prune", `{"VolumesDeleted":null,"SpaceReclaimed":0}`},

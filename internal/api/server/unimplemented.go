@@ -5,24 +5,20 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/build"
-	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // This file holds the endpoints of later issues. Berth has no
-// volumes or build cache yet, so listing them truthfully gives nothing and
-// pruning them removes nothing: those answers let `docker system df`,
-// `docker system prune` and `docker info`-style callers work. Everything
-// else there answers 501, saying what is missing.
+// build cache yet, so pruning it truthfully removes nothing: that answer
+// lets `docker system prune` work. Everything else there answers 501,
+// saying what is missing.
 
 var errPageNotFound = errdefs.Errorf(errdefs.ErrNotFound, "page not found")
 
 // laterFamilies are the top-level paths of later issues, by what they are.
 var laterFamilies = map[string]string{
-	"volumes":      "volumes",
 	"build":        "image builds",
-	"commit":       "commit",
 	"swarm":        "swarm mode",
 	"nodes":        "swarm nodes",
 	"services":     "swarm services",
@@ -55,34 +51,18 @@ func later(what string) handler {
 
 func (s *Server) placeholderRoutes() []route {
 	return []route{
-		{method: "GET", pattern: "/volumes", h: s.getVolumes},
-		{method: "GET", pattern: "/volumes/{name}", h: s.getVolume},
-		{method: "POST", pattern: "/volumes/prune", h: s.postVolumesPrune},
 		{method: "POST", pattern: "/build/prune", h: s.postBuildPrune},
 		// No plugins are installed: `docker inspect NAME` asks for a plugin
 		// last and needs a 404 to say "No such object".
 		{method: "GET", pattern: "/plugins", h: s.getPlugins},
 		{method: "GET", pattern: "/plugins/{name}/json", h: s.getPlugin},
 
-		{method: "GET", pattern: "/containers/{name}/changes", h: later("container diff (changes)")},
-		{method: "GET", pattern: "/containers/{name}/export", h: later("container export")},
-		{method: "HEAD", pattern: "/containers/{name}/archive", h: later("copying files to and from containers (archive)")},
-		{method: "GET", pattern: "/containers/{name}/archive", h: later("copying files to and from containers (archive)")},
-		{method: "PUT", pattern: "/containers/{name}/archive", h: later("copying files to and from containers (archive)")},
 		{method: "GET", pattern: "/containers/{name}/checkpoints", h: later("checkpoints")},
 		{method: "POST", pattern: "/containers/{name}/checkpoints", h: later("checkpoints")},
 		{method: "DELETE", pattern: "/containers/{name}/checkpoints/{checkpoint}", h: later("checkpoints")},
 		{method: "GET", pattern: "/containers/{name}/attach/ws", h: later("attaching over websocket")},
-		{method: "POST", pattern: "/commit", h: later("commit")},
 		{method: "POST", pattern: "/build", h: later("image builds")},
 	}
-}
-
-func (s *Server) getVolumes(w http.ResponseWriter, r *request) error {
-	if _, err := r.filtersValue(); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []volume.Volume{}})
 }
 
 func (s *Server) getPlugins(w http.ResponseWriter, r *request) error {
@@ -94,17 +74,6 @@ func (s *Server) getPlugins(w http.ResponseWriter, r *request) error {
 
 func (s *Server) getPlugin(w http.ResponseWriter, r *request) error {
 	return errdefs.Errorf(errdefs.ErrNotFound, "plugin %q not found", r.vars["name"])
-}
-
-func (s *Server) getVolume(w http.ResponseWriter, r *request) error {
-	return errdefs.Errorf(errdefs.ErrNotFound, "get %s: no such volume", r.vars["name"])
-}
-
-func (s *Server) postVolumesPrune(w http.ResponseWriter, r *request) error {
-	if _, err := r.filtersValue(); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, volume.PruneReport{})
 }
 
 func (s *Server) postBuildPrune(w http.ResponseWriter, r *request) error {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 
@@ -248,7 +249,15 @@ func (f *Fake) ContainerExtractToDir(ctx context.Context, name, p string, opts s
 	if err := f.enter("ContainerExtractToDir", name, opts); err != nil {
 		return err
 	}
-	// Read the body before taking the lock: it comes from the network.
+	// The container and the extraction point are checked first, as the
+	// engine does; the body is read without the lock (it comes from the
+	// network), and the lookup done again after.
+	f.mu.Lock()
+	_, _, _, _, err := f.lookup(name, p)
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	br := bufio.NewReader(content)
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
@@ -382,7 +391,11 @@ func (f *Fake) ContainerCommit(ctx context.Context, name string, opts server.Com
 		if tag == "" {
 			tag = "latest"
 		}
-		img = f.addImage(opts.Repo+":"+tag, 1<<20)
+		repo := opts.Repo
+		if named, err := reference.ParseNormalizedNamed(repo); err == nil {
+			repo = reference.FamiliarName(named)
+		}
+		img = f.addImage(repo+":"+tag, 1<<20)
 	} else {
 		img = &fakeImage{id: "sha256:" + newID(), size: 1 << 20, created: time.Now().UTC()}
 		f.images[img.id] = img

@@ -113,7 +113,7 @@ func (f *Fake) VolumeList(ctx context.Context, filters server.Filters) (volume.L
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	resp := volume.ListResponse{Volumes: []volume.Volume{}, Warnings: []string{}}
+	resp := volume.ListResponse{Volumes: []volume.Volume{}}
 	for _, v := range f.volumes {
 		if !f.volumeMatches(v, filters) {
 			continue
@@ -219,7 +219,7 @@ func (f *Fake) VolumesPrune(ctx context.Context, filters server.Filters) (volume
 	for _, a := range filters["all"] {
 		all, _ = strconv.ParseBool(a)
 	}
-	rep := volume.PruneReport{VolumesDeleted: []string{}}
+	var rep volume.PruneReport
 	for name, v := range f.volumes {
 		if len(f.volumeUsers(name)) > 0 || !f.volumeMatches(v, server.Filters{"label": filters["label"], "label!": filters["label!"]}) {
 			continue
