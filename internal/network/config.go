@@ -36,6 +36,10 @@ func makeConfig(cfg Config) (Config, error) {
 		return cfg, errdefs.Errorf(errdefs.ErrInvalidParameter, "network: Root and ExecRoot are required")
 	}
 	cfg.Root, cfg.ExecRoot = filepath.Clean(cfg.Root), filepath.Clean(cfg.ExecRoot)
+	if cfg.RunRoot == "" {
+		cfg.RunRoot = filepath.Join(filepath.Dir(cfg.ExecRoot), "network")
+	}
+	cfg.RunRoot = filepath.Clean(cfg.RunRoot)
 	if cfg.Prefix == "" {
 		cfg.Prefix = "berth"
 	}

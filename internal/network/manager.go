@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (_ *Manager, err error) {
 	m := &Manager{
 		cfg:   cfg,
 		log:   cfg.Logger,
-		store: store{root: cfg.Root, runRoot: cfg.ExecRoot, log: cfg.Logger},
+		store: store{root: cfg.Root, runRoot: cfg.RunRoot, log: cfg.Logger},
 		nets:  map[string]*netState{},
 		eps:   map[string]*epRecord{},
 		ports: map[portKey][]portHolder{},

@@ -15,14 +15,14 @@ import (
 )
 
 // The store is one JSON file per network (<Root>/networks/<id>.json) and
-// one per endpoint (<ExecRoot>/.endpoints/<id>.json); an endpoint's file
+// one per endpoint (<RunRoot>/endpoints/<id>.json); an endpoint's file
 // is its address and port allocation. Files are replaced atomically, so a
 // crash leaves each one old or new.
 //
 // Where and how durably differs on purpose. Network records are user-made
 // and outlive reboots: the data root, fsynced. An endpoint only means
 // something while its container's namespace exists, which no reboot
-// survives, so its record lives beside the namespaces in the exec root
+// survives, so its record lives in the exec root beside the namespaces
 // (tmpfs, /run) and is not fsynced: a daemon crash keeps it, a reboot
 // clears it together with what it described. That keeps the disk off the
 // container-start path entirely (a record written to a busy disk took
@@ -75,12 +75,12 @@ const (
 
 type store struct {
 	root    string // <data-root>/network
-	runRoot string // <exec-root>/netns, whose .endpoints holds endpoint records
+	runRoot string // <exec-root>/network: endpoint records
 	log     *slog.Logger
 }
 
 func (s store) networksDir() string  { return filepath.Join(s.root, "networks") }
-func (s store) endpointsDir() string { return filepath.Join(s.runRoot, ".endpoints") }
+func (s store) endpointsDir() string { return filepath.Join(s.runRoot, "endpoints") }
 
 func (s store) init() error {
 	for _, d := range []string{s.networksDir(), s.endpointsDir()} {

@@ -10,6 +10,9 @@ import (
 // Config is what the daemon tells the Manager; New fills the defaults.
 type Config struct {
 	Root, ExecRoot string // <data-root>/network, <exec-root>/netns
+	// RunRoot holds the endpoint records, which no reboot outlives: a
+	// tmpfs keeps the disk off the start path. "" => <ExecRoot>/../network.
+	RunRoot string
 	Prefix         string // resource prefix of every host-global name
 	// DefaultBridge is --bridge: "" => Prefix+"0"; "none" => no default
 	// bridge network.
