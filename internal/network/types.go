@@ -13,7 +13,7 @@ type Config struct {
 	// RunRoot holds the endpoint records, which no reboot outlives: a
 	// tmpfs keeps the disk off the start path. "" => <ExecRoot>/../network.
 	RunRoot string
-	Prefix         string // resource prefix of every host-global name
+	Prefix  string // resource prefix of every host-global name
 	// DefaultBridge is --bridge: "" => Prefix+"0"; "none" => no default
 	// bridge network.
 	DefaultBridge string
