@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type testFlags struct {
@@ -159,5 +163,26 @@ func TestApp(t *testing.T) {
 	a := newApp(&globals{})
 	if c := a.lookup("ls"); c == nil || c.name != "list" {
 		t.Errorf("ls: %+v", c)
+	}
+}
+
+// TestInterruptible: SIGINT cancels the commands' context, once the
+// background registration is done (a signal before that would kill the
+// process, so the test holds SIGINT itself as well, and repeats it).
+func TestInterruptible(t *testing.T) {
+	own := make(chan os.Signal, 16)
+	signal.Notify(own, unix.SIGINT)
+	defer signal.Stop(own)
+	ctx, cancel := interruptible()
+	defer cancel()
+	deadline := time.After(10 * time.Second)
+	for ctx.Err() == nil {
+		unix.Kill(os.Getpid(), unix.SIGINT)
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("SIGINT did not cancel the context")
+		}
 	}
 }

@@ -53,10 +53,33 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "warm" {
 		os.Args = warmCommand(os.Args)
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
+	ctx, cancel := interruptible()
 	err := app.execute(ctx, os.Args[1:])
 	cancel()
 	os.Exit(exitCode(g, err))
+}
+
+// interruptible returns a context that SIGINT and SIGTERM cancel, so that
+// a command cleans up after itself (a create removes what it made) rather
+// than die half done. It is signal.NotifyContext, but set up in the
+// background: os/signal starts a thread of its own and hands each signal
+// to it (0.1 to 0.3 ms here, more than parsing the command line), and the
+// command need not wait for that. A signal that comes before is fatal, as
+// one during the Go runtime's start always was.
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, unix.SIGINT, unix.SIGTERM)
+		select {
+		case <-ch:
+			cancel()
+		case <-ctx.Done():
+		}
+		// Back to the default: a second signal kills.
+		signal.Stop(ch)
+	}()
+	return ctx, cancel
 }
 
 // exitCode reports err (to the log too, if there is one) and returns the
