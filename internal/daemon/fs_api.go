@@ -18,21 +18,6 @@ func errFSNotImplemented(what string) error {
 	return errdefs.Errorf(errdefs.ErrNotImplemented, "Berth does not implement %s yet", what)
 }
 
-// ContainerStatPath is HEAD /containers/{id}/archive.
-func (d *Daemon) ContainerStatPath(ctx context.Context, name, path string) (container.PathStat, error) {
-	return container.PathStat{}, errFSNotImplemented("copying files to and from containers (archive)")
-}
-
-// ContainerArchivePath is GET /containers/{id}/archive.
-func (d *Daemon) ContainerArchivePath(ctx context.Context, name, path string) (io.ReadCloser, container.PathStat, error) {
-	return nil, container.PathStat{}, errFSNotImplemented("copying files to and from containers (archive)")
-}
-
-// ContainerExtractToDir is PUT /containers/{id}/archive.
-func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, path string, opts server.ExtractOptions, content io.Reader) error {
-	return errFSNotImplemented("copying files to and from containers (archive)")
-}
-
 // ContainerChanges is GET /containers/{id}/changes.
 func (d *Daemon) ContainerChanges(ctx context.Context, name string) ([]container.FilesystemChange, error) {
 	return nil, errFSNotImplemented("container diff (changes)")
