@@ -11,6 +11,7 @@ func (a *app) addCommands(root *cobra.Command) {
 		newImageCommand(a),
 		newNetworkCommand(a),
 		newSystemCommand(a),
+		newVolumeCommand(a),
 
 		// Container shortcuts.
 		newAttachCommand(a),

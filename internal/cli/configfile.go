@@ -23,8 +23,10 @@ type configFile struct {
 	ImagesFormat string
 	// NetworksFormat is network ls's default --format.
 	NetworksFormat string
-	StatsFormat    string
-	DetachKeys     string
+	// VolumesFormat is volume ls's default --format.
+	VolumesFormat string
+	StatsFormat   string
+	DetachKeys    string
 }
 
 // authEntry is one registry's saved login: base64("user:password").
@@ -55,7 +57,7 @@ func loadConfig(dir string) (*configFile, error) {
 		return s
 	}
 	cf.PsFormat, cf.ImagesFormat, cf.StatsFormat, cf.DetachKeys = str("psFormat"), str("imagesFormat"), str("statsFormat"), str("detachKeys")
-	cf.NetworksFormat = str("networksFormat")
+	cf.NetworksFormat, cf.VolumesFormat = str("networksFormat"), str("volumesFormat")
 	if a, ok := cf.raw["auths"]; ok {
 		if err := json.Unmarshal(a, &cf.Auths); err != nil {
 			return nil, fmt.Errorf("loading config file: %s: %w", cf.path, err)

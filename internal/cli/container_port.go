@@ -96,6 +96,11 @@ func naturalLess(a, b string) bool {
 			a, b = a[da:], b[db:]
 			continue
 		}
+		// As docker's sortorder.NaturalLess: digits sort before any other
+		// character ("d58..." before "d-a").
+		if (da > 0) != (db > 0) {
+			return da > 0
+		}
 		if a[0] != b[0] {
 			return a[0] < b[0]
 		}

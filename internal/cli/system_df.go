@@ -153,5 +153,5 @@ func (r volumeRow) Size() string {
 	if r.v.UsageData == nil {
 		return "N/A"
 	}
-	return units.HumanSizeWithPrecision(float64(r.v.UsageData.Size), 3)
+	return units.HumanSize(float64(r.v.UsageData.Size))
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -41,6 +42,10 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 
 func runSystemPrune(ctx context.Context, a *app, o systemPruneOptions) error {
 	filters := o.filter.Filters()
+	// docker refuses this before asking: volume prune has no "until".
+	if _, ok := filters["until"]; ok && o.volumes {
+		return errors.New(`ERROR: The "until" filter is not supported with "--volumes"`)
+	}
 	if !o.force && !a.confirm(systemPruneWarning(o, filters)) {
 		return nil
 	}
