@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -31,41 +32,68 @@ import (
 // (outside the subnet, in use), aliases or --ip on the default bridge.
 // A failure half-way undoes everything done so far.
 func (m *Manager) Connect(ctx context.Context, nsPath string, cfg EndpointConfig) (Endpoint, error) {
-	ep, n, err := m.reserve(ctx, nsPath, cfg)
+	ep, n, record, err := m.reserve(ctx, nsPath, cfg)
 	if err != nil {
 		return Endpoint{}, err
 	}
-	if err := m.plumb(ctx, ep, n); err != nil {
+	// The record is written while the kernel makes the interface, and
+	// Connect returns only once both are done. A crash in between leaves
+	// a veth without a record, or a record without a veth, and Reconcile
+	// removes either (a veth on our bridges that no record owns; a record
+	// whose veth is gone); the container was not started.
+	written := make(chan error, 1)
+	go func() { written <- m.store.putEndpointData(ep.ID, record) }()
+	err = m.plumb(ctx, ep, n)
+	if werr := <-written; err == nil && werr != nil {
+		err = werr
+		m.unplumb(ctx, ep)
+	}
+	if err != nil {
 		m.forget(ep)
 		return Endpoint{}, err
 	}
 	return ep.public(), nil
 }
 
+// unplumb undoes a plumb that succeeded.
+func (m *Manager) unplumb(ctx context.Context, ep *epRecord) {
+	_ = deleteLink(m.nl, ep.HostIfName)
+	if len(ep.Ports) > 0 {
+		_ = m.fw.DeletePorts(context.WithoutCancel(ctx), ep.ID)
+	}
+	m.mu.Lock()
+	n := m.nets[ep.NetworkID]
+	m.mu.Unlock()
+	if n != nil && n.rec.userNetwork() {
+		m.dns.DeleteRecord(n.rec.ID, ep.ID)
+		m.dns.SetUpstreams(ep.Address.Addr(), nil)
+	}
+}
+
 // reserve checks cfg and, under the lock, holds the address, the ports and
-// the interface name, and writes the endpoint's record. What an endpoint
+// the interface name, and returns the endpoint's record to write. What an endpoint
 // being released still holds is waited for, not refused: `rm -f` then
 // `run -p 8080:80` again must work.
-func (m *Manager) reserve(ctx context.Context, nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, error) {
+func (m *Manager) reserve(ctx context.Context, nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, []byte, error) {
 	if err := checkContainerID(cfg.ContainerID); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if nsPath == "" {
-		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container %s has no network sandbox", cfg.ContainerID)
+		return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container %s has no network sandbox", cfg.ContainerID)
 	}
 	for {
 		m.mu.Lock()
 		wait := m.releaseBlocking(cfg)
 		if wait == nil {
-			ep, n, err := m.reserveLocked(nsPath, cfg)
+			ep, n, record, err := m.reserveLocked(nsPath, cfg)
 			m.mu.Unlock()
-			return ep, n, err
+			return ep, n, record, err
 		}
 		m.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, nil, ctx.Err()
 		}
 	}
 }
@@ -96,17 +124,17 @@ func (m *Manager) releaseBlocking(cfg EndpointConfig) chan struct{} {
 	return nil
 }
 
-func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, error) {
+func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *netRecord, []byte, error) {
 	ns, err := m.lookup(cfg.Network)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	n := ns.rec
 	switch n.Driver {
 	case driverHost:
-		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container cannot be disconnected from host network or connected to host network")
+		return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container cannot be disconnected from host network or connected to host network")
 	case driverNull:
-		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container cannot be connected to multiple networks with one of the networks in private (none) mode")
+		return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "container cannot be connected to multiple networks with one of the networks in private (none) mode")
 	}
 	used := map[string]bool{}
 	for _, ep := range m.eps {
@@ -114,12 +142,12 @@ func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *
 			continue
 		}
 		if ep.NetworkID == n.ID && ep.state() == epConnected {
-			return nil, nil, errdefs.Errorf(errdefs.ErrConflict, "endpoint with name %s already exists in network %s", strings.TrimPrefix(cfg.ContainerName, "/"), n.Name)
+			return nil, nil, nil, errdefs.Errorf(errdefs.ErrConflict, "endpoint with name %s already exists in network %s", strings.TrimPrefix(cfg.ContainerName, "/"), n.Name)
 		}
 		used[ep.IfName] = true
 	}
 	if !n.userNetwork() && len(cfg.Aliases) > 0 {
-		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "network-scoped alias is supported only for containers in user defined networks")
+		return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "network-scoped alias is supported only for containers in user defined networks")
 	}
 
 	id := newID()
@@ -127,16 +155,16 @@ func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *
 	if addr.IsValid() {
 		switch {
 		case !n.UserSubnet:
-			return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets")
+			return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets")
 		case !addr.Is4() || !ns.pool.usable(addr) || (n.IPRange.IsValid() && !n.IPRange.Contains(addr)):
-			return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address %s", addr)
+			return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address %s", addr)
 		case ns.pool.used[addr] != "":
-			return nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "Address already in use")
+			return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "Address already in use")
 		}
 	} else {
 		var ok bool
 		if addr, ok = ns.pool.next(); !ok {
-			return nil, nil, errdefs.Errorf(errdefs.ErrUnavailable, "no available IPv4 addresses on this network's address pools: %s (%s)", n.Name, n.ID)
+			return nil, nil, nil, errdefs.Errorf(errdefs.ErrUnavailable, "no available IPv4 addresses on this network's address pools: %s (%s)", n.Name, n.ID)
 		}
 	}
 
@@ -149,7 +177,7 @@ func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *
 			}
 		}
 		if ports, err = m.takePorts(id, cfg.Ports, defIP, addr); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	ns.pool.hold(addr, id)
@@ -191,18 +219,17 @@ func (m *Manager) reserveLocked(nsPath string, cfg EndpointConfig) (*epRecord, *
 	if n.userNetwork() {
 		ep.DNS = n.Gateway
 	}
-	// The record before the veth: after a crash, Reconcile finds every
-	// veth it may have to remove through a record or its bridge.
-	if err := m.store.putEndpoint(ep); err != nil {
+	record, err := json.Marshal(ep)
+	if err != nil {
 		if ep.ready != nil {
 			ep.ready.drop()
 		}
 		ns.pool.release(addr, id)
 		m.releasePorts(id, ports)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	m.eps[id] = ep
-	return ep, n, nil
+	return ep, n, record, nil
 }
 
 // forget releases what reserve held and removes the record.
@@ -313,14 +340,14 @@ func (m *Manager) createVeth(h *netlink.Handle, ep *epRecord, n *netRecord) (int
 	if err != nil {
 		return -1, &os.PathError{Op: "open network sandbox", Path: ep.NsPath, Err: err}
 	}
-	br, err := h.LinkByName(n.Bridge)
+	br, err := n.bridgeIndex(h)
 	if err != nil {
 		unix.Close(nsfd)
-		return -1, fmt.Errorf("network %s: bridge %s: %w", n.Name, n.Bridge, err)
+		return -1, err
 	}
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{
-			Name: ep.HostIfName, MTU: n.mtu(m.cfg.MTU), MasterIndex: br.Attrs().Index,
+			Name: ep.HostIfName, MTU: n.mtu(m.cfg.MTU), MasterIndex: br,
 			Flags: net.FlagUp, TxQLen: -1,
 		},
 		PeerName:         ep.IfName,
@@ -328,6 +355,7 @@ func (m *Manager) createVeth(h *netlink.Handle, ep *epRecord, n *netRecord) (int
 		PeerNamespace:    netlink.NsFd(nsfd),
 	}
 	if err := h.LinkAdd(veth); err != nil {
+		n.brIndex.Store(0) // the bridge may have been made again
 		unix.Close(nsfd)
 		return -1, fmt.Errorf("create veth %s (%s in the sandbox): %w", ep.HostIfName, ep.IfName, err)
 	}
@@ -344,10 +372,10 @@ func (m *Manager) attachReady(h *netlink.Handle, ep *epRecord, n *netRecord) (in
 		unix.Close(r.link.fd)
 		return -1, err
 	}
-	br, err := h.LinkByName(n.Bridge)
+	br, err := n.bridgeIndex(h)
 	if err != nil {
 		r.dropOld()
-		return fail(fmt.Errorf("network %s: bridge %s: %w", n.Name, n.Bridge, err))
+		return fail(err)
 	}
 	if err := m.sandboxes.swap(ep.NsPath, r.link, r.old); err != nil {
 		return fail(err)
@@ -357,7 +385,8 @@ func (m *Manager) attachReady(h *netlink.Handle, ep *epRecord, n *netRecord) (in
 			return fail(fmt.Errorf("veth %s: MTU %d: %w", r.link.host, mtu, err))
 		}
 	}
-	if err := h.LinkSetMasterByIndex(host, br.Attrs().Index); err != nil {
+	if err := h.LinkSetMasterByIndex(host, br); err != nil {
+		n.brIndex.Store(0)
 		return fail(fmt.Errorf("veth %s: master %s: %w", r.link.host, n.Bridge, err))
 	}
 	if err := h.LinkSetUp(host); err != nil {
@@ -438,7 +467,14 @@ func (m *Manager) Disconnect(ctx context.Context, containerID, network string) e
 	go func() {
 		defer m.inflight.Done()
 		defer close(ep.releasing)
-		if err := m.release(context.WithoutCancel(ctx), m.nl, ep); err != nil {
+		// A socket of its own: a veth deletion takes milliseconds, and
+		// Connects must not queue behind it on the shared one.
+		h, err := routeHandle()
+		if err == nil {
+			err = m.release(context.WithoutCancel(ctx), h, ep)
+			h.Close()
+		}
+		if err != nil {
 			m.log.Warn("network: releasing an endpoint failed; the next start retries", "container", containerID, "network", n.rec.Name, "err", err)
 		}
 	}()
@@ -507,4 +543,19 @@ func (ep *epRecord) public() Endpoint {
 // the IP hooks); it may be loaded at any time, so it is asked each time.
 func brNetfilter() bool {
 	return unix.Access("/proc/sys/net/bridge/bridge-nf-call-iptables", unix.F_OK) == nil
+}
+
+// bridgeIndex is the network's bridge's interface index, looked up once:
+// indexes are never reused while the bridge lives, and a failed use
+// forgets it.
+func (r *netRecord) bridgeIndex(h *netlink.Handle) (int, error) {
+	if i := r.brIndex.Load(); i > 0 {
+		return int(i), nil
+	}
+	br, err := h.LinkByName(r.Bridge)
+	if err != nil {
+		return 0, fmt.Errorf("network %s: bridge %s: %w", r.Name, r.Bridge, err)
+	}
+	r.brIndex.Store(int32(br.Attrs().Index))
+	return br.Attrs().Index, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/berth-project/berth/internal/atomicfile"
 )
@@ -34,6 +35,8 @@ type netRecord struct {
 	// endpoint ask for a fixed address (docker's rule).
 	UserSubnet bool `json:",omitempty"`
 	MTU        int  `json:",omitempty"`
+
+	brIndex atomic.Int32 // the bridge's ifindex once looked up (endpoint_linux.go)
 }
 
 type epRecord struct {
@@ -144,13 +147,9 @@ func (s store) putNetwork(r *netRecord) error {
 	return nil
 }
 
-func (s store) putEndpoint(r *epRecord) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(s.endpointsDir(), r.ID+".json"), data, 0o600, atomicfile.WithoutSync()); err != nil {
-		return fmt.Errorf("endpoint %s: store: %w", r.ID, err)
+func (s store) putEndpointData(id string, data []byte) error {
+	if err := atomicfile.Write(filepath.Join(s.endpointsDir(), id+".json"), data, 0o600, atomicfile.WithoutSync()); err != nil {
+		return fmt.Errorf("endpoint %s: store: %w", id, err)
 	}
 	return nil
 }
