@@ -22,6 +22,7 @@ import (
 //	BERTH_BENCH_RUNTIMES="old=/tmp/a/berth-runtime new=../../bin/berth-runtime" \
 //	    go test ./internal/runtime -run '^$' -bench Startup -benchtime 200x
 //
+// An entry may add environment for the process: name=path,GOGC=off,....
 // Each iteration starts every binary once, in a rotating order, and each
 // binary's median is reported as <name>-median-µs, with the CPU time of
 // its processes as <name>-cpu-µs (less disturbed by a busy machine than
@@ -30,7 +31,10 @@ import (
 // Without the variable the binary is ../../bin/berth-runtime (make
 // berth-runtime).
 
-type benchBinary struct{ name, path string }
+type benchBinary struct {
+	name, path string
+	env        []string
+}
 
 func benchBinaries(b *testing.B) []benchBinary {
 	spec := os.Getenv("BERTH_BENCH_RUNTIMES")
@@ -43,10 +47,15 @@ func benchBinaries(b *testing.B) []benchBinary {
 		if !ok {
 			name, path = filepath.Base(filepath.Dir(f)), f
 		}
+		path, env, _ := strings.Cut(path, ",")
 		if _, err := os.Stat(path); err != nil {
 			b.Fatalf("runtime binary %s: %v (run make berth-runtime, or set BERTH_BENCH_RUNTIMES)", path, err)
 		}
-		bins = append(bins, benchBinary{name, path})
+		bin := benchBinary{name: name, path: path}
+		if env != "" {
+			bin.env = strings.Split(env, ",")
+		}
+		bins = append(bins, bin)
 	}
 	return bins
 }
@@ -65,7 +74,7 @@ func (s *startup) add(ru *unix.Rusage) {
 
 // interleave runs one start of every binary per iteration and reports each
 // one's medians.
-func interleave(b *testing.B, run func(b *testing.B, path string) startup) {
+func interleave(b *testing.B, run func(b *testing.B, bin benchBinary) startup) {
 	bins := benchBinaries(b)
 	times := make([][]time.Duration, len(bins))
 	cpu := make([][]time.Duration, len(bins))
@@ -73,7 +82,7 @@ func interleave(b *testing.B, run func(b *testing.B, path string) startup) {
 	for i := 0; b.Loop(); i++ {
 		for j := range bins {
 			k := (i + j) % len(bins)
-			s := run(b, bins[k].path)
+			s := run(b, bins[k])
 			times[k] = append(times[k], s.d)
 			cpu[k] = append(cpu[k], s.cpu)
 			faults[k] = append(faults[k], s.faults)
@@ -99,8 +108,8 @@ func interleave(b *testing.B, run func(b *testing.B, path string) startup) {
 // it, but for its mode, which Init does not know, so it answers at once
 // with an error.
 func BenchmarkInitStartup(b *testing.B) {
-	interleave(b, func(b *testing.B, path string) startup {
-		s, err := initStartup(path)
+	interleave(b, func(b *testing.B, bin benchBinary) startup {
+		s, err := initStartup(bin)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -108,7 +117,7 @@ func BenchmarkInitStartup(b *testing.B) {
 	})
 }
 
-func initStartup(path string) (s startup, err error) {
+func initStartup(bin benchBinary) (s startup, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return s, err
@@ -117,8 +126,8 @@ func initStartup(path string) (s startup, err error) {
 	defer parent.Close()
 	child := os.NewFile(uintptr(fds[1]), "sync-child")
 	start := time.Now()
-	stagePid, err := syscall.ForkExec(path, []string{"berth-runtime", "init"}, &syscall.ProcAttr{
-		Env:   []string{nsenter.EnvInitPipe + "=3", "GOMAXPROCS=1"},
+	stagePid, err := syscall.ForkExec(bin.path, []string{"berth-runtime", "init"}, &syscall.ProcAttr{
+		Env:   append([]string{nsenter.EnvInitPipe + "=3", "GOMAXPROCS=1"}, bin.env...),
 		Files: []uintptr{devNull(), devNull(), os.Stderr.Fd(), child.Fd()},
 	})
 	child.Close()
@@ -154,9 +163,10 @@ func initStartup(path string) (s startup, err error) {
 // BenchmarkVersionStartup times `berth-runtime --version`, exec to exit:
 // the start-up every command-line use of the runtime pays.
 func BenchmarkVersionStartup(b *testing.B) {
-	interleave(b, func(b *testing.B, path string) startup {
+	interleave(b, func(b *testing.B, bin benchBinary) startup {
 		start := time.Now()
-		pid, err := syscall.ForkExec(path, []string{"berth-runtime", "--version"}, &syscall.ProcAttr{
+		pid, err := syscall.ForkExec(bin.path, []string{"berth-runtime", "--version"}, &syscall.ProcAttr{
+			Env:   bin.env,
 			Files: []uintptr{devNull(), devNull(), os.Stderr.Fd()},
 		})
 		if err != nil {
