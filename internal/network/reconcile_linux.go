@@ -128,7 +128,7 @@ func (m *Manager) removeStrayVeths(h *netlink.Handle) error {
 		if l.Type() != "veth" || a.MasterIndex == 0 || !bridges[index[a.MasterIndex]] || owned[a.Name] {
 			continue
 		}
-		if !strings.HasPrefix(a.Name, "v") {
+		if !isHostVethName(a.Name) {
 			continue // not one of ours: a user may enslave their own
 		}
 		m.log.Info("network: deleting a stray veth", "link", a.Name, "bridge", index[a.MasterIndex])
@@ -137,4 +137,18 @@ func (m *Manager) removeStrayVeths(h *netlink.Handle) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isHostVethName says whether name has the shape of our host-side veths:
+// "v" and 14 hex digits.
+func isHostVethName(name string) bool {
+	if len(name) != 15 || name[0] != 'v' {
+		return false
+	}
+	for _, c := range name[1:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
