@@ -265,8 +265,21 @@ func TestReconcileReleasesDeadContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = e.start()
+	// And a veth that a crash left on the bridge before its record.
+	n, _ := m.Network("rec")
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := "v" + randHex(14)
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: stray, MasterIndex: br.Attrs().Index}, PeerName: "p" + randHex(14)}); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Reconcile(ctx, map[string]string{live: lp}); err != nil {
 		t.Fatal(err)
+	}
+	if linkExists(t, stray) {
+		t.Errorf("stray veth %s kept", stray)
 	}
 	if linkExists(t, dep.HostIfName) {
 		t.Errorf("dead container's veth %s kept", dep.HostIfName)
@@ -732,5 +745,43 @@ func TestReadyInterface(t *testing.T) {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("sandbox %s: %v", p, err)
 		}
+	}
+}
+
+// TestInternalNetwork: an endpoint on an --internal network gets no
+// default route and publishes nothing, as docker's.
+func TestInternalNetwork(t *testing.T) {
+	t.Parallel()
+	e := newTestNet(t)
+	m := e.start()
+	defer e.teardown(m)
+	ctx := context.Background()
+	if _, err := m.CreateNetwork(ctx, CreateRequest{Name: "inside", Subnet: e.subnet(), Internal: true}); err != nil {
+		t.Fatal(err)
+	}
+	id := "i" + randHex(63)
+	p, err := m.NewSandbox(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := m.Connect(ctx, p, EndpointConfig{ContainerID: id, Network: "inside", DefaultRoute: true,
+		Ports: []PortBinding{{Proto: "tcp", ContainerPort: 80, HostPort: 18282}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ep.Ports) != 0 || !ep.DNS.IsValid() {
+		t.Errorf("endpoint %+v", ep)
+	}
+	err = inNetns(p, func() error {
+		routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+		for _, r := range routes {
+			if r.Gw != nil {
+				t.Errorf("route via a gateway on an internal network: %v", r)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
