@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 
-	"github.com/moby/moby/api/types/container"
-
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -16,11 +14,6 @@ import (
 
 func errFSNotImplemented(what string) error {
 	return errdefs.Errorf(errdefs.ErrNotImplemented, "Berth does not implement %s yet", what)
-}
-
-// ContainerChanges is GET /containers/{id}/changes.
-func (d *Daemon) ContainerChanges(ctx context.Context, name string) ([]container.FilesystemChange, error) {
-	return nil, errFSNotImplemented("container diff (changes)")
 }
 
 // ContainerExport is GET /containers/{id}/export.
