@@ -37,6 +37,10 @@ type MountPoint struct {
 	// what start needs beyond the above (bind and tmpfs options, a
 	// volume's subpath). Its Source is empty for an anonymous volume.
 	Spec mount.Mount
+	// SkipMountpointCreation: a bind whose missing source is an error at
+	// start rather than a directory to create (--mount without
+	// bind-create-mountpoint; -v creates it, as docker).
+	SkipMountpointCreation bool `json:",omitempty"`
 	// CopyData: a volume to seed with the image's content at its
 	// destination when the container is created (not for nocopy, nor for
 	// one brought by --volumes-from). Not kept: copy-up happens once.

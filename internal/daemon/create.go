@@ -75,6 +75,10 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	if err := mergeImage(cfg, res.Config.Config); err != nil {
 		return containertypes.CreateResponse{}, err
 	}
+	mounts, err := d.planMounts(cfg, host)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
 
 	id := container.NewID()
 	if cfg.Hostname == "" {
@@ -103,6 +107,15 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 			}
 		}
 	}()
+	mountPoints, err := d.createMountPoints(ctx, id, id, mounts)
+	if err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	defer func() {
+		if retErr != nil {
+			d.releaseMountPoints(context.WithoutCancel(ctx), id, mountPoints, true)
+		}
+	}()
 
 	argv := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
 	manifest := res.Manifest
@@ -124,6 +137,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 		Runtime:       host.Runtime,
 
 		NetworkSettings: netSettings,
+		MountPoints:     mountPoints,
 	}
 	if host.LogConfig.Type != "none" {
 		c.LogPath = filepath.Join(d.containers.Dir(id), id+"-json.log")

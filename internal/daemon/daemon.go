@@ -49,6 +49,7 @@ type Daemon struct {
 	// volumes is the volume store (<data-root>/volumes): named and
 	// anonymous volumes, who uses them, their mounts.
 	volumes    *volume.Store
+	volumeRuns volumeRuns
 	initPath   string
 	shimBinary string
 

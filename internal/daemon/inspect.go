@@ -36,7 +36,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 		Driver:                  c.Driver,
 		Platform:                c.Platform,
 		ExecIDs:                 nil,
-		Mounts:                  mountPoints(c.HostConfig),
+		Mounts:                  mountPoints(c),
 		NetworkSettings:         networkSettings(c),
 		ImageManifestDescriptor: c.ImageManifest,
 	}
@@ -114,9 +114,19 @@ func (d *Daemon) sizes(ctx context.Context, c *container.Container) (rw, rootfs 
 	return rw, rootfs
 }
 
-// mountPoints lists the container's bind and tmpfs mounts as inspect and
-// ps show them.
-func mountPoints(host *containertypes.HostConfig) []containertypes.MountPoint {
+// mountPoints lists the container's mount points as inspect and ps show
+// them; a record from before mount points were kept shows its binds. The
+// caller holds c's lock.
+func mountPoints(c *container.Container) []containertypes.MountPoint {
+	if c.MountPoints != nil {
+		return c.APIMounts()
+	}
+	return legacyAPIMounts(c.HostConfig)
+}
+
+// legacyAPIMounts are the binds and mounts of a record from before mount
+// points were kept, from its HostConfig.
+func legacyAPIMounts(host *containertypes.HostConfig) []containertypes.MountPoint {
 	out := []containertypes.MountPoint{}
 	for _, b := range host.Binds {
 		parts := strings.Split(b, ":")

@@ -57,7 +57,7 @@ func summary(c *container.Container) containertypes.Summary {
 		Labels:  c.Labels(),
 		State:   c.State.Status,
 		Status:  statusString(&c.State, time.Now()),
-		Mounts:  mountPoints(c.HostConfig),
+		Mounts:  mountPoints(c),
 		NetworkSettings: &containertypes.NetworkSettingsSummary{
 			Networks: networkSettings(c).Networks,
 		},
@@ -114,7 +114,7 @@ type psFilters struct {
 	before, since                   *time.Time
 	isTask                          *bool
 	publish, expose                 []portFilter
-	nothing                         bool // a filter that no container can match (volume)
+	volumes                         []string // volume names, bind sources, destinations
 }
 
 type labelFilter struct {
@@ -199,7 +199,7 @@ func (d *Daemon) listFilters(ctx context.Context, in server.Filters) (*psFilters
 					f.expose = append(f.expose, pf)
 				}
 			case "volume":
-				f.nothing = true
+				f.volumes = append(f.volumes, v)
 			default:
 				return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter '%s'", key)
 			}
@@ -210,7 +210,7 @@ func (d *Daemon) listFilters(ctx context.Context, in server.Filters) (*psFilters
 
 // match is the filter for one container; the caller holds c's lock.
 func (f *psFilters) match(c *container.Container) bool {
-	if f.nothing || (f.isTask != nil && *f.isTask) {
+	if f.isTask != nil && *f.isTask {
 		return false
 	}
 	if len(f.ids) > 0 && !anyOf(f.ids, func(id string) bool { return strings.HasPrefix(c.ID, id) }) {
@@ -263,12 +263,27 @@ func (f *psFilters) match(c *container.Container) bool {
 	if len(f.expose) > 0 && !anyOf(f.expose, func(pf portFilter) bool { return exposes(c, pf) }) {
 		return false
 	}
+	if len(f.volumes) > 0 && !anyOf(f.volumes, func(v string) bool { return usesVolume(c, v) }) {
+		return false
+	}
 	return true
 }
 
 func anyOf[T any](list []T, pred func(T) bool) bool {
 	for _, x := range list {
 		if pred(x) {
+			return true
+		}
+	}
+	return false
+}
+
+// usesVolume is docker's ps --filter volume=: a mount point of c is at
+// destination v, or is volume v, or binds host path v. The caller holds
+// c's lock.
+func usesVolume(c *container.Container, v string) bool {
+	for _, m := range mountPoints(c) {
+		if m.Destination == v || (m.Name != "" && m.Name == v) || (m.Name == "" && m.Source == v) {
 			return true
 		}
 	}

@@ -26,10 +26,22 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts server.R
 	if opts.RemoveLink {
 		return errdefs.Errorf(errdefs.ErrNotImplemented, "links are not supported")
 	}
-	return d.remove(context.WithoutCancel(ctx), c, r, opts.Force)
+	return d.removeContainer(context.WithoutCancel(ctx), c, r, opts.Force, opts.RemoveVolumes)
 }
 
-func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, force bool) (retErr error) {
+// remove removes c for the daemon itself (auto-remove, prune, restore):
+// an auto-remove container's anonymous volumes go with it, as with
+// docker run --rm.
+func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, force bool) error {
+	c.Lock()
+	removeVolumes := c.IsAutoRemove()
+	c.Unlock()
+	return d.removeContainer(ctx, c, r, force, removeVolumes)
+}
+
+// removeContainer removes c; removeVolumes (rm -v) also removes the
+// anonymous volumes it used that no other container uses.
+func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, r *run, force, removeVolumes bool) (retErr error) {
 	defer func() {
 		if retErr != nil {
 			c.Lock()
@@ -98,7 +110,7 @@ func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, for
 	c.Unlock()
 
 	t0 := time.Now()
-	err := d.release(ctx, c)
+	err := d.release(ctx, c, removeVolumes)
 	d.log.Debug("container released", "container", c.ID, "took", time.Since(t0))
 	c.Lock()
 	defer c.Unlock()
@@ -122,12 +134,16 @@ func (d *Daemon) remove(ctx context.Context, c *container.Container, r *run, for
 }
 
 // release frees what c owns, in the order that keeps a crash recoverable:
-// runtime leftovers, the snapshot, then the record and its directory.
-func (d *Daemon) release(ctx context.Context, c *container.Container) error {
+// runtime leftovers, the snapshot, the record and its directory, then
+// its references to volumes (and, with removeVolumes, its anonymous
+// volumes): a crash before that leaves them to the next start, which
+// references only what records use.
+func (d *Daemon) release(ctx context.Context, c *container.Container, removeVolumes bool) error {
 	d.cleanupRun(ctx, c.ID, nil)
 	d.forgetExecs(c.ID)
 	c.Lock()
 	key := c.SnapshotKey
+	mountPoints := c.MountPoints
 	c.Unlock()
 	var errs []error
 	t0 := time.Now()
@@ -143,5 +159,8 @@ func (d *Daemon) release(ctx context.Context, c *container.Container) error {
 		}
 	}
 	d.log.Debug("container storage freed", "container", c.ID, "snapshot", t1.Sub(t0), "record", time.Since(t1))
+	if len(errs) == 0 {
+		d.releaseMountPoints(ctx, c.ID, mountPoints, removeVolumes)
+	}
 	return errors.Join(errs...)
 }

@@ -47,6 +47,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 		}
 	}
 	d.removeOrphanSnapshots(ctx)
+	d.restoreVolumes(ctx)
 	list := d.containers.List()
 	for _, c := range list {
 		d.mu.Lock()

@@ -113,6 +113,9 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	if err := d.setupNetwork(ctx, c, &in); err != nil {
 		return d.startFailed(c, r, err)
 	}
+	if err := d.setupVolumes(ctx, c, &in); err != nil {
+		return d.startFailed(c, r, err)
+	}
 	tSpec := time.Now()
 	sp, err := spec.Generate(ctx, in)
 	if err != nil {
@@ -392,4 +395,5 @@ func (d *Daemon) cleanupRun(ctx context.Context, id string, _ error) {
 		d.log.Warn("remove shim state", "container", id, "err", err)
 	}
 	d.teardownNetwork(ctx, id)
+	d.unmountVolumes(ctx, id)
 }

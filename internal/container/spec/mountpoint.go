@@ -159,8 +159,11 @@ func ParseMount(m mount.Mount) (*container.MountPoint, error) {
 	if err != nil {
 		return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "%v", err)
 	}
-	if mp.Type == mount.TypeVolume {
+	switch mp.Type {
+	case mount.TypeVolume:
 		mp.Mode = "z"
+	case mount.TypeBind:
+		mp.SkipMountpointCreation = m.BindOptions == nil || !m.BindOptions.CreateMountpoint
 	}
 	return mp, nil
 }

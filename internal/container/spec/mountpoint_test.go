@@ -90,12 +90,12 @@ func TestParseMount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mp.Source != dir || mp.Mode != "" || mp.RW || mp.Propagation != "rprivate" {
+	if mp.Source != dir || mp.Mode != "" || mp.RW || mp.Propagation != "rprivate" || !mp.SkipMountpointCreation {
 		t.Errorf("bind: %+v", mp)
 	}
 	missing := filepath.Join(dir, "missing")
-	if _, err := ParseMount(mount.Mount{Type: mount.TypeBind, Source: missing, Target: "/b", BindOptions: &mount.BindOptions{CreateMountpoint: true}}); err != nil {
-		t.Errorf("CreateMountpoint: %v", err)
+	if mp, err := ParseMount(mount.Mount{Type: mount.TypeBind, Source: missing, Target: "/b", BindOptions: &mount.BindOptions{CreateMountpoint: true}}); err != nil || mp.SkipMountpointCreation {
+		t.Errorf("CreateMountpoint: %+v, %v", mp, err)
 	}
 	mp, err = ParseMount(mount.Mount{Type: mount.TypeTmpfs, Target: "/t"})
 	if err != nil || mp.Type != mount.TypeTmpfs || !mp.RW || mp.Mode != "" {
