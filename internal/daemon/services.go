@@ -62,6 +62,7 @@ func (d *Daemon) openServices(ctx context.Context) error {
 		Events:             d.events,
 		Images:             is,
 		Containers:         d,
+		Volumes:            d,
 		Runtimes:           runtimes,
 		DefaultRuntime:     d.cfg.DefaultRuntime,
 		LoggingDriver:      d.cfg.LogDriver,

@@ -8,6 +8,7 @@ import (
 	volumetypes "github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/daemon/system"
 	"github.com/berth-project/berth/internal/volume"
 )
 
@@ -95,3 +96,34 @@ func (d *Daemon) emitVolume(name string, action events.Action, attrs map[string]
 }
 
 var _ server.VolumeBackend = (*Daemon)(nil)
+
+// VolumesDiskUsage is the volumes part of docker system df (-v): every
+// local volume without options with its size and how many containers
+// use it; active are the used ones, and what the unused ones hold is
+// reclaimable. A size that could not be measured (-1) counts for
+// nothing.
+func (d *Daemon) VolumesDiskUsage(ctx context.Context) (*volumetypes.DiskUsage, error) {
+	vols, err := d.volumes.DiskUsage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	du := &volumetypes.DiskUsage{Items: vols, TotalCount: int64(len(vols))}
+	for _, v := range vols {
+		u := v.UsageData
+		if u == nil {
+			continue
+		}
+		if u.Size >= 0 {
+			du.TotalSize += u.Size
+			if u.RefCount == 0 {
+				du.Reclaimable += u.Size
+			}
+		}
+		if u.RefCount > 0 {
+			du.ActiveCount++
+		}
+	}
+	return du, nil
+}
+
+var _ system.VolumeUsage = (*Daemon)(nil)

@@ -508,3 +508,46 @@ func TestVolumeCopyUpFake(t *testing.T) {
 		t.Fatalf("volume over a file: %v", err)
 	}
 }
+
+// TestVolumesDiskUsage: system df's volumes: sizes, reference counts,
+// the active count and what removing the unused ones would free.
+func TestVolumesDiskUsage(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ctx := context.Background()
+	create(t, d, "user", []string{"true"}, func(_ *containertypes.Config, h *containertypes.HostConfig) { h.Binds = []string{"used:/u"} })
+	if _, err := d.VolumeCreate(ctx, volumetypes.CreateRequest{Name: "unused"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.VolumeCreate(ctx, volumetypes.CreateRequest{Name: "withopts", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs"}}); err != nil {
+		t.Fatal(err)
+	}
+	data := func(name string) string { return filepath.Join(cfg.DataRoot, "volumes", name, "_data") }
+	if err := os.WriteFile(filepath.Join(data("used"), "f"), []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(data("used"), "f"), filepath.Join(data("used"), "g")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data("unused"), "f"), []byte("12345"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	du, err := d.DiskUsage(ctx, server.DiskUsageOptions{Types: []string{"volume"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := du.VolumeUsage
+	if v == nil || v.TotalCount != 2 || v.ActiveCount != 1 || v.TotalSize != 8 || v.Reclaimable != 5 || len(v.Items) != 2 {
+		t.Fatalf("df volumes: %+v", v)
+	}
+	for _, it := range v.Items {
+		want := volumetypes.UsageData{Size: 3, RefCount: 1}
+		if it.Name == "unused" {
+			want = volumetypes.UsageData{Size: 5}
+		}
+		if it.UsageData == nil || *it.UsageData != want {
+			t.Errorf("%s: %+v", it.Name, it.UsageData)
+		}
+	}
+}

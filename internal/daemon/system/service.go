@@ -7,6 +7,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/daemon/images"
@@ -21,6 +22,13 @@ type ContainerCounter interface {
 	Counts() (total, running, paused, stopped int)
 	// ContainersDiskUsage is the containers part of docker system df.
 	ContainersDiskUsage(ctx context.Context) (*container.DiskUsage, error)
+}
+
+// VolumeUsage is what the system service needs of the daemon's volumes.
+type VolumeUsage interface {
+	// VolumesDiskUsage is the volumes part of docker system df: each
+	// volume with its size and reference count, and the totals.
+	VolumesDiskUsage(ctx context.Context) (*volume.DiskUsage, error)
 }
 
 // Options configure New; the zero value of each field is a sensible
@@ -38,6 +46,7 @@ type Options struct {
 	// Images is the image service (image count, driver, df, login).
 	Images     *images.Service
 	Containers ContainerCounter
+	Volumes    VolumeUsage
 	// Runtimes maps runtime names to their binaries; DefaultRuntime names
 	// one of them.
 	Runtimes       map[string]string

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/api/server"
@@ -34,6 +35,14 @@ func (containers) Counts() (total, running, paused, stopped int) { return 5, 2, 
 
 func (containers) ContainersDiskUsage(context.Context) (*container.DiskUsage, error) {
 	return &container.DiskUsage{TotalCount: 5, ActiveCount: 3, TotalSize: 4096, Items: []container.Summary{{ID: "abc", SizeRw: 4096}}}, nil
+}
+
+// volumes is a fake of the daemon's volumes.
+type volumes struct{}
+
+func (volumes) VolumesDiskUsage(context.Context) (*volume.DiskUsage, error) {
+	return &volume.DiskUsage{TotalCount: 2, ActiveCount: 1, TotalSize: 10, Reclaimable: 4,
+		Items: []volume.Volume{{Name: "a", UsageData: &volume.UsageData{Size: 6, RefCount: 1}}, {Name: "b", UsageData: &volume.UsageData{Size: 4}}}}, nil
 }
 
 func newImages(t *testing.T, root string, opts ...func(*images.Options)) *images.Service {
@@ -69,7 +78,7 @@ func newService(t *testing.T, root string, img *images.Service, b *bus.Bus) *sys
 	return system.New(system.Options{
 		Version: "0.4.0", GitCommit: "abc1234", BuildTime: "2026-01-01T00:00:00Z",
 		APIVersion: "1.50", MinAPIVersion: "1.24",
-		DataRoot: root, Events: b, Images: img, Containers: containers{},
+		DataRoot: root, Events: b, Images: img, Containers: containers{}, Volumes: volumes{},
 		Runtimes:       map[string]string{"berth": "/usr/local/bin/berth-runtime", "runc": "/usr/sbin/runc"},
 		DefaultRuntime: "berth", LiveRestore: true,
 		InsecureRegistries: []string{"10.0.0.0/8", "registry.test:5000"},
@@ -194,6 +203,9 @@ func TestDiskUsage(t *testing.T) {
 	}
 	if du.ContainerUsage == nil || du.ContainerUsage.TotalCount != 5 || du.VolumeUsage == nil || du.BuildCacheUsage == nil {
 		t.Errorf("df %+v", du)
+	}
+	if v := du.VolumeUsage; v == nil || v.TotalCount != 2 || v.Reclaimable != 4 || len(v.Items) != 2 {
+		t.Errorf("df volumes %+v", v)
 	}
 	du, err = s.DiskUsage(ctx, server.DiskUsageOptions{Types: []string{"container"}})
 	if err != nil || du.ImageUsage != nil || du.ContainerUsage == nil || du.VolumeUsage != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // DiskUsage is GET /system/df: images from the image service, containers
-// from the daemon; volumes and the build cache do not exist yet and are
+// and volumes from the daemon; the build cache does not exist yet and is
 // reported empty. Types limits the answer (none: all).
 func (s *Service) DiskUsage(ctx context.Context, opts server.DiskUsageOptions) (system.DiskUsage, error) {
 	want := func(t system.DiskUsageObject) bool {
@@ -45,6 +45,15 @@ func (s *Service) DiskUsage(ctx context.Context, opts server.DiskUsageOptions) (
 	}
 	if want(system.VolumeObject) {
 		du.VolumeUsage = &volume.DiskUsage{}
+		if s.opts.Volumes != nil {
+			u, err := s.opts.Volumes.VolumesDiskUsage(ctx)
+			if err != nil {
+				return system.DiskUsage{}, err
+			}
+			if u != nil {
+				du.VolumeUsage = u
+			}
+		}
 	}
 	if want(system.BuildCacheObject) {
 		du.BuildCacheUsage = &build.DiskUsage{}
