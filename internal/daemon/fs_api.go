@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"io"
 
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/errdefs"
@@ -14,11 +13,6 @@ import (
 
 func errFSNotImplemented(what string) error {
 	return errdefs.Errorf(errdefs.ErrNotImplemented, "Berth does not implement %s yet", what)
-}
-
-// ContainerExport is GET /containers/{id}/export.
-func (d *Daemon) ContainerExport(ctx context.Context, name string, out io.Writer) error {
-	return errFSNotImplemented("container export")
 }
 
 // ContainerCommit is POST /commit.

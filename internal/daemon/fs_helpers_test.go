@@ -33,6 +33,28 @@ func startSleeper(t *testing.T, d *Daemon, mods ...func(*containertypes.Config, 
 	return id
 }
 
+// runOutput runs cmd (nil: the image's) in a new container of image to
+// its end and returns what it wrote (stdout and stderr).
+func runOutput(t *testing.T, d *Daemon, image string, cmd []string, mods ...func(*containertypes.Config, *containertypes.HostConfig)) string {
+	t.Helper()
+	mods = append([]func(*containertypes.Config, *containertypes.HostConfig){noNet, func(c *containertypes.Config, _ *containertypes.HostConfig) {
+		c.Image = image
+	}}, mods...)
+	id := create(t, d, "", cmd, mods...)
+	exit := waitFor(t, d, id, containertypes.WaitConditionNextExit)
+	if err := d.ContainerStart(context.Background(), id); err != nil {
+		t.Fatalf("start %v: %v", cmd, err)
+	}
+	if r := result(t, exit); r.StatusCode != 0 {
+		t.Fatalf("%v exited %d: %s", cmd, r.StatusCode, logsOf(t, d, id, false))
+	}
+	out := logsOf(t, d, id, false)
+	if err := d.ContainerRemove(context.Background(), id, server.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // tarEntry is one entry of a test archive: a regular file unless typ
 // says otherwise.
 type tarEntry struct {
