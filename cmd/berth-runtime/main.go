@@ -65,7 +65,8 @@ func main() {
 // background: os/signal starts a thread of its own and hands each signal
 // to it (0.1 to 0.3 ms here, more than parsing the command line), and the
 // command need not wait for that. A signal that comes before is fatal, as
-// one during the Go runtime's start always was.
+// one during the Go runtime's start always was. As with NotifyContext
+// until the process exits, later signals are caught and dropped.
 func interruptible() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -76,8 +77,6 @@ func interruptible() (context.Context, context.CancelFunc) {
 			cancel()
 		case <-ctx.Done():
 		}
-		// Back to the default: a second signal kills.
-		signal.Stop(ch)
 	}()
 	return ctx, cancel
 }
