@@ -15,8 +15,12 @@ func (a *app) addCommands(root *cobra.Command) {
 
 		// Container shortcuts.
 		newAttachCommand(a),
+		newCommitCommand(a),
+		newCpCommand(a),
 		newCreateCommand(a),
+		newDiffCommand(a),
 		newExecCommand(a),
+		newExportCommand(a),
 		newKillCommand(a),
 		newLogsCommand(a),
 		newPauseCommand(a),

@@ -11,8 +11,12 @@ func newContainerCommand(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newAttachCommand(a),
+		newCommitCommand(a),
+		newCpCommand(a),
 		newCreateCommand(a),
+		newDiffCommand(a),
 		newExecCommand(a),
+		newExportCommand(a),
 		newContainerInspectCommand(a),
 		newKillCommand(a),
 		newLogsCommand(a),

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,8 +77,11 @@ func addFile(tw *tar.Writer, p, name string, links map[inode]string) error {
 	} else if fi.IsDir() {
 		hdr.Name = "./"
 	}
+	// As docker's archives: whole seconds and no access or change time,
+	// so a plain ustar header does unless a name or size needs PAX.
 	hdr.Format = tar.FormatPAX
-	hdr.AccessTime, hdr.ChangeTime = hdr.ModTime, hdr.ModTime
+	hdr.ModTime = hdr.ModTime.Truncate(time.Second)
+	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
 	hdr.Uname, hdr.Gname = "", ""
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
