@@ -19,11 +19,13 @@
 #                  baseline of the path)
 #      and the ratios Berth/dockerd.
 #
-# usage: bench/network.sh [--runs N] [--duration SECS] [--clients N]
-#                         [--bulk-mib N] [--json FILE] [--keep]
+# usage: bench/network.sh [--runs N] [--rounds N] [--duration SECS]
+#                         [--clients N] [--bulk-mib N] [--json FILE] [--keep]
 #
 #   --runs N          timed starts per engine and mode (default 30, warm-up 5)
-#   --duration SECS   length of each request run (default 10)
+#   --rounds N        load runs per engine, path and mode, alternating the
+#                     engines; the report gives their medians (default 3)
+#   --duration SECS   length of each request run (default 5)
 #   --clients N       concurrent clients of the request runs (default 8)
 #   --bulk-mib N      MiB each of 2 clients downloads in the bulk run
 #                     (default 1024)
@@ -56,7 +58,8 @@ die() {
 say() { echo "network-bench: $*" >&2; }
 
 runs=30
-duration=10
+duration=5
+rounds=3
 clients=8
 bulk_mib=1024
 json=""
@@ -64,6 +67,7 @@ keep=0
 while (($#)); do
 	case "$1" in
 	--runs) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runs needs a number"; runs=$2; shift 2 ;;
+	--rounds) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a number"; rounds=$2; shift 2 ;;
 	--duration) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--duration needs a number of seconds"; duration=$2; shift 2 ;;
 	--clients) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--clients needs a number"; clients=$2; shift 2 ;;
 	--bulk-mib) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--bulk-mib needs a number"; bulk_mib=$2; shift 2 ;;
@@ -308,16 +312,18 @@ for engine in berthd dockerd; do
 	done
 done
 : >"$work/load.jsonl"
-for path in loopback client direct; do
-	for mode in keepalive close; do
-		for engine in berthd dockerd; do
-			say "load: $engine $path $mode (${duration}s, $clients clients)"
-			load "$engine" "$path" -mode "$mode" -c "$clients" -d "${duration}s" >>"$work/load.jsonl"
+for round in $(seq "$rounds"); do
+	for path in loopback client direct; do
+		for mode in keepalive close; do
+			for engine in berthd dockerd; do
+				say "load, round $round: $engine $path $mode (${duration}s, $clients clients)"
+				load "$engine" "$path" -mode "$mode" -c "$clients" -d "${duration}s" >>"$work/load.jsonl"
+			done
 		done
-	done
-	for engine in berthd dockerd; do
-		say "load: $engine $path bulk (2 x $bulk_mib MiB)"
-		load "$engine" "$path" -mode bulk -c 2 -mib "$bulk_mib" >>"$work/load.jsonl"
+		for engine in berthd dockerd; do
+			say "load, round $round: $engine $path bulk (2 x $bulk_mib MiB)"
+			load "$engine" "$path" -mode bulk -c 2 -mib "$bulk_mib" >>"$work/load.jsonl"
+		done
 	done
 done
 
@@ -325,17 +331,24 @@ median() { jq '.results[0].median' "$work/$1.json"; }
 report=$(
 	jq -n \
 		--arg v_berth "$berth_version" --arg v_docker "$docker_version" \
-		--argjson runs "$runs" --argjson duration "$duration" --argjson clients "$clients" --argjson bulk_mib "$bulk_mib" \
+		--argjson runs "$runs" --argjson rounds "$rounds" --argjson duration "$duration" --argjson clients "$clients" --argjson bulk_mib "$bulk_mib" \
 		--argjson bb "$(median berthd-bridge)" --argjson db "$(median dockerd-bridge)" \
 		--argjson bn "$(median berthd-none)" --argjson dn "$(median dockerd-none)" \
 		--slurpfile load "$work/load.jsonl" \
-		'def pick($e; $p; $m): [$load[] | select(.engine == $e and .path == $p and .mode == $m)][0];
+		'def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		 def summary: group_by([.path, .mode, .engine])[] | {engine: .[0].engine, path: .[0].path, mode: .[0].mode, rounds: length,
+		   requests_per_second: ([.[].requests_per_second // empty] | med), p50_ms: ([.[].p50_ms // empty] | med),
+		   p99_ms: ([.[].p99_ms // empty] | med), mib_per_second: ([.[].mib_per_second // empty] | med),
+		   errors: ([.[].errors] | add)};
+		 ([$load | summary]) as $medians |
+		 def pick($e; $p; $m): [$medians[] | select(.engine == $e and .path == $p and .mode == $m)][0];
 		 {benchmark: "network: run --rm true on the default bridge, HTTP through a published port",
 		  versions: {berthd: $v_berth, dockerd: $v_docker},
-		  runs: $runs, load_seconds: $duration, load_clients: $clients, bulk_mib_per_client: $bulk_mib,
+		  runs: $runs, load_rounds: $rounds, load_seconds: $duration, load_clients: $clients, bulk_mib_per_client: $bulk_mib,
 		  start_median_seconds: {berthd_bridge: $bb, dockerd_bridge: $db, berthd_none: $bn, dockerd_none: $dn},
 		  bridge_cost_seconds: {berthd: ($bb - $bn), dockerd: ($db - $dn)},
 		  start_ratio_bridge: ($bb / $db),
+		  load_medians: $medians,
 		  load: $load,
 		  ratios: [("loopback", "client", "direct") as $p | {path: $p,
 		    keepalive_rps: (pick("berthd"; $p; "keepalive").requests_per_second / pick("dockerd"; $p; "keepalive").requests_per_second),
@@ -349,11 +362,13 @@ echo
 jq -r 'def ms: . * 1000 * 10 | round / 10;
 	"start, median of \(.runs) (ms): bridge: berthd \(.start_median_seconds.berthd_bridge | ms), dockerd \(.start_median_seconds.dockerd_bridge | ms); none: berthd \(.start_median_seconds.berthd_none | ms), dockerd \(.start_median_seconds.dockerd_none | ms)",
 	"bridge cost (bridge - none, ms): berthd \(.bridge_cost_seconds.berthd | ms), dockerd \(.bridge_cost_seconds.dockerd | ms)",
-	"ratio berthd/dockerd on the bridge: \(.start_ratio_bridge * 1000 | round / 1000) (goal <= 0.15)", ""' <<<"$report"
+	"ratio berthd/dockerd on the bridge: \(.start_ratio_bridge * 1000 | round / 1000) (goal <= 0.15)", "",
+	"published port, medians of \(.load_rounds) rounds:"' <<<"$report"
 {
 	echo "engine path mode req/s p50_ms p99_ms MiB/s errors"
-	jq -r '.load[] | [.engine, .path, .mode, (.requests_per_second // "-" | if type == "number" then round else . end),
-		(.p50_ms // "-"), (.p99_ms // "-"), (.mib_per_second // "-" | if type == "number" then round else . end), .errors] | map(tostring) | join(" ")' <<<"$report"
+	jq -r '.load_medians[] | [.engine, .path, .mode, (.requests_per_second // "-" | if type == "number" then round else . end),
+		(.p50_ms // "-" | if type == "number" then . * 1000 | round / 1000 else . end),
+		(.p99_ms // "-" | if type == "number" then . * 1000 | round / 1000 else . end), (.mib_per_second // "-" | if type == "number" then round else . end), .errors] | map(tostring) | join(" ")' <<<"$report"
 } | column -t
 echo
 jq -r 'def r: . * 1000 | round / 1000;
