@@ -43,7 +43,7 @@ func (d *Daemon) VolumeInspect(ctx context.Context, name string) (volumetypes.Vo
 // existing volume, as docker (with the store's one exception: other
 // driver options than it has are a Conflict).
 func (d *Daemon) VolumeCreate(ctx context.Context, req volumetypes.CreateRequest) (volumetypes.Volume, error) {
-	v, err := d.volumes.Create(ctx, volume.CreateOptions{
+	v, err := d.createVolume(ctx, volume.CreateOptions{
 		Name:       req.Name,
 		Driver:     req.Driver,
 		DriverOpts: req.DriverOpts,
@@ -52,7 +52,6 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req volumetypes.CreateRequest
 	if err != nil {
 		return volumetypes.Volume{}, err
 	}
-	d.emitVolume(v.Name, events.ActionCreate, map[string]string{"driver": v.Driver})
 	return v.API(), nil
 }
 

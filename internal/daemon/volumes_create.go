@@ -211,14 +211,21 @@ func mountPointList(mps map[string]*container.MountPoint) []*container.MountPoin
 	return out
 }
 
-// createVolume creates (or finds) a volume and says so with docker's
-// create event, which docker sends for a volume found too.
+// createVolume creates (or finds) a volume; a new one is announced with
+// docker's create event (a volume found is not).
 func (d *Daemon) createVolume(ctx context.Context, o volume.CreateOptions) (volume.Volume, error) {
+	existed := false
+	if o.Name != "" {
+		_, err := d.volumes.Get(o.Name)
+		existed = err == nil
+	}
 	v, err := d.volumes.Create(ctx, o)
 	if err != nil {
 		return volume.Volume{}, err
 	}
-	d.emitVolume(v.Name, events.ActionCreate, map[string]string{"driver": v.Driver})
+	if !existed {
+		d.emitVolume(v.Name, events.ActionCreate, map[string]string{"driver": v.Driver})
+	}
 	return v, nil
 }
 

@@ -195,6 +195,15 @@ func TestVolumeMountPoints(t *testing.T) {
 		t.Fatalf("after rm -v: %v", got)
 	}
 	eventually(t, "destroy event of the anonymous volume", func() bool { return ev.find(anon, "destroy") != nil })
+	// Found again, the volume is not announced as created again.
+	again := create(t, d, "again", []string{"true"}, binds("named:/n"))
+	eventually(t, "create event of again", func() bool { return ev.find(again, "create") != nil })
+	if n := strings.Count(strings.Join(ev.actions("named"), " "), "create"); n != 1 {
+		t.Errorf("%d create events for named", n)
+	}
+	if err := d.ContainerRemove(ctx, again, server.RemoveOptions{RemoveVolumes: true}); err != nil {
+		t.Fatal(err)
+	}
 	if rep, err := d.VolumesPrune(ctx, nil); err != nil || len(rep.VolumesDeleted) != 0 {
 		t.Fatalf("prune of a named volume without all: %+v %v", rep, err)
 	}
