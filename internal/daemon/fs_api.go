@@ -1,21 +1,8 @@
 package daemon
 
-import (
-	"context"
+import "github.com/berth-project/berth/internal/api/server"
 
-	"github.com/berth-project/berth/internal/api/server"
-	"github.com/berth-project/berth/internal/errdefs"
-)
-
-// The API's container filesystem endpoints (server.ContainerFSBackend):
-// cp, diff, export and commit. These stubs keep the tree building until
-// the daemon's implementation replaces them.
-
-func errFSNotImplemented(what string) error {
-	return errdefs.Errorf(errdefs.ErrNotImplemented, "Berth does not implement %s yet", what)
-}
-
-// ContainerCommit is POST /commit.
-func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts server.CommitOptions) (string, error) {
-	return "", errFSNotImplemented("commit")
-}
+// The API's container filesystem endpoints (server.ContainerFSBackend),
+// one file each: cp (fs_cp.go, over the views of fs_view.go), diff
+// (fs_changes.go), export (fs_export.go) and commit (fs_commit.go).
+var _ server.ContainerFSBackend = (*Daemon)(nil)
