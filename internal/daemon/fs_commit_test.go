@@ -216,4 +216,3 @@ func layerNames(t *testing.T, d *Daemon, ref string) []string {
 	hdrs, _ := readTar(t, io.NewSectionReader(ra, 0, ra.Size()))
 	return slices.Sorted(maps.Keys(hdrs))
 }
-
