@@ -45,7 +45,7 @@ func TestFSCopy(t *testing.T) {
 	}
 	ev := recordEvents(t, d)
 	binds := func(_ *containertypes.Config, h *containertypes.HostConfig) {
-		h.Binds = []string{rw + ":/mnt/rw", ro + ":/mnt/ro:ro"}
+		h.Binds = []string{rw + ":/mnt/rw", ro + ":/mnt/ro:ro", "fsvol:/mnt/vol", "fsvolro:/mnt/volro:ro"}
 	}
 	user := func(c *containertypes.Config, _ *containertypes.HostConfig) { c.User = "1234:5678" }
 	running := startSleeper(t, d, binds, user)
@@ -84,6 +84,14 @@ func TestFSCopy(t *testing.T) {
 			}
 			if b, err := os.ReadFile(filepath.Join(rw, name)); err != nil || string(b) != "into the bind" {
 				t.Fatalf("the bind's host directory: %q %v", b, err)
+			}
+			// So are volumes, a read-only one read-only.
+			if err := cpIn(d, id, "/mnt/vol", tarOf(t, tarEntry{name: name, body: "into the volume"})); err != nil {
+				t.Fatalf("cp into the volume: %v", err)
+			}
+			err = cpIn(d, id, "/mnt/volro", tarOf(t, tarEntry{name: "x", body: "x"}))
+			if !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), "mounted volume is marked read-only") {
+				t.Fatalf("cp into the read-only volume: %v", err)
 			}
 			// A read-only bind refuses, in docker's words.
 			err = cpIn(d, id, "/mnt/ro", tarOf(t, tarEntry{name: "x", body: "x"}))
@@ -165,6 +173,14 @@ func TestFSCopy(t *testing.T) {
 	checkCanary(t, canary)
 	if ev.find(running, "archive-path") == nil || ev.find(stopped, "extract-to-dir") == nil {
 		t.Errorf("no archive-path/extract-to-dir events: %v / %v", ev.actions(running), ev.actions(stopped))
+	}
+
+	// What was copied into the volume is in it, for any container.
+	vols := runOutput(t, d, "busybox", []string{"sh", "-c", "cat /v/running.txt; echo; cat /v/stopped.txt"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.Binds = []string{"fsvol:/v"}
+	})
+	if vols != "into the volume\ninto the volume" {
+		t.Errorf("the volume holds %q", vols)
 	}
 
 	// The stopped container's view was private and is gone: its copies
