@@ -21,7 +21,9 @@ import (
 
 // ContainerCreate is POST /containers/create: validate, resolve the image
 // (unpacking it if needed), merge its config, prepare the container's
-// writable snapshot, store the record and write its files. Every step is
+// writable snapshot and its mount points (volumes created and referenced,
+// seeded from the image: volumes_create.go), store the record and write
+// its files. Every step is
 // undone if a later one fails, so a refused or failed create leaves
 // nothing behind.
 func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreateRequest) (_ containertypes.CreateResponse, retErr error) {

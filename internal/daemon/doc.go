@@ -17,12 +17,14 @@
 //	containers/<id>/         the container store (internal/container), plus
 //	                         hostname, hosts, resolv.conf, <id>-json.log
 //	content/ snapshots/ images/   the image side
+//	volumes/                 the volume store (internal/volume, docs/volumes.md)
 //
 // and under the exec root (tmpfs in production; gone after a reboot):
 //
 //	shims/<id>/              the shim's state: socket, pid, exit status
 //	runtime/                 --root of the OCI runtime
 //	bundles/<id>/            config.json, and rootfs: the container's overlay mount
+//	volume-subpaths/<id>/    bind mounts pinning the volume subpaths a running container binds
 //
 // Networking is not there yet: every container's network mode is "none"
 // (loopback only) unless it asks for "host"; its /etc/hosts and
