@@ -49,7 +49,9 @@ func duplicateMountPoint(dest string) error {
 // planMounts parses and checks the request's mounts with docker's rules
 // and words: --volumes-from (each container must exist), -v, --mount
 // (two at one destination, or one where --tmpfs mounts, is "Duplicate
-// mount point"), and Config.Volumes (the image's VOLUMEs merged in).
+// mount point"; docker lets a --mount and a --tmpfs share one, which the
+// spec would refuse at start), and Config.Volumes (the image's VOLUMEs
+// merged in).
 func (d *Daemon) planMounts(cfg *containertypes.Config, host *containertypes.HostConfig) (*mountPlan, error) {
 	p := &mountPlan{driver: host.VolumeDriver}
 	for _, s := range host.VolumesFrom {
@@ -59,7 +61,8 @@ func (d *Daemon) planMounts(cfg *containertypes.Config, host *containertypes.Hos
 		}
 		c, err := d.containers.Get(name)
 		if err != nil {
-			return nil, err
+			// docker answers 400 here, with the lookup's words.
+			return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "%v", err)
 		}
 		p.from = append(p.from, volumesFrom{c: c, mode: mode})
 	}
