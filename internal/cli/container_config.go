@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -56,7 +55,10 @@ func parseContainer(flags *pflag.FlagSet, o *containerOptions) (*containerConfig
 		return nil, fmt.Errorf("invalid value: %d. Valid memory swappiness range is 0-100", o.swappiness)
 	}
 
-	binds, volumes := parseVolumes(o.volumes.Values())
+	binds, volumes, err := parseVolumes(o.volumes.Values())
+	if err != nil {
+		return nil, err
+	}
 	var tmpfs map[string]string
 	if o.tmpfs.Len() > 0 {
 		tmpfs = map[string]string{}
@@ -237,27 +239,6 @@ func parseContainer(flags *pflag.FlagSet, o *containerOptions) (*containerConfig
 		cfg.StdinOnce = true
 	}
 	return &containerConfig{Config: cfg, HostConfig: host, Networking: &network.NetworkingConfig{EndpointsConfig: endpoints}}, nil
-}
-
-// parseVolumes splits -v values into bind mounts (SRC:DST[:MODE]) and
-// anonymous volumes (a path alone). A relative host path starting with "."
-// is made absolute, as docker does.
-func parseVolumes(values []string) (binds []string, volumes map[string]struct{}) {
-	volumes = map[string]struct{}{}
-	for _, v := range values {
-		src, rest, ok := strings.Cut(v, ":")
-		if !ok {
-			volumes[v] = struct{}{}
-			continue
-		}
-		if !filepath.IsAbs(src) && strings.HasPrefix(src, ".") {
-			if abs, err := filepath.Abs(src); err == nil {
-				src = abs
-			}
-		}
-		binds = append(binds, src+":"+rest)
-	}
-	return binds, volumes
 }
 
 // parseDevice reads --device SRC[:DST][:PERMISSIONS].

@@ -14,18 +14,15 @@ import (
 )
 
 // Mounts is the repeatable --mount flag: comma-separated key=value fields
-// (type, source, target, readonly, bind-*, volume-*, tmpfs-*), docker's
-// syntax. The type defaults to volume.
+// (type, source, target, readonly, bind-*, volume-*, tmpfs-*, image-*),
+// the docker CLI 28's syntax, checks and messages. The type defaults to
+// volume.
 type Mounts struct {
 	values []mount.Mount
 }
 
 // Set implements pflag.Value.
 func (m *Mounts) Set(value string) error {
-	value = strings.TrimSpace(value)
-	if value == "" {
-		return errors.New("value is empty")
-	}
 	fields, err := csv.NewReader(strings.NewReader(value)).Read()
 	if err != nil {
 		return err
@@ -45,23 +42,19 @@ func (m *Mounts) Set(value string) error {
 
 func setMountField(m *mount.Mount, field string) error {
 	key, val, hasValue := strings.Cut(field, "=")
-	if k := strings.TrimSpace(key); k != key {
-		return fmt.Errorf("invalid option '%s' in '%s': option should not have whitespace", k, field)
-	}
-	if hasValue {
-		if v := strings.TrimSpace(val); v == "" {
-			return fmt.Errorf("invalid value for '%s': value is empty", key)
-		} else if v != val {
-			return fmt.Errorf("invalid value for '%s' in '%s': value should not have whitespace", key, field)
-		}
-	}
 	key = strings.ToLower(key)
 	if !hasValue {
 		switch key {
-		case "readonly", "ro", "volume-nocopy", "bind-create-src":
+		case "readonly", "ro":
+			m.ReadOnly = true
+		case "volume-nocopy":
+			volumeOptions(m).NoCopy = true
+		case "bind-nonrecursive":
+			bindOptions(m).NonRecursive = true
 		default:
 			return fmt.Errorf("invalid field '%s' must be a key=value pair", field)
 		}
+		return nil
 	}
 	var err error
 	switch key {
@@ -77,11 +70,14 @@ func setMountField(m *mount.Mount, field string) error {
 	case "target", "dst", "destination":
 		m.Target = val
 	case "readonly", "ro":
-		m.ReadOnly, err = mountBool(key, val, hasValue)
+		m.ReadOnly, err = parseMountBool(key, val)
 	case "consistency":
 		m.Consistency = mount.Consistency(strings.ToLower(val))
 	case "bind-propagation":
 		bindOptions(m).Propagation = mount.Propagation(strings.ToLower(val))
+	case "bind-nonrecursive":
+		// Deprecated for bind-recursive=disabled; still taken.
+		bindOptions(m).NonRecursive, err = parseMountBool(key, val)
 	case "bind-recursive":
 		switch val {
 		case "enabled":
@@ -94,20 +90,20 @@ func setMountField(m *mount.Mount, field string) error {
 		default:
 			return fmt.Errorf(`invalid value for %s: %s (must be "enabled", "disabled", "writable", or "readonly")`, key, val)
 		}
-	case "bind-create-src":
-		bindOptions(m).CreateMountpoint, err = mountBool(key, val, hasValue)
 	case "volume-subpath":
 		volumeOptions(m).Subpath = val
 	case "volume-nocopy":
-		volumeOptions(m).NoCopy, err = mountBool(key, val, hasValue)
+		volumeOptions(m).NoCopy, err = parseMountBool(key, val)
 	case "volume-label":
 		o := volumeOptions(m)
 		o.Labels = setKV(o.Labels, val)
 	case "volume-driver":
-		volumeDriver(m).Name = val
+		volumeOptions(m).DriverConfig.Name = val
 	case "volume-opt":
-		d := volumeDriver(m)
+		d := volumeOptions(m).DriverConfig
 		d.Options = setKV(d.Options, val)
+	case "image-subpath":
+		imageOptions(m).Subpath = val
 	case "tmpfs-size":
 		n, perr := units.RAMInBytes(val)
 		if perr != nil {
@@ -121,24 +117,26 @@ func setMountField(m *mount.Mount, field string) error {
 		}
 		tmpfsOptions(m).Mode = os.FileMode(n)
 	default:
-		return fmt.Errorf("unknown option '%s' in '%s'", key, field)
+		return fmt.Errorf("unexpected key '%s' in '%s'", key, field)
 	}
 	return err
 }
 
-// checkMount refuses options of another mount type and the read-only
-// combinations docker refuses.
+// checkMount refuses a mount without type or target, options of another
+// mount type and the read-only combinations docker refuses.
 func checkMount(m *mount.Mount) error {
-	if m.Type == "" {
+	switch {
+	case m.Type == "":
 		return errors.New("type is required")
-	}
-	if m.Type != mount.TypeBind && m.BindOptions != nil {
-		return fmt.Errorf("cannot mix 'bind-*' options with mount type '%s'", m.Type)
-	}
-	if m.Type != mount.TypeVolume && m.VolumeOptions != nil {
+	case m.Target == "":
+		return errors.New("target is required")
+	case m.VolumeOptions != nil && m.Type != mount.TypeVolume:
 		return fmt.Errorf("cannot mix 'volume-*' options with mount type '%s'", m.Type)
-	}
-	if m.Type != mount.TypeTmpfs && m.TmpfsOptions != nil {
+	case m.ImageOptions != nil && m.Type != mount.TypeImage:
+		return fmt.Errorf("cannot mix 'image-*' options with mount type '%s'", m.Type)
+	case m.BindOptions != nil && m.Type != mount.TypeBind:
+		return fmt.Errorf("cannot mix 'bind-*' options with mount type '%s'", m.Type)
+	case m.TmpfsOptions != nil && m.Type != mount.TypeTmpfs:
 		return fmt.Errorf("cannot mix 'tmpfs-*' options with mount type '%s'", m.Type)
 	}
 	if b := m.BindOptions; b != nil {
@@ -157,17 +155,14 @@ func checkMount(m *mount.Mount) error {
 	return nil
 }
 
-func mountBool(key, val string, hasValue bool) (bool, error) {
-	if !hasValue {
-		return true, nil
+// parseMountBool reads a boolean field as strconv.ParseBool, with
+// docker's message.
+func parseMountBool(key, val string) (bool, error) {
+	b, err := strconv.ParseBool(val)
+	if err != nil {
+		return false, fmt.Errorf("invalid value for %s: %s", key, val)
 	}
-	switch val {
-	case "1", "true":
-		return true, nil
-	case "0", "false":
-		return false, nil
-	}
-	return false, fmt.Errorf(`invalid value for '%s': invalid boolean value (%q): must be one of "true", "1", "false", or "0" (default "true")`, key, val)
+	return b, nil
 }
 
 func bindOptions(m *mount.Mount) *mount.BindOptions {
@@ -177,19 +172,20 @@ func bindOptions(m *mount.Mount) *mount.BindOptions {
 	return m.BindOptions
 }
 
+// volumeOptions makes the volume options with their driver config, as
+// docker sends them (an empty DriverConfig included).
 func volumeOptions(m *mount.Mount) *mount.VolumeOptions {
 	if m.VolumeOptions == nil {
-		m.VolumeOptions = &mount.VolumeOptions{}
+		m.VolumeOptions = &mount.VolumeOptions{DriverConfig: &mount.Driver{}}
 	}
 	return m.VolumeOptions
 }
 
-func volumeDriver(m *mount.Mount) *mount.Driver {
-	o := volumeOptions(m)
-	if o.DriverConfig == nil {
-		o.DriverConfig = &mount.Driver{}
+func imageOptions(m *mount.Mount) *mount.ImageOptions {
+	if m.ImageOptions == nil {
+		m.ImageOptions = &mount.ImageOptions{}
 	}
-	return o.DriverConfig
+	return m.ImageOptions
 }
 
 func tmpfsOptions(m *mount.Mount) *mount.TmpfsOptions {
