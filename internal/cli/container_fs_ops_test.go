@@ -3,7 +3,10 @@ package cli
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/base64"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -248,6 +251,111 @@ func TestDiffCommitExportMatchDocker(t *testing.T) {
 		b, err := os.ReadFile(out)
 		if r.code != 0 || err != nil || !strings.Contains(tarNames(t, b), "etc/new.conf:x") {
 			t.Errorf("%s export -o: %+v %v %s", p, r, err, tarNames(t, b))
+		}
+	}
+}
+
+// fsDaemon answers the archive, commit, changes and export endpoints for
+// one container whose /tmp is a directory and /etc/passwd a file.
+func fsDaemon(t *testing.T) *fakeDaemon {
+	d := newFakeDaemon(t)
+	stat := func(p string) (string, bool) {
+		var st string
+		switch strings.TrimSuffix(p, "/") {
+		case "/tmp":
+			st = `{"name":"tmp","size":4096,"mode":2147484159,"mtime":"2024-01-01T00:00:00Z","linkTarget":""}`
+		case "/etc/passwd":
+			st = `{"name":"passwd","size":30,"mode":420,"mtime":"2024-01-01T00:00:00Z","linkTarget":""}`
+		default:
+			return "", false
+		}
+		return base64.StdEncoding.EncodeToString([]byte(st)), true
+	}
+	d.handle("HEAD /containers/{id}/archive", func(w http.ResponseWriter, r *http.Request) {
+		st, ok := stat(r.URL.Query().Get("path"))
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Header().Set("X-Docker-Container-Path-Stat", st)
+	})
+	d.handle("GET /containers/{id}/archive", func(w http.ResponseWriter, r *http.Request) {
+		st, ok := stat(r.URL.Query().Get("path"))
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Could not find the file"})
+			return
+		}
+		w.Header().Set("X-Docker-Container-Path-Stat", st)
+		w.Header().Set("Content-Type", "application/x-tar")
+		w.Write(tarOfFiles(t, "passwd", "root:x:0:0:root:/root:/bin/sh\n"))
+	})
+	d.handle("PUT /containers/{id}/archive", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	d.json("POST /commit", http.StatusCreated, map[string]string{"Id": "sha256:" + strings.Repeat("a", 64)})
+	d.json("GET /containers/{id}/changes", http.StatusOK, []map[string]any{{"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/x", "Kind": 1}, {"Path": "/bin/sh", "Kind": 2}})
+	d.handle("GET /containers/{id}/export", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-tar")
+		w.Write(tarOfFiles(t, "etc/passwd", "x"))
+	})
+	return d
+}
+
+// requestLine is a request as the daemon reads it: empty query
+// parameters dropped (docker 28's client sends author= and the like, the
+// SDK berth uses leaves them out; dockerd reads both alike).
+func requestLine(r recorded) string {
+	q, _ := url.ParseQuery(r.Query)
+	for k, v := range q {
+		if len(v) == 1 && v[0] == "" {
+			delete(q, k)
+		}
+	}
+	body := strings.TrimSpace(string(r.Body))
+	if body == "null" || r.Method == "PUT" {
+		body = ""
+	}
+	return r.Method + " " + r.Path + "?" + q.Encode() + " " + body
+}
+
+// TestFSRequestsMatchDocker compares the requests docker 28 and berth
+// send for cp, commit, diff and export.
+func TestFSRequestsMatchDocker(t *testing.T) {
+	requireDockerCLI(t)
+	t.Parallel()
+	local := t.TempDir()
+	if err := os.WriteFile(filepath.Join(local, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"cp", filepath.Join(local, "f"), "box:/tmp"},
+		{"cp", "-a", filepath.Join(local, "f"), "box:/tmp/new"},
+		{"cp", "-L", filepath.Join(local, "f"), "box:/tmp/"},
+		{"cp", "box:/etc/passwd", filepath.Join(local, "out1")},
+		{"cp", "-L", "box:/etc/passwd", filepath.Join(local, "out2")},
+		{"cp", "-a", "box:/etc/passwd", "-"},
+		{"commit", "box"},
+		{"commit", "-a", "me", "-m", "msg", "-c", "CMD sh", "-c", "ENV A=1", "-p=false", "box", "app:v1"},
+		{"commit", "--change", "EXPOSE 80", "box", "localhost:5000/a/b"},
+		{"diff", "box"},
+		{"export", "box"},
+	} {
+		dd, bd := fsDaemon(t), fsDaemon(t)
+		dout, derr, dcode := runDocker(t, dd, args...)
+		b := bd.berth(args...)
+		if dcode != b.code || dout != b.out {
+			t.Errorf("%v: docker exit %d out %q err %q, berth exit %d out %q err %q", args, dcode, dout, derr, b.code, b.out, b.err)
+		}
+		lines := func(d *fakeDaemon) []string {
+			var out []string
+			for _, r := range d.sent("") {
+				if r.Path != "/_ping" {
+					out = append(out, requestLine(r))
+				}
+			}
+			return out
+		}
+		dl, bl := lines(dd), lines(bd)
+		if len(dl) == 0 || strings.Join(dl, "\n") != strings.Join(bl, "\n") {
+			t.Errorf("%v: requests\ndocker %q\nberth  %q", args, dl, bl)
 		}
 	}
 }
