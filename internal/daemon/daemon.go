@@ -124,11 +124,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Daemon, ret
 		execs:    map[string]*execProcess{},
 		shutdown: make(chan struct{}),
 	}
-	for _, dir := range []struct {
-		path string
-		mode os.FileMode
-	}{{d.dataRoot, 0o711}, {d.execRoot, 0o711}, {d.shimsDir(), 0o700}, {d.bundlesDir(), 0o711}, {d.runtimeRoot(), 0o700}} {
-		if err := os.MkdirAll(dir.path, dir.mode); err != nil {
+	for _, dir := range []string{d.dataRoot, d.execRoot} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
 			return nil, err
 		}
 	}
@@ -142,6 +139,17 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Daemon, ret
 			d.closeStores()
 		}
 	}()
+	if err := d.ensureTmpfsExecRoot(); err != nil {
+		return nil, err
+	}
+	for _, dir := range []struct {
+		path string
+		mode os.FileMode
+	}{{d.shimsDir(), 0o700}, {d.bundlesDir(), 0o711}, {d.runtimeRoot(), 0o700}} {
+		if err := os.MkdirAll(dir.path, dir.mode); err != nil {
+			return nil, err
+		}
+	}
 	if err := migrateLayout(ctx, d.dataRoot, d.log); err != nil {
 		return nil, err
 	}

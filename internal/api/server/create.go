@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"io"
 	"net/url"
 	"regexp"
@@ -18,6 +19,7 @@ type createInput struct {
 	query         url.Values
 	cgroupUnified bool
 	limit         int64
+	legacyMAC     string // Config.MacAddress, which the wire types no longer carry
 }
 
 // decodeCreate turns a create request into the backend's request: the
@@ -41,9 +43,11 @@ func decodeCreate(body io.Reader, in createInput) (ContainerCreateRequest, error
 	}
 
 	var w container.CreateRequest
-	if err := decodeJSON(body, &w, in.limit); err != nil {
+	var raw bytes.Buffer
+	if err := decodeJSON(io.TeeReader(body, &raw), &w, in.limit); err != nil {
 		return ContainerCreateRequest{}, err
 	}
+	in.legacyMAC = legacyMACAddress(raw.Bytes())
 	if w.Config == nil {
 		return ContainerCreateRequest{}, invalidf("config cannot be empty in order to create a container")
 	}
@@ -114,6 +118,7 @@ var versionAdjustments = []func(*container.CreateRequest, createInput) error{
 	adjustBefore144,
 	adjustBefore145,
 	adjustBefore148,
+	adjustLegacyMAC,
 	checkMountOptionTypes,
 }
 
