@@ -149,3 +149,15 @@ func TestVolumeCommandsMatchDocker(t *testing.T) {
 	s.each(setup, "", "system", "df", "-v")
 	s.each(none, "", "system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}")
 }
+
+func TestVersionLess(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{{"1.41", "1.42", true}, {"1.42", "1.42", false}, {"1.50", "1.42", false}, {"1.9", "1.42", true}, {"1.100", "1.42", false}, {"2.0", "1.42", false}} {
+		if got := versionLess(c.a, c.b); got != c.less {
+			t.Errorf("versionLess(%s, %s) = %v", c.a, c.b, got)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	units "github.com/docker/go-units"
 	sdk "github.com/moby/moby/client"
@@ -29,6 +31,9 @@ func newVolumePruneCommand(a *app) *cobra.Command {
 			filters := o.filter.Filters()
 			warning := anonymousVolumesPruneWarning
 			if o.all {
+				if err := a.requireAPI(cmd.Context(), "--all", "1.42"); err != nil {
+					return err
+				}
 				if _, ok := filters["all"]; ok {
 					return errors.New("conflicting options: cannot specify both --all and --filter all=1")
 				}
@@ -76,4 +81,39 @@ func pruneVolumes(ctx context.Context, a *app, filters sdk.Filters) (uint64, str
 		out += name + "\n"
 	}
 	return res.Report.SpaceReclaimed, out, nil
+}
+
+// requireAPI refuses a flag the daemon's API version predates, with the
+// docker CLI's words (API 1.42 made volume prune remove only anonymous
+// volumes and brought --all; an older daemon would refuse its filter).
+func (a *app) requireAPI(ctx context.Context, flag, version string) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	if _, err := c.Ping(ctx, sdk.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return err
+	}
+	if v := c.ClientVersion(); versionLess(v, version) {
+		return fmt.Errorf(`"%s" requires API version %s, but the Docker daemon API version is %s`, flag, version, v)
+	}
+	return nil
+}
+
+// versionLess compares API versions ("1.41" < "1.42" < "1.100").
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }
