@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts server.C
 	if c.ImageManifest != nil {
 		parent = *c.ImageManifest
 	}
+	imageID := c.Image
 	ctrCfg := &containertypes.Config{}
 	err = deepCopy(ctrCfg, c.Config)
 	c.Unlock()
@@ -71,6 +73,15 @@ func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts server.C
 	imgCfg, err := commitConfig(ctrCfg, opts.Config, opts.Changes)
 	if err != nil {
 		return "", err
+	}
+	if parent.Digest == "" && imageID != "" {
+		// A record without the manifest it was made from: its image by
+		// ID, if the store still has it.
+		img, err := d.images.Get(ctx, imageID.String())
+		if err != nil {
+			return "", fmt.Errorf("the container's image %s: %w", imageID, err)
+		}
+		parent = img.Target
 	}
 	l, err := d.layersOf(ctx, key)
 	if err != nil {
