@@ -147,6 +147,9 @@ func createContainer(ctx context.Context, a *app, cfg *containerConfig, o create
 		return "", err
 	}
 	cfg.HostConfig.ConsoleSize[0], cfg.HostConfig.ConsoleSize[1] = terminalSize(a.streams.Out)
+	if err := checkEndpointMACs(c.ClientVersion(), cfg.Networking); err != nil {
+		return "", err
+	}
 	create := func() (sdk.ContainerCreateResult, error) {
 		return c.ContainerCreate(ctx, sdk.ContainerCreateOptions{
 			Name: o.name, Platform: platform, Config: cfg.Config,

@@ -151,3 +151,18 @@ func endpointSettings(a opts.NetworkAttachment) (*network.EndpointSettings, erro
 	}
 	return ep, nil
 }
+
+// checkEndpointMACs refuses a MAC address on an endpoint (--mac-address)
+// for daemons before API 1.44, which only know the container-wide one,
+// with the docker CLI's words.
+func checkEndpointMACs(version string, nc *network.NetworkingConfig) error {
+	if nc == nil || !versionLess(version, "1.44") {
+		return nil
+	}
+	for _, ep := range nc.EndpointsConfig {
+		if ep != nil && len(ep.MacAddress) > 0 {
+			return fmt.Errorf(`"specify mac-address per network" requires API version 1.44, but the Docker daemon API version is %s`, version)
+		}
+	}
+	return nil
+}

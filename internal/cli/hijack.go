@@ -13,11 +13,9 @@ import (
 	xterm "golang.org/x/term"
 )
 
-// The media types of an attach stream.
-const (
-	rawStream         = "application/vnd.docker.raw-stream"
-	multiplexedStream = "application/vnd.docker.multiplexed-stream"
-)
+// multiplexedStream is the media type of a stdcopy-framed attach stream
+// (API 1.42 on; raw streams are "application/vnd.docker.raw-stream").
+const multiplexedStream = "application/vnd.docker.multiplexed-stream"
 
 // defaultDetachKeys is docker's detach sequence.
 const defaultDetachKeys = "ctrl-p,ctrl-q"
@@ -132,9 +130,13 @@ func (h *hijacked) copyOutput() error {
 	if errw == nil {
 		errw = io.Discard
 	}
+	// The container's (or exec's) terminal decides, as in the docker
+	// CLI: daemons before API 1.42 answer raw-stream whether they
+	// multiplex or not, so the media type can mislead; only a
+	// multiplexed-stream answer is taken at its word.
 	raw := h.tty
-	if mt, ok := h.resp.MediaType(); ok {
-		raw = mt == rawStream
+	if mt, ok := h.resp.MediaType(); ok && mt == multiplexedStream {
+		raw = false
 	}
 	var err error
 	if raw {

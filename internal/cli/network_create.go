@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/cli/opts"
+	"github.com/berth-project/berth/internal/client"
 )
 
 // networkCreateOptions are network create's flags; the IPAM ones are
@@ -87,6 +88,9 @@ func runNetworkCreate(ctx context.Context, a *app, o networkCreateOptions) error
 	}
 	c, err := a.client()
 	if err != nil {
+		return err
+	}
+	if err := checkDuplicateNetwork(ctx, c, o.name); err != nil {
 		return err
 	}
 	res, err := c.NetworkCreate(ctx, o.name, sdk.NetworkCreateOptions{
@@ -205,4 +209,24 @@ func parseCIDR(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.ParsePrefix(s)
+}
+
+// checkDuplicateNetwork refuses a name a network already has, for daemons
+// before API 1.44, which create a second network of the same name unless
+// asked not to (CheckDuplicate, which the SDK no longer sends); newer
+// daemons refuse it themselves. The message is the daemon's.
+func checkDuplicateNetwork(ctx context.Context, c *client.Client, name string) error {
+	if !versionLess(c.ClientVersion(), "1.44") {
+		return nil
+	}
+	res, err := c.NetworkList(ctx, sdk.NetworkListOptions{Filters: make(sdk.Filters).Add("name", name)})
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Items {
+		if n.Name == name {
+			return fmt.Errorf("Error response from daemon: network with name %s already exists", name)
+		}
+	}
+	return nil
 }
