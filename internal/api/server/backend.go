@@ -233,8 +233,10 @@ type ContainerFSBackend interface {
 
 // ExtractOptions is PUT /containers/{id}/archive's query.
 type ExtractOptions struct {
-	// CopyUIDGID (?copyUIDGID=1, docker cp -a) keeps the archive's owners;
-	// otherwise files belong to the container's user (root when none).
+	// CopyUIDGID (?copyUIDGID=1, docker cp -a): the entries belong to the
+	// container's user when it has one (Config.User, looked up in the
+	// container's own passwd and group), as dockerd does. Otherwise, and
+	// for a container without a user, they keep the archive's owners.
 	CopyUIDGID bool
 	// NoOverwriteDirNonDir (?noOverwriteDirNonDir=1, which docker cp always
 	// sends) refuses to replace a directory with a non-directory or the

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -243,8 +244,9 @@ func (t *fakeTree) writeTar(w io.Writer, root, as string) error {
 }
 
 // ContainerExtractToDir extracts a tar (plain or gzip) into the directory
-// p. Names that climb out of p are refused; with NoOverwriteDirNonDir a
-// directory is never replaced by a file or the reverse.
+// p, keeping the archive's owners (see CopyUIDGID). Names that climb out
+// of p are refused; with NoOverwriteDirNonDir a directory is never
+// replaced by a file or the reverse.
 func (f *Fake) ContainerExtractToDir(ctx context.Context, name, p string, opts server.ExtractOptions, content io.Reader) error {
 	if err := f.enter("ContainerExtractToDir", name, opts); err != nil {
 		return err
@@ -285,10 +287,7 @@ func (f *Fake) ContainerExtractToDir(ctx context.Context, name, p string, opts s
 		if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(hdr.Name) && strings.HasPrefix(path.Clean(hdr.Name), "/..") {
 			return errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid archive: %q is outside of the extraction point", hdr.Name)
 		}
-		e := &fakeFile{mode: fs.FileMode(hdr.Mode).Perm(), mtime: hdr.ModTime}
-		if opts.CopyUIDGID {
-			e.uid, e.gid = hdr.Uid, hdr.Gid
-		}
+		e := &fakeFile{mode: fs.FileMode(hdr.Mode).Perm(), mtime: hdr.ModTime, uid: hdr.Uid, gid: hdr.Gid}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			e.mode |= fs.ModeDir
@@ -314,6 +313,21 @@ func (f *Fake) ContainerExtractToDir(ctx context.Context, name, p string, opts s
 	}
 	if !dir.mode.IsDir() {
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "extraction point is not a directory")
+	}
+	// With CopyUIDGID a numeric user ("uid[:gid]") owns what is
+	// extracted; the fake has no passwd to look names up in.
+	if opts.CopyUIDGID && c.cfg != nil && c.cfg.User != "" {
+		u, g, _ := strings.Cut(c.cfg.User, ":")
+		uid, uerr := strconv.Atoi(u)
+		gid, gerr := strconv.Atoi(g)
+		if gerr != nil {
+			gid = uid
+		}
+		if uerr == nil {
+			for _, en := range entries {
+				en.file.uid, en.file.gid = uid, gid
+			}
+		}
 	}
 	for _, en := range entries {
 		target := path.Join(dst, en.name)
