@@ -76,3 +76,33 @@ func TestCopyProgressOnTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestExportRefusesTerminal: export (without -o) never writes a tar onto a
+// terminal, as docker; with -o it does not care.
+func TestExportRefusesTerminal(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	if r := e.berth("", "create", "--name", "box", "busybox"); r.code != 0 {
+		t.Fatalf("create: %+v", r)
+	}
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Fatalf("a pseudo-terminal is needed: %v", err)
+	}
+	defer master.Close()
+	defer tty.Close()
+	go func() { _, _ = io.Copy(io.Discard, master) }()
+	var errb bytes.Buffer
+	code := Main(context.Background(), Streams{In: strings.NewReader(""), Out: tty, Err: &errb},
+		[]string{"-H", e.host, "export", "box"}, WithGetenv(func(string) string { return "" }))
+	if code != 1 || errb.String() != "cowardly refusing to save to a terminal. Use the -o flag or redirect\n" {
+		t.Errorf("export to a terminal: exit %d, %q", code, errb.String())
+	}
+	out := filepath.Join(t.TempDir(), "box.tar")
+	errb.Reset()
+	code = Main(context.Background(), Streams{In: strings.NewReader(""), Out: tty, Err: &errb},
+		[]string{"-H", e.host, "export", "-o", out, "box"}, WithGetenv(func(string) string { return "" }))
+	if fi, err := os.Stat(out); code != 0 || err != nil || fi.Size() == 0 {
+		t.Errorf("export -o with a terminal: exit %d, %q, %v", code, errb.String(), err)
+	}
+}
