@@ -74,6 +74,10 @@ func TestFSCopy(t *testing.T) {
 				t.Fatalf("cp out: no directory entry: %v", slices.Collect(maps.Keys(hdrs)))
 			}
 
+			// The network files are the container's, as it sees them.
+			if _, bodies, err := cpOut(t, d, id, "/etc/hostname"); err != nil || bodies["hostname"] != id[:12]+"\n" {
+				t.Fatalf("cp out of /etc/hostname: %q %v", bodies["hostname"], err)
+			}
 			// Binds are seen at their destinations.
 			if _, bodies, err := cpOut(t, d, id, "/mnt/ro/data"); err != nil || bodies["data"] != "ro data\n" {
 				t.Fatalf("cp out of the read-only bind: %v %v", bodies, err)
