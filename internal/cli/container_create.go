@@ -147,7 +147,7 @@ func createContainer(ctx context.Context, a *app, cfg *containerConfig, o create
 		return "", err
 	}
 	cfg.HostConfig.ConsoleSize[0], cfg.HostConfig.ConsoleSize[1] = terminalSize(a.streams.Out)
-	if err := checkEndpointMACs(c.ClientVersion(), cfg.Networking); err != nil {
+	if err := checkEndpointMACs(apiVersion(ctx, c), cfg.Networking); err != nil {
 		return "", err
 	}
 	create := func() (sdk.ContainerCreateResult, error) {

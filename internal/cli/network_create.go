@@ -216,7 +216,7 @@ func parseCIDR(s string) (netip.Prefix, error) {
 // asked not to (CheckDuplicate, which the SDK no longer sends); newer
 // daemons refuse it themselves. The message is the daemon's.
 func checkDuplicateNetwork(ctx context.Context, c *client.Client, name string) error {
-	if !versionLess(c.ClientVersion(), "1.44") {
+	if !versionLess(apiVersion(ctx, c), "1.44") {
 		return nil
 	}
 	res, err := c.NetworkList(ctx, sdk.NetworkListOptions{Filters: make(sdk.Filters).Add("name", name)})
