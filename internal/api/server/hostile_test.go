@@ -203,7 +203,10 @@ func FuzzRequest(f *testing.F) {
 		fake := servertest.New()
 		h := server.New(fake, server.WithLogger(logger)).Handler()
 		rec := recorder(h, req)
-		if rec.Code >= 500 && rec.Code != http.StatusNotImplemented {
+		// 501 is a later issue's endpoint, 503 dockerd's answer to a
+		// swarm-only request (PUT /volumes/{name}, cluster volumes) on a
+		// node that is not a manager: both deliberate.
+		if rec.Code >= 500 && rec.Code != http.StatusNotImplemented && rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("%s %s %q: %d %s", method, target, body, rec.Code, trim(rec.Body.String()))
 		}
 	})
