@@ -26,8 +26,9 @@
 #   --json FILE        also write every figure as JSON (times in seconds)
 #   --keep             keep the work directory
 #
-# Each engine runs on its own socket, data root and exec root in a work
-# directory under /var/tmp (a real disk), and is stopped at the end; dockerd
+# Each engine runs on its own socket and data root in a work directory
+# under /var/tmp (a real disk), its exec root under /run (as by default),
+# and is stopped at the end; berthd with --bridge none; dockerd
 # with --iptables=false --ip6tables=false --bridge=none, so the host's
 # network is never touched. busybox:latest comes from scripts/mkbusybox.sh
 # (the same tar for all three engines). podman runs with its own --root,
@@ -91,7 +92,8 @@ work=$(mktemp -d /var/tmp/berth-enginebench.XXXXXX)
 # Execution state lives on tmpfs, as every engine's does by default
 # (/run/berth, /run/docker, /run/containers): the data roots are on disk.
 run=$(mktemp -d /run/berth-enginebench.XXXXXX)
-prefix=bbench$((RANDOM % 1000))
+# berthd allows 6 characters (the prefix starts bridge names).
+prefix=bb$((RANDOM % 10000))
 pids=()
 cleanup() {
 	set +e
@@ -118,6 +120,11 @@ cleanup() {
 	# podman's conmon cgroups, left empty; rmdir only removes empty ones.
 	for c in /sys/fs/cgroup/*/libpod_parent; do
 		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	# berthd's firewall tables (its networking, even with --bridge none).
+	for t in "ip $prefix" "ip $prefix-user" "bridge $prefix"; do
+		# shellcheck disable=SC2086 # family and name are two words
+		nft delete table $t 2>/dev/null
 	done
 	if ((keep)); then
 		say "kept $work and $run"
@@ -173,7 +180,7 @@ mkdir -p "$work/berth/data" "$run/berth"
 echo '{}' >"$work/berth/daemon.json"
 "$repo/bin/berthd" --config-file "$work/berth/daemon.json" --data-root "$work/berth/data" \
 	--exec-root "$run/berth" -H "unix://$bsock" --pidfile "$work/berth/berthd.pid" \
-	--resource-prefix "$prefix" >"$work/berthd.log" 2>&1 &
+	--resource-prefix "$prefix" --bridge none >"$work/berthd.log" 2>&1 &
 berthd_pid=$!
 pids+=("$berthd_pid")
 wait_ping "$bsock" "$work/berthd.log"
