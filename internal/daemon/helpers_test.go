@@ -82,6 +82,8 @@ func testRoots(t *testing.T) config.Config {
 		if err := daemontest.RemoveNetworking(cfg.ResourcePrefix); err != nil {
 			t.Errorf("remove the test's links and tables: %v", err)
 		}
+		// The daemon mounts a tmpfs on an exec root on disk.
+		_ = mount.UnmountAll(cfg.ExecRoot, 2 /* MNT_DETACH */)
 		_ = os.RemoveAll(dir)
 	})
 	return cfg
