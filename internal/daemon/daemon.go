@@ -59,6 +59,8 @@ type Daemon struct {
 	// closing is set first thing by Close; starts check it under the
 	// container's lock (see start).
 	closing atomic.Bool
+	// execRootMounted: this daemon mounted the exec root's tmpfs.
+	execRootMounted bool
 	// volatileOverlay: 0 not tried yet, 1 the kernel takes overlayfs's
 	// volatile option, -1 it refuses it.
 	volatileOverlay atomic.Int32
@@ -219,6 +221,7 @@ func (d *Daemon) closeStores() error {
 	if d.events != nil {
 		d.events.Close()
 	}
+	d.releaseTmpfsExecRoot()
 	if d.lock != nil {
 		errs = append(errs, d.lock.release())
 	}

@@ -33,8 +33,26 @@ func (d *Daemon) ensureTmpfsExecRoot() error {
 	if err := unix.Mount("tmpfs", d.execRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0711"); err != nil {
 		return fmt.Errorf("mount a tmpfs on the exec root %s: %w", d.execRoot, err)
 	}
+	d.execRootMounted = true
 	d.log.Info("mounted a tmpfs on the exec root (it was on disk)", "exec-root", d.execRoot)
 	return nil
+}
+
+// releaseTmpfsExecRoot unmounts the tmpfs ensureTmpfsExecRoot mounted,
+// when the daemon stops with no container's state in it (a daemon that
+// failed to start, or one whose containers are all gone): nothing of it is
+// needed again, and a daemon on another exec root must not find a stray
+// mount. With containers alive (live restore) it stays.
+func (d *Daemon) releaseTmpfsExecRoot() {
+	if !d.execRootMounted {
+		return
+	}
+	if empty, err := isEmptyDir(d.shimsDir()); err != nil && !os.IsNotExist(err) || err == nil && !empty {
+		return
+	}
+	if err := unix.Unmount(d.execRoot, unix.MNT_DETACH); err != nil {
+		d.log.Warn("unmount the exec root's tmpfs", "exec-root", d.execRoot, "err", err)
+	}
 }
 
 func isEmptyDir(dir string) (bool, error) {
