@@ -67,8 +67,9 @@ func (s *Service) Commit(ctx context.Context, opts CommitOptions) (digest.Digest
 		name = reference.TagNameOnly(named).String()
 	}
 	var (
-		cfg    dockerspec.DockerOCIImage
-		layers []ocispec.Descriptor
+		cfg           dockerspec.DockerOCIImage
+		layers        []ocispec.Descriptor
+		parentDiffIDs []digest.Digest
 	)
 	if opts.Parent.Digest != "" {
 		res, err := s.store.Resolve(ctx, image.Image{Target: opts.Parent})
@@ -80,6 +81,7 @@ func (s *Service) Commit(ctx context.Context, opts CommitOptions) (digest.Digest
 			return "", fmt.Errorf("commit: the container's image config: %w", err)
 		}
 		layers = append(layers, res.ManifestBody.Layers...)
+		parentDiffIDs = append(parentDiffIDs, cfg.RootFS.DiffIDs...)
 	} else {
 		p := s.store.Platform()
 		cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
@@ -97,11 +99,30 @@ func (s *Service) Commit(ctx context.Context, opts CommitOptions) (digest.Digest
 		defer cancel()
 		_ = lease.Discard(cctx)
 	}()
-	layer, err := s.ingestCommitLayer(ctx, lease, opts.WriteLayer)
+	t0 := time.Now()
+	write := opts.WriteLayer
+	var applier *layerApplier
+	if s.sn != nil {
+		var err error
+		if applier, err = s.startApply(ctx, lease, parentDiffIDs); err != nil {
+			return "", fmt.Errorf("commit: %w", err)
+		}
+		if applier != nil {
+			defer applier.cleanup(ctx)
+			write = applier.tee(write)
+		}
+	}
+	layer, err := s.ingestCommitLayer(ctx, lease, write)
 	if err != nil {
 		return "", fmt.Errorf("commit: the container's layer: %w", err)
 	}
 	empty := layer.Digest == EmptyLayerDiffID
+	if applier != nil {
+		// A plain tar layer: its digest is its diff_id.
+		if err := applier.finish(ctx, lease, parentDiffIDs, layer.Digest, layer.Digest, empty); err != nil {
+			return "", fmt.Errorf("commit: %w", err)
+		}
+	}
 	if !empty {
 		layers = append(layers, layer)
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, layer.Digest)
@@ -122,6 +143,7 @@ func (s *Service) Commit(ctx context.Context, opts CommitOptions) (digest.Digest
 		return "", fmt.Errorf("commit: %w", err)
 	}
 	img := image.Image{Name: name, Target: target}
+	t1 := time.Now()
 	if s.sn != nil {
 		if _, err := s.store.Unpack(ctx, img); err != nil {
 			return "", fmt.Errorf("commit: %w", err)
@@ -131,6 +153,7 @@ func (s *Service) Commit(ctx context.Context, opts CommitOptions) (digest.Digest
 		return "", fmt.Errorf("commit: %w", err)
 	}
 	ok = true
+	s.log.DebugContext(ctx, "commit", "layer", layer.Digest, "size", layer.Size, "store+apply", t1.Sub(t0), "unpack+record", time.Since(t1))
 	id := target.Digest
 	if res, err := s.store.Resolve(ctx, img); err == nil {
 		id = res.ID()
