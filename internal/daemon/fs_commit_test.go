@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // TestFSCommit is docker commit of a stopped container: the new image has
@@ -123,6 +124,17 @@ func TestFSCommit(t *testing.T) {
 	}
 	if len(si.RootFS.Layers) != len(base.RootFS.Layers) || len(si.RepoTags) != 0 {
 		t.Errorf("commit of an unchanged container: layers %d (busybox %d), tags %v", len(si.RootFS.Layers), len(base.RootFS.Layers), si.RepoTags)
+	}
+
+	// No snapshot of the commits' unpacking is left behind.
+	err = d.snapshots.Walk(ctx, func(_ context.Context, info snapshot.Info) error {
+		if strings.HasPrefix(info.Name, "berth-unpack-") {
+			t.Errorf("a snapshot left behind: %s (%s)", info.Name, info.Kind)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// Refusals, before anything is made.
