@@ -69,12 +69,17 @@ func (d *Daemon) withRootfs(ctx context.Context, c *container.Container, r *run,
 		c.Lock()
 		running = c.State.HasProcess()
 		key := c.SnapshotKey
+		err := removedError(c, r)
 		c.Unlock()
+		if err != nil {
+			r.op.Unlock()
+			return err
+		}
 		if running {
 			r.op.Unlock()
 			continue
 		}
-		err := d.withStoppedRootfs(ctx, key, fn)
+		err = d.withStoppedRootfs(ctx, key, fn)
 		r.op.Unlock()
 		return err
 	}

@@ -104,7 +104,12 @@ func (d *Daemon) openFS(ctx context.Context, c *container.Container, r *run, acc
 		key := c.SnapshotKey
 		v.mounts = fsMounts(c)
 		files := networkFileBinds(c)
+		err := removedError(c, r)
 		c.Unlock()
+		if err != nil {
+			r.op.Unlock()
+			return nil, err
+		}
 		if running {
 			r.op.Unlock()
 			continue
@@ -130,6 +135,18 @@ func (d *Daemon) openFS(ctx context.Context, c *container.Container, r *run, acc
 		return v, nil
 	}
 	return nil, errdefs.Errorf(errdefs.ErrConflict, "container %s keeps starting and stopping: try again", c.ID)
+}
+
+// removedError refuses a container that a removal took (or is taking)
+// while its operation lock was awaited. The caller holds c's lock.
+func removedError(c *container.Container, r *run) error {
+	switch {
+	case r.removed:
+		return errdefs.Errorf(errdefs.ErrNotFound, "No such container: %s", c.ID)
+	case c.State.Status == container.Removing || c.State.Status == container.Dead:
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is %s", c.ID, c.State.Status)
+	}
+	return nil
 }
 
 // pinProcessRoot opens the root directory of process pid as it sees it
