@@ -20,9 +20,11 @@
 #   --keep       keep the work directory
 #
 # Each engine runs on its own socket, data root (under /var/tmp, a real
-# disk) and exec root (under /run), dockerd with --iptables=false
-# --ip6tables=false --bridge=none, both stopped at the end, as
-# bench/engine.sh starts them. Every timed run starts from the same state:
+# disk) and exec root (under /run), without a default bridge nor firewall
+# rules (the containers have --network none): dockerd with
+# --iptables=false --ip6tables=false --bridge=none as bench/engine.sh
+# starts it, berthd with --bridge=none --iptables=false; both are stopped
+# at the end. Every timed run starts from the same state:
 # the copy's destination removed (and `sync`) before a cp, the previous
 # commit's image removed before a commit (else a store could reuse the
 # layer it already has). The tree is 40 directories of 20 files of random
@@ -163,7 +165,7 @@ mkdir -p "$work/berth/data" "$run/berth"
 echo '{}' >"$work/berth/daemon.json"
 "$repo/bin/berthd" --config-file "$work/berth/daemon.json" --data-root "$work/berth/data" \
 	--exec-root "$run/berth" -H "unix://$bsock" --pidfile "$work/berth/berthd.pid" \
-	--resource-prefix "$prefix" >"$work/berthd.log" 2>&1 &
+	--resource-prefix "$prefix" --bridge=none --iptables=false >"$work/berthd.log" 2>&1 &
 pids+=("$!")
 wait_ping "$bsock" "$work/berthd.log"
 "$repo/scripts/mkbusybox.sh" -H "unix://$bsock" --cli "$docker"
