@@ -73,6 +73,13 @@ func TestFSCommit(t *testing.T) {
 	if h := hist[0]; h.CreatedBy != "sh -c "+script || h.Comment != "the message" || h.Size == 0 || !slices.Contains(h.Tags, "committed:v1") {
 		t.Errorf("history's new entry %+v", h)
 	}
+	if img, err := d.ImageStore().Get(ctx, "committed:v1"); err != nil {
+		t.Fatal(err)
+	} else if res, err := d.ImageStore().Resolve(ctx, img); err != nil {
+		t.Fatal(err)
+	} else if h := res.Config.History[len(res.Config.History)-1]; h.Author != "A U Thor <a@example.com>" || h.EmptyLayer {
+		t.Errorf("the config's history entry %+v", h)
+	}
 	base, err := d.ImageInspect(ctx, "busybox")
 	if err != nil {
 		t.Fatal(err)
