@@ -32,10 +32,12 @@ command -v go >/dev/null || { echo "setup: Go 1.26 is required in /usr/local/go"
 # zstd: inspects zstd-compressed layers by hand.
 # apache2-utils: htpasswd, to make the registry's password files by hand.
 # curl: asks berthd's socket for /_ping once it is started.
+# nftables, iptables: the networking tests read and write rules with nft
+#   and iptables (Berth itself speaks netlink).
 packages=(
 	build-essential make git ca-certificates curl
 	busybox-static runc crun
-	iproute2 procps util-linux
+	iproute2 procps util-linux nftables iptables
 	jq hyperfine shellcheck
 	qemu-system-x86 cpio
 	docker-registry skopeo umoci zstd apache2-utils
