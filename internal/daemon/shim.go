@@ -34,6 +34,13 @@ func (d *Daemon) newShimLauncher() shimLauncher {
 	return l
 }
 
+// Refill replaces the pooled shim a start used, once that container runs.
+func (l shimLauncher) Refill() {
+	if l.pool != nil {
+		l.pool.Refill()
+	}
+}
+
 // Close ends the pool's waiting shims.
 func (l shimLauncher) Close() error {
 	if l.pool == nil {

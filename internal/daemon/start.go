@@ -70,6 +70,10 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 // 128 anything else), and nothing mounted.
 func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (retErr error) {
 	t0 := time.Now()
+	// The shim pool refills once this start is over, not during it.
+	if rf, ok := d.tasks.(interface{ Refill() }); ok {
+		defer rf.Refill()
+	}
 	c.Lock()
 	in, rt, err := d.startInput(c)
 	if err == nil {

@@ -90,6 +90,9 @@ func TestStartLatency(t *testing.T) {
 			if _, err := cl.Start(ctx(t)); err != nil {
 				t.Fatal(err)
 			}
+			if i%2 == 0 {
+				p.Refill()
+			}
 			if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
 				t.Fatalf("wait: %+v %v", exit, err)
 			}

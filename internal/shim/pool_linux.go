@@ -23,8 +23,9 @@ type PoolConfig struct {
 // each with a warm runtime process (see pooled): a container start then
 // skips two process starts, the shim's and the runtime's, which are most
 // of what a start costs below the daemon. The pool refills in the
-// background after each use; a start that finds it empty (a burst)
-// launches a shim as Start does.
+// background when asked (Refill), once the container that used a pooled
+// shim runs; a start that finds it empty (a burst) launches a shim as
+// Start does.
 //
 // A pooled shim holds a socket to the daemon: when the daemon closes the
 // pool, or dies, the shim sees the hang-up and exits with its warm
@@ -69,7 +70,6 @@ func (p *Pool) Start(ctx context.Context, cfg Config) (*Client, error) {
 		return Start(ctx, cfg)
 	}
 	ps := p.take()
-	p.refill()
 	if ps == nil {
 		return Start(ctx, cfg)
 	}
@@ -109,6 +109,12 @@ func (p *Pool) take() *pooledShim {
 	p.idle = p.idle[1:]
 	return ps
 }
+
+// Refill starts, in the background, the shims the pool lacks. Start
+// does not: launching a shim and its warm runtime costs a few
+// milliseconds of CPU, which on a small host would slow the very start
+// that used the pooled shim; the caller refills once that container runs.
+func (p *Pool) Refill() { p.refill() }
 
 // refill starts the shims the pool lacks.
 func (p *Pool) refill() {

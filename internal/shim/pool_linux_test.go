@@ -42,6 +42,7 @@ func TestPool(t *testing.T) {
 		if _, err := cl.Start(ctx(t)); err != nil {
 			t.Fatal(err)
 		}
+		p.Refill()
 		if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
 			t.Fatalf("wait: %+v %v", exit, err)
 		}
@@ -76,6 +77,7 @@ func TestPool(t *testing.T) {
 		if _, err := p.Start(ctx(t), c.cfg); err == nil || !strings.Contains(err.Error(), "rootfs") {
 			t.Fatalf("pool start with a missing rootfs: %v", err)
 		}
+		p.Refill()
 	})
 
 	waitForPooled(t, root, 1)
