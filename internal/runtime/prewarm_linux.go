@@ -46,7 +46,7 @@ func warmSpecDecoding() {
 		}},
 	}
 	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
-	s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true", Args: []string{"true"}}}}
+	s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true", Args: []string{"true"}}}}
 	s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}}
 	s.Annotations = map[string]string{"a": "b"}
 	b, err := json.Marshal(s)
