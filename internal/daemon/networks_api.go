@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/moby/moby/api/types/events"
 	networktypes "github.com/moby/moby/api/types/network"
@@ -166,32 +165,12 @@ func activeEndpointsError(n network.Network, users []attachment) error {
 // is attached to, that the filters (until, label, label!) select.
 func (d *Daemon) NetworksPrune(ctx context.Context, filters server.Filters) (networktypes.PruneReport, error) {
 	report := networktypes.PruneReport{NetworksDeleted: []string{}}
-	var until time.Time
-	var labels, notLabels []labelFilter
-	for key, values := range filters {
-		for _, v := range values {
-			switch key {
-			case "until":
-				t, err := parseUntil(v, time.Now())
-				if err != nil {
-					return report, err
-				}
-				until = t
-			case "label", "label!":
-				k, val, ok := strings.Cut(v, "=")
-				lf := labelFilter{key: k, value: val, hasValue: ok}
-				if key == "label" {
-					labels = append(labels, lf)
-				} else {
-					notLabels = append(notLabels, lf)
-				}
-			default:
-				return report, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter '%s'", key)
-			}
-		}
+	pf, err := parsePruneFilters(filters)
+	if err != nil {
+		return report, err
 	}
 	for _, n := range d.nets.m.Networks() {
-		if n.Predefined || (!until.IsZero() && !n.Created.Before(until)) || !labelsMatch(n.Labels, labels, notLabels) {
+		if n.Predefined || !pf.match(n.Created, n.Labels) {
 			continue
 		}
 		if err := d.removeNetwork(ctx, n); err != nil {

@@ -19,34 +19,14 @@ import (
 // label!) select, reporting what was freed.
 func (d *Daemon) ContainersPrune(ctx context.Context, filters server.Filters) (containertypes.PruneReport, error) {
 	report := containertypes.PruneReport{ContainersDeleted: []string{}}
-	var until time.Time
-	var labels, notLabels []labelFilter
-	for key, values := range filters {
-		for _, v := range values {
-			switch key {
-			case "until":
-				t, err := parseUntil(v, time.Now())
-				if err != nil {
-					return report, err
-				}
-				until = t
-			case "label", "label!":
-				k, val, ok := strings.Cut(v, "=")
-				lf := labelFilter{key: k, value: val, hasValue: ok}
-				if key == "label" {
-					labels = append(labels, lf)
-				} else {
-					notLabels = append(notLabels, lf)
-				}
-			default:
-				return report, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter '%s'", key)
-			}
-		}
+	pf, err := parsePruneFilters(filters)
+	if err != nil {
+		return report, err
 	}
 	for _, c := range d.containers.List() {
 		c.Lock()
 		ok := !c.State.IsRunning() && c.State.Status != container.Removing &&
-			(until.IsZero() || c.Created.Before(until)) && labelsMatch(c.Labels(), labels, notLabels)
+			pf.match(c.Created, c.Labels())
 		c.Unlock()
 		if !ok {
 			continue
@@ -111,4 +91,44 @@ func parseUntil(v string, now time.Time) (time.Time, error) {
 		return time.Unix(s, ns), nil
 	}
 	return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter 'until=%s'", v)
+}
+
+// pruneFilters are the filters every prune endpoint takes: until (a time
+// or a duration before now), label and label! (key or key=value).
+type pruneFilters struct {
+	until            time.Time
+	labels, notLabel []labelFilter
+}
+
+func parsePruneFilters(filters server.Filters) (pruneFilters, error) {
+	var pf pruneFilters
+	for key, values := range filters {
+		for _, v := range values {
+			switch key {
+			case "until":
+				t, err := parseUntil(v, time.Now())
+				if err != nil {
+					return pf, err
+				}
+				pf.until = t
+			case "label", "label!":
+				k, val, ok := strings.Cut(v, "=")
+				lf := labelFilter{key: k, value: val, hasValue: ok}
+				if key == "label" {
+					pf.labels = append(pf.labels, lf)
+				} else {
+					pf.notLabel = append(pf.notLabel, lf)
+				}
+			default:
+				return pf, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter '%s'", key)
+			}
+		}
+	}
+	return pf, nil
+}
+
+// match tells whether something created at created with labels is
+// selected.
+func (pf pruneFilters) match(created time.Time, labels map[string]string) bool {
+	return (pf.until.IsZero() || created.Before(pf.until)) && labelsMatch(labels, pf.labels, pf.notLabel)
 }
