@@ -196,34 +196,42 @@ func mergeImage(cfg *containertypes.Config, img dockerspec.DockerOCIImageConfig)
 	if err := spec.MergeImageConfig(cfg, img.ImageConfig); err != nil {
 		return err
 	}
-	if ih := img.Healthcheck; ih != nil {
-		if cfg.Healthcheck == nil {
-			h := *ih
-			cfg.Healthcheck = &h
-		} else {
-			h := cfg.Healthcheck
-			if len(h.Test) == 0 {
-				h.Test = ih.Test
-			}
-			if h.Interval == 0 {
-				h.Interval = ih.Interval
-			}
-			if h.Timeout == 0 {
-				h.Timeout = ih.Timeout
-			}
-			if h.StartPeriod == 0 {
-				h.StartPeriod = ih.StartPeriod
-			}
-			if h.StartInterval == 0 {
-				h.StartInterval = ih.StartInterval
-			}
-			if h.Retries == 0 {
-				h.Retries = ih.Retries
-			}
-		}
-	}
+	cfg.Healthcheck = mergeHealthcheck(cfg.Healthcheck, img.Healthcheck)
 	if len(cfg.Shell) == 0 {
 		cfg.Shell = img.Shell
 	}
 	return nil
+}
+
+// mergeHealthcheck is a container's health check over an image's, as
+// docker merges them at create and at commit: the image's applies unless
+// the container sets its own, and the container's takes a missing test or
+// zero durations and retries from the image's. from is never modified.
+func mergeHealthcheck(own, from *dockerspec.HealthcheckConfig) *dockerspec.HealthcheckConfig {
+	if from == nil {
+		return own
+	}
+	if own == nil {
+		h := *from
+		return &h
+	}
+	if len(own.Test) == 0 {
+		own.Test = from.Test
+	}
+	if own.Interval == 0 {
+		own.Interval = from.Interval
+	}
+	if own.Timeout == 0 {
+		own.Timeout = from.Timeout
+	}
+	if own.StartPeriod == 0 {
+		own.StartPeriod = from.StartPeriod
+	}
+	if own.StartInterval == 0 {
+		own.StartInterval = from.StartInterval
+	}
+	if own.Retries == 0 {
+		own.Retries = from.Retries
+	}
+	return own
 }

@@ -109,28 +109,7 @@ func commitMerge(user *dockerspec.DockerOCIImageConfig, ctr dockerspec.DockerOCI
 			user.Entrypoint = ctr.Entrypoint
 		}
 	}
-	if ih := ctr.Healthcheck; ih != nil {
-		if user.Healthcheck == nil {
-			user.Healthcheck = ih
-		} else {
-			h := user.Healthcheck
-			if len(h.Test) == 0 {
-				h.Test = ih.Test
-			}
-			if h.Interval == 0 {
-				h.Interval = ih.Interval
-			}
-			if h.Timeout == 0 {
-				h.Timeout = ih.Timeout
-			}
-			if h.StartPeriod == 0 {
-				h.StartPeriod = ih.StartPeriod
-			}
-			if h.Retries == 0 {
-				h.Retries = ih.Retries
-			}
-		}
-	}
+	user.Healthcheck = mergeHealthcheck(user.Healthcheck, ctr.Healthcheck)
 	if user.WorkingDir == "" {
 		user.WorkingDir = ctr.WorkingDir
 	}
