@@ -74,6 +74,8 @@ done
 ((EUID == 0)) || die "must run as root"
 # shellcheck source=scripts/env.sh
 . "$repo/scripts/env.sh"
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 docker=/usr/local/bin/docker
 for tool in go make hyperfine jq curl dockerd "$docker"; do
 	command -v "$tool" >/dev/null || die "$tool not found (scripts/setup.sh installs the tools; dockerd: apt-get install docker.io)"
@@ -132,44 +134,12 @@ cleanup() {
 		rm -rf "$work" "$run"
 	fi
 }
-# kill_leftovers ends, by pid, what our engines left: shims, runtimes and
-# containerd name the work directory in their arguments; containers sit in
-# cgroups under our prefixes.
-kill_leftovers() {
-	local f pid c
-	# Three rounds: a process may have been forking during the last one.
-	for _ in 1 2 3; do
-		for f in /proc/[0-9]*/cmdline; do
-			pid=${f#/proc/}
-			pid=${pid%/cmdline}
-			[[ $pid == "$$" ]] && continue
-			if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -qF -e "$work/" -e "$run/"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
-		for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
-			[[ -d $c ]] || continue
-			find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
-				kill -KILL "$pid" 2>/dev/null
-			done
-		done
-		sleep 0.2
-	done
-}
+kill_leftovers() { kill_engine_leftovers "$prefix" "$work/" "$run/"; }
 trap cleanup EXIT
 
 mem_available_kib() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# wait_ping SOCKET LOG: until the engine answers /_ping.
-wait_ping() {
-	for _ in $(seq 600); do
-		[[ $(curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping 2>/dev/null) == OK ]] && return 0
-		sleep 0.1
-	done
-	tail -n 30 "$2" >&2
-	die "no answer on $1 after 60 s"
-}
 
 say "making the busybox image"
 "$repo/scripts/mkbusybox.sh" -o "$work/busybox.tar"

@@ -81,6 +81,8 @@ done
 ((EUID == 0)) || die "must run as root"
 # shellcheck source=scripts/env.sh
 . "$repo/scripts/env.sh"
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 docker=/usr/local/bin/docker
 for tool in go make hyperfine jq curl ip ss nft iptables iptables-save iptables-restore dockerd "$docker"; do
 	command -v "$tool" >/dev/null || die "$tool not found (scripts/setup.sh installs the tools; dockerd: apt-get install docker.io)"
@@ -159,45 +161,17 @@ cleanup() {
 		rm -rf "$work"
 	fi
 }
-# kill_leftovers ends, by pid, what our engines left: shims, runtimes,
-# containerd and docker-proxy processes whose arguments name the work
-# directory or whose parent was one of our daemons; containers sit in
-# cgroups under our prefixes.
+# kill_leftovers also ends the docker-proxy processes dockerd started.
 kill_leftovers() {
-	local f pid c
-	for _ in 1 2 3; do
-		for f in /proc/[0-9]*/cmdline; do
-			pid=${f#/proc/}
-			pid=${pid%/cmdline}
-			[[ $pid == "$$" ]] && continue
-			if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -qF "$work/"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
-		for pid in "${proxies[@]}"; do
-			kill -KILL "$pid" 2>/dev/null
-		done
-		for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
-			[[ -d $c ]] || continue
-			find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
-				kill -KILL "$pid" 2>/dev/null
-			done
-		done
-		sleep 0.2
+	local pid
+	for pid in "${proxies[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
 	done
+	kill_engine_leftovers "$prefix" "$work/"
 }
 proxies=()
 trap cleanup EXIT
 
-# wait_ping SOCKET LOG: until the engine answers /_ping.
-wait_ping() {
-	for _ in $(seq 600); do
-		[[ $(curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping 2>/dev/null) == OK ]] && return 0
-		sleep 0.1
-	done
-	tail -n 30 "$2" >&2
-	die "no answer on $1 after 60 s"
-}
 
 say "making the busybox image"
 "$repo/scripts/mkbusybox.sh" -o "$work/busybox.tar"

@@ -63,6 +63,8 @@ done
 ((EUID == 0)) || die "must run as root"
 # shellcheck source=scripts/env.sh
 . "$repo/scripts/env.sh"
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 docker=/usr/local/bin/docker
 [[ -x $docker ]] || docker=$(command -v docker || true)
 for tool in go make hyperfine jq curl dockerd "$docker"; do
@@ -105,40 +107,9 @@ cleanup() {
 		rm -rf "$work" "$run"
 	fi
 }
-# kill_leftovers ends, by pid, what the engines left: shims, runtimes and
-# containerd name the work directories in their arguments; containers sit
-# in cgroups under our prefixes.
-kill_leftovers() {
-	local f pid c
-	for _ in 1 2 3; do
-		for f in /proc/[0-9]*/cmdline; do
-			pid=${f#/proc/}
-			pid=${pid%/cmdline}
-			[[ $pid == "$$" ]] && continue
-			if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -qF -e "$work/" -e "$run/"; then
-				kill -KILL "$pid" 2>/dev/null
-			fi
-		done
-		for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
-			[[ -d $c ]] || continue
-			find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
-				kill -KILL "$pid" 2>/dev/null
-			done
-		done
-		sleep 0.2
-	done
-}
+kill_leftovers() { kill_engine_leftovers "$prefix" "$work/" "$run/"; }
 trap cleanup EXIT
 
-# wait_ping SOCKET LOG: until the engine answers /_ping.
-wait_ping() {
-	for _ in $(seq 600); do
-		[[ $(curl -fsS --max-time 2 --unix-socket "$1" http://d/_ping 2>/dev/null) == OK ]] && return 0
-		sleep 0.1
-	done
-	tail -n 30 "$2" >&2
-	die "no answer on $1 after 60 s"
-}
 
 # The tree: 40 directories of 20 files whose sizes vary around the mean
 # that makes $size MB, plus a few small files and a symlink.
