@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 
@@ -12,6 +13,10 @@ import (
 // MAC as clients before API 1.44 send it (docker 20.10's --mac-address),
 // a field github.com/moby/moby/api has dropped. "" when absent.
 func legacyMACAddress(body []byte) string {
+	// Most bodies have no MAC at all: no second decode for them.
+	if !bytes.Contains(body, []byte(`"MacAddress"`)) {
+		return ""
+	}
 	// The body is the Config itself, HostConfig and NetworkingConfig
 	// beside its fields.
 	var b struct {
