@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -174,28 +175,32 @@ func TestStartRegistryTokenAuth(t *testing.T) {
 func TestStartRegistryParallel(t *testing.T) {
 	t.Parallel()
 	const n = 4
-	hosts := make(chan string, n)
+	// Only registries alive at the same time must differ: once one has
+	// stopped, the kernel may hand its port to the next.
+	var mu sync.Mutex
+	live := map[string]bool{}
 	t.Run("group", func(t *testing.T) {
 		for i := 0; i < n; i++ {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
 				r := Start(t)
-				hosts <- r.Host
+				mu.Lock()
+				if live[r.Host] {
+					t.Errorf("two live registries on %s", r.Host)
+				}
+				live[r.Host] = true
+				mu.Unlock()
 				if code, _ := get(t, r.URL()+"/v2/", ""); code != http.StatusOK {
 					t.Errorf("GET /v2/ = %d", code)
 				}
+				// Forget the host before the port is freed.
+				mu.Lock()
+				delete(live, r.Host)
+				mu.Unlock()
+				r.Stop()
 			})
 		}
 	})
-	// The group returns when all its parallel subtests have finished.
-	close(hosts)
-	seen := map[string]bool{}
-	for h := range hosts {
-		if seen[h] {
-			t.Errorf("two registries on %s", h)
-		}
-		seen[h] = true
-	}
 }
 
 func TestRegistryLogToTest(t *testing.T) {
