@@ -332,18 +332,24 @@ func (s *Store) Delete(id string) error {
 	if err := os.Remove(filepath.Join(dir, RecordFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
 	}
+	s.Forget(id)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
+	}
+	return nil
+}
+
+// Forget drops id from memory (lists, names) and leaves its directory to
+// a later Delete: the removal is answered before its files are gone.
+func (s *Store) Forget(id string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if c, ok := s.byID[id]; ok {
 		if s.names[c.Name] == id {
 			delete(s.names, c.Name)
 		}
 		delete(s.byID, id)
 	}
-	s.mu.Unlock()
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
-	}
-	return nil
 }
 
 // RemoveIncomplete deletes a directory Open listed as incomplete.

@@ -68,8 +68,11 @@ type Daemon struct {
 	// health checks) ends at once.
 	shutdown chan struct{}
 	bg       sync.WaitGroup
-	closeErr error
-	closed   sync.Once
+	// storageReleases counts removals whose storage is still being
+	// freed in the background (releaseInBackground).
+	storageReleases sync.WaitGroup
+	closeErr        error
+	closed          sync.Once
 }
 
 // The services' types, under names that can both be embedded.

@@ -363,7 +363,7 @@ func TestAutoRemove(t *testing.T) {
 	cfg := testRoots(t)
 	d := newTestDaemon(t, cfg, newFakeLauncher())
 	ctx := context.Background()
-	id := create(t, d, "", []string{"sh", "-c", "exit 7"}, func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true })
+	id := create(t, d, "rm-me", []string{"sh", "-c", "exit 7"}, func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true })
 	removed := waitFor(t, d, id, containertypes.WaitConditionRemoved)
 	if err := d.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
@@ -376,6 +376,22 @@ func TestAutoRemove(t *testing.T) {
 	}
 	if _, err := d.ContainerWait(ctx, id, containertypes.WaitConditionRemoved); !errdefs.IsNotFound(err) {
 		t.Fatalf("wait on a removed container: %v", err)
+	}
+	// The name is free as soon as the removal is answered, even while
+	// the storage may still be going.
+	again := create(t, d, "rm-me", []string{"true"})
+
+	// Settled, the removed container left nothing: no snapshot, no
+	// directory.
+	d.SettleRemovals()
+	if _, err := d.snapshots.Stat(ctx, id); !errdefs.IsNotFound(err) {
+		t.Errorf("the removed container's snapshot: %v", err)
+	}
+	if _, err := os.Stat(d.containers.Dir(id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the removed container's directory: %v", err)
+	}
+	if _, err := d.snapshots.Stat(ctx, again); err != nil {
+		t.Errorf("the new container's snapshot: %v", err)
 	}
 }
 

@@ -30,6 +30,7 @@ func (d *Daemon) openServices(ctx context.Context) error {
 		SnapshotterName:    d.cfg.Snapshotter(),
 		ImageInUse:         d.ImageInUse,
 		ContainerRunning:   d.containerRunning,
+		SettleRemovals:     d.SettleRemovals,
 		Logger:             d.log,
 	})
 	if err != nil {

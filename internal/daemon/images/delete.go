@@ -22,6 +22,7 @@ import (
 // (refused without force). noPrune has nothing to keep: images here have
 // no parent images.
 func (s *Service) ImageDelete(ctx context.Context, ref string, force, noPrune bool) ([]imagetypes.DeleteResponse, error) {
+	s.settle()
 	img, id, err := s.resolve(ctx, ref)
 	if err != nil {
 		return nil, err

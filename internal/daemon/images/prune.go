@@ -22,6 +22,7 @@ func (s *Service) ImagesPrune(ctx context.Context, filters server.Filters) (imag
 	if err := checkFilters(filters, pruneFilters); err != nil {
 		return imagetypes.PruneReport{}, err
 	}
+	s.settle()
 	all := false
 	for _, v := range filters["dangling"] {
 		switch strings.ToLower(v) {

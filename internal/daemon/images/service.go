@@ -41,6 +41,11 @@ type Options struct {
 	// running: docker refuses even a forced delete of an image a running
 	// container uses. nil means every user is stopped.
 	ContainerRunning func(id string) bool
+	// SettleRemovals waits until removed containers have freed their
+	// snapshots (the daemon frees some after answering), so that image
+	// deletion, prune and disk usage see no container that is gone; nil
+	// means nothing to wait for.
+	SettleRemovals func()
 	// ConfigDir is the directory of the docker config.json whose
 	// credentials pulls and pushes use when the request carries none
 	// (default: $DOCKER_CONFIG, else ~/.docker).
@@ -120,6 +125,13 @@ func (s *Service) Client() *distribution.Client { return s.client }
 // Close releases the snapshotter. Nothing on disk needs closing.
 func (s *Service) Close() error {
 	return errors.Join(s.store.Close(), s.sn.Close())
+}
+
+// settle waits for pending container removals (Options.SettleRemovals).
+func (s *Service) settle() {
+	if s.opts.SettleRemovals != nil {
+		s.opts.SettleRemovals()
+	}
 }
 
 // usersOf is the containers using image id.

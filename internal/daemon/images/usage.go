@@ -13,6 +13,7 @@ import (
 // size, the part of it shared with others, the containers using it; the
 // total (each layer once) and what removing unused images would reclaim.
 func (s *Service) ImagesDiskUsage(ctx context.Context) (*imagetypes.DiskUsage, error) {
+	s.settle()
 	du, err := s.store.DiskUsage(ctx, image.DiskUsageOptions{
 		Containers: func(_ context.Context, id digest.Digest) (int64, error) { return int64(len(s.usersOf(id))), nil },
 	})
