@@ -218,7 +218,10 @@ func (a *wsAttach) responseHeader() http.Header {
 
 // pumpInput copies the client's messages to stdin. Their end (a close
 // message, or the connection gone) ends the attach: a websocket has no
-// half-close, so a client that closes wants no more output either.
+// half-close, so a client that closes wants no more output either. When
+// the backend takes no stdin although the client asked for it (a
+// container without OpenStdin), a message blocks the pump until the
+// attach ends otherwise, as with the hijacked attach.
 func (a *wsAttach) pumpInput(conn *websocket.Conn, stdin *io.PipeWriter) {
 	buf := make([]byte, 32<<10)
 	discard := a.discardInput
