@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/registry"
@@ -17,15 +20,32 @@ func configKey(domain string) string {
 	return domain
 }
 
-// authFor returns the saved credentials for a registry as the AuthConfig
-// sent to the daemon.
-func (a *app) authFor(domain string) registry.AuthConfig {
+// registryAuth returns the saved credentials for a registry (a domain as
+// in an image reference) as the AuthConfig sent to the daemon, read from
+// the registry's credential helper or from config.json. No saved
+// credentials is an AuthConfig with only ServerAddress.
+func (a *app) registryAuth(ctx context.Context, domain string) (registry.AuthConfig, error) {
 	key := configKey(domain)
-	user, password, ok := a.config().credentials(key)
-	if !ok {
-		return registry.AuthConfig{ServerAddress: key}
+	ac, err := a.credStore(key).get(ctx, key)
+	ac.ServerAddress = key
+	return ac, err
+}
+
+// authFor is registryAuth for the commands that send credentials along
+// (pull, push, search). As the docker CLI, they go on without them when
+// the helper fails (a public image needs none), but berth says why, so
+// that a registry's "unauthorized" that follows is not a mystery.
+func (a *app) authFor(domain string) registry.AuthConfig {
+	ctx := context.Background()
+	if a.root != nil && a.root.Context() != nil {
+		ctx = a.root.Context()
 	}
-	return registry.AuthConfig{Username: user, Password: password, ServerAddress: key}
+	ac, err := a.registryAuth(ctx, domain)
+	if err != nil {
+		fmt.Fprintf(a.streams.Err, "WARNING: %v\n", err)
+		return registry.AuthConfig{ServerAddress: ac.ServerAddress}
+	}
+	return ac
 }
 
 // encodedAuthFor is the X-Registry-Auth value for an image reference: the

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/moby/moby/api/types/registry"
 	sdk "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -98,12 +99,14 @@ func runLogin(ctx context.Context, a *app, o loginOptions) error {
 		o.password = string(b)
 	}
 	server := registryHost(o.server)
-	cfg := a.config()
+	creds := a.credStore(server)
 	user, password := o.user, o.password
 	if user == "" && password == "" {
-		if u, p, ok := cfg.credentials(server); ok {
-			fmt.Fprintf(a.streams.Err, "Authenticating with existing credentials... [Username: %s]\n", u)
-			user, password = u, p
+		// As docker, a helper that cannot answer here is not fatal: the
+		// user is asked, and saving reports the helper's trouble.
+		if saved, err := creds.get(ctx, server); err == nil && saved.Username != "" && saved.Password != "" {
+			fmt.Fprintf(a.streams.Err, "Authenticating with existing credentials... [Username: %s]\n", saved.Username)
+			user, password = saved.Username, saved.Password
 		}
 	}
 	if user == "" || password == "" {
@@ -120,15 +123,18 @@ func runLogin(ctx context.Context, a *app, o loginOptions) error {
 	if err != nil {
 		return err
 	}
+	ac := registry.AuthConfig{Username: user, Password: password, ServerAddress: server}
 	if res.Auth.IdentityToken != "" {
-		cfg.Auths[server] = authEntry{IdentityToken: res.Auth.IdentityToken, Auth: encodeAuth(user, "")}
-	} else {
-		cfg.setCredentials(server, user, password)
+		// The registry's refresh token replaces the password, as docker keeps it.
+		ac.Password, ac.IdentityToken = "", res.Auth.IdentityToken
 	}
-	if err := cfg.save(); err != nil {
-		return fmt.Errorf("error saving credentials: %w", err)
+	plaintextIn, err := creds.store(ctx, ac)
+	if err != nil {
+		return fmt.Errorf("Error saving credentials: %w", err) //nolint:staticcheck // docker's wording
 	}
-	fmt.Fprintf(a.streams.Err, "WARNING! Your credentials are stored unencrypted in '%s'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n", cfg.path)
+	if plaintextIn != "" {
+		fmt.Fprintf(a.streams.Err, "\nWARNING! Your credentials are stored unencrypted in '%s'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n", plaintextIn)
+	}
 	status := res.Auth.Status
 	if status == "" {
 		status = "Login Succeeded"
@@ -183,16 +189,48 @@ func newLogoutCommand(a *app) *cobra.Command {
 			if len(args) > 0 {
 				server = args[0]
 			}
-			key := registryHost(server)
-			cfg := a.config()
-			if _, ok := cfg.Auths[key]; !ok {
-				fmt.Fprintf(a.streams.Out, "Not logged in to %s\n", key)
-				return nil
-			}
-			fmt.Fprintf(a.streams.Out, "Removing login credentials for %s\n", key)
-			delete(cfg.Auths, key)
-			return cfg.save()
+			return runLogout(cmd.Context(), a, registryHost(server))
 		},
 		DisableFlagsInUseLine: true,
 	}
+}
+
+// runLogout forgets key's credentials: in its credential helper and in
+// config.json, including entries older CLIs saved under the registry's
+// URL. Without a helper, the file says whether the user is logged in;
+// with one only the helper knows, so the erase is always tried, as docker
+// 28 does.
+func runLogout(ctx context.Context, a *app, key string) error {
+	cfg := a.config()
+	servers := []string{key}
+	if key != indexServer {
+		for _, legacy := range []string{"http://" + key, "https://" + key} {
+			if _, ok := cfg.Auths[legacy]; ok {
+				servers = append(servers, legacy)
+			}
+		}
+	}
+	_, helper := a.credStore(key).(helperStore)
+	if !helper {
+		if _, ok := cfg.Auths[key]; !ok && len(servers) == 1 {
+			fmt.Fprintf(a.streams.Out, "Not logged in to %s\n", key)
+			return nil
+		}
+	}
+	fmt.Fprintf(a.streams.Out, "Removing login credentials for %s\n", key)
+	var failed []string
+	for _, server := range servers {
+		if err := a.credStore(server).erase(ctx, server); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", server, err))
+		}
+	}
+	// As docker: the logout is reported, and what could not be erased is
+	// a warning, not a failure.
+	if len(failed) > 0 {
+		fmt.Fprintln(a.streams.Err, "WARNING: could not erase credentials:")
+		for _, f := range failed {
+			fmt.Fprintln(a.streams.Err, f)
+		}
+	}
+	return nil
 }
