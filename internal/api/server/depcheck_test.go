@@ -20,6 +20,7 @@ func TestDependencies(t *testing.T) {
 		"github.com/distribution/reference",
 		"github.com/opencontainers/go-digest",
 		"golang.org/x/sys/unix",
+		"golang.org/x/net/websocket", // attach over websocket, as dockerd
 	}
 	for _, imp := range pkg.Imports {
 		if !strings.Contains(imp, ".") {

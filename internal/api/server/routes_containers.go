@@ -28,6 +28,7 @@ func (s *Server) containerRoutes() []route {
 		{method: "POST", pattern: "/containers/{name}/pause", h: s.postContainerPause},
 		{method: "POST", pattern: "/containers/{name}/unpause", h: s.postContainerUnpause},
 		{method: "POST", pattern: "/containers/{name}/attach", h: s.postContainerAttach, stream: true},
+		{method: "GET", pattern: "/containers/{name}/attach/ws", h: s.getContainerAttachWS, stream: true},
 		{method: "POST", pattern: "/containers/{name}/wait", h: s.postContainerWait, stream: true},
 		{method: "DELETE", pattern: "/containers/{name}", h: s.deleteContainer},
 	}

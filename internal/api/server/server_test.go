@@ -248,7 +248,7 @@ func TestNotFoundAndNotImplemented(t *testing.T) {
 		{"GET", "/containers/web/changes", 404, "No such container: web"},
 		{"PUT", "/containers/web/archive?path=/", 404, "No such container: web"},
 		{"HEAD", "/containers/web/archive?path=/", 404, ""},
-		{"GET", "/containers/web/attach/ws", 501, "Berth does not implement attaching over websocket yet"},
+		{"GET", "/containers/web/attach/ws", 404, "No such container: web"},
 		{"GET", "/networks/nosuch", 404, "network nosuch not found"},
 	}
 	for _, c := range cases {

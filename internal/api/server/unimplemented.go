@@ -60,9 +60,6 @@ func (s *Server) placeholderRoutes() []route {
 		{method: "GET", pattern: "/containers/{name}/checkpoints", h: later("checkpoints")},
 		{method: "POST", pattern: "/containers/{name}/checkpoints", h: later("checkpoints")},
 		{method: "DELETE", pattern: "/containers/{name}/checkpoints/{checkpoint}", h: later("checkpoints")},
-		// Not a placeholder any more: the websocket attach (attach_ws.go)
-		// is registered here until containerRoutes takes it over.
-		{method: "GET", pattern: "/containers/{name}/attach/ws", h: s.getContainerAttachWS, stream: true},
 		{method: "POST", pattern: "/build", h: later("image builds")},
 	}
 }
