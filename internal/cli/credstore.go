@@ -12,8 +12,8 @@ import (
 // Servers are config.json keys: a host[:port], or indexServer for Docker
 // Hub.
 type credStore interface {
-	// get returns the saved credentials of server; none saved is an
-	// AuthConfig without user, password or token, and no error.
+	// get returns the saved credentials of server, with ServerAddress
+	// set; none saved is an empty AuthConfig and no error.
 	get(ctx context.Context, server string) (registry.AuthConfig, error)
 	// store saves ac under ac.ServerAddress. It returns the path of the
 	// file that now holds the password in plain text, or "" when it went

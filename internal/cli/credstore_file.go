@@ -15,8 +15,10 @@ import (
 type fileStore struct{ cf *configFile }
 
 func (s fileStore) get(_ context.Context, server string) (registry.AuthConfig, error) {
-	ac, _ := s.cf.fileAuth(server)
-	ac.ServerAddress = server
+	ac, ok := s.cf.fileAuth(server)
+	if ok {
+		ac.ServerAddress = server
+	}
 	return ac, nil
 }
 

@@ -21,15 +21,15 @@ type helperStore struct {
 }
 
 func (s helperStore) get(ctx context.Context, server string) (registry.AuthConfig, error) {
-	ac := registry.AuthConfig{ServerAddress: server}
 	creds, err := s.helper.get(ctx, server)
 	if errors.Is(err, errCredentialsNotFound) {
 		// Not logged in, as with no entry in the file.
-		return ac, nil
+		return registry.AuthConfig{}, nil
 	}
 	if err != nil {
-		return ac, err
+		return registry.AuthConfig{}, err
 	}
+	ac := registry.AuthConfig{ServerAddress: server}
 	if creds.Username == identityTokenUser {
 		ac.IdentityToken = creds.Secret
 	} else {

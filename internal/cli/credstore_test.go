@@ -247,7 +247,7 @@ func TestCredsStoreLoginPullLogout(t *testing.T) {
 	if r := d.berthPath(helpers.path(), cfgDir, "", "pull", "-q", "other.example:5000/x"); r.code != 0 {
 		t.Fatalf("pull: %d %q %q", r.code, r.out, r.err)
 	}
-	if ac := d.sentAuth("POST /images/create"); ac.Username != "" || ac.ServerAddress != "other.example:5000" {
+	if ac := d.sentAuth("POST /images/create"); ac != (registry.AuthConfig{}) {
 		t.Errorf("pull from a registry the helper does not hold sent %+v", ac)
 	}
 
@@ -426,7 +426,7 @@ func TestCredHelperFailures(t *testing.T) {
 		if r.code != 0 || r.err != c.getErr {
 			t.Errorf("%s: pull: %d %q %q, want %q", c.helper, r.code, r.out, r.err, c.getErr)
 		}
-		if ac := d.sentAuth("POST /images/create"); ac != (registry.AuthConfig{ServerAddress: "localhost:5000"}) {
+		if ac := d.sentAuth("POST /images/create"); ac != (registry.AuthConfig{}) {
 			t.Errorf("%s: pull sent %+v", c.helper, ac)
 		}
 		r = d.berthPath(helpers.path(), cfgDir, "", "logout", "localhost:5000")

@@ -23,12 +23,10 @@ func configKey(domain string) string {
 // registryAuth returns the saved credentials for a registry (a domain as
 // in an image reference) as the AuthConfig sent to the daemon, read from
 // the registry's credential helper or from config.json. No saved
-// credentials is an AuthConfig with only ServerAddress.
+// credentials is an empty AuthConfig, which the docker CLI sends too.
 func (a *app) registryAuth(ctx context.Context, domain string) (registry.AuthConfig, error) {
 	key := configKey(domain)
-	ac, err := a.credStore(key).get(ctx, key)
-	ac.ServerAddress = key
-	return ac, err
+	return a.credStore(key).get(ctx, key)
 }
 
 // authFor is registryAuth for the commands that send credentials along
@@ -43,7 +41,6 @@ func (a *app) authFor(domain string) registry.AuthConfig {
 	ac, err := a.registryAuth(ctx, domain)
 	if err != nil {
 		fmt.Fprintf(a.streams.Err, "WARNING: %v\n", err)
-		return registry.AuthConfig{ServerAddress: ac.ServerAddress}
 	}
 	return ac
 }
