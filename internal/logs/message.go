@@ -9,6 +9,7 @@ import (
 // Driver names.
 const (
 	JSONFile = "json-file"
+	Local    = "local"
 	None     = "none"
 )
 
@@ -35,16 +36,21 @@ type Writer interface {
 
 var (
 	_ Writer = (*JSONFileWriter)(nil)
+	_ Writer = (*LocalWriter)(nil)
 	_ Writer = noneWriter{}
 )
 
 // NewWriter opens a writer for driver at path ("none" ignores path).
 // Options are checked as docker checks them; a bad one is an
-// InvalidParameter error.
+// InvalidParameter error. local's path is docker's
+// <container dir>/local-logs/container.log; its directory is created
+// (0700, as docker's) if missing.
 func NewWriter(driver, path string, opts map[string]string) (Writer, error) {
 	switch driver {
 	case JSONFile, "":
 		return NewJSONFileWriter(path, opts)
+	case Local:
+		return NewLocalWriter(path, opts)
 	case None:
 		if len(opts) != 0 {
 			for k := range opts {
@@ -63,6 +69,9 @@ func ValidateOpts(driver string, opts map[string]string) error {
 	switch driver {
 	case JSONFile, "":
 		_, err := parseJSONFileOpts(opts)
+		return err
+	case Local:
+		_, err := parseLocalOpts(opts)
 		return err
 	case None:
 		for k := range opts {

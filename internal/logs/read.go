@@ -34,8 +34,10 @@ type ReadOptions struct {
 	Done <-chan struct{}
 }
 
-// CorruptError reports a line that is not a json-file entry. Read skips
-// it and goes on; the error is informational.
+// CorruptError reports an entry that cannot be decoded: a json-file
+// line, or a local frame (after which the rest of that file cannot be
+// split into entries and is skipped). Read skips it and goes on; the error
+// is informational.
 type CorruptError struct {
 	Path   string
 	Offset int64
@@ -66,13 +68,18 @@ const maxCorruptReports = 8
 func Read(ctx context.Context, driver, path string, opts ReadOptions) (<-chan Message, <-chan error) {
 	msgs := make(chan Message, 16)
 	errs := make(chan error, maxCorruptReports+1)
-	r := &reader{ctx: ctx, path: path, opts: opts, msgs: msgs, errs: errs}
+	s := sink{ctx: ctx, opts: opts, msgs: msgs, errs: errs}
+	var run func() error
 	var err error
+	// The files are opened before Read returns, so a follower sees every
+	// entry written after that.
 	switch driver {
 	case JSONFile, "":
-		// The files are opened before Read returns, so a follower sees
-		// every entry written after that.
-		err = r.open()
+		r := &reader{sink: s, path: path}
+		err, run = r.open(), r.run
+	case Local:
+		r := &localReader{sink: s, path: path}
+		err, run = r.open(), r.run
 	default:
 		err = errdefs.Errorf(errdefs.ErrNotImplemented, "configured logging driver does not support reading")
 	}
@@ -80,7 +87,7 @@ func Read(ctx context.Context, driver, path string, opts ReadOptions) (<-chan Me
 		defer close(errs)
 		defer close(msgs)
 		if err == nil {
-			err = r.run()
+			err = run()
 		}
 		if err != nil && ctx.Err() == nil {
 			errs <- err
@@ -89,14 +96,46 @@ func Read(ctx context.Context, driver, path string, opts ReadOptions) (<-chan Me
 	return msgs, errs
 }
 
-type reader struct {
+// sink is where a driver's reader sends what it reads: the time filters,
+// the channels and the bound on corruption reports, shared by the drivers.
+type sink struct {
 	ctx     context.Context
-	path    string
 	opts    ReadOptions
 	msgs    chan<- Message
 	errs    chan<- error
 	corrupt int
 	stopped bool // Until passed or ctx ended: no more entries wanted
+}
+
+// send delivers m if it passes the time filters; an entry after Until,
+// or a cancelled ctx, stops the read.
+func (s *sink) send(m Message) {
+	if !s.opts.Since.IsZero() && m.Time.Before(s.opts.Since) {
+		return
+	}
+	if !s.opts.Until.IsZero() && m.Time.After(s.opts.Until) {
+		s.stopped = true
+		return
+	}
+	select {
+	case s.msgs <- m:
+	case <-s.ctx.Done():
+		s.stopped = true
+	}
+}
+
+// reportCorrupt passes on a skipped entry, up to maxCorruptReports.
+func (s *sink) reportCorrupt(err *CorruptError) {
+	if s.corrupt < maxCorruptReports {
+		s.corrupt++
+		s.errs <- err
+	}
+}
+
+// reader reads json-file logs.
+type reader struct {
+	sink
+	path string
 
 	// The snapshot open takes.
 	cur     *os.File
@@ -313,24 +352,10 @@ func (r *reader) readSegment(s segment) error {
 func (r *reader) entry(name string, off int64, line []byte) {
 	m, err := decodeEntry(bytes.TrimSuffix(line, []byte{'\n'}))
 	if err != nil {
-		if r.corrupt < maxCorruptReports {
-			r.corrupt++
-			r.errs <- &CorruptError{Path: name, Offset: off, Err: err}
-		}
+		r.reportCorrupt(&CorruptError{Path: name, Offset: off, Err: err})
 		return
 	}
-	if !r.opts.Since.IsZero() && m.Time.Before(r.opts.Since) {
-		return
-	}
-	if !r.opts.Until.IsZero() && m.Time.After(r.opts.Until) {
-		r.stopped = true
-		return
-	}
-	select {
-	case r.msgs <- m:
-	case <-r.ctx.Done():
-		r.stopped = true
-	}
+	r.send(m)
 }
 
 // lastNewline returns the offset just past the last '\n' in f[0:end], 0
