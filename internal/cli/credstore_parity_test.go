@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,15 +51,17 @@ func TestCredentialsParityWithDocker(t *testing.T) {
 	login := []string{"login", "-u", "me", "--password-stdin", "localhost:5000"}
 	pull := []string{"pull", "-q", "localhost:5000/x"}
 	logout := []string{"logout", "localhost:5000"}
+	// login with no credentials given uses the saved ones.
+	relogin := []string{"login", "localhost:5000"}
 	cases := []struct {
 		name, config, token string
 		steps               [][]string
-		// berthOnly rewrites berth's output where berth says more than
+		// berthOnly rewrites berth's stderr where berth says more than
 		// docker on purpose.
 		berthOnly func(string) string
 	}{
-		{name: "no helper", config: `{}`, steps: [][]string{login, pull, login, logout}},
-		{name: "credsStore", config: `{"credsStore":"fake"}`, steps: [][]string{login, pull, logout, pull}},
+		{name: "no helper", config: `{}`, steps: [][]string{login, pull, login, relogin, logout}},
+		{name: "credsStore", config: `{"credsStore":"fake"}`, steps: [][]string{login, pull, relogin, logout, pull}},
 		{name: "credHelpers", config: `{"credsStore":"locked","credHelpers":{"localhost:5000":"fake"}}`, steps: [][]string{login, pull, logout}},
 		{name: "identity token", config: `{"credsStore":"fake"}`, token: "refresh-tok", steps: [][]string{login, pull, logout}},
 		{name: "identity token in the file", config: `{}`, token: "refresh-tok", steps: [][]string{login, pull, logout}},
@@ -81,7 +84,7 @@ func TestCredentialsParityWithDocker(t *testing.T) {
 				var s credSession
 				for _, step := range c.steps {
 					stdin := ""
-					if step[0] == "login" {
+					if slices.Contains(step, "--password-stdin") {
 						stdin = "s3cret\n"
 					}
 					r := run(d, helpers.path(), cfgDir, stdin, step...)
@@ -105,8 +108,10 @@ func TestCredentialsParityWithDocker(t *testing.T) {
 			berth := session(func(d *fakeDaemon, path, cfgDir, stdin string, args ...string) result {
 				return d.berthPath(path, cfgDir, stdin, args...)
 			})
-			if c.berthOnly != nil {
-				for i := range berth.Steps {
+			for i := range berth.Steps {
+				// Where docker names itself, berth does.
+				berth.Steps[i].err = strings.ReplaceAll(berth.Steps[i].err, "'berth ", "'docker ")
+				if c.berthOnly != nil {
 					berth.Steps[i].err = c.berthOnly(berth.Steps[i].err)
 				}
 			}

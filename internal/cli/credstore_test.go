@@ -388,7 +388,8 @@ func TestPlainLoginWarns(t *testing.T) {
 	}
 	// With no credentials given, the saved ones are used.
 	r = d.berthPath("/usr/bin:/bin", cfgDir, "", "login", "localhost:5000")
-	if r.code != 0 || r.err != "Authenticating with existing credentials... [Username: me]\n" {
+	if r.code != 0 || r.err != "Authenticating with existing credentials... [Username: me]\n\n"+
+		" Info -> To login with a different account, run 'berth logout' followed by 'berth login'\n\n\n" {
 		t.Errorf("login with saved credentials: %d %q %q", r.code, r.out, r.err)
 	}
 }

@@ -106,6 +106,7 @@ func runLogin(ctx context.Context, a *app, o loginOptions) error {
 		// user is asked, and saving reports the helper's trouble.
 		if saved, err := creds.get(ctx, server); err == nil && saved.Username != "" && saved.Password != "" {
 			fmt.Fprintf(a.streams.Err, "Authenticating with existing credentials... [Username: %s]\n", saved.Username)
+			fmt.Fprint(a.streams.Err, "\n Info -> To login with a different account, run 'berth logout' followed by 'berth login'\n\n\n")
 			user, password = saved.Username, saved.Password
 		}
 	}
