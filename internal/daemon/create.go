@@ -16,6 +16,7 @@ import (
 	"github.com/berth-project/berth/internal/container/spec"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
@@ -141,7 +142,13 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 		NetworkSettings: netSettings,
 		MountPoints:     mountPoints,
 	}
-	if host.LogConfig.Type != "none" {
+	switch host.LogConfig.Type {
+	case logs.None:
+	case logs.Local:
+		// docker's place for the local driver's files (the shim creates
+		// the directory); inspect does not show it, as docker does not.
+		c.LogPath = filepath.Join(d.containers.Dir(id), "local-logs", "container.log")
+	default:
 		c.LogPath = filepath.Join(d.containers.Dir(id), id+"-json.log")
 	}
 	// The files are written before the record, which is written (and

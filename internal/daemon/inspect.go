@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/api/types/storage"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/logs"
 )
 
 // ContainerInspect is GET /containers/{id}/json.
@@ -39,6 +40,11 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 		Mounts:                  mountPoints(c),
 		NetworkSettings:         networkSettings(c),
 		ImageManifestDescriptor: c.ImageManifest,
+	}
+	if c.HostConfig.LogConfig.Type == logs.Local {
+		// docker keeps the local driver's files out of the API: their
+		// layout is not a promise.
+		resp.LogPath = ""
 	}
 	cfg, host := *c.Config, *c.HostConfig
 	resp.Config = &cfg
