@@ -690,3 +690,38 @@ func closedDone() chan struct{} {
 	close(ch)
 	return ch
 }
+
+// TestLocalInterruptedCompression: a crash while a rotated file was being
+// compressed leaves it under both names, the .gz incomplete. Readers take
+// the plain one; the next writer compresses it again.
+func TestLocalInterruptedCompression(t *testing.T) {
+	t.Parallel()
+	path := localPath(t)
+	w := newLocal(t, path, map[string]string{"compress": "false", "max-file": "2", "max-size": "1k"})
+	write(t, w, t0, "z", 0, 60)
+	w.Close()
+	if _, err := os.Stat(path + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path+".1.gz", []byte("\x1f\x8b\x08\x00 torn"), 0o640)
+	all := readLocal(t, path, ReadOptions{Tail: -1})
+	first, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(all[0], "z-"), "\n"))
+	expect(t, all, "z", first, 60)
+
+	w = newLocal(t, path, map[string]string{"max-file": "2", "max-size": "1k"})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".1"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the plain rotated file is still there: %v", err)
+	}
+	f, err := os.Open(path + ".1.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if m, err := readGzipMeta(f); err != nil || m.SourceInode == 0 {
+		t.Fatalf("gzip header %+v %v", m, err)
+	}
+	expect(t, readLocal(t, path, ReadOptions{Tail: -1}), "z", first, 60)
+}

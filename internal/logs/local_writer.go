@@ -38,7 +38,6 @@ type LocalWriter struct {
 	mu     sync.Mutex
 	path   string
 	opts   localOpts
-	dir    *dirLock
 	f      *os.File
 	size   int64
 	last   time.Time // time of f's last entry, for the gzip header
@@ -70,13 +69,8 @@ func NewLocalWriter(path string, opts map[string]string) (*LocalWriter, error) {
 	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
 	}
-	dir, err := openDirLock(filepath.Dir(path))
-	if err != nil {
-		return nil, err
-	}
-	w := &LocalWriter{path: path, opts: o, dir: dir}
+	w := &LocalWriter{path: path, opts: o}
 	if err := w.open(); err != nil {
-		dir.close()
 		return nil, err
 	}
 	if o.compress {
@@ -147,27 +141,32 @@ func (w *LocalWriter) WriteMessage(m Message) error {
 	if complete {
 		e.line = m.Line[:len(m.Line)-1]
 	}
+	// The line's group, as it will be once this entry is written.
 	g := w.group(m.Stream)
+	next := *g
 	var meta partialMeta
 	switch {
 	case !complete:
-		if g.id == "" {
-			g.id, g.ordinal, g.time = newPartialID(), 1, m.Time
+		if next.id == "" {
+			next.id, next.ordinal, next.time = newPartialID(), 1, m.Time
 		}
-		meta = partialMeta{id: g.id, ordinal: g.ordinal}
-		g.ordinal++
-		e.partial, e.meta, m.Time = true, &meta, g.time
-	case g.id != "":
-		meta = partialMeta{id: g.id, ordinal: g.ordinal, last: true}
-		e.partial, e.meta, m.Time = true, &meta, g.time
-		*g = partialGroup{stream: g.stream}
+		meta = partialMeta{id: next.id, ordinal: next.ordinal}
+		next.ordinal++
+		e.partial, e.meta, m.Time = true, &meta, next.time
+	case next.id != "":
+		meta = partialMeta{id: next.id, ordinal: next.ordinal, last: true}
+		e.partial, e.meta, m.Time = true, &meta, next.time
+		next = partialGroup{stream: g.stream}
 	}
 	e.timeNano = m.Time.UnixNano()
 
 	w.buf = appendLocalFrame(w.buf[:0], &e)
 	if len(w.buf)-2*frameLenSize > maxLocalEntry {
+		// docker's reader would refuse it (the shim splits lines long
+		// before this).
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "log entry of %d bytes is larger than %d", len(w.buf)-2*frameLenSize, maxLocalEntry)
 	}
+	*g = next
 	if w.size > 0 && w.size >= w.opts.maxSize {
 		if err := w.rotate(); err != nil {
 			return fmt.Errorf("rotate %s: %w", w.path, err)
@@ -206,15 +205,22 @@ func newPartialID() string {
 // the old one is complete.
 func (w *LocalWriter) rotate() error {
 	w.waitCompress()
+	// The directory is opened for the lock only now: an idle container
+	// costs no extra descriptor.
+	dir, err := openDirLock(filepath.Dir(w.path))
+	if err != nil {
+		return err
+	}
+	defer dir.close()
 	if err := w.f.Close(); err != nil && !errors.Is(err, fs.ErrClosed) {
 		return err
 	}
-	if err := w.dir.lock(true); err != nil {
+	if err := dir.lock(true); err != nil {
 		return err
 	}
-	err := w.shift()
+	err = w.shift()
 	f, ferr := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o640)
-	w.dir.unlock()
+	dir.unlock()
 	if ferr != nil {
 		return ferr
 	}
@@ -288,6 +294,5 @@ func (w *LocalWriter) Close() error {
 	w.closed = true
 	err := w.f.Close()
 	w.waitCompress()
-	w.dir.close()
 	return err
 }
