@@ -135,6 +135,10 @@ func TestLocalLogDriver(t *testing.T) {
 		t.Fatalf("logs --tail 2 of internal/logs' files: %q", got)
 	}
 
+	// docker's options for every driver are the local driver's too.
+	if got := e.must(t, c, "run", "--rm", "--log-driver", "local", "--log-opt", "mode=non-blocking", "--log-opt", "max-buffer-size=1m", "busybox", "echo", "ok"); got != "ok" {
+		t.Fatalf("mode=non-blocking: %q", got)
+	}
 	// compress (on by default) needs rotated files to compress.
 	r = e.run(t, c, nil, "run", "--rm", "--log-driver", "local", "--log-opt", "max-file=1", "busybox", "true")
 	if r.exit != 125 || !strings.Contains(r.stderr, "compression cannot be enabled when max file count is 1") {

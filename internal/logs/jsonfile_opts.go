@@ -21,6 +21,9 @@ type jsonFileOpts struct {
 // written yet.
 func parseJSONFileOpts(opts map[string]string) (jsonFileOpts, error) {
 	o := jsonFileOpts{maxSize: -1, maxFiles: 1}
+	if err := checkModeOpts(opts); err != nil {
+		return o, err
+	}
 	for k, v := range opts {
 		switch k {
 		case "max-size":
@@ -49,7 +52,7 @@ func parseJSONFileOpts(opts map[string]string) (jsonFileOpts, error) {
 			if b {
 				return o, errdefs.Errorf(errdefs.ErrNotImplemented, "json-file: compress=true is not supported")
 			}
-		case "labels", "labels-regex", "env", "env-regex", "tag":
+		case "labels", "labels-regex", "env", "env-regex", "tag", "mode", "max-buffer-size":
 		default:
 			return o, errdefs.Errorf(errdefs.ErrInvalidParameter, "unknown log opt '%s' for json-file log driver", k)
 		}

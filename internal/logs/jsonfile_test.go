@@ -60,6 +60,7 @@ func TestOptions(t *testing.T) {
 		{"max-size": "10m", "max-file": "3"},
 		{"max-size": "1k"},
 		{"compress": "false", "labels": "a", "tag": "{{.Name}}"},
+		{"mode": "non-blocking", "max-buffer-size": "1m"},
 	}
 	for _, o := range good {
 		if err := ValidateOpts(JSONFile, o); err != nil {

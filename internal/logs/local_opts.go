@@ -29,6 +29,9 @@ const (
 // them; the attrs they would add are not written yet.
 func parseLocalOpts(opts map[string]string) (localOpts, error) {
 	o := localOpts{maxSize: localDefaultMaxSize, maxFiles: localDefaultMaxFiles, compress: true}
+	if err := checkModeOpts(opts); err != nil {
+		return o, err
+	}
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
 		keys = append(keys, k)
@@ -36,7 +39,7 @@ func parseLocalOpts(opts map[string]string) (localOpts, error) {
 	slices.Sort(keys) // a stable message when several are wrong
 	for _, k := range keys {
 		switch k {
-		case "max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag":
+		case "max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag", "mode", "max-buffer-size":
 		default:
 			return o, errdefs.Errorf(errdefs.ErrInvalidParameter, "unknown log opt '%s' for log driver %s", k, Local)
 		}

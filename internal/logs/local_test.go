@@ -171,6 +171,9 @@ func TestLocalOptions(t *testing.T) {
 		{"max-size": "0"},
 		{"max-file": "1", "compress": "false"},
 		{"labels": "a", "env": "B", "tag": "{{.Name}}", "labels-regex": ".", "env-regex": "."},
+		// docker's options for every driver.
+		{"mode": "non-blocking", "max-buffer-size": "4m"},
+		{"mode": "blocking"},
 	} {
 		if err := ValidateOpts(Local, good); err != nil {
 			t.Errorf("%v: %v", good, err)
@@ -187,7 +190,9 @@ func TestLocalOptions(t *testing.T) {
 		{map[string]string{"compress": "maybe"}, `invalid boolean value for compress: strconv.ParseBool: parsing "maybe": invalid syntax`},
 		{map[string]string{"max-file": "1"}, "compression cannot be enabled when max file count is 1"},
 		{map[string]string{"max-file": "0"}, "compression cannot be enabled when max file count is 1"},
-		{map[string]string{"mode": "non-blocking"}, "unknown log opt 'mode' for log driver local"},
+		{map[string]string{"foo": "bar"}, "unknown log opt 'foo' for log driver local"},
+		{map[string]string{"mode": "sometimes"}, "logger: logging mode not supported: sometimes"},
+		{map[string]string{"max-buffer-size": "4m"}, "logger: max-buffer-size option is only supported with 'mode=non-blocking'"},
 		{map[string]string{"zz": "1", "aa": "2"}, "unknown log opt 'aa' for log driver local"},
 	}
 	for _, b := range bad {
