@@ -120,7 +120,13 @@ func (r *localReader) follow(cur *os.File, off int64, state drainState) error {
 // drain sends the whole frames of f from off on and says where they end
 // and how.
 func (r *localReader) drain(f *os.File, off int64) (int64, drainState, error) {
-	fr := newFrameReader(io.NewSectionReader(f, off, 1<<62), off, -1)
+	// One reader for the whole follow: a drain runs at every wake-up.
+	if r.tail == nil {
+		r.tail = newFrameReader(io.NewSectionReader(f, off, 1<<62), off, -1)
+	} else {
+		r.tail.reset(io.NewSectionReader(f, off, 1<<62), off, -1)
+	}
+	fr := r.tail
 	for !r.stopped {
 		at := fr.off
 		payload, err := fr.next()
@@ -175,16 +181,17 @@ func (r *localReader) checkRotation(cur *os.File, known uint64) (*os.File, []*lo
 	}
 	rotated, err := openRotatedSet(r.path)
 	r.dir.unlock()
-	if err == nil {
-		err = r.identify(rotated)
-	}
 	if err != nil {
-		closeLogFiles(rotated)
 		next.Close()
 		return nil, nil, err
 	}
-	for i, lf := range rotated {
-		if known != 0 && lf.ino == known {
+	for i := range rotated {
+		if err := r.identify(rotated[i : i+1]); err != nil {
+			closeLogFiles(rotated)
+			next.Close()
+			return nil, nil, err
+		}
+		if known != 0 && rotated[i].ino == known {
 			closeLogFiles(rotated[i:])
 			rotated = rotated[:i]
 			break

@@ -23,6 +23,12 @@ func newFrameReader(r io.Reader, off, remain int64) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), off: off, remain: remain}
 }
 
+// reset reuses fr (its buffers) for another stream.
+func (fr *frameReader) reset(r io.Reader, off, remain int64) {
+	fr.r.Reset(r)
+	fr.off, fr.remain = off, remain
+}
+
 // next returns the next frame's payload, valid until the next call:
 // io.EOF at a clean end, io.ErrUnexpectedEOF when the stream ends inside
 // a frame (not yet written, or torn), errFrameTooLarge or

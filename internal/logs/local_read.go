@@ -24,6 +24,8 @@ type localReader struct {
 	curStop  error // what ended cur's frames before curEnd, if not its end
 	rotated  []*logFile
 	newest   uint64 // identity (logFile.ino) of the newest file read
+
+	tail *frameReader // the follower's, reused across wake-ups
 }
 
 // logFile is a rotated file as opened, plain or gzip'ed.
