@@ -47,7 +47,12 @@ type logFile struct {
 // frame can be made (by what the container prints) to look like a valid
 // frame ending when read backwards. Rotated files are complete, so they
 // are walked backwards for a tail.
-func (r *localReader) open() error {
+func (r *localReader) open() (err error) {
+	defer func() {
+		if err != nil {
+			r.close() // run, which would, does not run
+		}
+	}()
 	dl, err := openDirLock(filepath.Dir(r.path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // nothing logged yet
@@ -65,13 +70,10 @@ func (r *localReader) open() error {
 		rotated, err = openRotatedSet(r.path)
 	}
 	dl.unlock()
+	r.cur, r.rotated = cur, rotated
 	if err != nil {
-		if cur != nil {
-			cur.Close()
-		}
 		return err
 	}
-	r.cur, r.rotated = cur, rotated
 	if err := r.identify(rotated); err != nil {
 		return err
 	}
