@@ -18,6 +18,9 @@ const (
 	restartResetAfter = 10 * time.Second
 	// cleanupTimeout bounds the shim and mount cleanup after an exit.
 	cleanupTimeout = 30 * time.Second
+	// poolRefillDelay is how long after a start the shim pool refills
+	// (see start).
+	poolRefillDelay = 20 * time.Millisecond
 	// attachDrainTimeout bounds the wait for attached clients to read the
 	// last output after an exit; the shim ends their streams itself.
 	attachDrainTimeout = 2 * time.Second

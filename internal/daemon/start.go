@@ -70,9 +70,12 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 // 128 anything else), and nothing mounted.
 func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (retErr error) {
 	t0 := time.Now()
-	// The shim pool refills once this start is over, not during it.
+	// The shim pool refills a little after this start, not during it: a
+	// shim and its warm runtime cost a few milliseconds of CPU, which on
+	// a small host would slow this container's first moments and, for a
+	// `run --rm`, its exit and removal, all on the client's path.
 	if rf, ok := d.tasks.(interface{ Refill() }); ok {
-		defer rf.Refill()
+		defer time.AfterFunc(poolRefillDelay, rf.Refill)
 	}
 	c.Lock()
 	in, rt, err := d.startInput(c)

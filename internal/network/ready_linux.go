@@ -119,7 +119,7 @@ func (s *sandboxes) takeFresh(id string) (readyLink, int, bool) {
 	}
 	select {
 	case r := <-s.ready:
-		s.kick()
+		s.kickSoon()
 		s.readyTaken.Add(1)
 		return r, f.fd, true
 	default:

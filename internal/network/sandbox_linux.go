@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +32,13 @@ import (
 // while the refill catches up.
 const poolSize = 2
 
+// refillDelay is how long after a take the pool refills. Making a
+// namespace costs CPU (most of a millisecond in the kernel) that, on a
+// small host, the start which took one would otherwise compete with: its
+// container's first milliseconds and, for `run --rm`, its exit and
+// removal. By then the client has its answer.
+const refillDelay = 20 * time.Millisecond
+
 type sandboxes struct {
 	dir    string
 	log    *slog.Logger
@@ -47,6 +55,7 @@ type sandboxes struct {
 	fresh    map[string]freshSandbox // made by create, not connected yet
 
 	readyTaken readyCounter
+	refillDue  atomic.Bool // a kickSoon is pending
 }
 
 func newSandboxes(dir string, log *slog.Logger, mtu int) (*sandboxes, error) {
@@ -68,6 +77,16 @@ func newSandboxes(dir string, log *slog.Logger, mtu int) (*sandboxes, error) {
 	go s.filler()
 	s.kick()
 	return s, nil
+}
+
+// kickSoon refills after refillDelay; takes within it share one refill.
+func (s *sandboxes) kickSoon() {
+	if s.refillDue.CompareAndSwap(false, true) {
+		time.AfterFunc(refillDelay, func() {
+			s.refillDue.Store(false)
+			s.kick()
+		})
+	}
 }
 
 func (s *sandboxes) kick() {
@@ -168,7 +187,7 @@ func (s *sandboxes) create(ctx context.Context, id string) (string, error) {
 			return "", err
 		}
 	}
-	defer s.kick()
+	defer s.kickSoon()
 
 	path := s.path(id)
 	f, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
