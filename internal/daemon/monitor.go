@@ -64,22 +64,44 @@ func (d *Daemon) handleExit(c *container.Container, r *run, gen uint64, st conta
 	task := r.task
 	r.task = nil
 	r.stopHealthMonitor()
-	c.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	t0 := time.Now()
-	if err := task.Delete(ctx); err != nil {
-		d.log.Warn("delete the container's task", "container", c.ID, "err", err)
+	cleanup := func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		defer cancel()
+		t0 := time.Now()
+		if err := task.Delete(ctx); err != nil {
+			d.log.Warn("delete the container's task", "container", c.ID, "err", err)
+		}
+		t1 := time.Now()
+		r.streams.wait(attachDrainTimeout)
+		_ = task.Close()
+		d.cleanupRun(ctx, c.ID, nil)
+		d.forgetExecs(c.ID)
+		d.log.Debug("container exited", "container", c.ID, "code", st.Code, "delete", t1.Sub(t0), "cleanup", time.Since(t1))
 	}
-	t1 := time.Now()
-	r.streams.wait(attachDrainTimeout)
-	_ = task.Close()
-	d.cleanupRun(ctx, c.ID, nil)
-	d.forgetExecs(c.ID)
-	d.log.Debug("container exited", "container", c.ID, "code", st.Code, "delete", t1.Sub(t0), "cleanup", time.Since(t1))
+	// An auto-remove container whose removal is answered before its
+	// storage is freed (releaseInBackground) leaves this cleanup to that
+	// removal too: `run --rm` then has its answer a shim round trip and
+	// an unmount sooner. Nothing can start it again meanwhile.
+	if releaseInBackground(c) && !r.keepOnExit && !d.isClosing() {
+		r.exitCleanup = cleanup
+		c.Unlock()
+	} else {
+		c.Unlock()
+		cleanup(context.Background())
+	}
 
 	d.recordExit(c, r, st, errMsg)
+}
+
+// runExitCleanup runs the exit cleanup handleExit left to the removal.
+func (d *Daemon) runExitCleanup(ctx context.Context, c *container.Container, r *run) {
+	c.Lock()
+	cleanup := r.exitCleanup
+	r.exitCleanup = nil
+	c.Unlock()
+	if cleanup != nil {
+		cleanup(ctx)
+	}
 }
 
 // recordExit records an exit whose shim is already gone: restart policy
@@ -128,6 +150,11 @@ func (d *Daemon) recordExit(c *container.Container, r *run, st container.ExitSta
 	}
 	c.Unlock()
 
+	if !autoRemove {
+		// The daemon began closing since handleExit left the cleanup to
+		// the removal, which will not come now.
+		d.runExitCleanup(context.Background(), c, r)
+	}
 	if restart {
 		d.bg.Add(1)
 		go d.restartAfter(c, r, delay, cancelRestart)

@@ -111,8 +111,6 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, r 
 	c.Unlock()
 
 	if background {
-		d.cleanupRun(ctx, c.ID, nil)
-		d.forgetExecs(c.ID)
 		d.containers.Forget(c.ID)
 		c.Lock()
 		d.forget(c, r)
@@ -122,7 +120,7 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, r 
 		go func() {
 			defer d.bg.Done()
 			defer d.storageReleases.Done()
-			if err := d.release(context.WithoutCancel(ctx), c, removeVolumes); err != nil {
+			if err := d.release(context.WithoutCancel(ctx), c, r, removeVolumes); err != nil {
 				// The record (state removing) or the snapshot stays:
 				// the next start finishes the removal or collects the
 				// orphan snapshot.
@@ -133,7 +131,7 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, r 
 	}
 
 	t0 := time.Now()
-	err := d.release(ctx, c, removeVolumes)
+	err := d.release(ctx, c, r, removeVolumes)
 	d.log.Debug("container released", "container", c.ID, "took", time.Since(t0))
 	c.Lock()
 	defer c.Unlock()
@@ -188,7 +186,8 @@ func (d *Daemon) SettleRemovals() { d.storageReleases.Wait() }
 // its references to volumes (and, with removeVolumes, its anonymous
 // volumes): a crash before that leaves them to the next start, which
 // references only what records use.
-func (d *Daemon) release(ctx context.Context, c *container.Container, removeVolumes bool) error {
+func (d *Daemon) release(ctx context.Context, c *container.Container, r *run, removeVolumes bool) error {
+	d.runExitCleanup(ctx, c, r)
 	d.cleanupRun(ctx, c.ID, nil)
 	d.forgetExecs(c.ID)
 	c.Lock()

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -48,6 +49,10 @@ type run struct {
 	// removing: a forced removal killed the process; its exit is not
 	// saved on its own.
 	removing bool
+	// exitCleanup, when set, is an exit's cleanup (the shim's delete, the
+	// bundle's unmount) left to the removal that follows: an auto-remove
+	// container's removal is answered first (see handleExit).
+	exitCleanup func(context.Context)
 
 	// streams counts attach streams in flight (it has its own lock). The
 	// exit handling waits for them before it drops the shim's
