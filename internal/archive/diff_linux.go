@@ -591,8 +591,14 @@ func (t *tarWriter) event(ev *event) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", ev.path, err)
 		}
-		if n != hdr.Size {
-			return fmt.Errorf("%s: shrank from %d to %d bytes while read", ev.path, hdr.Size, n)
+		if n < hdr.Size {
+			// The file shrank while read (a running container writes
+			// it: commit without pause). As GNU tar, pad the entry to
+			// the size its header announced, so the archive stays
+			// whole; the file's content was changing anyway.
+			if _, err := io.CopyN(t.tw, zeros{}, hdr.Size-n); err != nil {
+				return fmt.Errorf("%s: %w", ev.path, err)
+			}
 		}
 	}
 	if ev.opaque {
@@ -605,4 +611,12 @@ func (t *tarWriter) event(ev *event) error {
 		})
 	}
 	return nil
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
