@@ -100,17 +100,21 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 			return containertypes.CreateResponse{}, fmt.Errorf("unpack %s: %w", cfg.Image, err)
 		}
 	}
-	if _, err := d.snapshots.Prepare(ctx, id, top, snapshot.WithLabels(map[string]string{"berth.container": id})); err != nil {
-		return containertypes.CreateResponse{}, fmt.Errorf("prepare the container's filesystem: %w", err)
+	snapKey, ok := d.takeSpare(top)
+	if !ok {
+		snapKey = id
+		if _, err := d.snapshots.Prepare(ctx, id, top, snapshot.WithLabels(map[string]string{containerLabel: id})); err != nil {
+			return containertypes.CreateResponse{}, fmt.Errorf("prepare the container's filesystem: %w", err)
+		}
 	}
 	defer func() {
 		if retErr != nil {
-			if err := d.snapshots.Remove(context.WithoutCancel(ctx), id); err != nil {
+			if err := d.snapshots.Remove(context.WithoutCancel(ctx), snapKey); err != nil {
 				d.log.Warn("undo create: remove snapshot", "container", id, "err", err)
 			}
 		}
 	}()
-	mountPoints, err := d.createMountPoints(ctx, id, id, mounts)
+	mountPoints, err := d.createMountPoints(ctx, id, snapKey, mounts)
 	if err != nil {
 		return containertypes.CreateResponse{}, err
 	}
@@ -136,7 +140,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 		State:         container.State{Status: container.Created},
 		Driver:        "overlay2",
 		Snapshotter:   d.snapshotter,
-		SnapshotKey:   id,
+		SnapshotKey:   snapKey,
 		Runtime:       host.Runtime,
 
 		NetworkSettings: netSettings,

@@ -71,8 +71,10 @@ type Daemon struct {
 	// storageReleases counts removals whose storage is still being
 	// freed in the background (releaseInBackground).
 	storageReleases sync.WaitGroup
-	closeErr        error
-	closed          sync.Once
+	// spares are container snapshots prepared ahead (spares.go).
+	spares   spares
+	closeErr error
+	closed   sync.Once
 }
 
 // The services' types, under names that can both be embedded.
@@ -196,6 +198,7 @@ func (d *Daemon) Close() error {
 		}
 		d.mu.Unlock()
 		close(d.shutdown)
+		d.dropSpares(context.Background(), true)
 		// Dropping the connections ends the monitors' waits; they see
 		// the daemon closing and leave the containers as they are.
 		for _, r := range runs {

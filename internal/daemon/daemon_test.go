@@ -115,6 +115,7 @@ func TestCreateStartWaitRemove(t *testing.T) {
 		t.Fatalf("bundle left after exit: %v", err)
 	}
 
+	key := snapshotKey(t, d, id)
 	removed := waitFor(t, d, id, containertypes.WaitConditionRemoved)
 	if err := d.ContainerRemove(ctx, id, server.RemoveOptions{}); err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestCreateStartWaitRemove(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.DataRoot, "containers", id)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("container dir left: %v", err)
 	}
-	if _, err := d.snapshots.Stat(ctx, id); !errdefs.IsNotFound(err) {
+	if _, err := d.snapshots.Stat(ctx, key); !errdefs.IsNotFound(err) {
 		t.Fatalf("snapshot left: %v", err)
 	}
 	eventually(t, "events", func() bool {
@@ -364,6 +365,7 @@ func TestAutoRemove(t *testing.T) {
 	d := newTestDaemon(t, cfg, newFakeLauncher())
 	ctx := context.Background()
 	id := create(t, d, "rm-me", []string{"sh", "-c", "exit 7"}, func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true })
+	key := snapshotKey(t, d, id)
 	removed := waitFor(t, d, id, containertypes.WaitConditionRemoved)
 	if err := d.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
@@ -384,15 +386,28 @@ func TestAutoRemove(t *testing.T) {
 	// Settled, the removed container left nothing: no snapshot, no
 	// directory.
 	d.SettleRemovals()
-	if _, err := d.snapshots.Stat(ctx, id); !errdefs.IsNotFound(err) {
+	if _, err := d.snapshots.Stat(ctx, key); !errdefs.IsNotFound(err) {
 		t.Errorf("the removed container's snapshot: %v", err)
 	}
 	if _, err := os.Stat(d.containers.Dir(id)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the removed container's directory: %v", err)
 	}
-	if _, err := d.snapshots.Stat(ctx, again); err != nil {
+	if _, err := d.snapshots.Stat(ctx, snapshotKey(t, d, again)); err != nil {
 		t.Errorf("the new container's snapshot: %v", err)
 	}
+}
+
+// snapshotKey is the key of container id's writable snapshot: its id, or
+// a spare's (spares.go).
+func snapshotKey(t *testing.T, d *Daemon, id string) string {
+	t.Helper()
+	c, _, err := d.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Lock()
+	defer c.Unlock()
+	return c.SnapshotKey
 }
 
 func TestStartFailure(t *testing.T) {

@@ -8,20 +8,26 @@ import (
 )
 
 // containerLabel marks a container's writable snapshot with its id
-// (create.go sets it).
+// (create.go sets it); spares (spares.go) carry spareLabel until a
+// container takes one.
 const containerLabel = "berth.container"
 
-// removeOrphanSnapshots removes the writable snapshots of containers that
-// have no record: a crash between a create's snapshot and its record, or
-// an auto-remove container whose unflushed record a crash lost.
+// removeOrphanSnapshots removes the writable snapshots no container record
+// names: a crash between a create's snapshot and its record, an
+// auto-remove container whose unflushed record a crash lost, spares the
+// last daemon left.
 func (d *Daemon) removeOrphanSnapshots(ctx context.Context) {
+	used := map[string]bool{}
+	for _, c := range d.containers.List() {
+		c.Lock()
+		used[c.SnapshotKey] = true
+		c.Unlock()
+	}
 	var orphans []string
 	err := d.snapshots.Walk(ctx, func(_ context.Context, info snapshot.Info) error {
-		id, ok := info.Labels[containerLabel]
-		if !ok || info.Kind != snapshot.KindActive {
-			return nil
-		}
-		if _, err := d.containers.Get(id); errdefs.IsNotFound(err) {
+		_, isContainer := info.Labels[containerLabel]
+		_, isSpare := info.Labels[spareLabel]
+		if (isContainer || isSpare) && info.Kind == snapshot.KindActive && !used[info.Name] {
 			orphans = append(orphans, info.Name)
 		}
 		return nil
@@ -31,7 +37,7 @@ func (d *Daemon) removeOrphanSnapshots(ctx context.Context) {
 		return
 	}
 	for _, key := range orphans {
-		d.log.Warn("removing the snapshot of a container that has no record", "snapshot", key)
+		d.log.Info("removing a container snapshot no record names", "snapshot", key)
 		if err := d.snapshots.Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
 			d.log.Warn("remove orphaned snapshot", "snapshot", key, "err", err)
 		}

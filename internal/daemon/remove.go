@@ -178,8 +178,13 @@ func releaseInBackground(c *container.Container) bool {
 }
 
 // SettleRemovals waits until the storage of removed containers is freed
-// (see releaseInBackground).
-func (d *Daemon) SettleRemovals() { d.storageReleases.Wait() }
+// (see releaseInBackground) and removes the spare container snapshots
+// (spares.go), so that image deletion, prune and disk usage see no
+// snapshot of a container that is gone or not made yet.
+func (d *Daemon) SettleRemovals() {
+	d.storageReleases.Wait()
+	d.dropSpares(context.Background(), false)
+}
 
 // release frees what c owns, in the order that keeps a crash recoverable:
 // runtime leftovers, the snapshot, the record and its directory, then

@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/snapshot"
+)
+
+// A container's writable snapshot costs its create a metadata transaction
+// and its flushes (three fsyncs, 3-4 ms on this host's ext4), the largest
+// part of a create. The daemon keeps one snapshot prepared ahead on the
+// top layer of each image it recently created containers from: a create
+// that finds one takes it as the container's snapshot (the record names
+// it, SnapshotKey), which is exactly what a fresh Prepare would have made,
+// already durable. It is replaced in the background, after the create.
+const (
+	// spareLabel marks a snapshot prepared ahead.
+	spareLabel = "berth.spare"
+	// spareRefillDelay: the replacement is made after the create and
+	// its start, not during them (see poolRefillDelay).
+	spareRefillDelay = 20 * time.Millisecond
+	// spareTTL: a spare nobody took is removed, so that it holds no
+	// image layer (an untagged image's, say) for long.
+	spareTTL = 30 * time.Second
+	// maxSpareImages bounds the images spares are kept for.
+	maxSpareImages = 4
+)
+
+type spares struct {
+	mu      sync.Mutex
+	byTop   map[string]spare // parent snapshot -> its spare
+	filling map[string]bool  // parents being prepared
+	closed  bool
+	// gen counts dropSpares: a refill scheduled before one keeps nothing.
+	gen      uint64
+	inflight sync.WaitGroup
+}
+
+type spare struct {
+	key  string
+	made time.Time
+}
+
+// takeSpare returns a spare prepared on top, if there is one, and asks
+// for its replacement.
+func (d *Daemon) takeSpare(top string) (string, bool) {
+	s := &d.spares
+	s.mu.Lock()
+	sp, ok := s.byTop[top]
+	if ok {
+		delete(s.byTop, top)
+	}
+	s.mu.Unlock()
+	d.refillSpare(top)
+	return sp.key, ok
+}
+
+// refillSpare prepares, spareRefillDelay from now, a spare on top unless
+// one is there or under way.
+func (d *Daemon) refillSpare(top string) {
+	s := &d.spares
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.filling[top] || s.byTop[top].key != "" {
+		return
+	}
+	if s.byTop == nil {
+		s.byTop = map[string]spare{}
+		s.filling = map[string]bool{}
+	}
+	if len(s.byTop)+len(s.filling) >= maxSpareImages {
+		return
+	}
+	s.filling[top] = true
+	gen := s.gen
+	d.bg.Add(1)
+	s.inflight.Add(1)
+	time.AfterFunc(spareRefillDelay, func() {
+		defer d.bg.Done()
+		defer s.inflight.Done()
+		key := "spare-" + container.NewID()
+		ctx := context.Background()
+		_, err := d.snapshots.Prepare(ctx, key, top, snapshot.WithLabels(map[string]string{spareLabel: "1"}))
+		s.mu.Lock()
+		delete(s.filling, top)
+		keep := err == nil && !s.closed && s.gen == gen && s.byTop[top].key == ""
+		if keep {
+			s.byTop[top] = spare{key: key, made: time.Now()}
+		}
+		s.mu.Unlock()
+		switch {
+		case err != nil:
+			d.log.Debug("prepare a spare container snapshot", "parent", top, "err", err)
+		case !keep:
+			d.removeSpare(ctx, key)
+		default:
+			d.expireSpare(top, key)
+		}
+	})
+}
+
+// expireSpare removes the spare key on top after spareTTL unless it was
+// taken meanwhile.
+func (d *Daemon) expireSpare(top, key string) {
+	time.AfterFunc(spareTTL, func() {
+		s := &d.spares
+		s.mu.Lock()
+		mine := s.byTop[top].key == key
+		if mine {
+			delete(s.byTop, top)
+		}
+		s.mu.Unlock()
+		if mine {
+			d.removeSpare(context.Background(), key)
+		}
+	})
+}
+
+// dropSpares removes every spare, and those being prepared, before it
+// returns (an image is about to be deleted or pruned: spares must not
+// keep its layers; the daemon is closing). closing stops the refills for
+// good.
+func (d *Daemon) dropSpares(ctx context.Context, closing bool) {
+	s := &d.spares
+	s.mu.Lock()
+	if closing {
+		s.closed = true
+	}
+	s.gen++
+	var keys []string
+	for top, sp := range s.byTop {
+		keys = append(keys, sp.key)
+		delete(s.byTop, top)
+	}
+	s.mu.Unlock()
+	for _, k := range keys {
+		d.removeSpare(ctx, k)
+	}
+	// A refill under way sees the new generation and removes its own.
+	s.inflight.Wait()
+}
+
+func (d *Daemon) removeSpare(ctx context.Context, key string) {
+	if err := d.snapshots.Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
+		// The next start removes it (removeOrphanSnapshots).
+		d.log.Warn("remove a spare container snapshot", "snapshot", key, "err", err)
+	}
+}
