@@ -56,7 +56,9 @@ func main() {
 	ctx, cancel := interruptible()
 	err := app.execute(ctx, os.Args[1:])
 	cancel()
-	os.Exit(exitCode(g, err))
+	code := exitCode(g, err)
+	reportDone(code)
+	os.Exit(code)
 }
 
 // interruptible returns a context that SIGINT and SIGTERM cancel, so that
