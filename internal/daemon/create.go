@@ -161,10 +161,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	if err := d.containers.Create(c, func(string) error { return d.writeContainerFiles(c) }); err != nil {
 		return containertypes.CreateResponse{}, err
 	}
+	r := newRun(c)
 	d.mu.Lock()
-	d.runs[id] = newRun(c)
+	d.runs[id] = r
 	d.mu.Unlock()
 	c.Lock()
+	if host.AutoRemove {
+		d.premount(c, r)
+	}
 	d.emit(c, "create", nil)
 	c.Unlock()
 	if warnings == nil {

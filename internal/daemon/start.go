@@ -108,8 +108,10 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 
 	rootfs := d.rootfsDir(c.ID)
 	tMount := time.Now()
-	if err := d.mountRootfs(ctx, snapKey, rootfs, volatile); err != nil {
-		return d.startFailed(c, r, err)
+	if !d.takePremount(c, r) {
+		if err := d.mountRootfs(ctx, snapKey, rootfs, volatile); err != nil {
+			return d.startFailed(c, r, err)
+		}
 	}
 	defer func() {
 		if retErr != nil {
