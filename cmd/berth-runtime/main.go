@@ -56,9 +56,7 @@ func main() {
 	ctx, cancel := interruptible()
 	err := app.execute(ctx, os.Args[1:])
 	cancel()
-	code := exitCode(g, err)
-	reportDone(code)
-	os.Exit(code)
+	os.Exit(exitCode(g, err))
 }
 
 // interruptible returns a context that SIGINT and SIGTERM cancel, so that

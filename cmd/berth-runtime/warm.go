@@ -34,14 +34,6 @@ func warmCommand(args []string) []string {
 		go rt.Prewarm()
 	}
 	argv, err := receiveCommand(warmFD)
-	if err == nil && argv != nil {
-		// The socket stays open, out of the way of the command's own
-		// descriptors, to say "done" (reportDone).
-		doneFD, err = unix.FcntlInt(warmFD, unix.F_DUPFD_CLOEXEC, 100)
-		if err != nil {
-			doneFD = -1
-		}
-	}
 	unix.Close(warmFD)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "berth-runtime warm: %v\n", err)
@@ -51,22 +43,6 @@ func warmCommand(args []string) []string {
 		os.Exit(0)
 	}
 	return argv
-}
-
-// doneFD is a warm runtime's command socket once its command runs; -1
-// otherwise.
-var doneFD = -1
-
-// reportDone tells the shim, before the process exits, that the command
-// succeeded: its output and state are complete, and the shim need not
-// wait for this process's exit (the teardown of a Go process's memory,
-// about a millisecond here) to go on. A failure is reported by the exit
-// status alone.
-func reportDone(code int) {
-	if doneFD < 0 || code != 0 {
-		return
-	}
-	_, _ = unix.Write(doneFD, []byte("done"))
 }
 
 // receiveCommand reads the argv and installs the stdio it came with; a

@@ -51,8 +51,6 @@ type runtimeCmd struct {
 	ch             <-chan unix.WaitStatus
 	outMem, errMem *os.File
 	logStart       int64
-	// done is a warm runtime's command socket (warmRuntime.run).
-	done *os.File
 }
 
 // startRuntime starts the runtime with args, for the caller to do other
@@ -92,7 +90,7 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 	}
 	c.logStart = fileSize(s.path(runtimeLogFile))
 	if warm != nil {
-		if c.done, err = warm.run(argv, files); err == nil {
+		if err = warm.run(argv, files); err == nil {
 			c.pid, c.ch = warm.pid, warm.ch
 			return c, nil
 		}
@@ -116,16 +114,6 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 // runtime's own error message.
 func (c *runtimeCmd) wait() ([]byte, error) {
 	defer c.close()
-	if c.done != nil && doneOrExit(c.done) {
-		// A warm runtime said its command succeeded: its exit is
-		// reaped in the background, off the start's path.
-		go c.s.reaper.wait(c.pid, c.ch)
-		var out []byte
-		if c.outMem != nil {
-			out, _ = readFrom(c.outMem)
-		}
-		return out, nil
-	}
 	ws, _ := c.s.reaper.wait(c.pid, c.ch)
 	var out []byte
 	if c.outMem != nil {
@@ -146,7 +134,7 @@ func (c *runtimeCmd) wait() ([]byte, error) {
 }
 
 func (c *runtimeCmd) close() {
-	for _, f := range []*os.File{c.outMem, c.errMem, c.done} {
+	for _, f := range []*os.File{c.outMem, c.errMem} {
 		if f != nil {
 			f.Close()
 		}

@@ -50,35 +50,18 @@ func (w *warmRuntime) serves(cfg *Config) bool {
 }
 
 // run hands the warm runtime its command; it is then waited for as a
-// runtime command (the runtimeCmd's stdio files stay the caller's). The
-// socket it returns says "done" when the command succeeded, just before
-// the process exits (see doneOrExit); the caller closes it.
-func (w *warmRuntime) run(argv []string, stdio [3]*os.File) (*os.File, error) {
+// runtime command (the runtimeCmd's stdio files stay the caller's).
+func (w *warmRuntime) run(argv []string, stdio [3]*os.File) error {
+	defer w.conn.Close()
 	msg, err := json.Marshal(argv)
 	if err != nil {
-		w.conn.Close()
-		return nil, err
+		return err
 	}
 	rights := unix.UnixRights(int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()))
 	if err := unix.Sendmsg(int(w.conn.Fd()), msg, rights, nil, 0); err != nil {
-		w.conn.Close()
-		return nil, os.NewSyscallError("sendmsg", err)
+		return os.NewSyscallError("sendmsg", err)
 	}
-	return w.conn, nil
-}
-
-// doneOrExit waits for a warm runtime's "done" (its command succeeded) or
-// for the socket's end (the process exited, whatever its status). On
-// "done" the caller need not wait for the exit itself.
-func doneOrExit(conn *os.File) bool {
-	buf := make([]byte, 8)
-	for {
-		n, err := unix.Read(int(conn.Fd()), buf)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n == 4 && string(buf[:n]) == "done"
-	}
+	return nil
 }
 
 // abort ends a warm runtime that will not be used: hanging up makes it
