@@ -233,7 +233,9 @@ func TestStopKillPauseRestart(t *testing.T) {
 	if st := inspect(t, d, id).State; st.Status != "exited" || st.ExitCode != 143 {
 		t.Fatalf("after stop: %+v", st)
 	}
-	if m := ev.find(id, "kill"); m == nil || m.Actor.Attributes["signal"] != "15" {
+	// Events reach the recorder asynchronously.
+	eventually(t, "the kill event", func() bool { return ev.find(id, "kill") != nil })
+	if m := ev.find(id, "kill"); m.Actor.Attributes["signal"] != "15" {
 		t.Fatalf("kill event %+v", m)
 	}
 	eventually(t, "stop events", func() bool {

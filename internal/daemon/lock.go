@@ -52,7 +52,12 @@ func (l *dataRootLock) release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	err := l.f.Close() // closing drops the flock
+	// Unlock before closing: a child forked a moment ago and not yet
+	// exec'd (a shim being launched) holds a copy of the descriptor, and
+	// the flock would last as long as that copy; LOCK_UN ends it for
+	// every copy.
+	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	err := l.f.Close()
 	l.f = nil
 	return err
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"slices"
@@ -74,6 +75,11 @@ func (d *Daemon) writeNetworkFiles(c *container.Container, eps []network.Endpoin
 		data []byte
 	}{{c.HostsPath, hosts}, {c.ResolvConfPath, resolv}} {
 		if f.path == "" {
+			continue
+		}
+		if old, err := os.ReadFile(f.path); err == nil && bytes.Equal(old, f.data) {
+			// What create wrote, as at most starts without a network
+			// (a file made and renamed costs a few tenths of a ms).
 			continue
 		}
 		if inPlace {

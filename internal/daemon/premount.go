@@ -26,7 +26,12 @@ func (d *Daemon) premount(c *container.Container, r *run) {
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		done <- d.mountRootfs(context.Background(), key, d.rootfsDir(id), true)
+		err := d.mountRootfs(context.Background(), key, d.rootfsDir(id), true)
+		if err != nil {
+			// The start mounts the layer itself, and reports.
+			d.log.Debug("premount", "container", id, "err", err)
+		}
+		done <- err
 	}()
 }
 
@@ -41,11 +46,7 @@ func (d *Daemon) takePremount(c *container.Container, r *run) bool {
 	if done == nil {
 		return false
 	}
-	if err := <-done; err != nil {
-		d.log.Debug("premount", "container", c.ID, "err", err)
-		return false
-	}
-	return true
+	return <-done == nil
 }
 
 // dropPremount takes c's background mount down, for an operation that

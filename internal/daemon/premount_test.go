@@ -17,7 +17,9 @@ import (
 // isMountpoint says whether path is a mount point in this namespace.
 func isMountpoint(t *testing.T, path string) bool {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	// This thread's view: /proc/self is the main thread's, which another
+	// test's private namespace may hold (see internal/mount).
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,8 +38,8 @@ func TestSpareSnapshots(t *testing.T) {
 	if key := snapshotKey(t, d, first); key != first {
 		t.Fatalf("the first create found a spare: %s", key)
 	}
-	eventually(t, "a spare", func() bool { return len(spareKeys(t, d)) == 1 })
-	spare := spareKeys(t, d)[0]
+	eventually(t, "a spare", func() bool { return len(readySpares(d)) == 1 })
+	spare := readySpares(d)[0]
 	second := create(t, d, "second", []string{"true"})
 	if key := snapshotKey(t, d, second); key != spare {
 		t.Fatalf("the second create's snapshot is %s, not the spare %s", key, spare)
@@ -78,6 +78,17 @@ func TestSpareSnapshots(t *testing.T) {
 	if _, err := d2.snapshots.Stat(ctx, first); err != nil {
 		t.Fatalf("the first container's snapshot: %v", err)
 	}
+}
+
+// readySpares lists the spares a create can take now.
+func readySpares(d *Daemon) []string {
+	d.spares.mu.Lock()
+	defer d.spares.mu.Unlock()
+	var keys []string
+	for _, sp := range d.spares.byTop {
+		keys = append(keys, sp.key)
+	}
+	return keys
 }
 
 // topOf is the parent of container id's snapshot: its image's top layer.

@@ -10,7 +10,7 @@ import (
 )
 
 // mountPointsBelow returns the mount points strictly below dir, in
-// /proc/self/mountinfo order (a mount comes after the one it is on).
+// mountinfo order (a mount comes after the one it is on).
 func mountPointsBelow(dir string) ([]string, error) {
 	// mountinfo shows resolved paths; a target reached through a symlink
 	// must be compared in that form.
@@ -22,7 +22,12 @@ func mountPointsBelow(dir string) ([]string, error) {
 	if prefix != "/" {
 		prefix += "/"
 	}
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	// The calling thread's view, not the process's: /proc/self is the
+	// main thread's, which a goroutine that locked it and entered a
+	// private mount namespace (then exited) leaves there for good, as Go
+	// cannot end the main thread. An unlocked goroutine always runs on a
+	// thread in the process's shared namespace.
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("mounts below %s: %w", dir, err)
 	}

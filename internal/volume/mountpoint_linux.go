@@ -59,14 +59,15 @@ func isMountPoint(path string) (bool, error) {
 }
 
 // inMountinfo reports whether path is a mount point listed in
-// /proc/self/mountinfo: the way to see a bind mount of the same
+// mountinfo: the way to see a bind mount of the same
 // filesystem on kernels without statx's mount id.
 func inMountinfo(path string) (bool, error) {
 	resolved, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return false, err
 	}
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	// The calling thread's view (see internal/mount's mountPointsBelow).
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return false, err
 	}

@@ -125,7 +125,7 @@ type cgroupMount struct {
 // cgroupMounts lists the host's cgroup hierarchies from mountinfo (v1
 // controllers, named hierarchies, and cgroup2), whatever the layout.
 func cgroupMounts() ([]cgroupMount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func unmountUnder(root string) error {
 // first (mountinfo lists them in mount order), so stacked mounts come off
 // top down and a child before its parent.
 func mountsUnder(root string) ([]string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
