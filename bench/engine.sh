@@ -220,8 +220,14 @@ time_run() {
 	local name=$1
 	shift
 	say "timing $name"
-	hyperfine -N --runs "$runs" --warmup 5 --style basic --command-name "$name" \
-		--export-json "$work/$name.json" "$(printf '%q ' "$@")" >&2
+	if ! hyperfine -N --runs "$runs" --warmup 5 --style basic --command-name "$name" \
+		--export-json "$work/$name.json" "$(printf '%q ' "$@")" >&2; then
+		# Say why instead of only that: one more run with its output, and
+		# the engine's log is kept.
+		"$@" >&2
+		keep=1
+		die "$name: a timed run failed (the engine's log is in $work)"
+	fi
 }
 time_run docker-cli "$docker" --version
 time_run berthd "$docker" -H "unix://$bsock" run --rm --network none busybox true
