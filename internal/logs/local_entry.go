@@ -117,99 +117,91 @@ func (m *partialMeta) size() int {
 // decodeLocalEntry parses one LogEntry. e.line aliases b.
 func decodeLocalEntry(b []byte) (localEntry, error) {
 	var e localEntry
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return e, protowire.ParseError(n)
-		}
-		b = b[n:]
+	err := eachField(b, fieldSource, fieldPartialMeta, func(f field) error {
 		switch {
-		case num == fieldSource && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return e, protowire.ParseError(n)
-			}
-			e.source, b = string(v), b[n:]
-		case num == fieldTimeNano && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return e, protowire.ParseError(n)
-			}
-			e.timeNano, b = int64(v), b[n:]
-		case num == fieldLine && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return e, protowire.ParseError(n)
-			}
-			e.line, b = v, b[n:]
-		case num == fieldPartial && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return e, protowire.ParseError(n)
-			}
-			e.partial, b = v != 0, b[n:]
-		case num == fieldPartialMeta && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return e, protowire.ParseError(n)
-			}
-			m, err := decodePartialMeta(v)
+		case f.num == fieldSource && f.typ == protowire.BytesType:
+			e.source = string(f.bytes)
+		case f.num == fieldTimeNano && f.typ == protowire.VarintType:
+			e.timeNano = int64(f.varint)
+		case f.num == fieldLine && f.typ == protowire.BytesType:
+			e.line = f.bytes
+		case f.num == fieldPartial && f.typ == protowire.VarintType:
+			e.partial = f.varint != 0
+		case f.num == fieldPartialMeta && f.typ == protowire.BytesType:
+			m, err := decodePartialMeta(f.bytes)
 			if err != nil {
-				return e, err
+				return err
 			}
-			e.meta, b = &m, b[n:]
-		case num >= fieldSource && num <= fieldPartialMeta:
-			return e, fmt.Errorf("field %d has wire type %d", num, typ)
+			e.meta = &m
 		default:
-			// attrs, and anything a later docker adds.
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return e, protowire.ParseError(n)
-			}
-			b = b[n:]
+			return fmt.Errorf("field %d has wire type %d", f.num, f.typ)
 		}
-	}
-	return e, nil
+		return nil
+	})
+	return e, err
 }
 
 func decodePartialMeta(b []byte) (partialMeta, error) {
 	var m partialMeta
+	err := eachField(b, fieldMetaLast, fieldMetaOrdinal, func(f field) error {
+		switch {
+		case f.num == fieldMetaLast && f.typ == protowire.VarintType:
+			m.last = f.varint != 0
+		case f.num == fieldMetaID && f.typ == protowire.BytesType:
+			m.id = string(f.bytes)
+		case f.num == fieldMetaOrdinal && f.typ == protowire.VarintType:
+			m.ordinal = int32(f.varint)
+		default:
+			return fmt.Errorf("partial metadata field %d has wire type %d", f.num, f.typ)
+		}
+		return nil
+	})
+	return m, err
+}
+
+// field is one decoded protobuf field: varint holds a varint's value,
+// bytes a length-delimited one's (aliasing the message).
+type field struct {
+	num    protowire.Number
+	typ    protowire.Type
+	varint uint64
+	bytes  []byte
+}
+
+// eachField calls fn for each field of message b numbered first..last,
+// and skips the others (attrs, and anything a later docker adds).
+func eachField(b []byte, first, last protowire.Number, fn func(field) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return m, protowire.ParseError(n)
+			return protowire.ParseError(n)
 		}
 		b = b[n:]
-		switch {
-		case num == fieldMetaLast && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return m, protowire.ParseError(n)
-			}
-			m.last, b = v != 0, b[n:]
-		case num == fieldMetaID && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return m, protowire.ParseError(n)
-			}
-			m.id, b = string(v), b[n:]
-		case num == fieldMetaOrdinal && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return m, protowire.ParseError(n)
-			}
-			m.ordinal, b = int32(v), b[n:]
-		case num >= fieldMetaLast && num <= fieldMetaOrdinal:
-			return m, fmt.Errorf("partial metadata field %d has wire type %d", num, typ)
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return m, protowire.ParseError(n)
+		if num < first || num > last {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return protowire.ParseError(n)
 			}
 			b = b[n:]
+			continue
+		}
+		f := field{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.varint, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			f.bytes, n = protowire.ConsumeBytes(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if err := fn(f); err != nil {
+			return err
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // message turns e into a Message the way docker's local reader does: a
