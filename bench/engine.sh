@@ -99,34 +99,13 @@ prefix=bb$((RANDOM % 10000))
 pids=()
 cleanup() {
 	set +e
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 200); do
-			kill -0 "$p" 2>/dev/null || break
-			[[ $(ps -o stat= -p "$p" 2>/dev/null) == Z* ]] && break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
+	stop_engines "${pids[@]}"
 	kill_leftovers
-	grep -F -e " $work/" -e " $run/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-		umount -l "$m"
-	done
+	release_engine_host "$prefix" "$work/" "$run/"
 	local c
-	for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
-		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
 	# podman's conmon cgroups, left empty; rmdir only removes empty ones.
 	for c in /sys/fs/cgroup/*/libpod_parent; do
 		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	# berthd's firewall tables (its networking, even with --bridge none).
-	for t in "ip $prefix" "ip $prefix-user" "bridge $prefix"; do
-		# shellcheck disable=SC2086 # family and name are two words
-		nft delete table $t 2>/dev/null
 	done
 	if ((keep)); then
 		say "kept $work and $run"

@@ -44,3 +44,42 @@ kill_engine_leftovers() {
 		sleep 0.2
 	done
 }
+
+# stop_engines PID...: asks each engine to stop (SIGTERM), waits up to 20 s
+# for each, then kills what is left.
+stop_engines() {
+	local p
+	for p in "$@"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "$@"; do
+		for _ in $(seq 200); do
+			kill -0 "$p" 2>/dev/null || break
+			[[ $(ps -o stat= -p "$p" 2>/dev/null) == Z* ]] && break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+
+# release_engine_host PREFIX PATH...: after kill_engine_leftovers, takes
+# down what the engines left on the host: mounts below the PATHs (deepest
+# first), the cgroups PREFIX and PREFIX-docker, and Berth's nftables
+# tables named PREFIX or PREFIX-*.
+release_engine_host() {
+	local prefix=$1 p m c
+	shift
+	local patterns=()
+	for p in "$@"; do
+		patterns+=(-e " $p")
+	done
+	grep -F "${patterns[@]}" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
+		umount -l "$m"
+	done
+	for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
+		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	nft list tables 2>/dev/null | awk -v p="$prefix" '$3 == p || index($3, p "-") == 1 {print $2, $3}' | while read -r fam name; do
+		nft delete table "$fam" "$name"
+	done
+}

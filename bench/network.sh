@@ -115,39 +115,19 @@ iptables-save -t nat >"$work/nat.save"
 
 cleanup() {
 	set +e
-	local p
 	for sock in "$work/berth.sock" "$work/docker.sock"; do
 		[[ -S $sock ]] || continue
 		"$docker" -H "unix://$sock" ps -aq --filter label=berth.bench=network |
 			xargs -r "$docker" -H "unix://$sock" rm -f >/dev/null 2>&1
 	done
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 200); do
-			kill -0 "$p" 2>/dev/null || break
-			[[ $(ps -o stat= -p "$p" 2>/dev/null) == Z* ]] && break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
+	stop_engines "${pids[@]}"
 	kill_leftovers
-	grep -F " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-		umount -l "$m"
-	done
-	local c
-	for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
-		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
+	release_engine_host "$prefix" "$work/"
 	ip netns del "$ns" 2>/dev/null
 	ip link del "$veth" 2>/dev/null
 	# Berth's bridges and nftables tables (it leaves them for live restore).
 	ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^$prefix(0|-)" | while read -r l; do
 		ip link del "$l"
-	done
-	nft list tables 2>/dev/null | awk -v p="$prefix" '$3 == p || index($3, p "-") == 1 {print $2, $3}' | while read -r fam name; do
-		nft delete table "$fam" "$name"
 	done
 	if ((dockerd_started)); then
 		ip link del docker0 2>/dev/null

@@ -81,26 +81,9 @@ prefix=bv$((RANDOM % 1000))
 pids=()
 cleanup() {
 	set +e
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 300); do
-			kill -0 "$p" 2>/dev/null || break
-			[[ $(ps -o stat= -p "$p" 2>/dev/null) == Z* ]] && break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
+	stop_engines "${pids[@]}"
 	kill_leftovers
-	grep -F -e " $work/" -e " $run/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-		umount -l "$m"
-	done
-	local c
-	for c in /sys/fs/cgroup/*/"$prefix" /sys/fs/cgroup/*/"$prefix-docker"; do
-		[[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
+	release_engine_host "$prefix" "$work/" "$run/"
 	if ((keep)); then
 		say "kept $work and $run"
 	else
