@@ -279,39 +279,20 @@ func TestFollowSeesNewLinesAndRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	next := func() string {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				t.Fatalf("follower ended early: %v", <-errs)
-			}
-			return string(m.Line)
-		case <-ctx.Done():
-			t.Fatalf("no entry within the timeout; got %d", len(got))
-		}
-		return ""
-	}
+	f := &follower{t: t, ctx: ctx, msgs: msgs, errs: errs, done: done}
 	// One at a time: each entry reaches the follower before the next write.
 	for i := range 30 {
 		write(t, w, t0, "f", i, 1)
-		got = append(got, next())
+		f.next()
 	}
 	// Then in bursts that rotate several times between wake-ups.
 	write(t, w, t0, "f", 30, 100)
 	for range 100 {
-		got = append(got, next())
+		f.next()
 	}
 	write(t, w, t0, "f", 130, 10)
 	w.Close()
-	close(done)
-	for m := range msgs {
-		got = append(got, string(m.Line))
-	}
-	for err := range errs {
-		t.Error(err)
-	}
-	expect(t, got, "f", 0, 140)
+	expect(t, f.finish(), "f", 0, 140)
 }
 
 func TestFollowMaxFileOne(t *testing.T) {

@@ -499,39 +499,20 @@ func TestLocalFollowAcrossRotation(t *testing.T) {
 		// The follower starts before the directory exists.
 		msgs, errs := Read(ctx, Local, path, ReadOptions{Tail: -1, Follow: true, Done: done})
 		w := newLocal(t, path, map[string]string{"max-size": "200", "max-file": "100", "compress": compress})
-		var got []string
-		next := func() string {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					t.Fatalf("follower ended early: %v", <-errs)
-				}
-				return string(m.Line)
-			case <-ctx.Done():
-				t.Fatalf("no entry within the timeout; got %d", len(got))
-			}
-			return ""
-		}
+		f := &follower{t: t, ctx: ctx, msgs: msgs, errs: errs, done: done}
 		for i := range 30 {
 			write(t, w, t0, "f", i, 1)
-			got = append(got, next())
+			f.next()
 		}
 		// Bursts that rotate (and compress) many times between wake-ups:
 		// the follower is blocked on its channel meanwhile.
 		write(t, w, t0, "f", 30, 300)
 		for range 300 {
-			got = append(got, next())
+			f.next()
 		}
 		write(t, w, t0, "f", 330, 10)
 		w.Close()
-		close(done)
-		for m := range msgs {
-			got = append(got, string(m.Line))
-		}
-		for err := range errs {
-			t.Error(err)
-		}
-		expect(t, got, "f", 0, 340)
+		expect(t, f.finish(), "f", 0, 340)
 	}
 }
 
