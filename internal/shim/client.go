@@ -31,6 +31,11 @@ type Client struct {
 	// before a start sees the output from its first byte.
 	attaching int
 	attached  chan struct{} // closed and replaced when attaching drops to 0
+	// execWaits holds, per exec, a WaitExec request sent before the exec
+	// started. The init can end the container, and the daemon then end
+	// the shim, before a WaitExec sent after StartExec would arrive: a
+	// short exec's status would be lost with the shim.
+	execWaits map[string]*net.UnixConn
 }
 
 func newClient(stateDir string) (*Client, error) {
@@ -38,7 +43,7 @@ func newClient(stateDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{stateDir: stateDir, addr: addr, conns: map[net.Conn]struct{}{}}, nil
+	return &Client{stateDir: stateDir, addr: addr, conns: map[net.Conn]struct{}{}, execWaits: map[string]*net.UnixConn{}}, nil
 }
 
 // Connect reattaches to the shim running in stateDir (live restore). If
@@ -164,14 +169,22 @@ func (c *Client) call(ctx context.Context, req request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	stop := interrupt(ctx, conn)
+	err = writeMsg(conn, &req)
+	stop()
+	if err != nil {
+		c.forget(conn)
+		return nil, c.connError(ctx, err)
+	}
+	return c.receive(ctx, conn)
+}
+
+// receive reads the answer to the request sent on conn, and closes it.
+func (c *Client) receive(ctx context.Context, conn *net.UnixConn) (*response, error) {
 	defer c.forget(conn)
 	defer interrupt(ctx, conn)()
 	var resp response
-	err = writeMsg(conn, &req)
-	if err == nil {
-		err = readMsg(conn, &resp)
-	}
-	if err != nil {
+	if err := readMsg(conn, &resp); err != nil {
 		return nil, c.connError(ctx, err)
 	}
 	if err := resp.err(); err != nil {
@@ -353,17 +366,56 @@ func (c *Client) StartExec(ctx context.Context, execID string) (int, error) {
 	if err := c.waitAttaches(ctx); err != nil {
 		return 0, err
 	}
-	r, err := c.call(ctx, request{Op: opStartExec, Exec: execID})
+	wait, err := c.sendWait(ctx, execID)
 	if err != nil {
 		return 0, err
 	}
+	r, err := c.call(ctx, request{Op: opStartExec, Exec: execID})
+	if err != nil {
+		c.forget(wait)
+		return 0, err
+	}
+	c.mu.Lock()
+	if old := c.execWaits[execID]; old != nil {
+		delete(c.conns, old)
+		old.Close()
+	}
+	c.execWaits[execID] = wait
+	c.mu.Unlock()
 	return r.Pid, nil
+}
+
+// sendWait opens a connection and sends a WaitExec request on it; the
+// answer is read by WaitExec.
+func (c *Client) sendWait(ctx context.Context, execID string) (*net.UnixConn, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stop := interrupt(ctx, conn)
+	err = writeMsg(conn, &request{Op: opWaitExec, Exec: execID})
+	stop()
+	if err != nil {
+		c.forget(conn)
+		return nil, c.connError(ctx, err)
+	}
+	return conn, nil
 }
 
 // WaitExec blocks until the exec'd process exited and its output was
 // delivered.
 func (c *Client) WaitExec(ctx context.Context, execID string) (ExitStatus, error) {
-	r, err := c.call(ctx, request{Op: opWaitExec, Exec: execID})
+	c.mu.Lock()
+	conn := c.execWaits[execID]
+	delete(c.execWaits, execID)
+	c.mu.Unlock()
+	var r *response
+	var err error
+	if conn != nil {
+		r, err = c.receive(ctx, conn)
+	} else {
+		r, err = c.call(ctx, request{Op: opWaitExec, Exec: execID})
+	}
 	if err != nil {
 		return ExitStatus{}, err
 	}

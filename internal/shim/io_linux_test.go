@@ -332,6 +332,34 @@ func TestExecOutlivedByContainer(t *testing.T) {
 	}
 }
 
+// An exec whose work ends the container keeps its status: the daemon
+// may delete the shim, on the init's exit, before it asks for the exec's.
+func TestExecStatusOutlivesShim(t *testing.T) {
+	r := runtimes(t)[0]
+	c := newContainer(t, r, "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.01; done")
+	cl := c.create()
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	p := *c.spec.Process
+	p.Args = []string{"sh", "-c", "touch /tmp/go; exit 3"}
+	if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "last", Process: &p}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.StartExec(ctx(t), "last"); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+		t.Fatalf("wait: %+v %v", exit, err)
+	}
+	if err := cl.Delete(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := cl.WaitExec(ctx(t), "last"); err != nil || exit.Code != 3 {
+		t.Fatalf("wait exec after the shim's delete: %+v %v", exit, err)
+	}
+}
+
 // Execs leave no descriptors behind in the shim.
 func TestExecReleasesStdio(t *testing.T) {
 	r := runtimes(t)[0]
