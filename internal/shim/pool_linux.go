@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,10 +94,32 @@ func (p *Pool) Close() error {
 	p.idle = nil
 	p.mu.Unlock()
 	for _, ps := range idle {
-		ps.conn.Close()
+		ps.dismiss()
 	}
 	p.wg.Wait()
 	return nil
+}
+
+// dismissGrace bounds the wait for a dismissed shim to exit.
+const dismissGrace = 2 * time.Second
+
+// dismiss hangs up on an unassigned shim and waits, briefly, for it to
+// exit: its end of the socket closes with it. The shim and its warm
+// runtime work in the exec root; a daemon that returns from Close while
+// they still do would let them write there after it let go of the
+// directory (its tmpfs unmounted, a test's directory removed).
+func (ps *pooledShim) dismiss() {
+	defer ps.conn.Close()
+	if err := unix.Shutdown(int(ps.conn.Fd()), unix.SHUT_WR); err != nil {
+		return
+	}
+	ps.conn.SetReadDeadline(time.Now().Add(dismissGrace))
+	var b [64]byte
+	for {
+		if _, err := ps.conn.Read(b[:]); err != nil {
+			return
+		}
+	}
 }
 
 func (p *Pool) take() *pooledShim {
@@ -137,7 +160,7 @@ func (p *Pool) refill() {
 				p.log.Warn("start a pooled shim", "err", err)
 			}
 			if ps != nil {
-				ps.conn.Close()
+				ps.dismiss()
 			}
 		}()
 	}
