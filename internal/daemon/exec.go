@@ -117,6 +117,34 @@ func (d *Daemon) forgetExecs(containerID string) {
 	}
 }
 
+// awaitExecs waits, up to limit, for the container's running execs to be
+// recorded as ended. After the container's end the shim answers their
+// waits before it exits; the task's connection must stay open until then.
+func (d *Daemon) awaitExecs(containerID string, limit time.Duration) {
+	var pending []chan struct{}
+	d.mu.Lock()
+	for _, e := range d.execs {
+		if e.containerID != containerID {
+			continue
+		}
+		e.mu.Lock()
+		if e.running {
+			pending = append(pending, e.done)
+		}
+		e.mu.Unlock()
+	}
+	d.mu.Unlock()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for _, done := range pending {
+		select {
+		case <-done:
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
 // execIDs lists a container's execs, for inspect.
 func (d *Daemon) execIDs(containerID string) []string {
 	d.mu.Lock()

@@ -73,6 +73,7 @@ func (d *Daemon) handleExit(c *container.Container, r *run, gen uint64, st conta
 		}
 		t1 := time.Now()
 		r.streams.wait(attachDrainTimeout)
+		d.awaitExecs(c.ID, attachDrainTimeout)
 		_ = task.Close()
 		d.cleanupRun(ctx, c.ID, nil)
 		d.forgetExecs(c.ID)
