@@ -167,7 +167,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	d.mu.Unlock()
 	c.Lock()
 	if host.AutoRemove {
-		d.premount(c, r)
+		d.prestart(c, r)
 	}
 	d.emit(c, "create", nil)
 	c.Unlock()

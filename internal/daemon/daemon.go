@@ -205,6 +205,10 @@ func (d *Daemon) Close() error {
 			r.closeTask()
 		}
 		d.bg.Wait()
+		// A prestart no start took is not a container to keep.
+		for _, r := range runs {
+			d.dropPrestart(context.Background(), r.c, r)
+		}
 		if c, ok := d.tasks.(io.Closer); ok {
 			_ = c.Close()
 		}

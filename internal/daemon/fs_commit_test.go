@@ -168,7 +168,7 @@ func TestFSCommitRunning(t *testing.T) {
 	d := newRealDaemon(t, testRoots(t))
 	ctx := context.Background()
 	ev := recordEvents(t, d)
-	id := create(t, d, "", []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /counter; sleep 0.01; done"}, noNet)
+	id := create(t, d, "", []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /counter.new; mv /counter.new /counter; sleep 0.01; done"}, noNet)
 	if err := d.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func (d *Daemon) withRootfs(ctx context.Context, c *container.Container, r *run,
 			r.op.Unlock()
 			continue
 		}
-		d.dropPremount(ctx, c, r)
+		d.dropPrestart(ctx, c, r)
 		err = d.withStoppedRootfs(ctx, key, fn)
 		r.op.Unlock()
 		return err

@@ -114,7 +114,7 @@ func (d *Daemon) openFS(ctx context.Context, c *container.Container, r *run, acc
 			r.op.Unlock()
 			continue
 		}
-		d.dropPremount(ctx, c, r)
+		d.dropPrestart(ctx, c, r)
 		binds, release, err := d.viewBinds(ctx, c.ID, v.mounts, files)
 		if err != nil {
 			r.op.Unlock()

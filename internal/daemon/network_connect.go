@@ -31,6 +31,8 @@ func (d *Daemon) NetworkConnect(ctx context.Context, idOrName string, req networ
 	asked.NetworkID = n.ID
 	r.op.Lock()
 	defer r.op.Unlock()
+	// A start begun in the background used the container as it was.
+	d.dropPrestart(ctx, c, r)
 	ctx = context.WithoutCancel(ctx)
 
 	c.Lock()
@@ -177,6 +179,8 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, idOrName string, req net
 	}
 	r.op.Lock()
 	defer r.op.Unlock()
+	// A start begun in the background used the container as it was.
+	d.dropPrestart(ctx, c, r)
 	ctx = context.WithoutCancel(ctx)
 
 	c.Lock()

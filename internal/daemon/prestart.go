@@ -5,55 +5,98 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-project/berth/internal/container"
 )
 
 // An auto-remove container (`docker run --rm`) is started right after its
-// create, once the client has attached: its layer is mounted in that gap,
-// in the background, rather than on the start's path (an overlay mount
-// costs 1-2 ms here). The mount is the one start would make, at the same
-// place; start takes it, and whatever ends the container's chance to
-// start (its removal, a filesystem operation that mounts the layer
-// itself) waits for the mount and takes it down first.
+// create, once the client has attached and asked to wait: the docker CLI
+// spends some milliseconds between the two (its signal handlers, the
+// attach's connection). The start's first half, which runs no code of
+// the container's, is done in that gap, in the background: the layer's
+// mount, the network, the volumes, the spec and the shim with the
+// runtime's create. The container's process then waits in the runtime
+// for the start, which only publishes the task and starts it.
+//
+// The start takes what is ready. Whatever ends the container's chance to
+// start as it was created waits for the background work and undoes it
+// first: its removal, a filesystem operation that mounts the layer
+// itself, a network connect or disconnect, an update. A prestart that no
+// start takes within prestartTTL is undone too (`docker create --rm`
+// then a late start, which then does all the work itself).
 
-// premount mounts c's layer in the background; the caller holds c's
-// lock and has just created it.
-func (d *Daemon) premount(c *container.Container, r *run) {
-	done := make(chan error, 1)
-	r.premounted = done
+// prestartTTL is how long a prestarted container may wait for its start.
+const prestartTTL = 10 * time.Second
+
+// prestarted is the background work's result: the layer is mounted, and
+// task, when set, is the created task.
+type prestarted struct {
+	mounted bool
+	task    container.Task
+}
+
+// prestart begins c's start in the background; the caller holds c's lock
+// and has just created it. Only the mount is done for a container that
+// joins another's namespaces: what it joins must be taken at its start.
+func (d *Daemon) prestart(c *container.Container, r *run) {
+	done := make(chan prestarted, 1)
+	r.prestarted = done
 	id, key := c.ID, c.SnapshotKey
+	h := c.HostConfig
+	full := !h.NetworkMode.IsContainer() && !h.PidMode.IsContainer() && !h.IpcMode.IsContainer()
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		err := d.mountRootfs(context.Background(), key, d.rootfsDir(id), true)
-		if err != nil {
-			// The start mounts the layer itself, and reports.
-			d.log.Debug("premount", "container", id, "err", err)
+		ctx := context.Background()
+		var p prestarted
+		err := d.mountRootfs(ctx, key, d.rootfsDir(id), true)
+		p.mounted = err == nil
+		if p.mounted && full && !d.isClosing() {
+			p.task, err = d.launch(ctx, c, true)
+			if err != nil {
+				// Undone (unmounted); the start does it again, and
+				// reports.
+				p.mounted = false
+				d.clearVolatileMark(ctx, key)
+			}
 		}
-		done <- err
+		if err != nil {
+			d.log.Debug("prestart", "container", id, "err", err)
+		}
+		done <- p
+		if p.task != nil {
+			time.AfterFunc(prestartTTL, func() { d.expirePrestart(c, r, done) })
+		}
 	}()
 }
 
-// takePremount waits for c's background mount, if it has one, and says
-// whether it succeeded; either way the mount is the caller's from then
-// on. The caller does not hold c's lock.
-func (d *Daemon) takePremount(c *container.Container, r *run) bool {
+// takePrestart waits for c's background work, if it has any, and returns
+// its result, which is the caller's from then on. The caller does not
+// hold c's lock.
+func (d *Daemon) takePrestart(c *container.Container, r *run) prestarted {
 	c.Lock()
-	done := r.premounted
-	r.premounted = nil
+	done := r.prestarted
+	r.prestarted = nil
 	c.Unlock()
 	if done == nil {
-		return false
+		return prestarted{}
 	}
-	return <-done == nil
+	return <-done
 }
 
-// dropPremount takes c's background mount down, for an operation that
-// needs the layer unmounted (a stopped container's filesystem view) or
-// its removal.
-func (d *Daemon) dropPremount(ctx context.Context, c *container.Container, r *run) {
-	if !d.takePremount(c, r) {
+// dropPrestart undoes c's background work, for an operation that needs
+// the container as created: unmounted, no network, no task.
+func (d *Daemon) dropPrestart(ctx context.Context, c *container.Container, r *run) {
+	ctx = context.WithoutCancel(ctx)
+	p := d.takePrestart(c, r)
+	if p.task != nil {
+		if err := p.task.Delete(ctx); err != nil {
+			d.log.Warn("prestart: delete the task", "container", c.ID, "err", err)
+		}
+		_ = p.task.Close()
+	}
+	if !p.mounted {
 		return
 	}
 	d.cleanupRun(ctx, c.ID, nil)
@@ -61,6 +104,21 @@ func (d *Daemon) dropPremount(ctx context.Context, c *container.Container, r *ru
 	key := c.SnapshotKey
 	c.Unlock()
 	d.clearVolatileMark(ctx, key)
+}
+
+// expirePrestart undoes a prestart that no start took in time.
+func (d *Daemon) expirePrestart(c *container.Container, r *run, done chan prestarted) {
+	if d.isClosing() {
+		return
+	}
+	r.op.Lock()
+	defer r.op.Unlock()
+	c.Lock()
+	mine := r.prestarted == done
+	c.Unlock()
+	if mine {
+		d.dropPrestart(context.Background(), c, r)
+	}
 }
 
 // clearVolatileMark lets a layer that was mounted volatile be mounted

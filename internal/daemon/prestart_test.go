@@ -31,43 +31,108 @@ func isMountpoint(t *testing.T, path string) bool {
 	return false
 }
 
-// TestPremount: an auto-remove container's layer is mounted after its
-// create; a removal before any start takes the mount down; a copy into
-// the created container (which mounts the layer itself) sees it and the
-// start that follows mounts the layer with the copied file in it.
-func TestPremount(t *testing.T) {
+// prestartedTask is the fake shim of c's prestart, if one is there.
+func prestartedTask(d *Daemon, l *fakeLauncher, id string) *fakeProc {
+	p := l.proc(d.shimDir(id))
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != "created" {
+		return nil
+	}
+	return p
+}
+
+func launches(l *fakeLauncher) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nextID
+}
+
+// TestPrestart: an auto-remove container's start begins after its create
+// (its layer mounted, its task created); a removal before any start
+// undoes it; a copy into the created container (which mounts the layer
+// itself) undoes it and the start that follows sees the copied file; the
+// start takes a prestarted task without launching another; an update and
+// the expiry undo it.
+func TestPrestart(t *testing.T) {
 	t.Parallel()
 	cfg := testRoots(t)
-	d := newTestDaemon(t, cfg, newFakeLauncher())
+	l := newFakeLauncher()
+	d := newTestDaemon(t, cfg, l)
 	ctx := context.Background()
 	autoRemove := func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true }
+	prestarted := func(id string) {
+		t.Helper()
+		eventually(t, "the prestart", func() bool { return isMountpoint(t, d.rootfsDir(id)) && prestartedTask(d, l, id) != nil })
+	}
+	undone := func(id, after string) {
+		t.Helper()
+		if isMountpoint(t, d.rootfsDir(id)) {
+			t.Fatalf("the prestart's mount is still there after %s", after)
+		}
+		if prestartedTask(d, l, id) != nil {
+			t.Fatalf("the prestart's task is still there after %s", after)
+		}
+	}
 
 	never := create(t, d, "", []string{"true"}, autoRemove)
-	eventually(t, "the premount", func() bool { return isMountpoint(t, d.rootfsDir(never)) })
+	prestarted(never)
 	if err := d.ContainerRemove(ctx, never, server.RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	d.SettleRemovals() // an auto-remove container's storage goes in the background
-	if isMountpoint(t, d.rootfsDir(never)) {
-		t.Fatal("a removed container's premount is left")
-	}
+	undone(never, "a removal")
 	if _, err := os.Stat(d.bundleDir(never)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a removed container's bundle: %v", err)
 	}
 
 	id := create(t, d, "", []string{"true"}, autoRemove)
+	prestarted(id)
 	tar := tarOf(t, tarEntry{name: "copied", body: "before the start"})
 	if err := d.ContainerExtractToDir(ctx, id, "/", server.ExtractOptions{}, bytes.NewReader(tar)); err != nil {
 		t.Fatalf("copy into a created auto-remove container: %v", err)
 	}
-	if isMountpoint(t, d.rootfsDir(id)) {
-		t.Fatal("the premount is still there after a copy mounted the layer itself")
-	}
+	undone(id, "a copy that mounted the layer itself")
 	if err := d.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(d.rootfsDir(id), "copied"))
 	if err != nil || string(got) != "before the start" {
 		t.Fatalf("the copied file in the started container: %q, %v", got, err)
+	}
+
+	taken := create(t, d, "", []string{"true"}, autoRemove)
+	prestarted(taken)
+	before := launches(l)
+	if err := d.ContainerStart(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	if n := launches(l) - before; n != 0 {
+		t.Fatalf("the start launched %d tasks, not the prestarted one", n)
+	}
+
+	updated := create(t, d, "", []string{"true"}, autoRemove)
+	prestarted(updated)
+	if _, err := d.ContainerUpdate(ctx, updated, containertypes.UpdateConfig{Resources: containertypes.Resources{CPUShares: 512}}); err != nil {
+		t.Fatal(err)
+	}
+	undone(updated, "an update")
+
+	late := create(t, d, "", []string{"true"}, autoRemove)
+	prestarted(late)
+	c, r, err := d.get(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Lock()
+	done := r.prestarted
+	c.Unlock()
+	d.expirePrestart(c, r, done)
+	undone(late, "its expiry")
+	if err := d.ContainerStart(ctx, late); err != nil {
+		t.Fatalf("a start after the prestart expired: %v", err)
 	}
 }

@@ -193,7 +193,7 @@ func (d *Daemon) SettleRemovals() {
 // references only what records use.
 func (d *Daemon) release(ctx context.Context, c *container.Container, r *run, removeVolumes bool) error {
 	d.runExitCleanup(ctx, c, r)
-	d.dropPremount(ctx, c, r)
+	d.dropPrestart(ctx, c, r)
 	d.cleanupRun(ctx, c.ID, nil)
 	d.forgetExecs(c.ID)
 	c.Lock()

@@ -53,9 +53,9 @@ type run struct {
 	// bundle's unmount) left to the removal that follows: an auto-remove
 	// container's removal is answered first (see handleExit).
 	exitCleanup func(context.Context)
-	// premounted, when set, delivers the result of the background mount
-	// of an auto-remove container's layer (premount.go).
-	premounted chan error
+	// prestarted, when set, delivers the result of an auto-remove
+	// container's start begun in the background (prestart.go).
+	prestarted chan prestarted
 
 	// streams counts attach streams in flight (it has its own lock). The
 	// exit handling waits for them before it drops the shim's

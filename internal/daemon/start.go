@@ -77,39 +77,11 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	if rf, ok := d.tasks.(interface{ Refill() }); ok {
 		defer time.AfterFunc(poolRefillDelay, rf.Refill)
 	}
-	c.Lock()
-	in, rt, err := d.startInput(c)
-	if err == nil {
-		err = d.ensureContainerFiles(c)
-	}
-	tc := taskConfig{
-		ID:          c.ID,
-		Bundle:      d.bundleDir(c.ID),
-		StateDir:    d.shimDir(c.ID),
-		Runtime:     rt.Path,
-		RuntimeRoot: d.runtimeRoot(),
-		RuntimeArgs: rt.Args,
-		Terminal:    c.Config.Tty,
-		OpenStdin:   c.Config.OpenStdin,
-		StdinOnce:   c.Config.StdinOnce,
-		LogDriver:   c.HostConfig.LogConfig.Type,
-		LogPath:     c.LogPath,
-		LogOpts:     c.HostConfig.LogConfig.Config,
-	}
-	snapKey := c.SnapshotKey
-	// An auto-remove container's layer is deleted at its exit: it needs
-	// no durability, and a volatile overlay spares the unmount a syncfs
-	// of the whole upper filesystem (5-20 ms here, on the exit path).
-	volatile := c.IsAutoRemove()
-	c.Unlock()
-	if err != nil {
-		return d.startFailed(c, r, err)
-	}
-
-	rootfs := d.rootfsDir(c.ID)
-	tMount := time.Now()
-	if !d.takePremount(c, r) {
-		if err := d.mountRootfs(ctx, snapKey, rootfs, volatile); err != nil {
+	pre := d.takePrestart(c, r)
+	task := pre.task
+	if task == nil {
+		var err error
+		if task, err = d.launch(ctx, c, pre.mounted); err != nil {
 			return d.startFailed(c, r, err)
 		}
 	}
@@ -118,29 +90,6 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 			d.cleanupRun(ctx, c.ID, nil)
 		}
 	}()
-	in.Rootfs = rootfs
-	if err := d.setupNetwork(ctx, c, &in); err != nil {
-		return d.startFailed(c, r, err)
-	}
-	if err := d.setupVolumes(ctx, c, &in); err != nil {
-		return d.startFailed(c, r, err)
-	}
-	tSpec := time.Now()
-	sp, err := spec.Generate(ctx, in)
-	if err != nil {
-		return d.startFailed(c, r, err)
-	}
-	if err := writeSpec(tc.Bundle, sp); err != nil {
-		return d.startFailed(c, r, err)
-	}
-	// A shim directory left by an earlier run (its shim gone) would
-	// confuse the new shim.
-	_ = os.RemoveAll(tc.StateDir)
-	tShim := time.Now()
-	task, err := d.tasks.Start(ctx, tc)
-	if err != nil {
-		return d.startFailed(c, r, err)
-	}
 
 	// Publish the task under c's lock after checking for Close, which
 	// marks itself closing first and reads every task under its
@@ -204,8 +153,85 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	d.bg.Add(1)
 	go d.monitor(c, r, task, gen)
 	d.log.Debug("container started", "container", c.ID, "pid", pid, "total", time.Since(t0),
-		"mount", tSpec.Sub(tMount), "spec", tShim.Sub(tSpec), "shim+create", tStart.Sub(tShim), "start", time.Since(tStart))
+		"prestarted", pre.task != nil, "start", time.Since(tStart))
 	return nil
+}
+
+// launch makes c's task: it mounts the layer (unless mounted), sets up
+// the network and volumes, writes the runtime spec and starts a shim,
+// which runs the runtime's create. The container's process waits for
+// the task's Start. On error launch undoes what it did.
+func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted bool) (_ container.Task, retErr error) {
+	c.Lock()
+	in, rt, err := d.startInput(c)
+	if err == nil {
+		err = d.ensureContainerFiles(c)
+	}
+	tc := taskConfig{
+		ID:          c.ID,
+		Bundle:      d.bundleDir(c.ID),
+		StateDir:    d.shimDir(c.ID),
+		Runtime:     rt.Path,
+		RuntimeRoot: d.runtimeRoot(),
+		RuntimeArgs: rt.Args,
+		Terminal:    c.Config.Tty,
+		OpenStdin:   c.Config.OpenStdin,
+		StdinOnce:   c.Config.StdinOnce,
+		LogDriver:   c.HostConfig.LogConfig.Type,
+		LogPath:     c.LogPath,
+		LogOpts:     c.HostConfig.LogConfig.Config,
+	}
+	snapKey := c.SnapshotKey
+	// An auto-remove container's layer is deleted at its exit: it needs
+	// no durability, and a volatile overlay spares the unmount a syncfs
+	// of the whole upper filesystem (5-20 ms here, on the exit path).
+	volatile := c.IsAutoRemove()
+	c.Unlock()
+	if err != nil {
+		if mounted {
+			d.cleanupRun(ctx, tc.ID, nil)
+		}
+		return nil, err
+	}
+
+	rootfs := d.rootfsDir(c.ID)
+	tMount := time.Now()
+	if !mounted {
+		if err := d.mountRootfs(ctx, snapKey, rootfs, volatile); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if retErr != nil {
+			d.cleanupRun(ctx, c.ID, nil)
+		}
+	}()
+	in.Rootfs = rootfs
+	if err := d.setupNetwork(ctx, c, &in); err != nil {
+		return nil, err
+	}
+	if err := d.setupVolumes(ctx, c, &in); err != nil {
+		return nil, err
+	}
+	tSpec := time.Now()
+	sp, err := spec.Generate(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeSpec(tc.Bundle, sp); err != nil {
+		return nil, err
+	}
+	// A shim directory left by an earlier run (its shim gone) would
+	// confuse the new shim.
+	_ = os.RemoveAll(tc.StateDir)
+	tShim := time.Now()
+	task, err := d.tasks.Start(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	d.log.Debug("container launched", "container", c.ID, "mount", tSpec.Sub(tMount),
+		"spec", tShim.Sub(tSpec), "shim+create", time.Since(tShim))
+	return task, nil
 }
 
 // startInput collects, under c's lock, what spec.Generate needs (but the

@@ -22,6 +22,8 @@ func (d *Daemon) ContainerUpdate(ctx context.Context, name string, u containerty
 	}
 	r.op.Lock()
 	defer r.op.Unlock()
+	// A start begun in the background used the container as it was.
+	d.dropPrestart(ctx, c, r)
 	c.Lock()
 	defer c.Unlock()
 	if c.State.Status == container.Removing || c.State.Status == container.Dead {
