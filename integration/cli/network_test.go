@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -242,44 +241,15 @@ func networkScenarios(t *testing.T, target daemontest.Target, c client) []scenar
 // consecutive free host ports.
 func substitutions(t *testing.T) func(string) string {
 	s1, s2, s3 := nettest.Subnet(t), nettest.Subnet(t), nettest.Subnet(t)
-	hpr := freeTCPPortPair(t)
+	hpr := nettest.FreePortPair(t)
 	return strings.NewReplacer(
 		"<s1>", s1.String(), "<s2>", s2.String(), "<s3>", s3.String(),
 		"<gw1>", nettest.Nth(s1, 1).String(),
 		"<ip1>", nettest.Nth(s1, 10).String(), "<ip2>", nettest.Nth(s2, 20).String(),
 		"<ip3>", nettest.Nth(s3, 30).String(),
-		"<hp>", fmt.Sprint(freeTCPPort(t)), "<hp2>", fmt.Sprint(freeTCPPort(t)),
+		"<hp>", fmt.Sprint(nettest.FreePort(t)), "<hp2>", fmt.Sprint(nettest.FreePort(t)),
 		"<hpr>", fmt.Sprint(hpr), "<hpr1>", fmt.Sprint(hpr+1),
 	).Replace
-}
-
-// freeTCPPortPair is the first of two consecutive TCP ports nothing
-// listens on right now.
-func freeTCPPortPair(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		p := freeTCPPort(t)
-		if p >= 65535 {
-			continue
-		}
-		if l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p+1)); err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no two consecutive free TCP ports")
-	return 0
-}
-
-// freeTCPPort is a TCP port nothing listens on right now.
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // notFound: stderr says a network does not exist, in either client's

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -204,17 +203,9 @@ func eventually(t *testing.T, what string, fn func() error) {
 	}
 }
 
-// freePort is a TCP port nothing listens on right now, for -p with a host
-// port of the test's choice.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port)
-}
+// freePort is a TCP port nothing listens on right now, below the
+// ephemeral range, for -p with a host port of the test's choice.
+func freePort(t *testing.T) uint16 { return uint16(nettest.FreePort(t)) }
 
 // removeAll removes every container and the test's user networks, then
 // checks that the daemon left nothing behind (noLeaks).
