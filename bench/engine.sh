@@ -6,7 +6,10 @@
 #      `podman run --rm --network none --runtime runc busybox true`;
 #      hyperfine medians and the ratios Berth/dockerd (goal <= 0.1) and
 #      Berth/podman (goal <= 0.2). The docker CLI's own start-up
-#      (`docker --version`) is timed too, for reference.
+#      (`docker --version`) is timed too, for reference, and so is the
+#      floor: the same `docker run --rm` against bench/clifloor, an engine
+#      that answers instantly (what the docker CLI alone costs that
+#      command, and so the least any engine can take through it).
 #   2. idle memory: berthd's RSS with no containers (goal <= 30 MiB), beside
 #      dockerd + containerd's.
 #   3. density: N (default 1000) x `docker run -d --network none busybox
@@ -209,6 +212,13 @@ time_run() {
 	fi
 }
 time_run docker-cli "$docker" --version
+# The floor: an engine that answers the command's requests instantly.
+fsock=$work/floor.sock
+go build -o "$work/clifloor" "$repo/bench/clifloor"
+"$work/clifloor" -socket "$fsock" 2>"$work/clifloor.log" &
+pids+=("$!")
+wait_ping "$fsock" "$work/clifloor.log"
+time_run floor "$docker" -H "unix://$fsock" run --rm --network none busybox true
 time_run berthd "$docker" -H "unix://$bsock" run --rm --network none busybox true
 time_run dockerd "$docker" -H "unix://$dsock" run --rm --network none busybox true
 if ((podman)); then
@@ -271,22 +281,25 @@ report=$(
 	jq -n \
 		--arg v_berth "$berth_version" --arg v_docker "$docker_version" --arg v_podman "${podman_version:-}" \
 		--argjson runs "$runs" \
-		--argjson cli "$(median docker-cli)" --argjson berthd "$(median berthd)" --argjson dockerd "$(median dockerd)" \
+		--argjson cli "$(median docker-cli)" --argjson floor "$(median floor)" --argjson berthd "$(median berthd)" --argjson dockerd "$(median dockerd)" \
 		--argjson podman "$(if ((podman)); then median podman; else echo null; fi)" \
 		--argjson berthd_rss "$berthd_rss" --argjson dockerd_rss "$dockerd_rss" \
 		--slurpfile density_berth "$work/density-berthd.json" \
 		--slurpfile density_docker <(if ((density_dockerd)); then cat "$work/density-dockerd.json"; fi) \
 		'{benchmark: "engine: run --rm true, idle RSS, 1000 containers", runs: $runs,
 		  versions: {berthd: $v_berth, dockerd: $v_docker, podman: $v_podman},
-		  start_median_seconds: {docker_cli_version: $cli, berthd: $berthd, dockerd: $dockerd, podman: $podman},
+		  start_median_seconds: {docker_cli_version: $cli, floor: $floor, berthd: $berthd, dockerd: $dockerd, podman: $podman},
 		  ratios: {berthd_over_dockerd: ($berthd / $dockerd),
-		           berthd_over_podman: (if $podman then $berthd / $podman else null end)},
+		           berthd_over_podman: (if $podman then $berthd / $podman else null end),
+		           floor_over_dockerd: ($floor / $dockerd),
+		           floor_over_podman: (if $podman then $floor / $podman else null end)},
 		  idle_rss_mib: {berthd: ($berthd_rss / 1024), dockerd_containerd: ($dockerd_rss / 1024)},
 		  density: ($density_berth + $density_docker)}'
 )
 echo
-jq -r '"start, median of \(.runs) (ms): docker CLI alone \(.start_median_seconds.docker_cli_version * 1000 | round), berthd \(.start_median_seconds.berthd * 1000 * 10 | round / 10), dockerd \(.start_median_seconds.dockerd * 1000 * 10 | round / 10), podman \(if .start_median_seconds.podman then (.start_median_seconds.podman * 1000 * 10 | round / 10) else "-" end)",
+jq -r '"start, median of \(.runs) (ms): docker CLI alone \(.start_median_seconds.docker_cli_version * 1000 | round), floor (clifloor) \(.start_median_seconds.floor * 1000 * 10 | round / 10), berthd \(.start_median_seconds.berthd * 1000 * 10 | round / 10), dockerd \(.start_median_seconds.dockerd * 1000 * 10 | round / 10), podman \(if .start_median_seconds.podman then (.start_median_seconds.podman * 1000 * 10 | round / 10) else "-" end)",
 	"ratios: berthd/dockerd \(.ratios.berthd_over_dockerd * 1000 | round / 1000) (goal <= 0.1), berthd/podman \(if .ratios.berthd_over_podman then (.ratios.berthd_over_podman * 1000 | round / 1000) else "-" end) (goal <= 0.2)",
+	"floor ratios (no engine can do better): floor/dockerd \(.ratios.floor_over_dockerd * 1000 | round / 1000), floor/podman \(if .ratios.floor_over_podman then (.ratios.floor_over_podman * 1000 | round / 1000) else "-" end)",
 	"idle RSS (MiB): berthd \(.idle_rss_mib.berthd * 10 | round / 10) (goal <= 30), dockerd+containerd \(.idle_rss_mib.dockerd_containerd * 10 | round / 10)",
 	(.density[] | "density \(.engine): \(.running)/\(.containers) running, started in \(.start_seconds) s (goal <= 60), \(.host_kib_per_container / 1024 * 100 | round / 100) MiB each (goal <= 1), rm -f \(.rm_seconds_per_500 * 100 | round / 100) s per 500 (goal <= 5) with \(.rm_errors) errors, \(.left_after_rm) left")' <<<"$report"
 if [[ -n $json ]]; then
