@@ -320,7 +320,11 @@ func (e *engine) step(t *testing.T, c client, v vars, s step) bool {
 			}
 			return true
 		}
-		if !p.eventually || time.Now().After(deadline) {
+		// Prunes are serialized per daemon (dockerd's and Berth's 409 "a
+		// prune operation is already running"): rows running in parallel
+		// on one daemon may meet one, and try again as a user would.
+		busy := strings.Contains(r.stderr, "a prune operation is already running")
+		if (!p.eventually && !busy) || time.Now().After(deadline) {
 			how := ""
 			if p.eventually {
 				how = fmt.Sprintf(" (still, after %d attempts in %v)", attempt, eventuallyTimeout)
