@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // localTree lists the files under dir as "path:content" ("path/" for a
@@ -59,6 +60,9 @@ func tarNames(t *testing.T, b []byte) string {
 	return strings.Join(out, " ")
 }
 
+// sameTime is the modification time of TestCopyMatchesDocker's local files.
+var sameTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // TestCopyMatchesDocker runs docker cp and berth cp against the same
 // engine, each side on its own container and local directory, and
 // compares outputs, exit codes and what the copies made.
@@ -78,6 +82,16 @@ func TestCopyMatchesDocker(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(filepath.Join(local, name), []byte(content), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			// Both sides' files carry one time: the tars they make are
+			// compared byte for byte.
+			if err := os.Chtimes(filepath.Join(local, name), sameTime, sameTime); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, dir := range []string{"tree/sub", "tree", "out", "."} {
+			if err := os.Chtimes(filepath.Join(local, dir), sameTime, sameTime); err != nil {
 				t.Fatal(err)
 			}
 		}
