@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -32,17 +31,9 @@ func (r *reader) follow(cur *os.File, off int64) error {
 	// Events queue from here on, so a write after the history was read but
 	// before the first wait still wakes us; each round reads and checks for
 	// rotation before it waits.
-	done := r.opts.Done
-	// Past Until nothing new can qualify: stop then, as docker does,
-	// without waiting for an entry to prove it.
-	var untilC <-chan time.Time
-	if !r.opts.Until.IsZero() {
-		t := time.NewTimer(time.Until(r.opts.Until))
-		defer t.Stop()
-		untilC = t.C
-	}
+	fw := newFollowWait(r.opts.Done, r.opts.Until)
+	defer fw.stop()
 	var pending []byte
-	finishing := false
 	for {
 		if cur != nil {
 			if off, pending, err = r.drain(cur, off, pending); err != nil {
@@ -78,18 +69,8 @@ func (r *reader) follow(cur *os.File, off int64) error {
 			}
 			continue
 		}
-		if finishing {
+		if !fw.next(r.ctx, w.wake) {
 			return nil
-		}
-		select {
-		case <-w.wake:
-		case <-r.ctx.Done():
-			return nil
-		case <-done:
-			// One more round reads what the writer flushed before Done.
-			finishing, done = true, nil
-		case <-untilC:
-			finishing, untilC = true, nil
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // drainState is how a drain of the current file ended.
@@ -47,15 +46,9 @@ func (r *localReader) follow(cur *os.File, off int64, state drainState) error {
 		return err
 	}
 	defer w.close()
-	done := r.opts.Done
-	var untilC <-chan time.Time
-	if !r.opts.Until.IsZero() {
-		t := time.NewTimer(time.Until(r.opts.Until))
-		defer t.Stop()
-		untilC = t.C
-	}
+	fw := newFollowWait(r.opts.Done, r.opts.Until)
+	defer fw.stop()
 	known := r.newest // the newest file read so far
-	finishing := false
 	for {
 		if cur != nil && state != drainedLost {
 			if off, state, err = r.drain(cur, off); err != nil {
@@ -101,18 +94,8 @@ func (r *localReader) follow(cur *os.File, off int64, state drainState) error {
 			}
 			continue
 		}
-		if finishing {
+		if !fw.next(r.ctx, w.wake) {
 			return nil
-		}
-		select {
-		case <-w.wake:
-		case <-r.ctx.Done():
-			return nil
-		case <-done:
-			// One more round reads what the writer flushed before Done.
-			finishing, done = true, nil
-		case <-untilC:
-			finishing, untilC = true, nil
 		}
 	}
 }
