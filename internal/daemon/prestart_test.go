@@ -89,7 +89,8 @@ func TestPrestart(t *testing.T) {
 		t.Fatalf("a removed container's bundle: %v", err)
 	}
 
-	id := create(t, d, "", []string{"true"}, autoRemove)
+	// It runs on, so that its layer is still mounted when read below.
+	id := create(t, d, "", []string{"sleep", "100"}, autoRemove)
 	prestarted(id)
 	tar := tarOf(t, tarEntry{name: "copied", body: "before the start"})
 	if err := d.ContainerExtractToDir(ctx, id, "/", server.ExtractOptions{}, bytes.NewReader(tar)); err != nil {
