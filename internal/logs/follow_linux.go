@@ -23,7 +23,15 @@ func (r *reader) follow(cur *os.File, off int64) error {
 			cur.Close()
 		}
 	}()
-	w, err := watchDir(filepath.Dir(r.path), filepath.Base(r.path))
+	dir := filepath.Dir(r.path)
+	if r.dir == nil {
+		dl, err := openDirLock(dir)
+		if err != nil {
+			return err
+		}
+		r.dir = dl
+	}
+	w, err := watchDir(dir, filepath.Base(r.path))
 	if err != nil {
 		return err
 	}
@@ -43,29 +51,29 @@ func (r *reader) follow(cur *os.File, off int64) error {
 				return nil
 			}
 		}
-		next, rotated, err := r.checkRotation(cur)
+		next, missed, err := r.checkRotation(cur)
 		if err != nil {
 			return err
 		}
-		if rotated {
+		if next != nil {
 			if cur != nil {
 				// The writer closes a file before it rotates it away:
 				// what is in it now is all there will be.
 				if off, pending, err = r.drain(cur, off, pending); err != nil {
+					closeAll(next, missed)
 					return err
 				}
 				if len(pending) > 0 {
 					r.entry(cur.Name(), off, pending)
 					pending = nil
 				}
-				if err := r.readRotatedBetween(cur, next); err != nil {
-					return err
-				}
 				cur.Close()
 			}
+			err := r.readMissed(missed)
+			closeAll(nil, missed)
 			cur, off, pending = next, 0, nil
-			if r.stopped {
-				return nil
+			if err != nil || r.stopped {
+				return err
 			}
 			continue
 		}
@@ -114,70 +122,63 @@ func (r *reader) drain(f *os.File, off int64, pending []byte) (int64, []byte, er
 }
 
 // checkRotation reports whether the path names a file other than cur
-// (rotated, or created after nothing was logged) and opens it.
-func (r *reader) checkRotation(cur *os.File) (*os.File, bool, error) {
-	f, err := os.Open(r.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Between the writer's unlink and create (max-file=1), or before
-		// the first entry: wait for the create event.
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
+// (rotated, or created after nothing was logged): if so it returns that
+// file, and the rotated files the follower never saw, newest first: those
+// newer than cur, or all of them when cur is nil or was rotated out
+// altogether. The follower holds cur open, so its inode is not reused.
+// The files are opened under the directory lock: the writer is not
+// shifting them meanwhile, so none is missed and next is still the
+// newest.
+func (r *reader) checkRotation(cur *os.File) (next *os.File, missed []*os.File, err error) {
+	var curInfo os.FileInfo
 	if cur != nil {
-		a, err1 := f.Stat()
-		b, err2 := cur.Stat()
-		if err1 == nil && err2 == nil && os.SameFile(a, b) {
-			f.Close()
-			return nil, false, nil
+		if curInfo, err = cur.Stat(); err != nil {
+			return nil, nil, err
 		}
 	}
-	return f, true, nil
+	if err := r.dir.lock(false); err != nil {
+		return nil, nil, err
+	}
+	defer r.dir.unlock()
+	next, err = os.Open(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Before the first entry: wait for the create event.
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if curInfo != nil {
+		if fi, err := next.Stat(); err == nil && os.SameFile(fi, curInfo) {
+			next.Close()
+			return nil, nil, nil
+		}
+	}
+	var stop func(os.FileInfo) bool
+	if curInfo != nil {
+		stop = func(fi os.FileInfo) bool { return os.SameFile(fi, curInfo) }
+	}
+	if missed, err = scanRotated(r.path, nil, stop); err != nil {
+		next.Close()
+		return nil, nil, err
+	}
+	return next, missed, nil
 }
 
-// readRotatedBetween reads in full, oldest first, the rotated files newer
-// than old and older than next (the file the follower moves to): when the
-// log rotates more than once between two wake-ups, old is path.k and
-// path.(k-1) ... path.1 were never seen; and by now next itself may have
-// been rotated to path.j. When old is gone altogether (rotated out, or
-// max-file=1), every rotated file older than next is unseen.
-func (r *reader) readRotatedBetween(old, next *os.File) error {
-	ofi, err := old.Stat()
-	if err != nil {
-		return err
-	}
-	var nfi os.FileInfo
-	if next != nil {
-		if nfi, err = next.Stat(); err != nil {
-			return err
-		}
-	}
-	newer, err := scanRotated(r.path, nil, func(fi os.FileInfo) bool { return os.SameFile(fi, ofi) })
-	if err != nil {
-		return err
-	}
-	defer closeAll(nil, newer)
-	if nfi != nil {
-		// Files newer than next (met before it) are not ours to read.
-		for i, f := range newer {
-			if fi, err := f.Stat(); err == nil && os.SameFile(fi, nfi) {
-				closeAll(nil, newer[:i+1])
-				newer = newer[i+1:]
-				break
-			}
-		}
-	}
-	for i := len(newer) - 1; i >= 0; i-- {
-		fi, err := newer[i].Stat()
+// readMissed reads in full, oldest first, rotated files the follower
+// never had as its current file: the log rotated more than once between
+// two wake-ups.
+func (r *reader) readMissed(missed []*os.File) error {
+	for i := len(missed) - 1; i >= 0 && !r.stopped; i-- {
+		fi, err := missed[i].Stat()
 		if err != nil {
 			return err
 		}
-		end, err := lastNewline(newer[i], fi.Size())
+		end, err := lastNewline(missed[i], fi.Size())
 		if err != nil {
 			return err
 		}
-		if err := r.readSegment(segment{f: newer[i], end: end}); err != nil || r.stopped {
+		if err := r.readSegment(segment{f: missed[i], end: end}); err != nil {
 			return err
 		}
 	}

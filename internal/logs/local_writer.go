@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -236,32 +235,13 @@ func (w *LocalWriter) rotate() error {
 	return nil
 }
 
-// shift renames path.(i-1) to path.i down to path -> path.1, dropping
-// the oldest; with fewer than two files the current one just goes.
+// shift moves the files one number up (rotate.go).
 func (w *LocalWriter) shift() error {
-	if w.opts.maxFiles < 2 {
-		if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
 	ext := ""
 	if w.opts.compress {
 		ext = ".gz"
 	}
-	name := func(i int) string { return w.path + "." + strconv.Itoa(i) + ext }
-	if err := os.Remove(name(w.opts.maxFiles - 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	for i := w.opts.maxFiles - 1; i > 1; i-- {
-		if err := os.Rename(name(i-1), name(i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	if err := os.Rename(w.path, w.path+".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return shiftRotated(w.path, w.opts.maxFiles, ext)
 }
 
 // compress gzips path.1 in the background; w.mu is held.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -136,6 +137,7 @@ func (s *sink) reportCorrupt(err *CorruptError) {
 type reader struct {
 	sink
 	path string
+	dir  *dirLock // nil while the directory does not exist
 
 	// The snapshot open takes.
 	cur     *os.File
@@ -152,10 +154,24 @@ type segment struct {
 // open takes the snapshot a read starts from: the files, and where the
 // complete entries of the current one end.
 func (r *reader) open() error {
-	cur, rotated, err := openSet(r.path)
+	dl, err := openDirLock(filepath.Dir(r.path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing logged yet
+	}
 	if err != nil {
 		return err
 	}
+	if err := dl.lock(false); err != nil {
+		dl.close()
+		return err
+	}
+	cur, rotated, err := openSet(r.path)
+	dl.unlock()
+	if err != nil {
+		dl.close()
+		return err
+	}
+	r.dir = dl
 	if cur != nil {
 		fi, err := cur.Stat()
 		if err == nil {
@@ -166,6 +182,7 @@ func (r *reader) open() error {
 		}
 		if err != nil {
 			closeAll(cur, rotated)
+			dl.close()
 			return err
 		}
 	}
@@ -176,6 +193,9 @@ func (r *reader) open() error {
 func (r *reader) run() error {
 	defer func() {
 		closeAll(r.cur, r.rotated)
+		if r.dir != nil {
+			r.dir.close()
+		}
 	}()
 	if r.opts.Tail != 0 {
 		segs, err := planHistory(r.cur, r.curEnd, r.rotated, r.opts.Tail)
@@ -201,16 +221,9 @@ func (r *reader) run() error {
 }
 
 // openSet opens the current file and its rotated predecessors path.1,
-// path.2, ... A missing current file is not an error: nothing was logged
-// yet.
-//
-// The writer may rotate while the files are opened, without any lock
-// between the two processes. Rotation only ever moves a file to a higher
-// number, the direction of the scan, so the scan meets every file (a file
-// it already opened may show up again: duplicates are dropped by inode)
-// and meets them newest first. A rotation leaves one name missing for a
-// moment while it shifts the files, so the scan ends at the second missing
-// name in a row, not the first.
+// path.2, ..., newest first. A missing current file is not an error:
+// nothing was logged yet. The caller holds the directory lock, so the
+// writer is not shifting the files meanwhile.
 func openSet(path string) (cur *os.File, rotated []*os.File, err error) {
 	cur, err = os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -236,9 +249,11 @@ func openSet(path string) (cur *os.File, rotated []*os.File, err error) {
 	return cur, rotated, nil
 }
 
-// scanRotated opens path.1, path.2, ... newest first, as openSet
-// describes, skipping files in seen. stop, if not nil, is asked about each
-// new file and ends the scan (that file not included) when true.
+// scanRotated opens path.1, path.2, ... newest first, skipping files in
+// seen. stop, if not nil, is asked about each new file and ends the scan
+// (that file not included) when true. The scan ends at the second missing
+// name in a row, not the first: a shift the writer could not finish may
+// leave a hole.
 func scanRotated(path string, seen []os.FileInfo, stop func(os.FileInfo) bool) ([]*os.File, error) {
 	var files []*os.File
 	missing := 0
