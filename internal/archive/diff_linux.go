@@ -334,6 +334,12 @@ func (d *differ) dir(rel string, lo, up dirHandle, opaque bool) error {
 func (d *differ) entry(p, name string, lo, up dirHandle, inLower, opaque bool) error {
 	ev := &event{path: p, dirfd: up.fd, dir: up.disp, name: name}
 	if err := d.fill(ev); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			// Gone since the directory was read: a running container
+			// (commit without pause) removed or renamed it. As docker,
+			// the layer is what could still be read.
+			return nil
+		}
 		return err
 	}
 	upIsDir := ev.st.Mode&unix.S_IFMT == unix.S_IFDIR
@@ -404,6 +410,12 @@ func (d *differ) subdir(p, name string, lo, up dirHandle, opaque, reported bool)
 	}
 	defer uc.close()
 	if !uc.ok() {
+		var st unix.Stat_t
+		if _, err := up.stat(name, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			// Removed (or replaced) by a running container since its
+			// event was written: nothing of it is left to read.
+			return nil
+		}
 		return fmt.Errorf("%s: %w", filepath.Join(up.disp, name), unix.ENOTDIR)
 	}
 	lc, err := lo.child(name)
@@ -582,12 +594,19 @@ func (t *tarWriter) event(ev *event) error {
 	}
 	if content {
 		disp := filepath.Join(ev.dir, ev.name)
+		var n int64
 		f, err := openFile(ev.dirfd, ev.name, disp)
-		if err != nil {
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			// Removed since it was stat'ed: an entry of zeros, as
+			// for a file that shrank.
+			err = nil
+		case err != nil:
 			return err
+		default:
+			n, err = io.CopyBuffer(t.tw, io.LimitReader(f, hdr.Size), t.buf)
+			f.Close()
 		}
-		n, err := io.CopyBuffer(t.tw, io.LimitReader(f, hdr.Size), t.buf)
-		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", ev.path, err)
 		}

@@ -1,11 +1,14 @@
 package archive_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -125,5 +128,74 @@ func TestTwoTreeDiff(t *testing.T) {
 		if ch.Kind != archive.ChangeAdd {
 			t.Errorf("Changes from empty: %v", ch)
 		}
+	}
+}
+
+// hookWriter calls on with the name of each tar header block written
+// through it, before passing the block on.
+type hookWriter struct {
+	buf bytes.Buffer
+	on  func(name string)
+}
+
+func (h *hookWriter) Write(p []byte) (int, error) {
+	if len(p) == 512 {
+		if name := string(bytes.TrimRight(p[:100], "\x00")); name != "" {
+			h.on(name)
+		}
+	}
+	return h.buf.Write(p)
+}
+
+// TestDiffOfAChangingTree reads a tree whose files go away while it is
+// read, as a running container's layer does under commit without pause:
+// a file removed after its directory was listed is left out, one removed
+// after its header was written is an entry of zeros of the announced
+// size, and a directory removed after its header has no children; none
+// of it is an error.
+func TestDiffOfAChangingTree(t *testing.T) {
+	testenv.RequireRoot(t)
+	lower, upper := t.TempDir(), t.TempDir()
+	run(t, upper, `
+		echo a > a; echo b > b; echo cccc > c; echo e > e
+		mkdir d; echo x > d/x
+	`)
+	h := &hookWriter{on: func(name string) {
+		switch name {
+		case "a":
+			os.Remove(filepath.Join(upper, "b"))
+		case "c":
+			os.Remove(filepath.Join(upper, "c"))
+		case "d/":
+			os.RemoveAll(filepath.Join(upper, "d"))
+		}
+	}}
+	if err := archive.WriteDiff(context.Background(), h, lower, upper); err != nil {
+		t.Fatalf("WriteDiff: %v", err)
+	}
+	type entry struct {
+		name string
+		size int64
+		body string
+	}
+	var got []entry
+	tr := tar.NewReader(&h.buf)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, entry{hdr.Name, hdr.Size, string(body)})
+	}
+	want := []entry{{"a", 2, "a\n"}, {"c", 5, "\x00\x00\x00\x00\x00"}, {"d/", 0, ""}, {"e", 2, "e\n"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("entries %+v, want %+v", got, want)
 	}
 }
