@@ -28,6 +28,10 @@ type testNet struct {
 	t      testing.TB
 	prefix string
 	cfg    Config
+	// level is the Manager's log level: debug while the test runs, warn
+	// from teardown on, so that a failure's message is not buried under
+	// the routine lines of the cleanup (CI shows a failure's last lines).
+	level slog.LevelVar
 }
 
 var subnetMu sync.Mutex
@@ -72,6 +76,7 @@ func newTestNet(t testing.TB) *testNet {
 	testenv.RequireRoot(t)
 	dir := t.TempDir()
 	e := &testNet{t: t, prefix: "nt" + randHex(4)}
+	e.level.Set(slog.LevelDebug)
 	e.cfg = Config{
 		Root:          filepath.Join(dir, "network"),
 		ExecRoot:      filepath.Join(dir, "netns"),
@@ -79,7 +84,7 @@ func newTestNet(t testing.TB) *testNet {
 		DefaultBridge: "none",
 		Firewall:      "none",
 		DNSUpstreams:  []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")},
-		Logger:        slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:        slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: &e.level})),
 	}
 	t.Cleanup(e.sweep)
 	return e
@@ -144,6 +149,7 @@ func (e *testNet) sweep() {
 func (e *testNet) teardown(m *Manager) {
 	t := e.t
 	t.Helper()
+	e.level.Set(slog.LevelWarn)
 	ctx := context.Background()
 	if err := m.Reconcile(ctx, nil); err != nil {
 		t.Errorf("Reconcile(nil): %v", err)
