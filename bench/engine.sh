@@ -16,15 +16,19 @@
 #      sleep 3600` against berthd: all must run, in <= 60 s, using <= 1 MiB
 #      of host memory each (the drop of MemAvailable over all of them: shims
 #      and kernel objects included); then `docker rm -f` of all (goal <= 5 s
-#      per 500). --density-dockerd does the same against dockerd.
+#      per 500). --density-dockerd and --density-podman do the same
+#      against dockerd and podman (whose conmon per container is counted
+#      the same way: the drop of MemAvailable).
 #
 # usage: bench/engine.sh [--runs N] [--containers N] [--parallel P]
-#                        [--density-dockerd] [--skip-podman] [--json FILE] [--keep]
+#                        [--density-dockerd] [--density-podman] [--skip-podman]
+#                        [--json FILE] [--keep]
 #
 #   --runs N           timed starts per engine (default 50, warm-up 5)
 #   --containers N     containers in the density test (default 1000)
 #   --parallel P       concurrent `docker run -d` clients there (default 4)
 #   --density-dockerd  also run the density test against dockerd
+#   --density-podman   also run the density test against podman
 #   --skip-podman      do not time podman (nor install it)
 #   --json FILE        also write every figure as JSON (times in seconds)
 #   --keep             keep the work directory
@@ -57,6 +61,7 @@ runs=50
 containers=1000
 parallel=4
 density_dockerd=0
+density_podman=0
 podman=1
 json=""
 keep=0
@@ -66,6 +71,7 @@ while (($#)); do
 	--containers) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--containers needs a number"; containers=$2; shift 2 ;;
 	--parallel) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--parallel needs a number"; parallel=$2; shift 2 ;;
 	--density-dockerd) density_dockerd=1; shift ;;
+	--density-podman) density_podman=1; shift ;;
 	--skip-podman) podman=0; shift ;;
 	--json) [[ $# -ge 2 ]] || die "--json needs a file"; json=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
@@ -226,22 +232,39 @@ if ((podman)); then
 fi
 
 # 3. density.
-# density NAME SOCKET PID...: start $containers sleeping containers, measure,
-# remove them all; prints one JSON object.
+# client NAME ARGS...: the engine's CLI: the docker CLI on berthd's or
+# dockerd's socket, or podman on its roots.
+client() {
+	local name=$1
+	shift
+	case $name in
+	berthd) "$docker" -H "unix://$bsock" "$@" ;;
+	dockerd) "$docker" -H "unix://$dsock" "$@" ;;
+	podman) "${pd[@]}" "$@" ;;
+	esac
+}
+# density NAME PID...: start $containers sleeping containers, measure,
+# remove them all; prints one JSON object. PIDs are the engine's daemons.
 density() {
-	local name=$1 sock=$2
-	shift 2
+	local name=$1
+	shift
 	local label=berth.bench=$name before after started_ns done_ns running rm_start rm_done per_kib
 	sync
 	sleep 2
 	before=$(mem_available_kib)
 	say "density on $name: starting $containers containers ($parallel clients at a time)"
 	started_ns=$(date +%s%N)
+	export -f client
+	PD="${pd[*]}"
+	export docker bsock dsock PD
+	# xargs runs a shell for the client function; podman's command line
+	# goes through the environment as a string (its paths have no spaces).
+	# shellcheck disable=SC2016 # expanded by that shell
 	seq "$containers" | xargs -P "$parallel" -I{} \
-		"$docker" -H "unix://$sock" run -d --network none --label "$label" busybox sleep 3600 >/dev/null ||
+		bash -c 'pd=($PD); client "$0" run -d --network none --label "$1" busybox sleep 3600 >/dev/null' "$name" "$label" ||
 		say "some runs failed on $name"
 	done_ns=$(date +%s%N)
-	running=$("$docker" -H "unix://$sock" ps -q --filter "label=$label" --filter status=running | wc -l)
+	running=$(client "$name" ps -q --filter "label=$label" --filter status=running | wc -l)
 	sleep 5 # let page cache and slab settle before reading memory
 	after=$(mem_available_kib)
 	local daemon_rss=0 p
@@ -252,11 +275,13 @@ density() {
 	say "$name: $running of $containers running after $(((done_ns - started_ns) / 1000000)) ms; $((per_kib)) KiB each"
 	rm_start=$(date +%s%N)
 	local rm_errors
-	rm_errors=$("$docker" -H "unix://$sock" ps -aq --filter "label=$label" |
-		xargs -r "$docker" -H "unix://$sock" rm -f 2>&1 >/dev/null | grep -c . || true)
+	local ids
+	ids=$(client "$name" ps -aq --filter "label=$label")
+	# shellcheck disable=SC2086 # one argument per id
+	rm_errors=$( { [[ -z $ids ]] || client "$name" rm -f $ids; } 2>&1 >/dev/null | grep -c . || true)
 	rm_done=$(date +%s%N)
 	local left
-	left=$("$docker" -H "unix://$sock" ps -aq --filter "label=$label" | wc -l)
+	left=$(client "$name" ps -aq --filter "label=$label" | wc -l)
 	say "$name: rm -f of all in $(((rm_done - rm_start) / 1000000)) ms ($rm_errors errors, $left left)"
 	jq -n --arg engine "$name" --argjson n "$containers" --argjson p "$parallel" --argjson running "$running" \
 		--argjson start_s "$(((done_ns - started_ns) / 1000000))e-3" \
@@ -270,11 +295,14 @@ density() {
 }
 # Nothing else may hold memory while berthd's density is measured.
 if ((density_dockerd)); then
-	density dockerd "$dsock" "$dockerd_pid" "$containerd_pid" >"$work/density-dockerd.json"
+	density dockerd "$dockerd_pid" "$containerd_pid" >"$work/density-dockerd.json"
 fi
 kill -TERM "$dockerd_pid"
 wait "$dockerd_pid" 2>/dev/null || true
-density berthd "$bsock" "$berthd_pid" >"$work/density-berthd.json"
+if ((density_podman && podman)); then
+	density podman >"$work/density-podman.json"
+fi
+density berthd "$berthd_pid" >"$work/density-berthd.json"
 
 median() { jq '.results[0].median' "$work/$1.json"; }
 report=$(
@@ -286,6 +314,7 @@ report=$(
 		--argjson berthd_rss "$berthd_rss" --argjson dockerd_rss "$dockerd_rss" \
 		--slurpfile density_berth "$work/density-berthd.json" \
 		--slurpfile density_docker <(if ((density_dockerd)); then cat "$work/density-dockerd.json"; fi) \
+		--slurpfile density_podman <(if ((density_podman && podman)); then cat "$work/density-podman.json"; fi) \
 		'{benchmark: "engine: run --rm true, idle RSS, 1000 containers", runs: $runs,
 		  versions: {berthd: $v_berth, dockerd: $v_docker, podman: $v_podman},
 		  start_median_seconds: {docker_cli_version: $cli, floor: $floor, berthd: $berthd, dockerd: $dockerd, podman: $podman},
@@ -294,7 +323,7 @@ report=$(
 		           floor_over_dockerd: ($floor / $dockerd),
 		           floor_over_podman: (if $podman then $floor / $podman else null end)},
 		  idle_rss_mib: {berthd: ($berthd_rss / 1024), dockerd_containerd: ($dockerd_rss / 1024)},
-		  density: ($density_berth + $density_docker)}'
+		  density: ($density_berth + $density_docker + $density_podman)}'
 )
 echo
 jq -r '"start, median of \(.runs) (ms): docker CLI alone \(.start_median_seconds.docker_cli_version * 1000 | round), floor (clifloor) \(.start_median_seconds.floor * 1000 * 10 | round / 10), berthd \(.start_median_seconds.berthd * 1000 * 10 | round / 10), dockerd \(.start_median_seconds.dockerd * 1000 * 10 | round / 10), podman \(if .start_median_seconds.podman then (.start_median_seconds.podman * 1000 * 10 | round / 10) else "-" end)",
