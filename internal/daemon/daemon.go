@@ -70,7 +70,7 @@ type Daemon struct {
 	bg       sync.WaitGroup
 	// storageReleases counts removals whose storage is still being
 	// freed in the background (releaseInBackground).
-	storageReleases sync.WaitGroup
+	storageReleases inflight
 	// spares are container snapshots prepared ahead (spares.go).
 	spares   spares
 	closeErr error

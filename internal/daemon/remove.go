@@ -116,10 +116,10 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, r 
 		d.forget(c, r)
 		c.Unlock()
 		d.bg.Add(1)
-		d.storageReleases.Add(1)
+		d.storageReleases.add()
 		go func() {
 			defer d.bg.Done()
-			defer d.storageReleases.Done()
+			defer d.storageReleases.done()
 			if err := d.release(context.WithoutCancel(ctx), c, r, removeVolumes); err != nil {
 				// The record (state removing) or the snapshot stays:
 				// the next start finishes the removal or collects the
@@ -182,7 +182,7 @@ func releaseInBackground(c *container.Container) bool {
 // (spares.go), so that image deletion, prune and disk usage see no
 // snapshot of a container that is gone or not made yet.
 func (d *Daemon) SettleRemovals() {
-	d.storageReleases.Wait()
+	d.storageReleases.wait()
 	d.dropSpares(context.Background(), false)
 }
 

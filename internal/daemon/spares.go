@@ -37,7 +37,7 @@ type spares struct {
 	closed  bool
 	// gen counts dropSpares: a refill scheduled before one keeps nothing.
 	gen      uint64
-	inflight sync.WaitGroup
+	inflight inflight
 }
 
 type spare struct {
@@ -78,10 +78,10 @@ func (d *Daemon) refillSpare(top string) {
 	s.filling[top] = true
 	gen := s.gen
 	d.bg.Add(1)
-	s.inflight.Add(1)
+	s.inflight.add()
 	time.AfterFunc(spareRefillDelay, func() {
 		defer d.bg.Done()
-		defer s.inflight.Done()
+		defer s.inflight.done()
 		key := "spare-" + container.NewID()
 		ctx := context.Background()
 		_, err := d.snapshots.Prepare(ctx, key, top, snapshot.WithLabels(map[string]string{spareLabel: "1"}))
@@ -141,7 +141,7 @@ func (d *Daemon) dropSpares(ctx context.Context, closing bool) {
 		d.removeSpare(ctx, k)
 	}
 	// A refill under way sees the new generation and removes its own.
-	s.inflight.Wait()
+	s.inflight.wait()
 }
 
 func (d *Daemon) removeSpare(ctx context.Context, key string) {
