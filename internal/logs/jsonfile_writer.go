@@ -1,12 +1,9 @@
 package logs
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -79,37 +76,15 @@ func (w *JSONFileWriter) WriteMessage(m Message) error {
 const maxKeptBuffer = 64 << 10
 
 // rotate closes the current file, shifts the rotated ones and starts an
-// empty file. The old file is closed before it is renamed, so a reader
-// that sees the name point to a new inode knows the old one is complete.
-// The shift and the create happen under the directory lock (dirLock), so
-// a reader opening the set of files never meets it half-shifted: two
-// rotations during one unlocked scan could show it two missing names in
-// a row, and it would stop short of files it had not read.
+// empty file, under the directory lock (rotateLocked): two rotations
+// during one unlocked scan could show a reader two missing names in a
+// row, and it would stop short of files it had not read.
 func (w *JSONFileWriter) rotate() error {
-	// Opened only now: an idle container costs no extra descriptor.
-	dir, err := openDirLock(filepath.Dir(w.path))
+	f, _, err := rotateLocked(w.path, w.f, w.shift)
 	if err != nil {
 		return err
-	}
-	defer dir.close()
-	if err := w.f.Close(); err != nil && !errors.Is(err, fs.ErrClosed) {
-		return err
-	}
-	if err := dir.lock(true); err != nil {
-		return err
-	}
-	err = w.shift()
-	// O_TRUNC as docker does, in case the rename did not happen.
-	f, ferr := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o640)
-	dir.unlock()
-	if ferr != nil {
-		return ferr
 	}
 	w.f, w.size = f, 0
-	if err != nil {
-		// As docker: the new file is there; the old data may be lost.
-		slog.Warn("container log: rotation failed, entries may be lost", "path", w.path, "err", err)
-	}
 	return nil
 }
 

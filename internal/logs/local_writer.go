@@ -198,38 +198,16 @@ func newPartialID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// rotate moves the files along, under the directory lock, and starts
-// compressing the file it rotated out. The old file is closed before it
-// is renamed, so a reader that sees the name point to a new inode knows
-// the old one is complete.
+// rotate moves the files along, under the directory lock
+// (rotateLocked), and starts compressing the file it rotated out.
 func (w *LocalWriter) rotate() error {
 	w.waitCompress()
-	// The directory is opened for the lock only now: an idle container
-	// costs no extra descriptor.
-	dir, err := openDirLock(filepath.Dir(w.path))
+	f, shifted, err := rotateLocked(w.path, w.f, w.shift)
 	if err != nil {
 		return err
-	}
-	defer dir.close()
-	if err := w.f.Close(); err != nil && !errors.Is(err, fs.ErrClosed) {
-		return err
-	}
-	if err := dir.lock(true); err != nil {
-		return err
-	}
-	err = w.shift()
-	f, ferr := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o640)
-	dir.unlock()
-	if ferr != nil {
-		return ferr
 	}
 	w.f, w.size = f, 0
-	if err != nil {
-		// As docker: the new file is there; the old data may be lost.
-		slog.Warn("container log: rotation failed, entries may be lost", "path", w.path, "err", err)
-		return nil
-	}
-	if w.opts.compress && w.opts.maxFiles >= 2 {
+	if shifted && w.opts.compress && w.opts.maxFiles >= 2 {
 		w.compress(w.last)
 	}
 	return nil
