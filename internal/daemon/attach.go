@@ -17,12 +17,56 @@ import (
 // (docker run attaches, then starts): start connects it to the new shim
 // before the init runs, so no output is missed.
 type pendingAttach struct {
-	connect func(container.Task)
-	// abort ends the attach: the start failed.
-	abort func()
+	d   *Daemon
+	ctx context.Context
+	// opts is set, and streams closed, once the client's streams are
+	// ready (nil opts: they failed); connect waits for that.
+	opts    *container.AttachOptions
+	streams chan struct{}
+	// started receives the task connected to, or is closed by abort.
+	started chan container.Task
+	// done receives the attach's end.
+	done chan error
 }
 
+func newPendingAttach(d *Daemon, ctx context.Context) *pendingAttach {
+	return &pendingAttach{
+		d: d, ctx: ctx,
+		streams: make(chan struct{}),
+		started: make(chan container.Task, 1),
+		done:    make(chan error, 1),
+	}
+}
+
+// ready hands the attach its options once the client's streams exist;
+// nil says they do not.
+func (p *pendingAttach) ready(opts *container.AttachOptions) {
+	p.opts = opts
+	close(p.streams)
+}
+
+// connect registers the attach with t's shim before the init starts.
+func (p *pendingAttach) connect(t container.Task) {
+	<-p.streams
+	if p.opts != nil {
+		// attachBeforeStart's attach sends its end to done, even when
+		// it failed before the shim registered it.
+		if err := p.d.attachBeforeStart(p.ctx, t, *p.opts, p.done); err != nil {
+			p.d.log.Warn("attach before start", "err", err)
+		}
+	}
+	p.started <- t
+}
+
+// abort ends the attach: the start failed, or the container is gone.
+func (p *pendingAttach) abort() { close(p.started) }
+
 // ContainerAttach is POST /containers/{id}/attach.
+//
+// A streaming attach to a container that has not started is registered
+// before the connection is upgraded: the client (docker run) sends its
+// start as soon as it reads the upgrade, and a start that came between
+// the two would run the process with no one attached and lose its output.
 func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.AttachOptions) error {
 	c, r, err := d.get(name)
 	if err != nil {
@@ -34,25 +78,44 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 			return err
 		}
 	}
-	c.Lock()
-	tty, openStdin, stdinOnce := c.Config.Tty, c.Config.OpenStdin, c.Config.StdinOnce
-	status := c.State.Status
-	c.Unlock()
-	if opts.Stream && (status == container.Removing || status == container.Dead) {
-		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a container that is being removed")
-	}
-	if opts.Stream && !opts.Logs && status == container.Exited {
-		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a stopped container, start it first")
-	}
 	if opts.Streams == nil {
 		return fmt.Errorf("attach without streams: %w", errdefs.ErrInvalidParameter)
 	}
+	attachCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	c.Lock()
+	tty, openStdin, stdinOnce := c.Config.Tty, c.Config.OpenStdin, c.Config.StdinOnce
+	status := c.State.Status
+	if opts.Stream && (status == container.Removing || status == container.Dead) {
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a container that is being removed")
+	}
+	if opts.Stream && !opts.Logs && status == container.Exited {
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a stopped container, start it first")
+	}
+	var pending *pendingAttach
+	if opts.Stream && r.task == nil && (status == container.Created || status == container.Restarting) {
+		pending = newPendingAttach(d, attachCtx)
+		r.attaches = append(r.attaches, pending)
+	}
+	c.Unlock()
+
 	streams, err := opts.Streams(tty)
 	if err != nil {
+		if pending != nil {
+			pending.ready(nil)
+			d.dropPendingAttach(c, r, pending)
+		}
 		return err
 	}
 	if opts.Logs {
 		if err := d.replayLogs(ctx, c, streams, opts.Stdout, opts.Stderr); err != nil {
+			if pending != nil {
+				pending.ready(nil)
+				d.dropPendingAttach(c, r, pending)
+			}
 			return err
 		}
 	}
@@ -61,8 +124,6 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 	}
 	r.streams.add()
 	defer r.streams.done()
-	attachCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	ao := container.AttachOptions{CloseStdin: stdinOnce}
 	if opts.Stdout {
 		ao.Stdout = streams.Stdout
@@ -81,35 +142,21 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 	c.Lock()
 	d.emit(c, "attach", nil)
 	task := r.task
-	var started chan container.Task
-	if task == nil && (c.State.Status == container.Created || c.State.Status == container.Restarting) {
-		started = make(chan container.Task, 1)
-		done := make(chan error, 1)
-		p := &pendingAttach{}
-		p.connect = func(t container.Task) {
-			// Register the attach with the shim before the init starts.
-			if err := d.attachBeforeStart(attachCtx, t, ao, done); err != nil {
-				d.log.Warn("attach before start", "container", c.ID, "err", err)
-				done <- err
-			}
-			started <- t
-		}
-		p.abort = func() { close(started) }
-		r.attaches = append(r.attaches, p)
-		c.Unlock()
+	c.Unlock()
+	if pending != nil {
+		pending.ready(&ao)
 		select {
-		case t, ok := <-started:
+		case t, ok := <-pending.started:
 			if !ok || t == nil {
 				return nil // the start failed; the client hears it from start
 			}
 		case <-ctx.Done():
-			d.dropPendingAttach(c, r, p)
+			d.dropPendingAttach(c, r, pending)
 			return nil
 		}
-		err := <-done
+		err := <-pending.done
 		return d.attachEnded(c, detached.Load(), err)
 	}
-	c.Unlock()
 	if task == nil {
 		return nil
 	}

@@ -530,3 +530,37 @@ func TestAttachEndsOnRemove(t *testing.T) {
 		t.Fatal("the attach outlived its container")
 	}
 }
+
+// TestAttachSeesAStartSentOnTheUpgrade: docker run sends its start as
+// soon as it reads the attach's upgrade; a start that runs before the
+// daemon has registered the attach must not run the process unattended
+// (the output of `run --rm busybox cat f` came out empty, exit 0).
+func TestAttachSeesAStartSentOnTheUpgrade(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ctx := context.Background()
+	id := create(t, d, "", []string{"echo", "hello"})
+	var out strings.Builder
+	startErr := make(chan error, 1)
+	err := d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Streams: func(bool) (server.Streams, error) {
+		// The upgrade is out: the client starts the container, and
+		// this attach is slow to go on.
+		go func() { startErr <- d.ContainerStart(ctx, id) }()
+		select {
+		case err := <-startErr:
+			startErr <- err
+		case <-time.After(200 * time.Millisecond):
+		}
+		return server.Streams{Stdout: &out, Stderr: io.Discard}, nil
+	}})
+	if err != nil {
+		t.Fatalf("attach: %v", err)
+	}
+	if err := <-startErr; err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if out.String() != "hello\n" {
+		t.Fatalf("attached output %q, want %q", out.String(), "hello\n")
+	}
+}
