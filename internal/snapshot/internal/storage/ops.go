@@ -143,32 +143,6 @@ func (s *Store) Commit(ctx context.Context, name, key string, dir func(id string
 	})
 }
 
-// Remove deletes the snapshot key: its record first, then (after the
-// lock is released) its directory. It returns the removed snapshot, so
-// the caller can delete what else it kept for it. If deleting the
-// directory fails (something is mounted in it), Cleanup deletes it later:
-// the snapshot is gone either way, so that is not an error.
-func (s *Store) Remove(ctx context.Context, key string) (Snapshot, error) {
-	var (
-		sn    Snapshot
-		claim *Claim
-	)
-	err := s.Update(ctx, func(tx *Tx) error {
-		var err error
-		if sn, err = tx.Remove(key); err != nil {
-			return err
-		}
-		claim = tx.Claim(sn.ID)
-		return nil
-	})
-	if err != nil {
-		claim.Release()
-		return Snapshot{}, err
-	}
-	_ = claim.Delete()
-	return sn, nil
-}
-
 func syncFS(dir string) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

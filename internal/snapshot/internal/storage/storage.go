@@ -87,6 +87,7 @@ var (
 type Store struct {
 	root   string
 	closed atomic.Bool
+	rm     removals
 }
 
 // Open opens the store at root, making it if needed. It does not run
@@ -506,11 +507,11 @@ func (t *Tx) Remove(key string) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("remove snapshot %q: it is the parent of %q: %w", key, k[len(prefix):], errdefs.ErrConflict)
 	}
 	if err := t.snapshots.Delete([]byte(key)); err != nil {
-		return Snapshot{}, err
+		return Snapshot{}, fmt.Errorf("%w: %w", errWrite, err)
 	}
 	if p := sn.Info.Parent; p != "" {
 		if err := t.children.Delete(childKey(p, key)); err != nil {
-			return Snapshot{}, err
+			return Snapshot{}, fmt.Errorf("%w: %w", errWrite, err)
 		}
 	}
 	return sn, nil

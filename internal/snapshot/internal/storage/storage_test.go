@@ -183,3 +183,77 @@ func BenchmarkCreateRemove(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentRemovals: removals that share a transaction each get
+// their own result; one refused (missing, has children) does not fail
+// the others, and each removed snapshot's directory is deleted.
+func TestConcurrentRemovals(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	const n = 60
+	dirs := map[string]string{}
+	err := s.Update(ctx, func(tx *Tx) error {
+		for i := range n {
+			key := fmt.Sprintf("k%d", i)
+			sn, err := tx.Create(snapshot.KindActive, key, "", nil)
+			if err != nil {
+				return err
+			}
+			dirs[key] = s.Dir(sn.ID)
+			if err := os.MkdirAll(filepath.Join(dirs[key], "fs"), 0o700); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Create(snapshot.KindActive, "p", "", nil); err != nil {
+			return err
+		}
+		if _, err := tx.Commit("parent", "p", snapshot.Usage{}, nil); err != nil {
+			return err
+		}
+		_, err := tx.Create(snapshot.KindActive, "child", "parent", nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"parent", "missing"}
+	for i := range n {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
+	errs := make([]error, len(keys))
+	done := make(chan int)
+	for i, key := range keys {
+		go func() {
+			_, errs[i] = s.Remove(ctx, key)
+			done <- i
+		}()
+	}
+	for range keys {
+		<-done
+	}
+	if !errdefs.IsConflict(errs[0]) {
+		t.Errorf("Remove(parent) = %v, want Conflict", errs[0])
+	}
+	if !errdefs.IsNotFound(errs[1]) {
+		t.Errorf("Remove(missing) = %v, want NotFound", errs[1])
+	}
+	for i, key := range keys[2:] {
+		if errs[i+2] != nil {
+			t.Errorf("Remove(%s) = %v", key, errs[i+2])
+		}
+		if _, err := s.Stat(ctx, key); !errdefs.IsNotFound(err) {
+			t.Errorf("Stat(%s) after its removal: %v, want NotFound", key, err)
+		}
+		if _, err := os.Stat(dirs[key]); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s's directory after its removal: %v", key, err)
+		}
+	}
+	if _, err := s.Remove(ctx, "k0"); !errdefs.IsNotFound(err) {
+		t.Errorf("second Remove(k0) = %v, want NotFound", err)
+	}
+	for _, key := range []string{"child", "parent"} {
+		if _, err := s.Remove(ctx, key); err != nil {
+			t.Errorf("Remove(%s) = %v", key, err)
+		}
+	}
+}
