@@ -8,8 +8,9 @@
 #
 #   --with-crun   also time crun, last. On a hybrid cgroup host whose hugetlb
 #                 controller sits on cgroup2, crun 1.8 needs hugetlb mounted as
-#                 its own v1 hierarchy: this flag mounts it, which changes the
-#                 host until reboot. Not for machines others are testing on.
+#                 its own v1 hierarchy: this flag mounts it for crun's series,
+#                 which moves the controller off cgroup2 meanwhile, and
+#                 unmounts it at the end. Not while others test on the host.
 #   --json FILE   also write the results as JSON (times in seconds)
 #   --runs N      timed runs per runtime (default 50)
 #   --warmup N    untimed runs first (default 5)
@@ -73,8 +74,29 @@ cleanup() {
 		done
 	done
 	rm -rf "$work"
+	((hugetlb_mounted == 0)) || restore_hugetlb
 }
 declare -A runtime_of=()
+hugetlb_mounted=0
+
+# restore_hugetlb gives the hugetlb controller back to cgroup2: it removes
+# the cgroups crun left in the v1 hierarchy mounted for it and unmounts it.
+# A v1 hierarchy outlives its last mount when a child cgroup was still
+# going away at the unmount; a mount and unmount of it with none left
+# ends it.
+restore_hugetlb() {
+	local dir=/sys/fs/cgroup/hugetlb tmp
+	find "$dir" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+	if ! { umount "$dir" && rmdir "$dir"; }; then
+		echo "bench: WARNING: could not unmount $dir: hugetlb stays off cgroup2" >&2
+		return 0
+	fi
+	if awk '$1 == "hugetlb" && $2 != 0 { found = 1 } END { exit !found }' /proc/cgroups; then
+		tmp=$(mktemp -d)
+		mount -t cgroup -o hugetlb cgroup "$tmp" && umount "$tmp"
+		rmdir "$tmp"
+	fi
+}
 trap cleanup EXIT
 
 # One bundle for every runtime: the tests' busybox rootfs and `runc spec`'s
@@ -146,11 +168,12 @@ if ((with_crun)); then
 	if hugetlb_needs_v1_mount; then
 		cat >&2 <<-'EOF'
 			bench: WARNING: crun 1.8 refuses this hybrid cgroup layout unless hugetlb is
-			bench: WARNING: its own v1 hierarchy. Mounting it at /sys/fs/cgroup/hugetlb now:
-			bench: WARNING: the hugetlb controller leaves cgroup2 until the next reboot.
+			bench: WARNING: its own v1 hierarchy. Mounting it at /sys/fs/cgroup/hugetlb for
+			bench: WARNING: crun's series: the hugetlb controller leaves cgroup2 until the end.
 		EOF
 		mkdir -p /sys/fs/cgroup/hugetlb
 		mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+		hugetlb_mounted=1
 	fi
 	bench_runtime crun "$(command -v crun)"
 fi
