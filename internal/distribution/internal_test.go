@@ -226,9 +226,9 @@ func TestProgressSinkNeverBlocks(t *testing.T) {
 	s := newProgressSink(ch)
 	start := time.Now()
 	for i := range 100000 {
-		s.send(Progress{ID: "layer", Status: StatusDownloading, Current: int64(i), Total: 100000})
+		s.Send(Progress{ID: "layer", Status: StatusDownloading, Current: int64(i), Total: 100000})
 	}
-	s.send(Progress{ID: "layer", Status: StatusDownloadComplete})
+	s.Send(Progress{ID: "layer", Status: StatusDownloadComplete})
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("sending took %v with no reader", d)
 	}
@@ -240,7 +240,7 @@ func TestProgressSinkNeverBlocks(t *testing.T) {
 			got = append(got, p)
 		}
 	}()
-	s.close(context.Background())
+	s.Close(context.Background())
 	close(ch)
 	<-done
 	if len(got) > 3 {
@@ -257,10 +257,10 @@ func TestProgressSinkNeverBlocks(t *testing.T) {
 	}
 	// A close whose ctx is done gives up on a reader that never comes.
 	s = newProgressSink(make(chan Progress))
-	s.send(Progress{Status: "x"})
+	s.Send(Progress{Status: "x"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	s.close(ctx)
+	s.Close(ctx)
 }
 
 // TestJSONMessageWriter renders events as docker's daemon does.
@@ -306,7 +306,7 @@ func TestByteCounterRateLimit(t *testing.T) {
 	for range (10 << 20) / (32 << 10) {
 		c.add(32 << 10)
 	}
-	s.close(context.Background())
+	s.Close(context.Background())
 	close(ch)
 	n := 0
 	var last Progress

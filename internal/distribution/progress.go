@@ -1,7 +1,6 @@
 package distribution
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/moby/moby/api/types/jsonstream"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/berth-project/berth/internal/coalesce"
 )
 
 // The statuses of a blob's progress, as docker's daemon words them (the
@@ -63,114 +64,29 @@ type PushAux struct {
 }
 
 // progressSink delivers events to the caller's channel from its own
-// goroutine, so a transfer never waits on a slow consumer: send only
-// appends to a queue. Byte-count events of one ID that have not been
-// delivered yet are replaced by the newest, which bounds the queue by the
-// number of blobs times the number of statuses.
-type progressSink struct {
-	out chan<- Progress
-
-	mu      sync.Mutex
-	queue   []*Progress
-	counts  map[string]*Progress // undelivered byte-count event per ID
-	closing bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-}
+// goroutine, so a transfer never waits on a slow consumer. Undelivered
+// byte-count events of one ID are replaced by the newest, which bounds the
+// queue by the number of blobs times the number of statuses. A nil sink
+// drops everything.
+type progressSink = coalesce.Queue[Progress]
 
 func newProgressSink(out chan<- Progress) *progressSink {
 	if out == nil {
 		return nil
 	}
-	s := &progressSink{
-		out:    out,
-		counts: map[string]*Progress{},
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
-	go s.run()
-	return s
-}
-
-// send queues p; it never blocks. A nil sink drops everything.
-func (s *progressSink) send(p Progress) {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	if p.Status == StatusDownloading || p.Status == StatusPushing {
-		if q, ok := s.counts[p.ID]; ok {
-			*q = p
-			s.mu.Unlock()
-			return
-		}
-		q := &p
-		s.counts[p.ID] = q
-		s.queue = append(s.queue, q)
-	} else {
-		s.queue = append(s.queue, &p)
-	}
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *progressSink) run() {
-	defer close(s.done)
-	for {
-		s.mu.Lock()
-		if len(s.queue) == 0 {
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return
-			}
-			select {
-			case <-s.wake:
-				continue
-			case <-s.stop:
-				return
-			}
-		}
-		q := s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
-		if s.counts[q.ID] == q {
-			delete(s.counts, q.ID)
-		}
-		p := *q
-		s.mu.Unlock()
+	return coalesce.New(byteCountKey, func(p Progress, stop <-chan struct{}) bool {
 		select {
-		case s.out <- p:
-		case <-s.stop:
-			return
+		case out <- p:
+			return true
+		case <-stop:
+			return false
 		}
-	}
+	})
 }
 
-// close waits until every queued event is delivered, or ctx is done, in
-// which case the rest is dropped. After close the sink sends nothing.
-func (s *progressSink) close(ctx context.Context) {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		close(s.stop)
-		<-s.done
-	}
+// byteCountKey keys the events that only say how many bytes moved.
+func byteCountKey(p Progress) (string, bool) {
+	return p.ID, p.Status == StatusDownloading || p.Status == StatusPushing
 }
 
 // Rate limit of byte-count events: one per this many bytes or this much
@@ -216,7 +132,7 @@ func (c *byteCounter) set(n int64) {
 
 func (c *byteCounter) emit(now time.Time) {
 	c.lastBytes, c.lastTime = c.current, now
-	c.sink.send(Progress{ID: c.id, Status: c.status, Current: c.current, Total: c.total, Digest: c.dgst})
+	c.sink.Send(Progress{ID: c.id, Status: c.status, Current: c.current, Total: c.total, Digest: c.dgst})
 }
 
 // say sends a status without counts for the blob.
@@ -224,7 +140,7 @@ func (c *byteCounter) say(s string) {
 	if c == nil {
 		return
 	}
-	c.sink.send(Progress{ID: c.id, Status: s, Digest: c.dgst})
+	c.sink.Send(Progress{ID: c.id, Status: s, Digest: c.dgst})
 }
 
 // countingReader counts what is read through it.

@@ -95,7 +95,7 @@ func (c *Client) Pull(ctx context.Context, ref string, store content.Store, opts
 		return nil, err
 	}
 	p := &puller{c: c, o: o, ref: r, store: store, sink: newProgressSink(o.progress)}
-	defer p.sink.close(ctx)
+	defer p.sink.Close(ctx)
 
 	var errs []error
 	for _, ep := range o.endpoints(r.domain) {
@@ -183,7 +183,7 @@ func (p *puller) pullFrom(ctx context.Context, ep endpoint) (*PullResult, error)
 	}
 	if !p.announced {
 		p.announced = true
-		p.sink.send(Progress{ID: p.ref.object(), Status: "Pulling from " + p.ref.path})
+		p.sink.Send(Progress{ID: p.ref.object(), Status: "Pulling from " + p.ref.path})
 	}
 
 	desc, mt := root, root.MediaType
@@ -247,11 +247,11 @@ func (p *puller) pullFrom(ctx context.Context, ep endpoint) (*PullResult, error)
 	}
 	res.Downloaded = p.downloaded.Load()
 	if p.o.statusLines {
-		p.sink.send(Progress{Status: "Digest: " + root.Digest.String()})
+		p.sink.Send(Progress{Status: "Digest: " + root.Digest.String()})
 		if res.Downloaded {
-			p.sink.send(Progress{Status: "Status: Downloaded newer image for " + p.ref.familiar()})
+			p.sink.Send(Progress{Status: "Status: Downloaded newer image for " + p.ref.familiar()})
 		} else {
-			p.sink.send(Progress{Status: "Status: Image is up to date for " + p.ref.familiar()})
+			p.sink.Send(Progress{Status: "Status: Image is up to date for " + p.ref.familiar()})
 		}
 	}
 	return res, nil
@@ -672,11 +672,11 @@ func (p *puller) fetchLayers(ctx context.Context, rc *lazyRepo, layers []ocispec
 		}
 		if size >= 0 {
 			p.addSource(ctx, l.Digest)
-			p.sink.send(Progress{ID: shortID(l.Digest), Status: StatusAlreadyExists, Digest: l.Digest})
+			p.sink.Send(Progress{ID: shortID(l.Digest), Status: StatusAlreadyExists, Digest: l.Digest})
 			close(done[i])
 			continue
 		}
-		p.sink.send(Progress{ID: shortID(l.Digest), Status: StatusPullingFSLayer, Digest: l.Digest})
+		p.sink.Send(Progress{ID: shortID(l.Digest), Status: StatusPullingFSLayer, Digest: l.Digest})
 		todo = append(todo, i)
 	}
 
@@ -693,7 +693,7 @@ launch:
 			if !waiting {
 				waiting = true
 				for _, j := range todo[k:] {
-					p.sink.send(Progress{ID: shortID(layers[j].Digest), Status: StatusWaiting, Digest: layers[j].Digest})
+					p.sink.Send(Progress{ID: shortID(layers[j].Digest), Status: StatusWaiting, Digest: layers[j].Digest})
 				}
 			}
 			select {

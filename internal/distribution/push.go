@@ -64,7 +64,7 @@ func (c *Client) Push(ctx context.Context, ref string, store content.Provider, r
 		return nil, fmt.Errorf("push %s: the image is %s: %w", ref, root.Digest, errdefs.ErrInvalidParameter)
 	}
 	ps := &pusher{o: o, ref: r, store: store, sink: newProgressSink(o.progress), seen: map[digest.Digest]bool{}}
-	defer ps.sink.close(ctx)
+	defer ps.sink.Close(ctx)
 	ps.labels, _ = store.(labeler)
 
 	if err := ps.plan(ctx, root, 0); err != nil {
@@ -73,7 +73,7 @@ func (c *Client) Push(ctx context.Context, ref string, store content.Provider, r
 	root = ps.manifests[len(ps.manifests)-1].desc
 	sources := ps.mountSources(ctx)
 
-	ps.sink.send(Progress{Status: "The push refers to repository [" + r.named.Name() + "]"})
+	ps.sink.Send(Progress{Status: "The push refers to repository [" + r.named.Name() + "]"})
 	rc, err := c.openRepo(ctx, o, endpoint{host: endpointHost(r.domain)}, r.domain, r.path, "push,pull", sources)
 	if err != nil {
 		return nil, err
@@ -90,8 +90,8 @@ func (c *Client) Push(ctx context.Context, ref string, store content.Provider, r
 			return nil, err
 		}
 	}
-	ps.sink.send(Progress{Status: fmt.Sprintf("%s: digest: %s size: %d", r.tag, root.Digest, root.Size)})
-	ps.sink.send(Progress{Aux: PushAux{Tag: r.tag, Digest: root.Digest.String(), Size: root.Size}})
+	ps.sink.Send(Progress{Status: fmt.Sprintf("%s: digest: %s size: %d", r.tag, root.Digest, root.Size)})
+	ps.sink.Send(Progress{Aux: PushAux{Tag: r.tag, Digest: root.Digest.String(), Size: root.Size}})
 	return &PushResult{Ref: r.named.String(), Root: root}, nil
 }
 
@@ -232,7 +232,7 @@ func validRepoPath(p string) bool {
 func (ps *pusher) pushBlobs(ctx context.Context, rc *repo) error {
 	for _, b := range ps.blobs {
 		if b.layer {
-			ps.sink.send(Progress{ID: shortID(b.desc.Digest), Status: StatusPreparing, Digest: b.desc.Digest})
+			ps.sink.Send(Progress{ID: shortID(b.desc.Digest), Status: StatusPreparing, Digest: b.desc.Digest})
 		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -249,7 +249,7 @@ launch:
 				waiting = true
 				for _, w := range ps.blobs[k:] {
 					if w.layer {
-						ps.sink.send(Progress{ID: shortID(w.desc.Digest), Status: StatusWaiting, Digest: w.desc.Digest})
+						ps.sink.Send(Progress{ID: shortID(w.desc.Digest), Status: StatusWaiting, Digest: w.desc.Digest})
 					}
 				}
 			}

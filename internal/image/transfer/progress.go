@@ -1,15 +1,14 @@
 package transfer
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"sync"
 
 	"github.com/moby/moby/api/types/jsonstream"
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/berth-project/berth/internal/coalesce"
 	"github.com/berth-project/berth/internal/distribution"
 )
 
@@ -27,140 +26,51 @@ func isCount(m jsonstream.Message) bool {
 }
 
 // stream is the one progress stream of a call. Producers (the registry
-// client's events, the unpack's callback, the call itself) append to a
-// queue in the order things happen; one goroutine delivers the queue to
-// the channel and the writer, so a slow consumer delays nothing but
-// itself. Undelivered byte counts of one layer and status are replaced by
-// the newest, which bounds the queue by layers times statuses.
-type stream struct {
-	ch chan<- jsonstream.Message
-	w  io.Writer
-
-	mu      sync.Mutex
-	queue   []*jsonstream.Message
-	counts  map[string]*jsonstream.Message
-	closing bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-}
+// client's events, the unpack's callback, the call itself) send in the
+// order things happen; one goroutine delivers to the channel and the
+// writer, so a slow consumer delays nothing but itself. Undelivered byte
+// counts of one layer and status are replaced by the newest, which bounds
+// the queue by layers times statuses. A nil stream drops everything.
+type stream = coalesce.Queue[jsonstream.Message]
 
 // newStream starts delivering to o's channel and writer; with neither, it
-// returns nil, which drops everything.
+// returns nil.
 func newStream(o *options) *stream {
 	if o.progressCh == nil && o.progressW == nil {
 		return nil
 	}
-	s := &stream{
-		ch:     o.progressCh,
-		w:      o.progressW,
-		counts: map[string]*jsonstream.Message{},
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
-	go s.run()
-	return s
-}
-
-// send queues m; it never blocks.
-func (s *stream) send(m jsonstream.Message) {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return
-	}
-	if isCount(m) {
-		key := m.ID + "\x00" + m.Status
-		if q, ok := s.counts[key]; ok {
-			*q = m
-			s.mu.Unlock()
-			return
-		}
-		q := &m
-		s.counts[key] = q
-		s.queue = append(s.queue, q)
-	} else {
-		s.queue = append(s.queue, &m)
-	}
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *stream) run() {
-	defer close(s.done)
+	ch, w := o.progressCh, o.progressW
 	var enc *json.Encoder
-	if s.w != nil {
-		enc = json.NewEncoder(s.w)
+	if w != nil {
+		enc = json.NewEncoder(w)
 	}
-	for {
-		s.mu.Lock()
-		if len(s.queue) == 0 {
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return
-			}
-			select {
-			case <-s.wake:
-				continue
-			case <-s.stop:
-				return
-			}
-		}
-		q := s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
-		if isCount(*q) && s.counts[q.ID+"\x00"+q.Status] == q {
-			delete(s.counts, q.ID+"\x00"+q.Status)
-		}
-		m := *q
-		s.mu.Unlock()
+	return coalesce.New(countKey, func(m jsonstream.Message, stop <-chan struct{}) bool {
 		if enc != nil {
 			// A client that went away fails the write; the transfer goes
 			// on (docker finishes a pull whose client disconnected), and
 			// the channel, if any, still gets everything.
 			if err := enc.Encode(m); err == nil {
-				if f, ok := s.w.(http.Flusher); ok {
+				if f, ok := w.(http.Flusher); ok {
 					f.Flush()
 				}
 			}
 		}
-		if s.ch != nil {
-			select {
-			case s.ch <- m:
-			case <-s.stop:
-				return
-			}
+		if ch == nil {
+			return true
 		}
-	}
+		select {
+		case ch <- m:
+			return true
+		case <-stop:
+			return false
+		}
+	})
 }
 
-// close delivers what is queued and stops, or drops the rest once ctx is
-// done. Nothing sent after close is delivered.
-func (s *stream) close(ctx context.Context) {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		close(s.stop)
-		<-s.done
-	}
+// countKey keys the messages that only say how far a transfer got, so that
+// a newer one of the same layer and status may replace it unread.
+func countKey(m jsonstream.Message) (string, bool) {
+	return m.ID + "\x00" + m.Status, isCount(m)
 }
 
 // fromDistribution renders a registry client event as docker's daemon
@@ -230,7 +140,7 @@ func forward(events <-chan distribution.Progress, s *stream, d *downloads) <-cha
 	go func() {
 		defer close(done)
 		for p := range events {
-			s.send(fromDistribution(p))
+			s.Send(fromDistribution(p))
 			if d != nil && p.Digest != "" && (p.Status == distribution.StatusDownloadComplete || p.Status == distribution.StatusAlreadyExists) {
 				d.mark(p.Digest)
 			}

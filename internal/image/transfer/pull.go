@@ -65,7 +65,7 @@ func Pull(ctx context.Context, c *distribution.Client, images *image.Store, ref 
 		return nil, err
 	}
 	s := newStream(o)
-	defer s.close(ctx)
+	defer s.Close(ctx)
 	p := &puller{o: o, images: images, named: named, stream: s, downloads: newDownloads()}
 	return p.pull(ctx, c)
 }
@@ -223,7 +223,7 @@ func (p *puller) unpackProgress(m jsonstream.Message) {
 		// Layer lines carry a progressDetail, as the download's do.
 		m.Progress = &jsonstream.Progress{}
 	}
-	p.stream.send(m)
+	p.stream.Send(m)
 }
 
 // record points the name at the pulled image and sends the closing lines.
@@ -245,11 +245,11 @@ func (p *puller) record(ctx context.Context, res *distribution.PullResult, top s
 	}
 	updated := res.Downloaded || p.extracted.Load() || !had || old.Target.Digest != p.target.Digest
 	familiar := reference.FamiliarString(p.named)
-	p.stream.send(jsonstream.Message{Status: "Digest: " + res.Root.Digest.String()})
+	p.stream.Send(jsonstream.Message{Status: "Digest: " + res.Root.Digest.String()})
 	if updated {
-		p.stream.send(jsonstream.Message{Status: "Status: Downloaded newer image for " + familiar})
+		p.stream.Send(jsonstream.Message{Status: "Status: Downloaded newer image for " + familiar})
 	} else {
-		p.stream.send(jsonstream.Message{Status: "Status: Image is up to date for " + familiar})
+		p.stream.Send(jsonstream.Message{Status: "Status: Image is up to date for " + familiar})
 	}
 	return &PullResult{
 		Image:    rec,

@@ -59,7 +59,7 @@ func Push(ctx context.Context, c *distribution.Client, images *image.Store, ref 
 	lease.AddContent(root.Digest)
 
 	s := newStream(o)
-	defer s.close(ctx)
+	defer s.Close(ctx)
 	events := make(chan distribution.Progress, 64)
 	forwarded := forward(events, s, nil)
 	dopts := append(slices.Clone(o.dist), distribution.WithProgress(events))
