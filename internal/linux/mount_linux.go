@@ -5,7 +5,6 @@ package linux
 
 import (
 	"errors"
-	"fmt"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,13 +40,10 @@ func (e *MountError) Error() string {
 
 func (e *MountError) Unwrap() error { return e.Err }
 
-// FlagNamer renders mount flags by name; set by the caller that knows them.
-type FlagNamer func(uintptr) string
-
 // Mount calls mount(2), retrying on EINTR. displayTarget, when not empty,
 // names the target in errors instead of target (which is often a
 // /proc/self/fd/N path).
-func Mount(op, source, target, displayTarget, fstype string, flags uintptr, data string, names FlagNamer) error {
+func Mount(op, source, target, displayTarget, fstype string, flags uintptr, data string) error {
 	for {
 		err := unix.Mount(source, target, fstype, flags, data)
 		if err == nil {
@@ -59,11 +55,7 @@ func Mount(op, source, target, displayTarget, fstype string, flags uintptr, data
 		if displayTarget == "" {
 			displayTarget = target
 		}
-		fl := fmt.Sprintf("%#x", flags)
-		if names != nil {
-			fl = names(flags)
-		}
-		return &MountError{Op: op, Source: source, Target: displayTarget, Type: fstype, Flags: fl, Data: data, Err: err}
+		return &MountError{Op: op, Source: source, Target: displayTarget, Type: fstype, Flags: MountFlagNames(flags), Data: data, Err: err}
 	}
 }
 
@@ -77,6 +69,6 @@ func Unmount(target string, flags int) error {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		return &MountError{Op: "umount", Target: target, Err: err}
+		return &MountError{Op: "umount", Target: target, Flags: UnmountFlagNames(flags), Err: err}
 	}
 }

@@ -55,7 +55,7 @@ func (m Mount) Mount(target string) error {
 		return err
 	}
 	for _, p := range o.propagation {
-		if err := linux.Mount("propagation", "", target, "", "", p, "", flagNames); err != nil {
+		if err := linux.Mount("propagation", "", target, "", "", p, ""); err != nil {
 			return err
 		}
 	}
@@ -114,7 +114,7 @@ func mountBind(source, target string, flags uintptr) error {
 		}
 		bindNewAPI.Store(false)
 	}
-	if err := linux.Mount("bind", source, target, "", "", flags&unix.MS_REC|unix.MS_BIND, "", flagNames); err != nil {
+	if err := linux.Mount("bind", source, target, "", "", flags&unix.MS_REC|unix.MS_BIND, ""); err != nil {
 		return err
 	}
 	if flags&perMountFlags == 0 {
@@ -122,7 +122,7 @@ func mountBind(source, target string, flags uintptr) error {
 	}
 	// A bind mount takes its source's flags; its own come with a remount.
 	remount := unix.MS_BIND | unix.MS_REMOUNT | flags&perMountFlags
-	if err := linux.Mount("remount", "", target, "", "", remount, "", flagNames); err != nil {
+	if err := linux.Mount("remount", "", target, "", "", remount, ""); err != nil {
 		// Leave nothing mounted rather than a mount without the flags
 		// (say, writable where "ro" was asked).
 		_ = unmount(target, unix.MNT_DETACH)
@@ -157,11 +157,11 @@ func bindDetached(source, target string, flags uintptr) error {
 			attr.Attr_set &^= unix.MOUNT_ATTR__ATIME
 		}
 		if err := unix.MountSetattr(fd, "", setattrFlags, &attr); err != nil {
-			return &linux.MountError{Op: "mount_setattr", Source: source, Target: target, Flags: attrString(attr.Attr_set), Err: err}
+			return &linux.MountError{Op: "mount_setattr", Source: source, Target: target, Flags: linux.MountAttrNames(attr.Attr_set), Err: err}
 		}
 	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return &linux.MountError{Op: "move_mount", Source: source, Target: target, Flags: flagNames(flags), Err: err}
+		return &linux.MountError{Op: "move_mount", Source: source, Target: target, Flags: linux.MountFlagNames(flags), Err: err}
 	}
 	return nil
 }
@@ -170,11 +170,11 @@ func bindDetached(source, target string, flags uintptr) error {
 func mountData(m Mount, o options, target string) error {
 	data := strings.Join(o.data, ",")
 	if len(data) > maxData {
-		return &linux.MountError{Op: "mount", Source: m.Source, Target: target, Type: m.Type, Flags: flagNames(o.flags),
+		return &linux.MountError{Op: "mount", Source: m.Source, Target: target, Type: m.Type, Flags: linux.MountFlagNames(o.flags),
 			Data: data[:64] + "...",
 			Err:  fmt.Errorf("%d bytes of options, more than mount(2) takes (%d): %w", len(data), maxData, errdefs.ErrInvalidParameter)}
 	}
-	return linux.Mount("mount", m.Source, target, "", m.Type, o.flags, data, flagNames)
+	return linux.Mount("mount", m.Source, target, "", m.Type, o.flags, data)
 }
 
 // Unmount unmounts the mount on top of target, retrying when interrupted.
@@ -198,7 +198,7 @@ func unmount(target string, flags int) error {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		return &linux.MountError{Op: "umount", Target: target, Flags: umountFlagNames(flags), Err: err}
+		return &linux.MountError{Op: "umount", Target: target, Flags: linux.UnmountFlagNames(flags), Err: err}
 	}
 }
 
@@ -234,7 +234,7 @@ func UnmountAll(target string, flags int) error {
 			return err
 		}
 	}
-	return &linux.MountError{Op: "umount", Target: target, Flags: umountFlagNames(flags),
+	return &linux.MountError{Op: "umount", Target: target, Flags: linux.UnmountFlagNames(flags),
 		Err: fmt.Errorf("still mounted after %d unmounts: %w", maxStacked, unix.EBUSY)}
 }
 

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/linux"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -48,32 +50,11 @@ func TestSplitLowerdir(t *testing.T) {
 	}
 }
 
-func TestFlagNames(t *testing.T) {
-	for _, tc := range []struct {
-		flags uintptr
-		want  string
-	}{
-		{0, "0"},
-		{unix.MS_BIND | unix.MS_REC, "MS_BIND|MS_REC"},
-		{unix.MS_RDONLY | unix.MS_NOSUID | 1<<40, "MS_RDONLY|MS_NOSUID|0x10000000000"},
-	} {
-		if got := flagNames(tc.flags); got != tc.want {
-			t.Errorf("flagNames(%#x) = %q, want %q", tc.flags, got, tc.want)
-		}
-	}
-	if got, want := umountFlagNames(unix.MNT_DETACH), "MNT_DETACH"; got != want {
-		t.Errorf("umountFlagNames = %q, want %q", got, want)
-	}
-	if got, want := attrString(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID), "MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID"; got != want {
-		t.Errorf("attrString = %q, want %q", got, want)
-	}
-}
-
 func TestMountAttr(t *testing.T) {
 	got := mountAttr(unix.MS_RDONLY | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_BIND)
 	want := uint64(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NOATIME)
 	if got != want {
-		t.Errorf("mountAttr = %s, want %s", attrString(got), attrString(want))
+		t.Errorf("mountAttr = %s, want %s", linux.MountAttrNames(got), linux.MountAttrNames(want))
 	}
 }
 

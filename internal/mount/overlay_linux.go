@@ -112,7 +112,7 @@ func mountFsopen(m Mount, o options, target string) error {
 	defer unix.Close(fd)
 	fail := func(op, data string, err error) error {
 		return &linux.MountError{Op: op, Source: m.Source, Target: target, Type: m.Type,
-			Flags: flagNames(o.flags), Data: data, Err: withKernelLog(fd, err)}
+			Flags: linux.MountFlagNames(o.flags), Data: data, Err: withKernelLog(fd, err)}
 	}
 	setString := func(key, value string) error {
 		if err := unix.FsconfigSetString(fd, key, value); err != nil {
@@ -163,11 +163,11 @@ func mountFsopen(m Mount, o options, target string) error {
 	attr := mountAttr(o.flags)
 	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, int(attr))
 	if err != nil {
-		return &linux.MountError{Op: "fsmount", Source: m.Source, Target: target, Type: m.Type, Flags: attrString(attr), Err: withKernelLog(fd, err)}
+		return &linux.MountError{Op: "fsmount", Source: m.Source, Target: target, Type: m.Type, Flags: linux.MountAttrNames(attr), Err: withKernelLog(fd, err)}
 	}
 	defer unix.Close(mfd)
 	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return &linux.MountError{Op: "move_mount", Source: m.Source, Target: target, Type: m.Type, Flags: flagNames(o.flags), Err: err}
+		return &linux.MountError{Op: "move_mount", Source: m.Source, Target: target, Type: m.Type, Flags: linux.MountFlagNames(o.flags), Err: err}
 	}
 	return nil
 }

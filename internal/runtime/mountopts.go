@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -142,34 +141,3 @@ func parseMountOptions(options []string) mountOptions {
 func (m mountOptions) isBind() bool { return m.flags&unix.MS_BIND != 0 }
 
 func (m mountOptions) dataString() string { return strings.Join(m.data, ",") }
-
-// mountFlagNames renders flags by name for error messages.
-func mountFlagNames(flags uintptr) string {
-	names := []struct {
-		f uintptr
-		n string
-	}{
-		{unix.MS_RDONLY, "MS_RDONLY"}, {unix.MS_NOSUID, "MS_NOSUID"}, {unix.MS_NODEV, "MS_NODEV"},
-		{unix.MS_NOEXEC, "MS_NOEXEC"}, {unix.MS_SYNCHRONOUS, "MS_SYNCHRONOUS"}, {unix.MS_REMOUNT, "MS_REMOUNT"},
-		{unix.MS_MANDLOCK, "MS_MANDLOCK"}, {unix.MS_DIRSYNC, "MS_DIRSYNC"}, {unix.MS_NOSYMFOLLOW, "MS_NOSYMFOLLOW"},
-		{unix.MS_NOATIME, "MS_NOATIME"}, {unix.MS_NODIRATIME, "MS_NODIRATIME"}, {unix.MS_BIND, "MS_BIND"},
-		{unix.MS_MOVE, "MS_MOVE"}, {unix.MS_REC, "MS_REC"}, {unix.MS_SILENT, "MS_SILENT"},
-		{unix.MS_POSIXACL, "MS_POSIXACL"}, {unix.MS_UNBINDABLE, "MS_UNBINDABLE"}, {unix.MS_PRIVATE, "MS_PRIVATE"},
-		{unix.MS_SLAVE, "MS_SLAVE"}, {unix.MS_SHARED, "MS_SHARED"}, {unix.MS_RELATIME, "MS_RELATIME"},
-		{unix.MS_I_VERSION, "MS_I_VERSION"}, {unix.MS_STRICTATIME, "MS_STRICTATIME"}, {unix.MS_LAZYTIME, "MS_LAZYTIME"},
-	}
-	var out []string
-	for _, n := range names {
-		if flags&n.f != 0 {
-			out = append(out, n.n)
-			flags &^= n.f
-		}
-	}
-	if flags != 0 {
-		out = append(out, "0x"+strconv.FormatUint(uint64(flags), 16))
-	}
-	if len(out) == 0 {
-		return "0"
-	}
-	return strings.Join(out, "|")
-}

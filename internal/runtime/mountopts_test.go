@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/linux"
 )
 
 func TestParseMountOptions(t *testing.T) {
 	m := parseMountOptions([]string{"rbind", "ro", "nosuid", "rw", "rslave", "mode=755", "size=1k", "rro", "rrw", "rnoexec"})
 	if want := uintptr(unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID); m.flags != want {
-		t.Errorf("flags = %s, want %s (rw after ro clears it)", mountFlagNames(m.flags), mountFlagNames(want))
+		t.Errorf("flags = %s, want %s (rw after ro clears it)", linux.MountFlagNames(m.flags), linux.MountFlagNames(want))
 	}
 	if !reflect.DeepEqual(m.propagation, []uintptr{unix.MS_SLAVE | unix.MS_REC}) {
 		t.Errorf("propagation = %v", m.propagation)
@@ -26,17 +28,5 @@ func TestParseMountOptions(t *testing.T) {
 	}
 	if got := parseMountOptions([]string{"idmap"}); !got.idmap || got.recursiveIDMap {
 		t.Error("idmap")
-	}
-}
-
-func TestMountFlagNames(t *testing.T) {
-	if got := mountFlagNames(unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY); got != "MS_RDONLY|MS_BIND|MS_REC" {
-		t.Errorf("got %q", got)
-	}
-	if got := mountFlagNames(0); got != "0" {
-		t.Errorf("got %q", got)
-	}
-	if got := mountFlagNames(1 << 30); got != "0x40000000" {
-		t.Errorf("unknown bits: got %q", got)
 	}
 }

@@ -32,10 +32,8 @@ type rootfsSetup struct {
 	devBound bool // /dev is a bind mount: leave its devices alone
 }
 
-func mountFlagString(f uintptr) string { return mountFlagNames(f) }
-
 func doMount(op, source, target, display, fstype string, flags uintptr, data string) error {
-	return linux.Mount(op, source, target, display, fstype, flags, data, mountFlagString)
+	return linux.Mount(op, source, target, display, fstype, flags, data)
 }
 
 // rootPropagation returns the propagation to use while setting up (never
