@@ -18,6 +18,15 @@ type pruneOptions struct {
 	filter *opts.Filter
 }
 
+// printPruned shows what a prune removed, then the space it freed, in
+// the docker CLI's words.
+func (a *app) printPruned(out string, reclaimed uint64) {
+	if out != "" {
+		fmt.Fprintln(a.streams.Out, out)
+	}
+	fmt.Fprintln(a.streams.Out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
+}
+
 func newContainerPruneCommand(a *app) *cobra.Command {
 	o := pruneOptions{filter: opts.NewFilter()}
 	cmd := &cobra.Command{
@@ -32,10 +41,7 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out != "" {
-				fmt.Fprintln(a.streams.Out, out)
-			}
-			fmt.Fprintln(a.streams.Out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
+			a.printPruned(out, reclaimed)
 			return nil
 		},
 		DisableFlagsInUseLine: true,

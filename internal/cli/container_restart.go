@@ -18,10 +18,7 @@ func newRestartCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := sdk.ContainerRestartOptions{Signal: o.signal}
-			if cmd.Flags().Changed("timeout") || cmd.Flags().Changed("time") {
-				opts.Timeout = &o.timeout
-			}
+			opts := sdk.ContainerRestartOptions{Signal: o.signal, Timeout: o.timeoutSet(cmd)}
 			return forEachContainer(cmd.Context(), a.streams.Out, args, func(ctx context.Context, id string) error {
 				_, err := c.ContainerRestart(ctx, id, opts)
 				return err
@@ -30,10 +27,6 @@ func newRestartCommand(a *app) *cobra.Command {
 		Annotations:           map[string]string{"aliases": "berth container restart, berth restart"},
 		DisableFlagsInUseLine: true,
 	}
-	f := cmd.Flags()
-	f.StringVarP(&o.signal, "signal", "s", "", "Signal to send to the container")
-	f.IntVarP(&o.timeout, "timeout", "t", 0, "Seconds to wait before killing the container")
-	f.IntVar(&o.timeout, "time", 0, "Seconds to wait before killing the container (deprecated: use --timeout)")
-	f.MarkHidden("time")
+	o.addFlags(cmd)
 	return cmd
 }

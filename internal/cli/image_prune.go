@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
-	units "github.com/docker/go-units"
 	sdk "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -38,10 +36,7 @@ func newImagePruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out != "" {
-				fmt.Fprintln(a.streams.Out, out)
-			}
-			fmt.Fprintln(a.streams.Out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
+			a.printPruned(out, reclaimed)
 			return nil
 		},
 		DisableFlagsInUseLine: true,

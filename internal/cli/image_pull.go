@@ -42,17 +42,9 @@ func newPullCommand(a *app) *cobra.Command {
 }
 
 func runPull(ctx context.Context, a *app, o pullOptions) error {
-	ref, err := reference.ParseNormalizedNamed(o.remote)
-	switch {
-	case err != nil:
+	ref, err := a.remoteRef(o.remote, o.all, o.quiet)
+	if err != nil {
 		return err
-	case o.all && !reference.IsNameOnly(ref):
-		return errors.New("tag can't be used with --all-tags/-a")
-	case !o.all && reference.IsNameOnly(ref):
-		ref = reference.TagNameOnly(ref)
-		if tagged, ok := ref.(reference.Tagged); ok && !o.quiet {
-			fmt.Fprintln(a.streams.Out, "Using default tag:", tagged.Tag())
-		}
 	}
 	out := a.streams.Out
 	if o.quiet {
@@ -63,6 +55,25 @@ func runPull(ctx context.Context, a *app, o pullOptions) error {
 	}
 	fmt.Fprintln(a.streams.Out, ref.String())
 	return nil
+}
+
+// remoteRef parses pull's or push's NAME[:TAG] as the docker CLI does: a
+// tag with --all-tags is refused, and a bare name gets "latest", said
+// unless quiet.
+func (a *app) remoteRef(remote string, all, quiet bool) (reference.Named, error) {
+	ref, err := reference.ParseNormalizedNamed(remote)
+	switch {
+	case err != nil:
+		return nil, err
+	case all && !reference.IsNameOnly(ref):
+		return nil, errors.New("tag can't be used with --all-tags/-a")
+	case !all && reference.IsNameOnly(ref):
+		ref = reference.TagNameOnly(ref)
+		if tagged, ok := ref.(reference.Tagged); ok && !quiet {
+			fmt.Fprintln(a.streams.Out, "Using default tag:", tagged.Tag())
+		}
+	}
+	return ref, nil
 }
 
 // pullImage pulls image, drawing the daemon's progress on out (a terminal

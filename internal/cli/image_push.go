@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -48,17 +47,9 @@ func runPush(ctx context.Context, a *app, o pushOptions) error {
 		}
 		platform = &p
 	}
-	ref, err := reference.ParseNormalizedNamed(o.remote)
-	switch {
-	case err != nil:
+	ref, err := a.remoteRef(o.remote, o.all, o.quiet)
+	if err != nil {
 		return err
-	case o.all && !reference.IsNameOnly(ref):
-		return errors.New("tag can't be used with --all-tags/-a")
-	case !o.all && reference.IsNameOnly(ref):
-		ref = reference.TagNameOnly(ref)
-		if tagged, ok := ref.(reference.Tagged); ok && !o.quiet {
-			fmt.Fprintln(a.streams.Out, "Using default tag:", tagged.Tag())
-		}
 	}
 	auth, err := a.encodedAuthFor(ref.String())
 	if err != nil {

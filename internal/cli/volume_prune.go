@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	units "github.com/docker/go-units"
 	sdk "github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -47,10 +46,7 @@ func newVolumePruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out != "" {
-				fmt.Fprintln(a.streams.Out, out)
-			}
-			fmt.Fprintln(a.streams.Out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
+			a.printPruned(out, reclaimed)
 			return nil
 		},
 		DisableFlagsInUseLine: true,
