@@ -157,6 +157,41 @@ else
 	tests=("${all_tests[@]}")
 fi
 
+# The suite's cgroup tests put containers in /cgrouptest and, relative to
+# the runtime's cgroup, testdir/cgrouptest/container (runtime-tools'
+# cgroups package). A runtime removes the container's own cgroup, not the
+# parents its path created (runc neither), and on cgroup2 it enables
+# controllers along that path. Leave the host as found: remove the suite's
+# cgroups that the run created and disable in the cgroup2 root what the run
+# enabled there (the kernel refuses while another cgroup still uses it).
+suite_cgroups() {
+	find /sys/fs/cgroup -mindepth 2 -maxdepth 8 -type d \( -name cgrouptest -o -name testdir \) 2>/dev/null | sort
+}
+cgroup2_root=""
+for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+	if [[ $(stat -f -c %T "$d" 2>/dev/null) == cgroup2fs ]]; then
+		cgroup2_root=$d
+		break
+	fi
+done
+cgroups_before=$(suite_cgroups)
+controllers_before=""
+[[ -z $cgroup2_root ]] || controllers_before=$(cat "$cgroup2_root/cgroup.subtree_control")
+restore_cgroups() {
+	local dir c now
+	# Deepest first: a parent goes only once its children are gone.
+	comm -13 <(echo "$cgroups_before") <(suite_cgroups) | awk '{ print gsub("/", "/"), $0 }' |
+		sort -rn | cut -d' ' -f2- | while read -r dir; do
+		rmdir "$dir" 2>/dev/null || echo "oci-validation: could not remove the suite's cgroup $dir" >&2
+	done
+	[[ -n $cgroup2_root ]] || return 0
+	read -r -a now <"$cgroup2_root/cgroup.subtree_control" || true
+	for c in "${now[@]}"; do
+		[[ " $controllers_before " == *" $c "* ]] || echo "-$c" >"$cgroup2_root/cgroup.subtree_control" 2>/dev/null || true
+	done
+}
+trap restore_cgroups EXIT
+
 echo "oci-validation: runtime $runtime, ${#tests[@]} test files, logs in $outdir"
 passed=0
 start=$SECONDS
