@@ -137,7 +137,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOpt) (dig
 	cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
 	cfg.RootFS = ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}}
 	cfg.History = []ocispec.History{{Created: &created, Comment: msg}}
-	target, err := s.writeImage(ctx, lease, cfg, []ocispec.Descriptor{layer})
+	target, err := s.WriteImage(ctx, lease, cfg, []ocispec.Descriptor{layer})
 	if err != nil {
 		return "", fmt.Errorf("import: %w", err)
 	}
@@ -157,9 +157,10 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOpt) (dig
 	return res.ID(), nil
 }
 
-// writeImage writes a config and a manifest over layers already in the
-// store, and returns the manifest's descriptor.
-func (s *Store) writeImage(ctx context.Context, lease *Lease, cfg dockerspec.DockerOCIImage, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
+// WriteImage writes a config and an OCI manifest over layers already in
+// the store, under lease, and returns the manifest's descriptor (import
+// and commit make images this way).
+func (s *Store) WriteImage(ctx context.Context, lease *Lease, cfg dockerspec.DockerOCIImage, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
 	cb, err := json.Marshal(cfg)
 	if err != nil {
 		return ocispec.Descriptor{}, err

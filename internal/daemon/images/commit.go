@@ -2,7 +2,6 @@ package images
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -138,7 +137,7 @@ func (s *Service) Commit(ctx context.Context, opts CommitOptions) (digest.Digest
 		Comment:    opts.Comment,
 		EmptyLayer: empty,
 	})
-	target, err := s.writeCommitImage(ctx, lease, cfg, layers)
+	target, err := s.store.WriteImage(ctx, lease, cfg, layers)
 	if err != nil {
 		return "", fmt.Errorf("commit: %w", err)
 	}
@@ -197,36 +196,6 @@ func (s *Service) ingestCommitLayer(ctx context.Context, lease *image.Lease, wri
 		return ocispec.Descriptor{}, err
 	}
 	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: st.Offset}, nil
-}
-
-// writeCommitImage writes the config and an OCI manifest over layers
-// already in the store and returns the manifest's descriptor.
-func (s *Service) writeCommitImage(ctx context.Context, lease *image.Lease, cfg dockerspec.DockerOCIImage, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
-	cb, err := json.Marshal(cfg)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	cdesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(cb), Size: int64(len(cb))}
-	if err := s.putBlob(ctx, lease, cdesc, cb); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cdesc, Layers: layers}
-	m.SchemaVersion = 2
-	mb, err := json.Marshal(m)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	mdesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(mb), Size: int64(len(mb))}
-	return mdesc, s.putBlob(ctx, lease, mdesc, mb)
-}
-
-func (s *Service) putBlob(ctx context.Context, lease *image.Lease, desc ocispec.Descriptor, b []byte) error {
-	lease.AddContent(desc.Digest)
-	err := content.WriteBlob(ctx, s.store.Content(), content.RefFor(desc), bytes.NewReader(b), desc)
-	if err != nil && !errdefs.IsAlreadyExists(err) {
-		return err
-	}
-	return nil
 }
 
 func randomRef() string {
