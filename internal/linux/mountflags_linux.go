@@ -10,10 +10,13 @@ import (
 // Flags and attributes by name, so that an error says what was asked for
 // without a lookup in the headers.
 
-var msNames = [...]struct {
-	flag uintptr
+// flagName names one bit (or bit group) of a flags word.
+type flagName[T ~uintptr | ~uint64 | ~int] struct {
+	flag T
 	name string
-}{
+}
+
+var msNames = []flagName[uintptr]{
 	{unix.MS_RDONLY, "MS_RDONLY"}, {unix.MS_NOSUID, "MS_NOSUID"}, {unix.MS_NODEV, "MS_NODEV"},
 	{unix.MS_NOEXEC, "MS_NOEXEC"}, {unix.MS_SYNCHRONOUS, "MS_SYNCHRONOUS"}, {unix.MS_REMOUNT, "MS_REMOUNT"},
 	{unix.MS_MANDLOCK, "MS_MANDLOCK"}, {unix.MS_DIRSYNC, "MS_DIRSYNC"}, {unix.MS_NOSYMFOLLOW, "MS_NOSYMFOLLOW"},
@@ -24,23 +27,7 @@ var msNames = [...]struct {
 	{unix.MS_I_VERSION, "MS_I_VERSION"}, {unix.MS_STRICTATIME, "MS_STRICTATIME"}, {unix.MS_LAZYTIME, "MS_LAZYTIME"},
 }
 
-// MountFlagNames renders mount(2) flags as "MS_BIND|MS_REC", so an error says
-// what was asked for without a lookup in the headers.
-func MountFlagNames(flags uintptr) string {
-	var names []string
-	for _, n := range msNames {
-		if flags&n.flag != 0 {
-			names = append(names, n.name)
-			flags &^= n.flag
-		}
-	}
-	return joinNames(names, uint64(flags))
-}
-
-var attrNames = [...]struct {
-	attr uint64
-	name string
-}{
+var attrNames = []flagName[uint64]{
 	{unix.MOUNT_ATTR_RDONLY, "MOUNT_ATTR_RDONLY"}, {unix.MOUNT_ATTR_NOSUID, "MOUNT_ATTR_NOSUID"},
 	{unix.MOUNT_ATTR_NODEV, "MOUNT_ATTR_NODEV"}, {unix.MOUNT_ATTR_NOEXEC, "MOUNT_ATTR_NOEXEC"},
 	{unix.MOUNT_ATTR_NOATIME, "MOUNT_ATTR_NOATIME"}, {unix.MOUNT_ATTR_STRICTATIME, "MOUNT_ATTR_STRICTATIME"},
@@ -48,43 +35,37 @@ var attrNames = [...]struct {
 	{unix.MOUNT_ATTR_NOSYMFOLLOW, "MOUNT_ATTR_NOSYMFOLLOW"},
 }
 
-// MountAttrNames renders mount_setattr(2) attributes by name; MOUNT_ATTR_RELATIME is 0,
-// so it shows as the absence of the other atime names.
-func MountAttrNames(attr uint64) string {
-	var names []string
-	for _, n := range attrNames {
-		if attr&n.attr != 0 {
-			names = append(names, n.name)
-			attr &^= n.attr
-		}
-	}
-	return joinNames(names, attr)
+var umountNames = []flagName[int]{
+	{unix.MNT_FORCE, "MNT_FORCE"}, {unix.MNT_DETACH, "MNT_DETACH"},
+	{unix.MNT_EXPIRE, "MNT_EXPIRE"}, {unix.UMOUNT_NOFOLLOW, "UMOUNT_NOFOLLOW"},
 }
+
+// MountFlagNames renders mount(2) flags as "MS_BIND|MS_REC".
+func MountFlagNames(flags uintptr) string { return names(flags, msNames) }
+
+// MountAttrNames renders mount_setattr(2) attributes by name;
+// MOUNT_ATTR_RELATIME is 0, so it shows as the absence of the other atime
+// names.
+func MountAttrNames(attr uint64) string { return names(attr, attrNames) }
 
 // UnmountFlagNames renders umount2(2) flags by name.
-func UnmountFlagNames(flags int) string {
-	var names []string
-	for _, n := range [...]struct {
-		flag int
-		name string
-	}{
-		{unix.MNT_FORCE, "MNT_FORCE"}, {unix.MNT_DETACH, "MNT_DETACH"},
-		{unix.MNT_EXPIRE, "MNT_EXPIRE"}, {unix.UMOUNT_NOFOLLOW, "UMOUNT_NOFOLLOW"},
-	} {
-		if flags&n.flag != 0 {
-			names = append(names, n.name)
-			flags &^= n.flag
+func UnmountFlagNames(flags int) string { return names(flags, umountNames) }
+
+// names joins the names of v's bits with "|", unknown bits in hex last,
+// and "0" for none.
+func names[T ~uintptr | ~uint64 | ~int](v T, table []flagName[T]) string {
+	var out []string
+	for _, n := range table {
+		if v&n.flag != 0 {
+			out = append(out, n.name)
+			v &^= n.flag
 		}
 	}
-	return joinNames(names, uint64(flags))
-}
-
-func joinNames(names []string, rest uint64) string {
-	if rest != 0 {
-		names = append(names, "0x"+strconv.FormatUint(rest, 16))
+	if v != 0 {
+		out = append(out, "0x"+strconv.FormatUint(uint64(v), 16))
 	}
-	if len(names) == 0 {
+	if len(out) == 0 {
 		return "0"
 	}
-	return strings.Join(names, "|")
+	return strings.Join(out, "|")
 }
