@@ -144,6 +144,9 @@ func TestCreateRefusals(t *testing.T) {
 	d := newTestDaemon(t, cfg, newFakeLauncher())
 	ctx := context.Background()
 	create(t, d, "taken", []string{"true"})
+	// A 404 from create makes the docker CLI pull the image (and say it
+	// was not found): only a missing image may answer one.
+	badRequest := func(err error) bool { return errdefs.IsInvalidParameter(err) && !errdefs.IsNotFound(err) }
 	for _, tc := range []struct {
 		name  string
 		req   server.ContainerCreateRequest
@@ -163,7 +166,32 @@ func TestCreateRefusals(t *testing.T) {
 		{"unknown runtime", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
 			Host: &containertypes.HostConfig{Runtime: "kata"}}, errdefs.IsInvalidParameter, "unknown or invalid runtime name: kata"},
 		{"unknown network", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
-			Host: &containertypes.HostConfig{NetworkMode: "mynet"}}, errdefs.IsNotFound, "network mynet not found"},
+			Host: &containertypes.HostConfig{NetworkMode: "mynet"}}, badRequest, "network mynet not found"},
+		// Settings dockerd checks at create, not at start: a container
+		// that can never start is not made.
+		{"memory too small", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{Resources: containertypes.Resources{Memory: 1024}}}, errdefs.IsInvalidParameter, "Minimum memory limit allowed is 6MB"},
+		{"swap below memory", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{Resources: containertypes.Resources{Memory: 10 << 20, MemorySwap: 5 << 20}}}, errdefs.IsInvalidParameter, "Minimum memoryswap limit should be larger than memory limit"},
+		{"cpuset", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{Resources: containertypes.Resources{CpusetCpus: "999"}}}, errdefs.IsInvalidParameter, "Requested CPUs are not available - requested 999"},
+		{"oom score adj", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{OomScoreAdj: 5000}}, errdefs.IsInvalidParameter, "range for oom score adj is [-1000, 1000]"},
+		{"capability", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{CapAdd: []string{"BOGUS"}}}, errdefs.IsInvalidParameter, `invalid CapAdd: unknown capability: "CAP_BOGUS"`},
+		{"relative workdir", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox", WorkingDir: "rel"}}, errdefs.IsInvalidParameter,
+			"the working directory 'rel' is invalid, it needs to be an absolute path"},
+		{"relative tmpfs", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{Tmpfs: map[string]string{"rel": ""}}}, errdefs.IsInvalidParameter, "'rel' mount path must be absolute"},
+		{"ipc mode", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{IpcMode: "bogus"}}, errdefs.IsInvalidParameter, "invalid IPC mode: bogus"},
+		{"pid of no container", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{PidMode: "container:nosuch"}}, badRequest, "No such container: nosuch"},
+		{"link to no container", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{Links: []string{"nosuch:alias"}}}, badRequest, "could not get container for nosuch: No such container: nosuch"},
+		{"gpus", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
+			Host: &containertypes.HostConfig{Resources: containertypes.Resources{DeviceRequests: []containertypes.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}}}},
+			errdefs.IsInvalidParameter, `could not select device driver "" with capabilities: [[gpu]]`},
 		{"bad log driver", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox"},
 			Host: &containertypes.HostConfig{LogConfig: containertypes.LogConfig{Type: "syslog"}}}, errdefs.IsInvalidParameter, "no log driver named 'syslog'"},
 		{"bad stop signal", server.ContainerCreateRequest{Config: &containertypes.Config{Image: "busybox", StopSignal: "SIGNOPE"}}, errdefs.IsInvalidParameter, "Invalid signal"},

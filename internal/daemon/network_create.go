@@ -56,14 +56,14 @@ func (d *Daemon) createNetworking(cfg *containertypes.Config, host *containertyp
 
 	primary, err := d.nets.m.Network(string(mode))
 	if err != nil {
-		return ns, nil, err
+		return ns, nil, createNetworkErr(err)
 	}
 	ns.Networks = map[string]*networktypes.EndpointSettings{primary.Name: {NetworkID: primary.ID}}
 	for key, es := range wanted {
 		n := primary
 		if key != string(mode) && key != "default" && key != primary.ID && key != primary.Name {
 			if n, err = d.nets.m.Network(key); err != nil {
-				return ns, nil, err
+				return ns, nil, createNetworkErr(err)
 			}
 		}
 		if n.ID != primary.ID {
@@ -91,6 +91,17 @@ func (d *Daemon) createNetworking(cfg *containertypes.Config, host *containertyp
 		}
 	}
 	return ns, warnings, nil
+}
+
+// createNetworkErr turns a network that create cannot find into a bad
+// request (400) with the same words: the docker CLI takes a 404 from create
+// for a missing image, and would answer "Unable to find image" and try to
+// pull an image that is there.
+func createNetworkErr(err error) error {
+	if errdefs.IsNotFound(err) {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "%v", err)
+	}
+	return err
 }
 
 // checkNetworkModeConflicts are docker's checks of options that a network

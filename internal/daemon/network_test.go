@@ -353,8 +353,8 @@ func TestNetworkCreateChecks(t *testing.T) {
 		class error
 		msg   string
 	}{
-		{name: "unknown network", mode: "nope", class: errdefs.ErrNotFound, msg: "network nope not found"},
-		{name: "unknown extra network", mode: "bridge", eps: map[string]*networktypes.EndpointSettings{"nope": {}}, class: errdefs.ErrNotFound, msg: "network nope not found"},
+		{name: "unknown network", mode: "nope", class: errdefs.ErrInvalidParameter, msg: "network nope not found"},
+		{name: "unknown extra network", mode: "bridge", eps: map[string]*networktypes.EndpointSettings{"nope": {}}, class: errdefs.ErrInvalidParameter, msg: "network nope not found"},
 		{name: "ip on bridge", mode: "bridge", eps: map[string]*networktypes.EndpointSettings{"bridge": {IPAMConfig: ip}}, class: errdefs.ErrInvalidParameter,
 			msg: "invalid endpoint settings:\nuser specified IP address is supported on user defined networks only"},
 		{name: "alias on bridge", mode: "default", eps: map[string]*networktypes.EndpointSettings{"default": {Aliases: []string{"x"}}}, class: errdefs.ErrInvalidParameter,

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/container/spec"
 	"github.com/berth-project/berth/internal/errdefs"
 )
 
@@ -82,6 +83,9 @@ func (d *Daemon) ContainerUpdate(ctx context.Context, name string, u containerty
 	}
 	if n.PidsLimit != nil {
 		res.PidsLimit = n.PidsLimit
+	}
+	if err := spec.CheckResources(&host); err != nil {
+		return resp, err
 	}
 	if c.State.HasProcess() && r.task != nil {
 		if err := r.task.Update(ctx, linuxResources(res)); err != nil {

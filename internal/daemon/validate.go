@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"strings"
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
 
+	"github.com/berth-project/berth/internal/container/spec"
 	"github.com/berth-project/berth/internal/daemon/config"
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -23,6 +25,10 @@ var createChecks = []createCheck{
 	{"healthcheck", checkHealthcheck},
 	{"stop signal", checkStopSignal},
 	{"stop timeout", checkStopTimeout},
+	{"settings", checkSettings},
+	{"joined containers", checkJoinedContainers},
+	{"links", checkLinks},
+	{"device requests", checkDeviceRequests},
 }
 
 func (d *Daemon) validateCreate(cfg *containertypes.Config, host *containertypes.HostConfig) ([]string, error) {
@@ -127,4 +133,49 @@ func checkStopTimeout(_ *Daemon, cfg *containertypes.Config, _ *containertypes.H
 		return errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid stop timeout %d", *cfg.StopTimeout)
 	}
 	return nil
+}
+
+func checkSettings(_ *Daemon, cfg *containertypes.Config, host *containertypes.HostConfig) error {
+	return spec.CheckSettings(cfg, host)
+}
+
+// checkJoinedContainers: --pid and --ipc container:<x> name a container
+// that must exist when this one is created, as dockerd has it. The error
+// is InvalidParameter (400), not NotFound: the docker CLI takes a 404 from
+// create for a missing image and would try to pull it.
+func checkJoinedContainers(d *Daemon, _ *containertypes.Config, host *containertypes.HostConfig) error {
+	for _, target := range []string{host.PidMode.Container(), host.IpcMode.Container()} {
+		if target == "" {
+			continue
+		}
+		if _, err := d.containers.Get(target); err != nil {
+			return errdefs.Errorf(errdefs.ErrInvalidParameter, "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkLinks: a --link names a container that must exist (400, as
+// checkJoinedContainers explains), with dockerd's words.
+func checkLinks(d *Daemon, _ *containertypes.Config, host *containertypes.HostConfig) error {
+	for _, l := range host.Links {
+		name, _, _ := strings.Cut(l, ":")
+		name = strings.TrimPrefix(name, "/")
+		if _, err := d.containers.Get(name); err != nil {
+			return errdefs.Errorf(errdefs.ErrInvalidParameter, "could not get container for %s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+// checkDeviceRequests refuses --gpus and other device requests with
+// dockerd's words for a request no driver can serve: Berth has no device
+// drivers, and a container that silently ran without its GPU would be
+// worse than none.
+func checkDeviceRequests(_ *Daemon, _ *containertypes.Config, host *containertypes.HostConfig) error {
+	if len(host.DeviceRequests) == 0 {
+		return nil
+	}
+	req := host.DeviceRequests[0]
+	return errdefs.Errorf(errdefs.ErrInvalidParameter, "could not select device driver %q with capabilities: %v", req.Driver, req.Capabilities)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -154,5 +155,57 @@ func (g *generator) checkUlimits() error {
 		}
 	}
 	g.ulimits = out
+	return nil
+}
+
+// CheckSettings runs, for a create request, the checks of Generate that
+// need only the request: dockerd makes them when it creates a container
+// (verifyContainerSettings), so a value that can never start fails
+// `docker create` and leaves no container behind, and `docker run` fails
+// before its wait for the container begins. What needs the rootfs, the
+// host's devices or other containers (user, --device, joined namespaces)
+// is still checked at start, as dockerd does.
+func CheckSettings(cfg *container.Config, host *container.HostConfig) error {
+	g, err := newGenerator(Input{
+		ID: "settings-check", Config: cfg, Host: host, Merged: true,
+		// Joining another container's namespace is resolved at start.
+		NamespacePath: func(specs.LinuxNamespaceType, string) (string, error) { return "", nil },
+	})
+	if err != nil {
+		return err
+	}
+	for _, check := range []func() error{
+		g.checkEnv,
+		g.checkWorkingDir,
+		g.checkNamespaceModes,
+		g.checkSecurityOpts,
+		g.checkCapabilities,
+		g.checkMemory,
+		g.checkCPU,
+		g.checkBlkio,
+		g.checkTmpfs,
+		g.checkUlimits,
+		g.checkSysctls,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckResources runs the resource checks alone (memory, CPU, blkio, OOM
+// score), for an update: dockerd checks the limits a container would have
+// after it as it checks a create's.
+func CheckResources(host *container.HostConfig) error {
+	g, err := newGenerator(Input{ID: "resources-check", Config: &container.Config{}, Host: host, Merged: true})
+	if err != nil {
+		return err
+	}
+	for _, check := range []func() error{g.checkMemory, g.checkCPU, g.checkBlkio} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
