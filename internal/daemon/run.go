@@ -142,10 +142,18 @@ func (r *run) notifyExit(code int, errMsg string) {
 	r.waiters = kept
 }
 
-// notifyRemoved answers every waiter left. The caller holds c's lock.
+// notifyRemoved answers every waiter left. The caller holds c's lock. A
+// waiter for the removal gets no error: dockerd's answer there carries
+// only a failed removal's, not the container's own (a start that failed),
+// which `docker run --rm` already prints and would print again as "Error
+// waiting for container".
 func (r *run) notifyRemoved(code int, errMsg string) {
 	for _, w := range r.waiters {
-		w.ch <- waitResponse(code, errMsg)
+		msg := errMsg
+		if w.cond == containertypes.WaitConditionRemoved {
+			msg = ""
+		}
+		w.ch <- waitResponse(code, msg)
 		close(w.ch)
 	}
 	r.waiters = nil

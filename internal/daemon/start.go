@@ -356,7 +356,8 @@ func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 	code := startExitCode(err)
 	c.Lock()
 	defer c.Unlock()
-	if c.State.Status == container.Restarting {
+	exited := c.State.Status == container.Restarting
+	if exited {
 		_ = c.State.SetExited(code, false, time.Now().UTC(), err.Error())
 	} else {
 		c.State.ExitCode = code
@@ -369,7 +370,13 @@ func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 		p.abort()
 	}
 	r.attaches = nil
-	r.notifyExit(code, err.Error())
+	if exited {
+		// A container that never ran did not exit: as with dockerd, a
+		// wait for its next exit goes on (the docker CLI's, begun before
+		// the start, would otherwise log the start's error a second
+		// time as "Error waiting for container").
+		r.notifyExit(code, err.Error())
+	}
 	d.emit(c, "die", map[string]string{"exitCode": fmt.Sprint(code)})
 	if errdefs.IsInvalidParameter(err) || errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
 		return err

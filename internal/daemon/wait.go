@@ -40,7 +40,11 @@ func (d *Daemon) ContainerWait(ctx context.Context, name string, cond containert
 		return ch, nil
 	}
 	if r.removed {
-		ch <- waitResponse(c.State.ExitCode, c.State.Error)
+		msg := c.State.Error
+		if cond == containertypes.WaitConditionRemoved {
+			msg = "" // as notifyRemoved
+		}
+		ch <- waitResponse(c.State.ExitCode, msg)
 		close(ch)
 		return ch, nil
 	}
