@@ -61,7 +61,7 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req containertypes
 	defer c.Unlock()
 	switch {
 	case c.State.Status == container.Paused:
-		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is paused, unpause the container before exec", c.ID)
+		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is paused, unpause the container before exec", name)
 	case c.State.Status == container.Restarting:
 		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is restarting, wait until the container is running", c.ID)
 	case !c.State.HasProcess() || r.task == nil:
@@ -188,12 +188,13 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 	if opts.ConsoleSize != nil {
 		req.ConsoleSize = opts.ConsoleSize
 	}
-	proc, err := d.execProcessSpec(c, req, opts.Tty || req.Tty)
+	tty := opts.Tty || req.Tty
+	proc, err := d.execProcessSpec(c, req, tty)
 	if err != nil {
-		return err
+		return e.startFailed(err, opts, tty)
 	}
 	if err := task.Exec(ctx, container.ExecConfig{ID: id, Process: proc, OpenStdin: req.AttachStdin}); err != nil {
-		return e.failed(err)
+		return e.startFailed(err, opts, tty)
 	}
 
 	var streams server.Streams
@@ -283,6 +284,19 @@ func (e *execProcess) failed(err error) error {
 		close(e.done)
 	}
 	e.mu.Unlock()
+	return err
+}
+
+// startFailed records an exec that could not start and, for an attached
+// start, takes the connection over first: dockerd hijacks before it starts
+// the process, so the client reads the error in the stream and `docker
+// exec` exits 126 (the exec's code) instead of failing the upgrade.
+func (e *execProcess) startFailed(err error, opts server.ExecStartOptions, tty bool) error {
+	err = e.failed(err)
+	if !opts.Detach && opts.Streams != nil {
+		// Without the connection the server answers err over HTTP.
+		_, _ = opts.Streams(tty)
+	}
 	return err
 }
 
