@@ -10,7 +10,7 @@ import (
 func TestCLI(t *testing.T) {
 	e := startEngine(t)
 	var all []scenario
-	for _, table := range [][]scenario{runScenarios, lifecycleScenarios, queryScenarios, imageScenarios, systemScenarios} {
+	for _, table := range [][]scenario{runScenarios, lifecycleScenarios, queryScenarios, imageScenarios, systemScenarios, errorScenarios} {
 		all = append(all, table...)
 	}
 	for _, c := range clients() {

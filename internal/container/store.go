@@ -294,7 +294,7 @@ func (s *Store) Len() int {
 func (s *Store) Rename(c *Container, newName string) error {
 	name, err := NormalizeName(newName)
 	if err != nil {
-		return err
+		return errdefs.Wrapf(err, "Error when allocating new name")
 	}
 	s.mu.Lock()
 	if id, taken := s.names[name]; taken {
@@ -302,7 +302,7 @@ func (s *Store) Rename(c *Container, newName string) error {
 		if id == c.ID {
 			return errdefs.Errorf(errdefs.ErrInvalidParameter, "Renaming a container with the same name as its current name")
 		}
-		return nameConflict(name, id)
+		return errdefs.Wrapf(nameConflict(name, id), "Error when allocating new name")
 	}
 	s.names[name] = c.ID
 	s.mu.Unlock()

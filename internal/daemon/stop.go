@@ -200,7 +200,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, name, sigName string) error 
 	}
 	if !c.State.HasProcess() || r.task == nil {
 		c.Unlock()
-		return errdefs.Errorf(errdefs.ErrConflict, "cannot kill container: %s: container %s is not running", name, c.ID)
+		return errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", c.ID)
 	}
 	final := sig == syscall.SIGKILL || c.Config.StopSignal == ""
 	if !final {

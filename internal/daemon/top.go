@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -38,6 +39,14 @@ func (d *Daemon) ContainerTop(ctx context.Context, name, psArgs string) (contain
 	args := strings.Fields(psArgs)
 	out, err := exec.CommandContext(ctx, "ps", args...).Output()
 	if err != nil {
+		// ps's own first line says what was wrong with the arguments;
+		// "exit status 1" does not.
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if line, _, _ := strings.Cut(string(ee.Stderr), "\n"); strings.TrimSpace(line) != "" {
+				return containertypes.TopResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "ps: %s", strings.TrimSpace(line))
+			}
+		}
 		return containertypes.TopResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "Error running ps: %v", err)
 	}
 	return parsePS(out, pids)

@@ -69,3 +69,10 @@ type classed struct {
 
 func (c *classed) Error() string   { return c.err.Error() }
 func (c *classed) Unwrap() []error { return []error{c.err, c.class} }
+
+// Wrapf puts docker's own words before err's message ("Cannot kill
+// container: web: " + err), formatted as given (capitalized, which
+// fmt.Errorf's conventions frown on), and keeps err's class.
+func Wrapf(err error, format string, args ...any) error {
+	return &classed{err: fmt.Errorf(format+": %w", append(args, err)...), class: err}
+}

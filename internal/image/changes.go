@@ -107,7 +107,7 @@ func ApplyChanges(c *dockerspec.DockerOCIImageConfig, changes []string) error {
 			err = fmt.Errorf("%s is not a valid change command", instr)
 		}
 		if err != nil {
-			return fmt.Errorf("change %q: %v: %w", line, err, errdefs.ErrInvalidParameter)
+			return errdefs.Errorf(errdefs.ErrInvalidParameter, "change %q: %v", line, err)
 		}
 	}
 	return nil

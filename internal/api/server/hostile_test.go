@@ -64,7 +64,7 @@ func TestHostileInput(t *testing.T) {
 		{"unknown container", "GET", "/containers/nothere/json", "", "", 404, "No such container: nothere"},
 		{"unknown exec", "GET", "/exec/0123456789/json", "", "", 404, "No such exec instance"},
 		{"unknown image", "GET", "/images/nothere/json", "", "", 404, "No such image: nothere"},
-		{"kill unknown", "POST", "/containers/nothere/kill", "", "", 404, "cannot kill container: nothere: No such container: nothere"},
+		{"kill unknown", "POST", "/containers/nothere/kill", "", "", 404, "Cannot kill container: nothere: No such container: nothere"},
 		// Names.
 		{"name with slash", "POST", "/containers/create?name=a/b", `{"Image":"busybox"}`, "", 400, "Invalid container name (a/b)"},
 		{"name with NUL", "POST", "/containers/create?name=ab%00", `{"Image":"busybox"}`, "", 400, "Invalid container name"},
@@ -93,7 +93,7 @@ func TestHostileInput(t *testing.T) {
 		// Signals.
 		{"bad signal name", "POST", "/containers/web/kill?signal=SIGFOO", "", "", 400, "Invalid signal: SIGFOO"},
 		{"signal zero", "POST", "/containers/web/kill?signal=0", "", "", 400, "Invalid signal: 0"},
-		{"signal too big", "POST", "/containers/web/kill?signal=65", "", "", 400, "Invalid signal: 65"},
+		{"signal too big", "POST", "/containers/web/kill?signal=65", "", "", 400, "the linux daemon does not support signal 65"},
 		{"rt signal out of range", "POST", "/containers/web/stop?signal=RTMIN%2B20", "", "", 400, "Invalid signal: RTMIN+20"},
 		{"signal with junk", "POST", "/containers/web/restart?signal=KILL%3B", "", "", 400, "Invalid signal"},
 		// Numbers.

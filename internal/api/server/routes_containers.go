@@ -2,11 +2,12 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 func (s *Server) containerRoutes() []route {
@@ -225,11 +226,11 @@ func (s *Server) postContainerKill(w http.ResponseWriter, r *request) error {
 	sig := r.query.Get("signal")
 	if sig != "" {
 		if _, err := ParseSignal(sig); err != nil {
-			return fmt.Errorf("cannot kill container: %s: %w", name, err)
+			return errdefs.Wrapf(err, "Cannot kill container: %s", name)
 		}
 	}
 	if err := s.backend.ContainerKill(r.ctx(), name, sig); err != nil {
-		return fmt.Errorf("cannot kill container: %s: %w", name, err)
+		return errdefs.Wrapf(err, "Cannot kill container: %s", name)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -272,7 +273,7 @@ func (s *Server) postContainerRename(w http.ResponseWriter, r *request) error {
 		return invalidf("Neither old nor new names may be empty")
 	}
 	if err := validateContainerName(newName); err != nil {
-		return err
+		return errdefs.Wrapf(err, "Error when allocating new name")
 	}
 	return noContent(w, s.backend.ContainerRename(r.ctx(), name, newName))
 }

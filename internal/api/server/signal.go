@@ -21,8 +21,12 @@ const (
 // use it too.
 func ParseSignal(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > sigRTMax {
+		if n < 1 {
 			return 0, invalidf("Invalid signal: %s", s)
+		}
+		if n > sigRTMax {
+			// dockerd's words: the number is a signal, not one Linux has.
+			return 0, invalidf("the linux daemon does not support signal %d", n)
 		}
 		return syscall.Signal(n), nil
 	}

@@ -14,7 +14,10 @@ func TestParseSignal(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d", s, sig, err, n)
 		}
 	}
-	for _, s := range []string{"", "0", "65", "-9", "FOO", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+16", "KILL ", "RTMIN+", "SIGSIGKILL"} {
+	if _, err := ParseSignal("65"); err == nil || statusFor(err) != 400 || err.Error() != "the linux daemon does not support signal 65" {
+		t.Errorf("65 accepted or badly refused: %v", err)
+	}
+	for _, s := range []string{"", "0", "-9", "FOO", "SIG", "RTMIN-1", "RTMAX+1", "RTMIN+16", "KILL ", "RTMIN+", "SIGSIGKILL"} {
 		if _, err := ParseSignal(s); err == nil || statusFor(err) != 400 || !strings.HasPrefix(err.Error(), "Invalid signal: ") {
 			t.Errorf("%q accepted or badly refused: %v", s, err)
 		}
