@@ -58,7 +58,7 @@ func TestTag(t *testing.T) {
 		{"busybox", "Bad", "", errdefs.IsInvalidParameter, "invalid reference format: repository name (library/Bad) must be lowercase"},
 		{"busybox", "ok", "bad tag", errdefs.IsInvalidParameter, "invalid tag format"},
 		{"busybox", "ok@sha256:" + strings.Repeat("a", 64), "", errdefs.IsInvalidParameter, "cannot tag digested reference"},
-		{"nope", "ok", "1", errdefs.IsNotFound, "No such image: nope"},
+		{"nope", "ok", "1", errdefs.IsNotFound, "No such image: nope:latest"},
 	} {
 		err := f.svc.ImageTag(ctx, tc.source, tc.repo, tc.tag)
 		if !tc.class(err) || err.Error() != tc.msg {
@@ -172,7 +172,7 @@ func TestDeleteConflicts(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{"Untagged: other:1", "Untagged: x:1", "Untagged: y:1", "Deleted: " + other.String()}) {
 		t.Errorf("rmi -f %s: %v %v", oshort, got, err)
 	}
-	if _, err := del("nope", false); !errdefs.IsNotFound(err) || err.Error() != "No such image: nope" {
+	if _, err := del("nope", false); !errdefs.IsNotFound(err) || err.Error() != "No such image: nope:latest" {
 		t.Errorf("rmi nope: %v", err)
 	}
 
