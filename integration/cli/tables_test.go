@@ -218,6 +218,31 @@ var imageScenarios = []scenario{
 		run("rmi {name}:b", has("Untagged: {name}:b", "Deleted: sha256:")),
 		run("rmi {name}:b", exits(1), errHas("no such image")),
 	}},
+	{name: "image-names", legacy: true, cleanup: []string{"rm -f {name3}", "rmi -f {name}:a {name2}:b {name2}:c"}, steps: []step{
+		run(`import {tar} {name}:a`),
+		run("tag {name}:a {name2}:b"),
+		run("tag {name}:a {name2}:c"),
+		// Only the rows of the repository asked for: no "<none>" row
+		// for the image's other repository.
+		run("images --format '{{.Repository}}:{{.Tag}}' {name2}:b", out("{name2}:b")),
+		run("images --format '{{.Repository}}:{{.Tag}}' {name}", out("{name}:a")),
+		// A repository without a tag saves all its tags.
+		run("save -o {dir}/repo.tar {name2}", out("")),
+		run("rmi {name2}:b {name2}:c"),
+		run("load -i {dir}/repo.tar", has("Loaded image: {name2}:b", "Loaded image: {name2}:c")),
+		// ps shows the image's ID once the name no longer names it.
+		run("create --name {name3} {name2}:c true"),
+		run("ps -a --filter name={name3} --format '{{.Image}}'", out("{name2}:c")),
+		run("rmi {name2}:c", out("Untagged: {name2}:c")),
+		run("ps -a --filter name={name3} --format '{{.Image}}'", match(shortID)),
+	}},
+	// The docker CLI 20.10 words a 404 of rmi itself ("Error: No such
+	// image: x"); later clients print dockerd's message.
+	{name: "image-not-found", steps: []step{
+		run("rmi {name}-gone", exits(1), errHas("No such image: {name}-gone:latest")),
+		run("image inspect {name}-gone", exits(1), errHas("No such image: {name}-gone:latest")),
+		run("tag {name}-gone {name}:x", exits(1), errHas("No such image: {name}-gone:latest")),
+	}},
 	{name: "registry", legacy: true, registry: true, cleanup: []string{"rmi -f {reg}/{name}:v1 {reg}/{name}:v2"}, steps: []step{
 		run(`import --change 'CMD ["echo","pushed"]' {tar} {reg}/{name}:v1`),
 		run("push {reg}/{name}:v1", match(`v1: digest: sha256:[0-9a-f]{64} size: \d+`)),

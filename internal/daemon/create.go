@@ -56,7 +56,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	img, err := d.images.Get(ctx, cfg.Image)
 	if err != nil {
 		if errdefs.IsNotFound(err) {
-			return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrNotFound, "No such image: %s", cfg.Image)
+			return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrNotFound, "No such image: %s", image.NotFoundName(cfg.Image))
 		}
 		return containertypes.CreateResponse{}, err
 	}

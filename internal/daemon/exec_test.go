@@ -314,3 +314,35 @@ func TestRenameUpdateStatsTop(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestListImageAfterUntag: ps shows the name a container was created from
+// while it still names the container's image, and the image's ID once the
+// tag is gone or names another image, as dockerd's does.
+func TestListImageAfterUntag(t *testing.T) {
+	t.Parallel()
+	d := newTestDaemon(t, testRoots(t), newFakeLauncher())
+	ctx := context.Background()
+	if _, err := d.images.Tag(ctx, "busybox", "retagged:1"); err != nil {
+		t.Fatal(err)
+	}
+	id := create(t, d, "untagged", []string{"true"}, func(c *containertypes.Config, _ *containertypes.HostConfig) {
+		c.Image = "retagged:1"
+	})
+	shown := func() (string, string) {
+		t.Helper()
+		list, err := d.ContainerList(ctx, server.ContainerListOptions{All: true, Filters: server.Filters{"id": {id}}})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("list: %+v %v", list, err)
+		}
+		return list[0].Image, list[0].ImageID
+	}
+	if img, _ := shown(); img != "retagged:1" {
+		t.Errorf("tagged: image %q, want retagged:1", img)
+	}
+	if _, err := d.images.Delete(ctx, "retagged:1"); err != nil {
+		t.Fatal(err)
+	}
+	if img, imageID := shown(); img != imageID || !strings.HasPrefix(img, "sha256:") {
+		t.Errorf("untagged: image %q, want the ID %q", img, imageID)
+	}
+}

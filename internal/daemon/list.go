@@ -26,6 +26,7 @@ func (d *Daemon) ContainerList(ctx context.Context, opts server.ContainerListOpt
 	}
 	all := opts.All || opts.Limit > 0 || len(opts.Filters["status"]) > 0 || len(opts.Filters["exited"]) > 0
 	out := []containertypes.Summary{}
+	current := map[string]string{} // image name -> the ID it names now
 	for _, c := range d.containers.List() {
 		if opts.Limit > 0 && len(out) >= opts.Limit {
 			break
@@ -37,12 +38,36 @@ func (d *Daemon) ContainerList(ctx context.Context, opts server.ContainerListOpt
 		}
 		s := summary(c)
 		c.Unlock()
+		s.Image = d.imageShown(ctx, s.Image, s.ImageID, current)
 		if opts.Size {
 			s.SizeRw, s.SizeRootFs = d.sizes(ctx, c)
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// imageShown is ps's IMAGE: the name the container was created from while
+// that name still means the image the container runs, else the image's ID,
+// as dockerd shows it once the tag was removed or moved to another image.
+// current remembers the lookups of one listing.
+func (d *Daemon) imageShown(ctx context.Context, name, id string, current map[string]string) string {
+	if name == id {
+		return name
+	}
+	now, ok := current[name]
+	if !ok {
+		if img, err := d.images.Get(ctx, name); err == nil {
+			if res, err := d.images.Resolve(ctx, img); err == nil {
+				now = res.ID().String()
+			}
+		}
+		current[name] = now
+	}
+	if now != id {
+		return id
+	}
+	return name
 }
 
 func summary(c *container.Container) containertypes.Summary {

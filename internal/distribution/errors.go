@@ -153,3 +153,28 @@ func (b *backoff) wait(ctx context.Context) error {
 
 // reset forgets earlier failures, after an attempt made progress.
 func (b *backoff) reset() { b.tries = 0 }
+
+// manifestNotFound is a registry's 404 for a manifest, in dockerd's words
+// ("manifest for x:1 not found: manifest unknown: manifest unknown"),
+// which scripts match: the answer to a HEAD has no body to quote, and
+// the request line and client details are noise to a user.
+type manifestNotFound struct {
+	ref   string
+	cause error // of class errdefs.ErrNotFound
+}
+
+func (e *manifestNotFound) Error() string {
+	return "manifest for " + e.ref + " not found: manifest unknown: " + registryMessage(e.cause, "manifest unknown")
+}
+
+func (e *manifestNotFound) Unwrap() error { return e.cause }
+
+// registryMessage is the message of the registry's first error in err's
+// body, or def when it sent none.
+func registryMessage(err error, def string) string {
+	var te *transport.Error
+	if errors.As(err, &te) && len(te.Errors) > 0 && te.Errors[0].Message != "" {
+		return te.Errors[0].Message
+	}
+	return def
+}

@@ -285,7 +285,7 @@ func (p *puller) resolve(ctx context.Context, rc *lazyRepo) (ocispec.Descriptor,
 			return p.fetchManifest(ctx, rc, desc)
 		}
 	case errdefs.IsNotFound(err):
-		return ocispec.Descriptor{}, nil, fmt.Errorf("manifest for %s not found: %w", p.ref.familiar(), err)
+		return ocispec.Descriptor{}, nil, &manifestNotFound{ref: p.ref.familiar(), cause: err}
 	case errdefs.IsUnauthorized(err), errdefs.IsForbidden(err), ctx.Err() != nil:
 		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", p.ref.familiar(), err)
 	}
@@ -378,7 +378,7 @@ func (p *puller) getManifest(ctx context.Context, rc *lazyRepo, object string) (
 	})
 	if err != nil {
 		if errdefs.IsNotFound(err) {
-			return nil, nil, fmt.Errorf("manifest for %s not found: %w", p.ref.familiar(), err)
+			return nil, nil, &manifestNotFound{ref: p.ref.familiar(), cause: err}
 		}
 		return nil, nil, fmt.Errorf("%s: manifest: %w", p.ref.familiar(), err)
 	}

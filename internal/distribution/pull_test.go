@@ -207,6 +207,10 @@ func TestPullNotFound(t *testing.T) {
 		if !errdefs.IsNotFound(err) {
 			t.Errorf("%s: got %v, want NotFound", ref, err)
 		}
+		// dockerd's words, which scripts match.
+		if want := "manifest for " + reg.Ref(ref) + " not found: manifest unknown: manifest unknown"; err == nil || err.Error() != want {
+			t.Errorf("%s: got %q, want %q", ref, err, want)
+		}
 	}
 	_, err := distribution.Pull(t.Context(), "no//such:ref!", newStore(t))
 	if !errdefs.IsInvalidParameter(err) {

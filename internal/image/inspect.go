@@ -231,17 +231,12 @@ func sortSummaries(s []imagetypes.Summary) {
 }
 
 func (s *Store) summary(ctx context.Context, g *imageGroup, f *filters) imagetypes.Summary {
-	tags := g.repoTags()
+	tags, digests := g.repoTags(), g.repoDigests()
 	if f != nil && len(f.refs) > 0 {
 		// docker images --filter reference=x shows only the matching
-		// tags of a matching image.
-		var kept []string
-		for _, t := range tags {
-			if f.refMatches(t) {
-				kept = append(kept, t)
-			}
-		}
-		tags = kept
+		// tags and digests of a matching image: the docker CLI prints a
+		// "<none>" row for every repository left in RepoDigests.
+		tags, digests = f.keepMatching(tags), f.keepMatching(digests)
 	}
 	desc := g.records[0].Target
 	return imagetypes.Summary{
@@ -250,7 +245,7 @@ func (s *Store) summary(ctx context.Context, g *imageGroup, f *filters) imagetyp
 		Labels:      g.resolved.Config.Config.Labels,
 		ParentID:    "",
 		RepoTags:    nonNil(tags),
-		RepoDigests: nonNil(g.repoDigests()),
+		RepoDigests: nonNil(digests),
 		Size:        s.imageSize(ctx, g.resolved),
 		SharedSize:  -1,
 		Descriptor:  &desc,
@@ -329,6 +324,18 @@ func (s *Store) parseFilters(ctx context.Context, in map[string][]string) (*filt
 		}
 	}
 	return f, nil
+}
+
+// keepMatching returns the references among refs that a reference
+// filter matches.
+func (f *filters) keepMatching(refs []string) []string {
+	var kept []string
+	for _, r := range refs {
+		if f.refMatches(r) {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 func (f *filters) refMatches(familiar string) bool {

@@ -126,3 +126,18 @@ func isTagged(name string) bool {
 	_, tagged := named.(reference.Tagged)
 	return tagged && !digested
 }
+
+// NotFoundName is ref as dockerd names an image it did not find: a name
+// with its default tag ("nosuch" is "nosuch:latest", and so is a short
+// hex string, which docker tries as a name first), a full ID as
+// "sha256:<hex>", anything else as given. Scripts match these texts.
+func NotFoundName(ref string) string {
+	parsed, err := reference.ParseAnyReference(ref)
+	if err != nil {
+		return ref
+	}
+	if named, ok := parsed.(reference.Named); ok {
+		parsed = reference.TagNameOnly(named)
+	}
+	return reference.FamiliarString(parsed)
+}

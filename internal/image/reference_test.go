@@ -87,3 +87,24 @@ func TestNormalizeName(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFoundName: dockerd's "No such image: x" names, which scripts
+// match.
+func TestNotFoundName(t *testing.T) {
+	const hex = "e9ad2b4aa3b1e8e43e4e4d9cd1b25fa0a5e42e4d4b3c0d5a6c8c3b2c9d4e5f60"
+	for in, want := range map[string]string{
+		"nosuch":                         "nosuch:latest",
+		"nosuch:1":                       "nosuch:1",
+		"abcdef123456":                   "abcdef123456:latest",
+		"sha256:1234":                    "sha256:1234",
+		hex:                              "sha256:" + hex,
+		"sha256:" + hex:                  "sha256:" + hex,
+		"docker.io/library/busybox":      "busybox:latest",
+		"localhost:5000/x@sha256:" + hex: "localhost:5000/x@sha256:" + hex,
+		"UPPER":                          "UPPER",
+	} {
+		if got := NotFoundName(in); got != want {
+			t.Errorf("NotFoundName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

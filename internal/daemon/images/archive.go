@@ -12,16 +12,17 @@ import (
 )
 
 // ImageSave is GET /images/get and /images/{name}/get: one archive
-// (docker-archive and OCI layout at once) of every image refs name. An
-// unknown name fails before anything is written.
+// (docker-archive and OCI layout at once) of every image refs name, a
+// repository without a tag meaning all its tags. An unknown name fails
+// before anything is written.
 func (s *Service) ImageSave(ctx context.Context, refs []string, out io.Writer) error {
 	ids := make([]digest.Digest, 0, len(refs))
 	for _, ref := range refs {
-		_, id, err := s.resolve(ctx, ref)
+		named, err := interchange.IDs(ctx, s.store, []string{ref})
 		if err != nil {
-			return err
+			return noSuchImage(ref, err)
 		}
-		ids = append(ids, id)
+		ids = append(ids, named...)
 	}
 	if err := interchange.Save(ctx, out, s.store, refs); err != nil {
 		return err

@@ -122,6 +122,27 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 	})
 
+	t.Run("save repository", func(t *testing.T) {
+		// A name without a tag is every tag of the repository, as
+		// docker save busybox saves busybox:a and busybox:a2.
+		var out bytes.Buffer
+		if err := f.svc.ImageSave(ctx, []string{"busybox"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		h := newService(t)
+		var loaded bytes.Buffer
+		if err := h.svc.ImageLoad(ctx, &out, true, &loaded); err != nil {
+			t.Fatal(err)
+		}
+		if got := loadedLines(messages(t, loaded.Bytes())); !slices.Equal(got, []string{"Loaded image: busybox:a", "Loaded image: busybox:a2"}) {
+			t.Errorf("load lines %q", got)
+		}
+		out.Reset()
+		if err := f.svc.ImageSave(ctx, []string{"nope"}, &out); !errdefs.IsNotFound(err) || out.Len() != 0 {
+			t.Errorf("unknown repository: %v, %d bytes written", err, out.Len())
+		}
+	})
+
 	t.Run("load garbage", func(t *testing.T) {
 		var out bytes.Buffer
 		err := f.svc.ImageLoad(ctx, strings.NewReader("this is not a tar archive, not at all"), false, &out)

@@ -51,7 +51,7 @@ func (s *Service) pull(ctx context.Context, named reference.Named, opts server.I
 	}
 	topts = append(topts, transfer.WithProgressWriter(st))
 	if _, err := transfer.Pull(ctx, s.client, s.store, named.String(), topts...); err != nil {
-		return st.fail(err)
+		return st.fail(registryRefusal(err))
 	}
 	s.event(ctx, events.ActionPull, reference.FamiliarString(named), reference.FamiliarName(named))
 	return nil
@@ -78,7 +78,7 @@ func (s *Service) pullAllTags(ctx context.Context, named reference.Named, opts s
 	}
 	tags, err := s.client.Tags(ctx, named.String(), dopts...)
 	if err != nil {
-		return st.fail(err)
+		return st.fail(registryRefusal(err))
 	}
 	if len(tags) == 0 {
 		return st.fail(errdefs.Errorf(errdefs.ErrNotFound, "no tags found for %s", reference.FamiliarName(named)))
@@ -95,6 +95,24 @@ func (s *Service) pullAllTags(ctx context.Context, named reference.Named, opts s
 	}
 	return nil
 }
+
+// registryRefusal keeps a registry's 401 from becoming the daemon's.
+// dockerd answers a pull or push the registry refused with a 500, and the
+// docker CLI reads a 401 from the daemon as its cue to prompt for a login
+// ("Login prior to pull:"), so that docker pull would wait for a user
+// name, even with no terminal. The message is kept.
+func registryRefusal(err error) error {
+	if !errdefs.IsUnauthorized(err) {
+		return err
+	}
+	return &refusedError{msg: err.Error()}
+}
+
+// refusedError is a registry's refusal of credentials, of no errdefs
+// class: the API answers it as dockerd does, with a 500.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string { return e.msg }
 
 // pullReference joins fromImage and tag as dockerd does: the tag may be
 // a digest; a name with neither is :latest (callers take a name alone with

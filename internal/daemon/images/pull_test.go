@@ -2,6 +2,7 @@ package images_test
 
 import (
 	"bytes"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -208,5 +209,39 @@ func TestPullAllTags(t *testing.T) {
 	}
 	if err := f.svc.ImagePull(ctx, reg.Ref("nothing"), server.ImagePullOptions{}, &out); !errdefs.IsNotFound(err) {
 		t.Errorf("pull -a of an unknown repository: %v", err)
+	}
+}
+
+// TestRegistryRefusalIsNot401: a registry that refuses the credentials
+// fails the pull or push as dockerd's does, with a 500 and the registry's
+// message, never with the Unauthorized class: the docker CLI answers a
+// 401 from the daemon by prompting for a login, and docker pull then waits
+// for a user name even with no terminal.
+func TestRegistryRefusalIsNot401(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	reg := registrytest.Start(t, registrytest.WithHtpasswd("alice", "secret"))
+	imagetest.Push(t, reg, "busybox:1", imagetest.BusyboxImage(t))
+	f := newService(t)
+
+	wrong := &registry.AuthConfig{Username: "alice", Password: "wrong", ServerAddress: reg.Host}
+	for name, auth := range map[string]*registry.AuthConfig{"anonymous": {}, "wrong password": wrong} {
+		var out bytes.Buffer
+		err := f.svc.ImagePull(ctx, reg.Ref("busybox"), server.ImagePullOptions{Tag: "1", Auth: auth}, &out)
+		if err == nil || errdefs.IsUnauthorized(err) || !strings.Contains(err.Error(), "401") {
+			t.Errorf("pull, %s: %v (%T), want a classless error naming the 401", name, err, err)
+		}
+		err = f.svc.ImagePull(ctx, reg.Ref("busybox"), server.ImagePullOptions{Auth: auth}, &out)
+		if err == nil || errdefs.IsUnauthorized(err) {
+			t.Errorf("pull --all-tags, %s: %v (%T)", name, err, err)
+		}
+	}
+	right := &registry.AuthConfig{Username: "alice", Password: "secret", ServerAddress: reg.Host}
+	if err := f.svc.ImagePull(ctx, reg.Ref("busybox"), server.ImagePullOptions{Tag: "1", Auth: right}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	err := f.svc.ImagePush(ctx, reg.Ref("busybox"), server.ImagePushOptions{Tag: "1", Auth: wrong}, io.Discard)
+	if err == nil || errdefs.IsUnauthorized(err) {
+		t.Errorf("push, wrong password: %v (%T)", err, err)
 	}
 }

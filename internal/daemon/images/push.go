@@ -56,7 +56,7 @@ func (s *Service) ImagePush(ctx context.Context, name string, opts server.ImageP
 	topts = append(topts, transfer.WithProgressWriter(st))
 	for _, r := range refs {
 		if _, err := transfer.Push(ctx, s.client, s.store, r.String(), topts...); err != nil {
-			return st.fail(err)
+			return st.fail(registryRefusal(err))
 		}
 		s.event(ctx, events.ActionPush, reference.FamiliarString(r), reference.FamiliarName(r))
 	}

@@ -165,6 +165,20 @@ func Save(ctx context.Context, w io.Writer, s *image.Store, refs []string) error
 	return tw.Close()
 }
 
+// IDs returns the IDs of the images Save writes for refs, read as Save
+// reads them (a name without a tag is every tag of its repository).
+func IDs(ctx context.Context, s *image.Store, refs []string) ([]digest.Digest, error) {
+	imgs, err := collect(ctx, s, refs)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]digest.Digest, 0, len(imgs))
+	for _, im := range imgs {
+		ids = append(ids, im.res.ID())
+	}
+	return ids, nil
+}
+
 func blobPath(d digest.Digest) string {
 	return path.Join(ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
 }
