@@ -104,7 +104,7 @@ func TestCredHelperAgainstRegistry(t *testing.T) {
 	if r := berth("", "pull", "-q", ref); r.code == 0 {
 		t.Fatalf("an anonymous pull from a registry that requires a login worked: %q", r.out)
 	}
-	if r := berth("wrong\n", "login", "-u", "alice", "--password-stdin", reg.Host); r.code != 1 || !strings.Contains(r.err, "unauthorized") {
+	if r := berth("wrong\n", "login", "-u", "alice", "--password-stdin", reg.Host); r.code != 1 || !strings.Contains(r.err, "login attempt to http://"+reg.Host+"/v2/ failed with status: 401 Unauthorized") {
 		t.Errorf("login with a wrong password: %d %q %q", r.code, r.out, r.err)
 	}
 	if _, ok := store.creds(reg.Host); ok {

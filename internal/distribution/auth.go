@@ -197,6 +197,11 @@ func (c *Client) Login(ctx context.Context, serverAddress string, ac registry.Au
 			return registry.AuthResponse{}, fmt.Errorf("login to %s: %w", domain, classify(err))
 		}
 		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized {
+			// dockerd's words, which scripts and users know.
+			return registry.AuthResponse{}, errdefs.Errorf(errdefs.ErrUnauthorized,
+				"login attempt to %s failed with status: %s", resp.Request.URL.Redacted(), resp.Status)
+		}
 		if err := checkResponse(resp, http.StatusOK); err != nil {
 			return registry.AuthResponse{}, fmt.Errorf("login to %s: %w", domain, err)
 		}

@@ -11,6 +11,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/berth-project/berth/internal/coalesce"
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // The statuses of a blob's progress, as docker's daemon words them (the
@@ -200,7 +201,8 @@ func (w *JSONMessageWriter) Write(p Progress) error {
 // WriteError renders a failure as the stream's last line, which the docker
 // CLI prints and turns into a non-zero exit.
 func (w *JSONMessageWriter) WriteError(err error) error {
-	return w.encode(jsonMessage{Error: &jsonstream.Error{Message: err.Error()}, ErrorMsg: err.Error()})
+	msg := errdefs.Message(err)
+	return w.encode(jsonMessage{Error: &jsonstream.Error{Message: msg}, ErrorMsg: msg})
 }
 
 func (w *JSONMessageWriter) encode(m jsonMessage) error {

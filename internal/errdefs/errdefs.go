@@ -8,6 +8,7 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The error classes, as in DESIGN.md.
@@ -75,4 +76,28 @@ func (c *classed) Unwrap() []error { return []error{c.err, c.class} }
 // fmt.Errorf's conventions frown on), and keeps err's class.
 func Wrapf(err error, format string, args ...any) error {
 	return &classed{err: fmt.Errorf(format+": %w", append(args, err)...), class: err}
+}
+
+// classes are the sentinels whose names Message trims. AlreadyExists is
+// not one: its "already exists" says something, and its ": conflict" goes.
+var classes = []error{
+	ErrNotFound, ErrConflict, ErrInvalidParameter, ErrUnauthorized,
+	ErrForbidden, ErrUnavailable, ErrNotImplemented, ErrNotModified,
+}
+
+// Message is err's text for a user: the error without the name of the
+// class it was tagged with by wrapping (fmt.Errorf("image %s: %w", ref,
+// ErrNotFound) reads "image x", not "image x: not found"). The class
+// travels as the HTTP status; docker's messages do not carry it.
+func Message(err error) string {
+	msg := err.Error()
+	for _, class := range classes {
+		if !errors.Is(err, class) {
+			continue
+		}
+		if trimmed, ok := strings.CutSuffix(msg, ": "+class.Error()); ok && trimmed != "" {
+			return trimmed
+		}
+	}
+	return msg
 }

@@ -55,3 +55,25 @@ func TestErrorfKeepsMessageAndClass(t *testing.T) {
 		t.Error("NotModified lost")
 	}
 }
+
+func TestMessageDropsTheClassName(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("image x: %w", ErrNotFound), "image x"},
+		{fmt.Errorf("pull: %w", fmt.Errorf("registry r: %w", ErrUnavailable)), "pull: registry r"},
+		{fmt.Errorf("blob b: %w", ErrAlreadyExists), "blob b: already exists"},
+		// Errorf's messages are docker's own words, kept whole.
+		{Errorf(ErrNotFound, "No such container: web"), "No such container: web"},
+		// A class name that is not the error's class is text.
+		{fmt.Errorf("lookup: %w", errors.New("not found")), "lookup: not found"},
+		// A bare class keeps its name: there is nothing else to say.
+		{ErrConflict, "conflict"},
+		{fmt.Errorf("%w", ErrInvalidParameter), "invalid parameter"},
+	} {
+		if got := Message(c.err); got != c.want {
+			t.Errorf("Message(%q) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}

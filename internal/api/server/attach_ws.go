@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/websocket"
+
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // The websocket form of attach, GET /containers/{name}/attach/ws, as
@@ -250,7 +252,7 @@ func (a *wsAttach) finish(err error) {
 	defer a.release()
 	code, reason := wsCloseNormal, ""
 	if err != nil && !errors.Is(err, context.Canceled) {
-		code, reason = wsCloseInternalError, "Error attaching: "+err.Error()
+		code, reason = wsCloseInternalError, "Error attaching: "+errdefs.Message(err)
 	}
 	_ = a.stdinR.Close()
 	// The client may be gone already; then there is no one to tell.

@@ -49,7 +49,7 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Message: err.Error()})
+	_ = json.NewEncoder(w).Encode(errorBody{Message: errdefs.Message(err)})
 }
 
 // invalidf is an InvalidParameter error with the given message.

@@ -407,5 +407,6 @@ func fullDuplex(w http.ResponseWriter) {
 
 // errBody is the error message of a JSON progress stream.
 func errBody(err error) map[string]any {
-	return map[string]any{"errorDetail": map[string]any{"message": err.Error()}, "error": err.Error()}
+	msg := errdefs.Message(err)
+	return map[string]any{"errorDetail": map[string]any{"message": msg}, "error": msg}
 }

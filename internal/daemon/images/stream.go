@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/moby/moby/api/types/jsonstream"
+
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // stream is the JSON message stream of one request (pull, push, import,
@@ -74,7 +76,8 @@ func (s *stream) fail(err error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.written {
-		_ = s.enc.Encode(errorMessage{Error: &jsonstream.Error{Message: err.Error()}, ErrorMsg: err.Error()})
+		msg := errdefs.Message(err)
+		_ = s.enc.Encode(errorMessage{Error: &jsonstream.Error{Message: msg}, ErrorMsg: msg})
 	}
 	return err
 }
