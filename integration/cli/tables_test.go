@@ -41,6 +41,22 @@ var runScenarios = []scenario{
 		run("run --rm --entrypoint echo {image} from-entrypoint", out("from-entrypoint")),
 		run("run --rm --read-only {image} touch /x", exits(1), errHas("read-only")),
 	}},
+	{name: "run-stdio-owner", steps: []step{
+		// As with runc, stdio belongs to the process's user: a non-root
+		// process can reopen it.
+		run("run --rm -u 1000:1000 {image} sh -c 'echo to-out > /dev/stdout; echo to-err > /dev/stderr'",
+			out("to-out"), errOut("to-err")),
+		run("run --rm -t -u 1000 {image} sh -c 'stat -c %u $(tty)'", match(`^1000\r?$`)),
+	}},
+	{name: "run-own-session", cleanup: []string{"rm -f {name}"}, steps: []step{
+		// The container's process and an exec's lead a session and a
+		// process group of their own (fields 5 and 6 of stat), so a
+		// group signal (kill 0) stays inside the container.
+		run(`run --rm {image} sh -c 'set -- $(cat /proc/$$/stat); echo $1 $5 $6'`, out("1 1 1")),
+		run(`run -d --name {name} {image} sh -c 'trap "" HUP; kill -HUP 0; sleep 1; echo survived; sleep 300'`),
+		run("logs {name}", out("survived"), eventually()),
+		run(`exec {name} sh -c 'set -- $(cat /proc/$$/stat); [ $1 = $5 ] && [ $1 = $6 ] && echo leader'`, out("leader")),
+	}},
 	{name: "run-d", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300", match(fullID), saveAs("id")),
 		run("ps --filter name={name} --format '{{.Names}} {{.Status}}'", match(`^{name} Up`)),
