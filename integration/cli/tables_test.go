@@ -174,6 +174,24 @@ var queryScenarios = []scenario{
 		run("inspect -f '{{.Id}}' {name}-nope", exits(1), errHas("no such")),
 		run("image inspect -f '{{json .Config.Cmd}}' {image}", out(`["sh"]`)),
 	}},
+	{name: "inspect-host-defaults", cleanup: []string{"rm -f {name} {name2} {name3}"}, steps: []step{
+		// What dockerd fills in HostConfig at create shows in inspect: swap
+		// twice the memory limit, swappiness unset (the CLI's -1), 64 MiB
+		// of /dev/shm, a private IPC namespace, the masked and read-only
+		// paths (none when privileged), label=disable with host namespaces.
+		run("create --name {name} -m 32m {image} true"),
+		run("inspect -f '{{.HostConfig.MemorySwap}} {{.HostConfig.MemorySwappiness}} {{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}} {{json .HostConfig.SecurityOpt}}' {name}",
+			out("67108864 <nil> 67108864 private null")),
+		run("inspect -f '{{.HostConfig.CgroupnsMode}} {{index .HostConfig.MaskedPaths 0}} {{json .HostConfig.ReadonlyPaths}}' {name}",
+			match(`^(host|private) /proc/asound \["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"\]$`)),
+		// The swap limit does not follow a new memory limit by itself.
+		run("update --memory 128m {name}", exits(1), errHas("update the memoryswap at the same time")),
+		run("update --memory 128m --memory-swap 256m {name}", out("{name}")),
+		run("create --name {name2} --pid host {image} true"),
+		run("inspect -f '{{json .HostConfig.SecurityOpt}}' {name2}", out(`["label=disable"]`)),
+		run("create --name {name3} --privileged {image} true"),
+		run("inspect -f '{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}' {name3}", out("null null")),
+	}},
 	{name: "logs", legacy: true, cleanup: []string{"rm -f {name} {name2}"}, setup: []step{
 		run("run --name {name} {image} sh -c 'for i in 1 2 3; do echo line-$i; done'", out("line-1\nline-2\nline-3")),
 		// Another container for stderr: the order of lines across the two
