@@ -135,6 +135,14 @@ var lifecycleScenarios = []scenario{
 		run("stop -t 0 {name}"),
 		run("exec {name} true", exits(1), errHas("is not running")),
 	}},
+	{name: "exec-term", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// An exec's TERM=xterm comes with its own tty, not the container's.
+		run("run -d -t --name {name} {image} sleep 300"),
+		run("exec {name} sh -c 'echo term=$TERM'", out("term=")),
+		run("exec -t {name} sh -c 'echo term=$TERM'", match(`^term=xterm\r?$`)),
+		run("run -d --name {name2} -e TERM=dumb {image} sleep 300"),
+		run("exec -t {name2} sh -c 'echo term=$TERM'", match(`^term=dumb\r?$`)),
+	}},
 	{name: "pause", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("pause {name}", out("{name}")),

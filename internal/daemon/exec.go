@@ -304,7 +304,7 @@ func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.Exec
 	p := *sp.Process
 	p.Args = append([]string(nil), req.Cmd...)
 	p.Terminal = tty
-	p.Env = mergeEnv(p.Env, req.Env)
+	p.Env = mergeEnv(termEnv(p.Env, c.Config.Env, tty), req.Env)
 	if req.WorkingDir != "" {
 		p.Cwd = req.WorkingDir
 	}
@@ -326,6 +326,23 @@ func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.Exec
 		p.ApparmorProfile = ""
 	}
 	return &p, nil
+}
+
+// termEnv is the container's environment with docker's TERM=xterm as an
+// exec has it: by the exec's own tty, not the container's, unless the
+// container's config names TERM (then it is the config's to keep).
+func termEnv(env, configEnv []string, tty bool) []string {
+	isTerm := func(e string) bool { k, _, _ := strings.Cut(e, "="); return k == "TERM" }
+	if slices.ContainsFunc(configEnv, isTerm) {
+		return env
+	}
+	out := slices.DeleteFunc(slices.Clone(env), isTerm)
+	if !tty {
+		return out
+	}
+	// Where docker puts it: after PATH and HOSTNAME.
+	i := slices.IndexFunc(out, func(e string) bool { return strings.HasPrefix(e, "HOSTNAME=") }) + 1
+	return slices.Insert(out, i, "TERM=xterm")
 }
 
 // mergeEnv is base with over's entries replacing those of the same name.
