@@ -217,6 +217,9 @@ var queryScenarios = []scenario{
 	{name: "top", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("top {name}", match(`\A\S*UID\s+PID\s+PPID`), has("sleep 300")),
+		run("top {name} -o pid,comm", match(`\APID\s+COMMAND\n\d+\s+sleep$`)),
+		// ps's own complaint, as docker passes it on.
+		run("top {name} -o no-such-field", exits(1), errHas(`ps: error: unknown user-defined format specifier "no-such-field"`)),
 	}},
 	{name: "stats", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
