@@ -182,6 +182,14 @@ var queryScenarios = []scenario{
 		run("inspect -f '{{.Id}}' {name}-nope", exits(1), errHas("no such")),
 		run("image inspect -f '{{json .Config.Cmd}}' {image}", out(`["sh"]`)),
 	}},
+	{name: "container-size", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// docker counts the length of the files a container wrote, not
+		// the disk blocks they take, and no directories.
+		run("create --name {name} {image} true"),
+		run("ps -a -s --filter name={name} --format '{{.Size}}'", match(`^0B \(virtual [0-9.]+MB\)$`)),
+		run("run --name {name2} {image} sh -c 'mkdir -p /a/b; printf 12345 > /a/b/f; ln /a/b/f /a/g'"),
+		run("inspect -s -f '{{.SizeRw}}' {name2}", out("5")),
+	}},
 	{name: "inspect-host-defaults", cleanup: []string{"rm -f {name} {name2} {name3}"}, steps: []step{
 		// What dockerd fills in HostConfig at create shows in inspect: swap
 		// twice the memory limit, swappiness unset (the CLI's -1), 64 MiB
