@@ -190,6 +190,13 @@ var queryScenarios = []scenario{
 		run("run --name {name2} {image} sh -c 'mkdir -p /a/b; printf 12345 > /a/b/f; ln /a/b/f /a/g'"),
 		run("inspect -s -f '{{.SizeRw}}' {name2}", out("5")),
 	}},
+	{name: "inspect-config-volumes", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// No volumes is null, as docker shows it, not the CLI's {}.
+		run("create --name {name} {image} true"),
+		run("inspect -f '{{json .Config.Volumes}}' {name}", out("null")),
+		run("create --name {name2} -v /data {image} true"),
+		run("inspect -f '{{json .Config.Volumes}}' {name2}", out(`{"/data":{}}`)),
+	}},
 	{name: "inspect-host-defaults", cleanup: []string{"rm -f {name} {name2} {name3}"}, steps: []step{
 		// What dockerd fills in HostConfig at create shows in inspect: swap
 		// twice the memory limit, swappiness unset (the CLI's -1), 64 MiB
