@@ -190,6 +190,17 @@ var queryScenarios = []scenario{
 		run("run --name {name2} {image} sh -c 'mkdir -p /a/b; printf 12345 > /a/b/f; ln /a/b/f /a/g'"),
 		run("inspect -s -f '{{.SizeRw}}' {name2}", out("5")),
 	}},
+	{name: "inspect-paths-at-start", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// docker names the log and /etc files at the first start.
+		run("create --name {name} {image} true"),
+		run("inspect -f '[{{.LogPath}}][{{.HostsPath}}][{{.HostnamePath}}][{{.ResolvConfPath}}]' {name}", out("[][][][]")),
+		run("start -a {name}"),
+		run("inspect -f '{{.LogPath}}|{{.HostsPath}}' {name}", match(`^/\S+-json\.log\|/\S+/hosts$`)),
+		// A start that failed named them too.
+		run("create --name {name2} {image} no-such-command"),
+		run("start {name2}", exits(1)),
+		run("inspect -f '{{.LogPath}}|{{.HostsPath}}' {name2}", match(`^/\S+-json\.log\|/\S+/hosts$`)),
+	}},
 	{name: "inspect-config-volumes", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
 		// No volumes is null, as docker shows it, not the CLI's {}.
 		run("create --name {name} {image} true"),

@@ -45,6 +45,12 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 		NetworkSettings:         networkSettings(c),
 		ImageManifestDescriptor: c.ImageManifest,
 	}
+	if c.State.StartedAt.IsZero() && c.State.Error == "" {
+		// docker names these files when a start is first tried (one
+		// that failed left its error); Berth writes them at create, but
+		// shows them as docker does.
+		resp.ResolvConfPath, resp.HostnamePath, resp.HostsPath, resp.LogPath = "", "", "", ""
+	}
 	if c.HostConfig.LogConfig.Type == logs.Local {
 		// docker keeps the local driver's files out of the API: their
 		// layout is not a promise.
