@@ -143,6 +143,11 @@ var lifecycleScenarios = []scenario{
 		run("run -d --name {name2} -e TERM=dumb {image} sleep 300"),
 		run("exec -t {name2} sh -c 'echo term=$TERM'", match(`^term=dumb\r?$`)),
 	}},
+	{name: "update-auto-remove", cleanup: []string{"rm -f {name}"}, steps: []step{
+		run("run -d --rm --name {name} {image} sleep 300", saveAs("id")),
+		run("update --restart always {name}", exits(1),
+			errHas("Cannot update container {id}: Restart policy cannot be updated because AutoRemove is enabled for the container")),
+	}},
 	{name: "pause", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("pause {name}", out("{name}")),

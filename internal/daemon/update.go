@@ -33,7 +33,7 @@ func (d *Daemon) ContainerUpdate(ctx context.Context, name string, u containerty
 	res := &host.Resources
 	if u.RestartPolicy.Name != "" {
 		if c.IsAutoRemove() && u.RestartPolicy.Name != containertypes.RestartPolicyDisabled {
-			return resp, errdefs.Errorf(errdefs.ErrInvalidParameter, "Restart policy cannot be updated because AutoRemove is enabled for the container")
+			return resp, errdefs.Errorf(errdefs.ErrInvalidParameter, "Cannot update container %s: Restart policy cannot be updated because AutoRemove is enabled for the container", c.ID)
 		}
 		host.RestartPolicy = u.RestartPolicy
 		if err := checkRestartPolicy(d, nil, &host); err != nil {
