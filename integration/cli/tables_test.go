@@ -148,6 +148,17 @@ var lifecycleScenarios = []scenario{
 		run("update --restart always {name}", exits(1),
 			errHas("Cannot update container {id}: Restart policy cannot be updated because AutoRemove is enabled for the container")),
 	}},
+	{name: "rename-errors", cleanup: []string{"rm -f {name} {name2} {name}-new"}, steps: []step{
+		run("create --name {name} {image} true"),
+		run("create --name {name2} {image} true", saveAs("id2")),
+		run("rename {name} {name2}", exits(1),
+			errHas(`Error when allocating new name: Conflict. The container name "/{name2}" is already in use by container "{id2}"`)),
+		run("rename {name} x", exits(1),
+			errHas("Error when allocating new name: Invalid container name (/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")),
+		run("rename {name} {name}", exits(1), errHas("Renaming a container with the same name as its current name")),
+		run("rename {name} {name}-new"),
+		run("ps -a --filter name={name}-new --format '{{.Names}}'", out("{name}-new")),
+	}},
 	{name: "pause", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("pause {name}", out("{name}")),
