@@ -29,6 +29,12 @@ var runScenarios = []scenario{
 	{name: "run-127-not-found", legacy: true, steps: []step{
 		run("run --rm {image} no-such-command", exits(127), errHas("no-such-command")),
 	}},
+	{name: "run-127-no-wait-error", steps: []step{
+		// A start that fails is reported once: the wait for the exit (or
+		// the removal) the client set up before it gets no error of its
+		// own to print.
+		run("run --rm {image} no-such-command", exits(127), errHas("no-such-command"), errLacks("waiting for container")),
+	}},
 	{name: "run-stdin", legacy: true, steps: []step{
 		run("run --rm -i {image} cat", stdin("piped in\n"), out("piped in")),
 	}},

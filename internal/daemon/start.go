@@ -350,13 +350,14 @@ func writeSpec(bundle string, sp *specs.Spec) error {
 // startFailed records a failed start as docker does: the exit code for
 // the cause and the cause in State.Error; a container that never ran
 // stays created (ps shows "Created"), one restarted by its policy becomes
-// exited. Attaches waiting for the start end. It returns err for the
-// caller, as docker words it.
+// exited (and its waiters are answered). Attaches waiting for the start
+// end. It returns err for the caller, as docker words it.
 func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 	code := startExitCode(err)
 	c.Lock()
 	defer c.Unlock()
-	if c.State.Status == container.Restarting {
+	restarting := c.State.Status == container.Restarting
+	if restarting {
 		_ = c.State.SetExited(code, false, time.Now().UTC(), err.Error())
 	} else {
 		c.State.ExitCode = code
@@ -369,7 +370,13 @@ func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 		p.abort()
 	}
 	r.attaches = nil
-	r.notifyExit(code, err.Error())
+	if restarting {
+		// Its run ends here.
+		r.notifyExit(code, err.Error())
+	}
+	// A container that never ran did not exit: as with docker, a wait for
+	// its next exit goes on (the docker CLI would print its error as
+	// "Error waiting for container" beside the start's own).
 	d.emit(c, "die", map[string]string{"exitCode": fmt.Sprint(code)})
 	if errdefs.IsInvalidParameter(err) || errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
 		return err
