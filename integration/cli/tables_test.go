@@ -169,6 +169,7 @@ var lifecycleScenarios = []scenario{
 		run("run -d --name {name} {image} sleep 300"),
 		run("pause {name}", out("{name}")),
 		run("inspect -f '{{.State.Status}} {{.State.Paused}}' {name}", out("paused true")),
+		run("exec {name} true", exits(1), errHas("Container {name} is paused, unpause the container before exec")),
 		run("unpause {name}", out("{name}")),
 		run("inspect -f '{{.State.Status}} {{.State.Paused}}' {name}", out("running false")),
 	}},

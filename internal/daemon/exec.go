@@ -61,7 +61,9 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req containertypes
 	defer c.Unlock()
 	switch {
 	case c.State.Status == container.Paused:
-		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is paused, unpause the container before exec", c.ID)
+		// docker names the container as the caller did here (and by its
+		// ID in the other two).
+		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is paused, unpause the container before exec", name)
 	case c.State.Status == container.Restarting:
 		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is restarting, wait until the container is running", c.ID)
 	case !c.State.HasProcess() || r.task == nil:
