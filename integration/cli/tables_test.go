@@ -35,6 +35,19 @@ var runScenarios = []scenario{
 		// own to print.
 		run("run --rm {image} no-such-command", exits(127), errHas("no-such-command"), errLacks("waiting for container")),
 	}},
+	{name: "create-refused-settings", cleanup: []string{"rm -f {name}"}, steps: []step{
+		// dockerd refuses these at create, so a refused run leaves no
+		// container (whose name a second try would find taken).
+		run("run --name {name} --cpus 0.5 --cpu-quota 50000 {image} true", exits(125),
+			errHas("Conflicting options: Nano CPUs and CPU Quota cannot both be set")),
+		run("create --name {name} -m 64m --memory-swap 32m {image} true", exits(1),
+			errHas("Minimum memoryswap limit should be larger than memory limit")),
+		run("create --name {name} --cap-add NOSUCH {image} true", exits(1), errHas(`unknown capability: "CAP_NOSUCH"`)),
+		run("create --name {name} -w relative {image} true", exits(1),
+			errHas("the working directory 'relative' is invalid, it needs to be an absolute path")),
+		run("create --name {name} --ipc container:{name}-none {image} true", exits(1), errHas("No such container: {name}-none")),
+		run("ps -a -q --filter name={name}", out("")),
+	}},
 	{name: "run-stdin", legacy: true, steps: []step{
 		run("run --rm -i {image} cat", stdin("piped in\n"), out("piped in")),
 	}},

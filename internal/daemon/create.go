@@ -49,6 +49,12 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	}
 	// Stored, so inspect shows them as docker's does.
 	spec.FillHostDefaults(host)
+	if err := spec.CheckSettings(cfg, host); err != nil {
+		return containertypes.CreateResponse{}, err
+	}
+	if err := d.checkNamespaceContainers(host); err != nil {
+		return containertypes.CreateResponse{}, err
+	}
 	netSettings, netWarnings, err := d.createNetworking(cfg, host, req.Networking)
 	if err != nil {
 		return containertypes.CreateResponse{}, err
@@ -177,6 +183,26 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 		warnings = []string{}
 	}
 	return containertypes.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// checkNamespaceContainers refuses --ipc and --pid container:NAME for a
+// container that does not exist, at create as docker does (whether it
+// runs is for the start).
+func (d *Daemon) checkNamespaceContainers(host *containertypes.HostConfig) error {
+	for _, target := range []string{host.IpcMode.Container(), host.PidMode.Container()} {
+		if target == "" {
+			continue
+		}
+		if _, _, err := d.get(target); err != nil {
+			if errdefs.IsNotFound(err) {
+				// Not NotFound: the docker CLI would take it for a
+				// missing image and try to pull one.
+				return errdefs.Errorf(errdefs.ErrInvalidParameter, "No such container: %s", target)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // cloneConfigs deep-copies the request's configs: the record keeps its

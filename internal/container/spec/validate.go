@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -38,6 +39,31 @@ func (g *generator) validate() error {
 	}
 	for _, c := range checks {
 		if err := c.fn(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckSettings applies at create the checks dockerd makes there: the
+// working directory, capabilities, tmpfs destinations, and the memory,
+// CPU and block I/O weight limits. A create they refuse leaves no
+// container behind, as with docker, where a failed start would leave one
+// created. Generate checks them again at start, with what docker too
+// leaves to the start (the user, devices, binds). host has its defaults
+// (FillHostDefaults) already; neither config is changed.
+func CheckSettings(cfg *container.Config, host *container.HostConfig) error {
+	g := &generator{sys: probeHost()}
+	if cfg != nil {
+		g.cfg = cloneConfig(*cfg)
+	}
+	if host != nil {
+		g.host = *host
+	}
+	for _, check := range []func() error{
+		g.checkWorkingDir, g.checkCapabilities, g.checkTmpfs, g.checkMemory, g.checkCPU, g.checkBlkioWeights,
+	} {
+		if err := check(); err != nil {
 			return err
 		}
 	}
