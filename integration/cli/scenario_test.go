@@ -132,6 +132,16 @@ func anyHas(s string) stepOpt {
 	}
 }
 
+// errLacks: stderr does not hold s (compared as errHas does).
+func errLacks(s string) stepOpt {
+	return func(p *plan, v vars) {
+		unwanted := v.expand(s)
+		p.checks = append(p.checks, check{fmt.Sprintf("stderr lacks %q", unwanted), func(r result) bool {
+			return !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(unwanted))
+		}})
+	}
+}
+
 // errOut: stderr, without its trailing newlines, is exactly s.
 func errOut(s string) stepOpt {
 	return func(p *plan, v vars) {

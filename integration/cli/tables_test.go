@@ -29,6 +29,25 @@ var runScenarios = []scenario{
 	{name: "run-127-not-found", legacy: true, steps: []step{
 		run("run --rm {image} no-such-command", exits(127), errHas("no-such-command")),
 	}},
+	{name: "run-127-no-wait-error", steps: []step{
+		// A start that fails is reported once: the wait for the exit (or
+		// the removal) the client set up before it gets no error of its
+		// own to print.
+		run("run --rm {image} no-such-command", exits(127), errHas("no-such-command"), errLacks("waiting for container")),
+	}},
+	{name: "create-refused-settings", cleanup: []string{"rm -f {name}"}, steps: []step{
+		// dockerd refuses these at create, so a refused run leaves no
+		// container (whose name a second try would find taken).
+		run("run --name {name} --cpus 0.5 --cpu-quota 50000 {image} true", exits(125),
+			errHas("Conflicting options: Nano CPUs and CPU Quota cannot both be set")),
+		run("create --name {name} -m 64m --memory-swap 32m {image} true", exits(1),
+			errHas("Minimum memoryswap limit should be larger than memory limit")),
+		run("create --name {name} --cap-add NOSUCH {image} true", exits(1), errHas(`unknown capability: "CAP_NOSUCH"`)),
+		run("create --name {name} -w relative {image} true", exits(1),
+			errHas("the working directory 'relative' is invalid, it needs to be an absolute path")),
+		run("create --name {name} --ipc container:{name}-none {image} true", exits(1), errHas("No such container: {name}-none")),
+		run("ps -a -q --filter name={name}", out("")),
+	}},
 	{name: "run-stdin", legacy: true, steps: []step{
 		run("run --rm -i {image} cat", stdin("piped in\n"), out("piped in")),
 	}},
@@ -40,6 +59,22 @@ var runScenarios = []scenario{
 			out("bar 65534 /tmp {name}")),
 		run("run --rm --entrypoint echo {image} from-entrypoint", out("from-entrypoint")),
 		run("run --rm --read-only {image} touch /x", exits(1), errHas("read-only")),
+	}},
+	{name: "run-stdio-owner", steps: []step{
+		// As with runc, stdio belongs to the process's user: a non-root
+		// process can reopen it.
+		run("run --rm -u 1000:1000 {image} sh -c 'echo to-out > /dev/stdout; echo to-err > /dev/stderr'",
+			out("to-out"), errOut("to-err")),
+		run("run --rm -t -u 1000 {image} sh -c 'stat -c %u $(tty)'", match(`^1000\r?$`)),
+	}},
+	{name: "run-own-session", cleanup: []string{"rm -f {name}"}, steps: []step{
+		// The container's process and an exec's lead a session and a
+		// process group of their own (fields 5 and 6 of stat), so a
+		// group signal (kill 0) stays inside the container.
+		run(`run --rm {image} sh -c 'set -- $(cat /proc/$$/stat); echo $1 $5 $6'`, out("1 1 1")),
+		run(`run -d --name {name} {image} sh -c 'trap "" HUP; kill -HUP 0; sleep 1; echo survived; sleep 300'`),
+		run("logs {name}", out("survived"), eventually()),
+		run(`exec {name} sh -c 'set -- $(cat /proc/$$/stat); [ $1 = $5 ] && [ $1 = $6 ] && echo leader'`, out("leader")),
 	}},
 	{name: "run-d", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300", match(fullID), saveAs("id")),
@@ -119,10 +154,35 @@ var lifecycleScenarios = []scenario{
 		run("stop -t 0 {name}"),
 		run("exec {name} true", exits(1), errHas("is not running")),
 	}},
+	{name: "exec-term", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// An exec's TERM=xterm comes with its own tty, not the container's.
+		run("run -d -t --name {name} {image} sleep 300"),
+		run("exec {name} sh -c 'echo term=$TERM'", out("term=")),
+		run("exec -t {name} sh -c 'echo term=$TERM'", match(`^term=xterm\r?$`)),
+		run("run -d --name {name2} -e TERM=dumb {image} sleep 300"),
+		run("exec -t {name2} sh -c 'echo term=$TERM'", match(`^term=dumb\r?$`)),
+	}},
+	{name: "update-auto-remove", cleanup: []string{"rm -f {name}"}, steps: []step{
+		run("run -d --rm --name {name} {image} sleep 300", saveAs("id")),
+		run("update --restart always {name}", exits(1),
+			errHas("Cannot update container {id}: Restart policy cannot be updated because AutoRemove is enabled for the container")),
+	}},
+	{name: "rename-errors", cleanup: []string{"rm -f {name} {name2} {name}-new"}, steps: []step{
+		run("create --name {name} {image} true"),
+		run("create --name {name2} {image} true", saveAs("id2")),
+		run("rename {name} {name2}", exits(1),
+			errHas(`Error when allocating new name: Conflict. The container name "/{name2}" is already in use by container "{id2}"`)),
+		run("rename {name} x", exits(1),
+			errHas("Error when allocating new name: Invalid container name (/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")),
+		run("rename {name} {name}", exits(1), errHas("Renaming a container with the same name as its current name")),
+		run("rename {name} {name}-new"),
+		run("ps -a --filter name={name}-new --format '{{.Names}}'", out("{name}-new")),
+	}},
 	{name: "pause", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("pause {name}", out("{name}")),
 		run("inspect -f '{{.State.Status}} {{.State.Paused}}' {name}", out("paused true")),
+		run("exec {name} true", exits(1), errHas("Container {name} is paused, unpause the container before exec")),
 		run("unpause {name}", out("{name}")),
 		run("inspect -f '{{.State.Status}} {{.State.Paused}}' {name}", out("running false")),
 	}},
@@ -158,6 +218,50 @@ var queryScenarios = []scenario{
 		run("inspect -f '{{.Id}}' {name}-nope", exits(1), errHas("no such")),
 		run("image inspect -f '{{json .Config.Cmd}}' {image}", out(`["sh"]`)),
 	}},
+	{name: "container-size", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// docker counts the length of the files a container wrote, not
+		// the disk blocks they take, and no directories.
+		run("create --name {name} {image} true"),
+		run("ps -a -s --filter name={name} --format '{{.Size}}'", match(`^0B \(virtual [0-9.]+MB\)$`)),
+		run("run --name {name2} {image} sh -c 'mkdir -p /a/b; printf 12345 > /a/b/f; ln /a/b/f /a/g'"),
+		run("inspect -s -f '{{.SizeRw}}' {name2}", out("5")),
+	}},
+	{name: "inspect-paths-at-start", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// docker names the log and /etc files at the first start.
+		run("create --name {name} {image} true"),
+		run("inspect -f '[{{.LogPath}}][{{.HostsPath}}][{{.HostnamePath}}][{{.ResolvConfPath}}]' {name}", out("[][][][]")),
+		run("start -a {name}"),
+		run("inspect -f '{{.LogPath}}|{{.HostsPath}}' {name}", match(`^/\S+-json\.log\|/\S+/hosts$`)),
+		// A start that failed named them too.
+		run("create --name {name2} {image} no-such-command"),
+		run("start {name2}", exits(1)),
+		run("inspect -f '{{.LogPath}}|{{.HostsPath}}' {name2}", match(`^/\S+-json\.log\|/\S+/hosts$`)),
+	}},
+	{name: "inspect-config-volumes", cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		// No volumes is null, as docker shows it, not the CLI's {}.
+		run("create --name {name} {image} true"),
+		run("inspect -f '{{json .Config.Volumes}}' {name}", out("null")),
+		run("create --name {name2} -v /data {image} true"),
+		run("inspect -f '{{json .Config.Volumes}}' {name2}", out(`{"/data":{}}`)),
+	}},
+	{name: "inspect-host-defaults", cleanup: []string{"rm -f {name} {name2} {name3}"}, steps: []step{
+		// What dockerd fills in HostConfig at create shows in inspect: swap
+		// twice the memory limit, swappiness unset (the CLI's -1), 64 MiB
+		// of /dev/shm, a private IPC namespace, the masked and read-only
+		// paths (none when privileged), label=disable with host namespaces.
+		run("create --name {name} -m 32m {image} true"),
+		run("inspect -f '{{.HostConfig.MemorySwap}} {{.HostConfig.MemorySwappiness}} {{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}} {{json .HostConfig.SecurityOpt}}' {name}",
+			out("67108864 <nil> 67108864 private null")),
+		run("inspect -f '{{.HostConfig.CgroupnsMode}} {{index .HostConfig.MaskedPaths 0}} {{json .HostConfig.ReadonlyPaths}}' {name}",
+			match(`^(host|private) /proc/asound \["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"\]$`)),
+		// The swap limit does not follow a new memory limit by itself.
+		run("update --memory 128m {name}", exits(1), errHas("update the memoryswap at the same time")),
+		run("update --memory 128m --memory-swap 256m {name}", out("{name}")),
+		run("create --name {name2} --pid host {image} true"),
+		run("inspect -f '{{json .HostConfig.SecurityOpt}}' {name2}", out(`["label=disable"]`)),
+		run("create --name {name3} --privileged {image} true"),
+		run("inspect -f '{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}' {name3}", out("null null")),
+	}},
 	{name: "logs", legacy: true, cleanup: []string{"rm -f {name} {name2}"}, setup: []step{
 		run("run --name {name} {image} sh -c 'for i in 1 2 3; do echo line-$i; done'", out("line-1\nline-2\nline-3")),
 		// Another container for stderr: the order of lines across the two
@@ -175,6 +279,9 @@ var queryScenarios = []scenario{
 	{name: "top", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("top {name}", match(`\A\S*UID\s+PID\s+PPID`), has("sleep 300")),
+		run("top {name} -o pid,comm", match(`\APID\s+COMMAND\n\d+\s+sleep$`)),
+		// ps's own complaint, as docker passes it on.
+		run("top {name} -o no-such-field", exits(1), errHas(`ps: error: unknown user-defined format specifier "no-such-field"`)),
 	}},
 	{name: "stats", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),

@@ -47,6 +47,8 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	if err != nil {
 		return containertypes.CreateResponse{}, err
 	}
+	// Stored, so inspect shows them as docker's does.
+	spec.FillHostDefaults(host)
 	netSettings, netWarnings, err := d.createNetworking(cfg, host, req.Networking)
 	if err != nil {
 		return containertypes.CreateResponse{}, err

@@ -82,16 +82,16 @@ func TestCreateStartWaitRemove(t *testing.T) {
 	if in.Config.WorkingDir != "/srv/berth" || !slices.Contains(in.Config.Env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") {
 		t.Fatalf("image config not merged: %+v", in.Config)
 	}
-	hosts, _ := os.ReadFile(in.HostsPath)
+	hosts, _ := os.ReadFile(containerFile(d, id, "hosts"))
 	if !strings.Contains(string(hosts), "127.0.0.1\tlocalhost\n") || !strings.Contains(string(hosts), "::1\tlocalhost") ||
 		!strings.Contains(string(hosts), id[:12]) {
 		t.Fatalf("hosts:\n%s", hosts)
 	}
-	resolv, _ := os.ReadFile(in.ResolvConfPath)
+	resolv, _ := os.ReadFile(containerFile(d, id, "resolv.conf"))
 	if !strings.Contains(string(resolv), "nameserver ") || strings.Contains(string(resolv), "nameserver 127.") {
 		t.Fatalf("resolv.conf:\n%s", resolv)
 	}
-	if hn, _ := os.ReadFile(in.HostnamePath); string(hn) != id[:12]+"\n" {
+	if hn, _ := os.ReadFile(containerFile(d, id, "hostname")); string(hn) != id[:12]+"\n" {
 		t.Fatalf("hostname %q", hn)
 	}
 

@@ -61,6 +61,8 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req containertypes
 	defer c.Unlock()
 	switch {
 	case c.State.Status == container.Paused:
+		// docker names the container as the caller did here (and by its
+		// ID in the other two).
 		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is paused, unpause the container before exec", name)
 	case c.State.Status == container.Restarting:
 		return "", errdefs.Errorf(errdefs.ErrConflict, "Container %s is restarting, wait until the container is running", c.ID)
@@ -318,7 +320,7 @@ func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.Exec
 	p := *sp.Process
 	p.Args = append([]string(nil), req.Cmd...)
 	p.Terminal = tty
-	p.Env = mergeEnv(p.Env, req.Env)
+	p.Env = mergeEnv(termEnv(p.Env, c.Config.Env, tty), req.Env)
 	if req.WorkingDir != "" {
 		p.Cwd = req.WorkingDir
 	}
@@ -340,6 +342,23 @@ func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.Exec
 		p.ApparmorProfile = ""
 	}
 	return &p, nil
+}
+
+// termEnv is the container's environment with docker's TERM=xterm as an
+// exec has it: by the exec's own tty, not the container's, unless the
+// container's config names TERM (then it is the config's to keep).
+func termEnv(env, configEnv []string, tty bool) []string {
+	isTerm := func(e string) bool { k, _, _ := strings.Cut(e, "="); return k == "TERM" }
+	if slices.ContainsFunc(configEnv, isTerm) {
+		return env
+	}
+	out := slices.DeleteFunc(slices.Clone(env), isTerm)
+	if !tty {
+		return out
+	}
+	// Where docker puts it: after PATH and HOSTNAME.
+	i := slices.IndexFunc(out, func(e string) bool { return strings.HasPrefix(e, "HOSTNAME=") }) + 1
+	return slices.Insert(out, i, "TERM=xterm")
 }
 
 // mergeEnv is base with over's entries replacing those of the same name.

@@ -232,6 +232,10 @@ func TestListFiltersAndStatus(t *testing.T) {
 			if !strings.HasPrefix(s.Status, "Exited (3) ") {
 				t.Errorf("beta status %q", s.Status)
 			}
+			// docker quotes an argument with a space.
+			if s.Command != "sh -c 'exit 3'" {
+				t.Errorf("beta command %q", s.Command)
+			}
 		case c:
 			if s.Status != "Created" {
 				t.Errorf("gamma status %q", s.Status)

@@ -2,8 +2,12 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
@@ -40,6 +44,12 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 		Mounts:                  mountPoints(c),
 		NetworkSettings:         networkSettings(c),
 		ImageManifestDescriptor: c.ImageManifest,
+	}
+	if c.State.StartedAt.IsZero() && c.State.Error == "" {
+		// docker names these files when a start is first tried (one
+		// that failed left its error); Berth writes them at create, but
+		// shows them as docker does.
+		resp.ResolvConfPath, resp.HostnamePath, resp.HostsPath, resp.LogPath = "", "", "", ""
 	}
 	if c.HostConfig.LogConfig.Type == logs.Local {
 		// docker keeps the local driver's files out of the API: their
@@ -94,15 +104,13 @@ func (d *Daemon) graphDriver(ctx context.Context, key, id string) *storage.Drive
 	return &storage.DriverData{Name: "overlay2", Data: data}
 }
 
-// sizes are docker's SizeRw (what the container wrote) and SizeRootFs
-// (that plus its image).
+// sizes are docker's SizeRw (what the container wrote: writableSize) and
+// SizeRootFs (that plus its image's layers).
 func (d *Daemon) sizes(ctx context.Context, c *container.Container) (rw, rootfs int64) {
 	c.Lock()
-	key, image := c.SnapshotKey, c.Image
+	key := c.SnapshotKey
 	c.Unlock()
-	if u, err := d.snapshots.Usage(ctx, key); err == nil {
-		rw = u.Size
-	}
+	rw = d.writableSize(ctx, key)
 	rootfs = rw
 	if info, err := d.snapshots.Stat(ctx, key); err == nil {
 		for parent := info.Parent; parent != ""; {
@@ -116,8 +124,76 @@ func (d *Daemon) sizes(ctx context.Context, c *container.Container) (rw, rootfs 
 			parent = pi.Parent
 		}
 	}
-	_ = image
 	return rw, rootfs
+}
+
+// writableSize is what the container wrote as docker counts it: the
+// length of each file (not directory) in its writable layer, a file with
+// several links once. The snapshotter's Usage counts blocks, as du does,
+// directories included, which would make a fresh container 4 KiB where
+// docker says 0 B.
+func (d *Daemon) writableSize(ctx context.Context, key string) int64 {
+	mounts, err := d.snapshots.Mounts(ctx, key)
+	if err != nil || len(mounts) == 0 {
+		return 0
+	}
+	dir := mounts[0].Source
+	if mounts[0].Type == "overlay" {
+		dir = ""
+		for _, o := range mounts[0].Options {
+			if v, ok := strings.CutPrefix(o, "upperdir="); ok {
+				dir = v
+			}
+		}
+	}
+	if dir == "" {
+		return 0
+	}
+	size, err := filesSize(ctx, dir)
+	if err != nil {
+		d.log.Debug("container size", "snapshot", key, "err", err)
+	}
+	return size
+}
+
+// filesSize adds up the lengths of the files under dir, each inode once;
+// directories count nothing. A file that goes away during the walk (the
+// container is running) is skipped.
+func filesSize(ctx context.Context, dir string) (int64, error) {
+	type inode struct{ dev, ino uint64 }
+	seen := map[inode]bool{}
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			k := inode{uint64(st.Dev), st.Ino}
+			if seen[k] {
+				return nil
+			}
+			seen[k] = true
+		}
+		total += fi.Size()
+		return nil
+	})
+	return total, err
 }
 
 // mountPoints lists the container's mount points as inspect and ps show

@@ -70,13 +70,27 @@ func (d *Daemon) imageShown(ctx context.Context, name, id string, current map[st
 	return name
 }
 
+// commandLine is ps's COMMAND as docker makes it: the path and the
+// arguments, each one holding a space in single quotes (nothing else is
+// escaped).
+func commandLine(path string, args []string) string {
+	words := []string{path}
+	for _, a := range args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
+}
+
 func summary(c *container.Container) containertypes.Summary {
 	s := containertypes.Summary{
 		ID:      c.ID,
 		Names:   []string{c.Name},
 		Image:   c.Config.Image,
 		ImageID: c.Image.String(),
-		Command: strings.Join(append([]string{c.Path}, c.Args...), " "),
+		Command: commandLine(c.Path, c.Args),
 		Created: c.Created.Unix(),
 		Ports:   portSummaries(c),
 		Labels:  c.Labels(),

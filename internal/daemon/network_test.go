@@ -50,6 +50,13 @@ func mustStart(t *testing.T, d *Daemon, id string) {
 	}
 }
 
+// containerFile is the path of a file the daemon writes for a container
+// at create (hosts, hostname, resolv.conf); inspect names it only once the
+// container has started, as docker's does.
+func containerFile(d *Daemon, id, name string) string {
+	return filepath.Join(d.containers.Dir(id), name)
+}
+
 func readString(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -140,7 +147,7 @@ func TestNetworkDefaultBridge(t *testing.T) {
 	own := create(t, d, "", []string{"true"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
 		h.DNS = []netip.Addr{netip.MustParseAddr("10.9.8.7")}
 	})
-	if resolv := readString(t, inspect(t, d, own).ResolvConfPath); !strings.HasPrefix(resolv, "nameserver 10.9.8.7\n") {
+	if resolv := readString(t, containerFile(d, own, "resolv.conf")); !strings.HasPrefix(resolv, "nameserver 10.9.8.7\n") {
 		t.Fatalf("--dns: resolv.conf:\n%s", resolv)
 	}
 	list, _ := d.ContainerList(ctx, server.ContainerListOptions{Filters: server.Filters{"network": {"bridge"}}})
@@ -242,7 +249,7 @@ func TestNetworkUserNetwork(t *testing.T) {
 		c.ExposedPorts = networktypes.PortSet{networktypes.MustParsePort("53/udp"): {}}
 	})
 	in := inspect(t, d, id)
-	if resolv := readString(t, in.ResolvConfPath); !strings.Contains(resolv, "nameserver 10.201.3.1\n") || !strings.Contains(resolv, "ndots:0") {
+	if resolv := readString(t, containerFile(d, id, "resolv.conf")); !strings.Contains(resolv, "nameserver 10.201.3.1\n") || !strings.Contains(resolv, "ndots:0") {
 		t.Fatalf("resolv.conf at create:\n%s", resolv)
 	}
 	mustStart(t, d, id)

@@ -157,7 +157,8 @@ func (d *Daemon) forget(c *container.Container, r *run) {
 	delete(d.runs, c.ID)
 	d.mu.Unlock()
 	d.nets.forget(c.ID)
-	r.notifyRemoved(c.State.ExitCode, c.State.Error)
+	// As docker: a removal that worked clears the error it reports.
+	r.notifyRemoved(c.State.ExitCode, "")
 	d.emit(c, "destroy", nil)
 }
 

@@ -21,7 +21,18 @@ func (d *Daemon) ContainerRename(ctx context.Context, name, newName string) erro
 	c.Lock()
 	defer c.Unlock()
 	old := c.Name
-	if err := d.containers.Rename(c, newName); err != nil {
+	if strings.TrimPrefix(newName, "/") == strings.TrimPrefix(old, "/") {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "Renaming a container with the same name as its current name")
+	}
+	// As docker: the new name is checked once the container is found, in
+	// its "/" form, and a bad or taken one is a failure to allocate it.
+	if err := d.containers.Rename(c, "/"+strings.TrimPrefix(newName, "/")); err != nil {
+		switch {
+		case errdefs.IsConflict(err):
+			return errdefs.Errorf(errdefs.ErrConflict, "Error when allocating new name: %w", err)
+		case errdefs.IsInvalidParameter(err):
+			return errdefs.Errorf(errdefs.ErrInvalidParameter, "Error when allocating new name: %w", err)
+		}
 		return err
 	}
 	d.emit(c, "rename", map[string]string{"oldName": strings.TrimPrefix(old, "/")})

@@ -350,8 +350,8 @@ func writeSpec(bundle string, sp *specs.Spec) error {
 // startFailed records a failed start as docker does: the exit code for
 // the cause and the cause in State.Error; a container that never ran
 // stays created (ps shows "Created"), one restarted by its policy becomes
-// exited. Attaches waiting for the start end. It returns err for the
-// caller, as docker words it.
+// exited (and its waiters are answered). Attaches waiting for the start
+// end. It returns err for the caller, as docker words it.
 func (d *Daemon) startFailed(c *container.Container, r *run, err error) error {
 	code := startExitCode(err)
 	c.Lock()

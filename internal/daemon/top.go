@@ -39,17 +39,21 @@ func (d *Daemon) ContainerTop(ctx context.Context, name, psArgs string) (contain
 	args := strings.Fields(psArgs)
 	out, err := exec.CommandContext(ctx, "ps", args...).Output()
 	if err != nil {
-		// ps's own first line says what was wrong with the arguments;
-		// "exit status 1" does not.
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			if line, _, _ := strings.Cut(string(ee.Stderr), "\n"); strings.TrimSpace(line) != "" {
-				return containertypes.TopResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "ps: %s", strings.TrimSpace(line))
-			}
-		}
-		return containertypes.TopResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "Error running ps: %v", err)
+		return containertypes.TopResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "ps: %s", psFailure(err))
 	}
 	return parsePS(out, pids)
+}
+
+// psFailure is why ps failed as docker tells it: the first line of what
+// ps printed on stderr (its complaint about the arguments), else err.
+func psFailure(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if line, _, _ := bytes.Cut(ee.Stderr, []byte("\n")); len(line) > 0 {
+			return string(line)
+		}
+	}
+	return err.Error()
 }
 
 // parsePS keeps ps's header and the lines whose PID column is one of

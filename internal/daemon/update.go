@@ -34,7 +34,7 @@ func (d *Daemon) ContainerUpdate(ctx context.Context, name string, u containerty
 	res := &host.Resources
 	if u.RestartPolicy.Name != "" {
 		if c.IsAutoRemove() && u.RestartPolicy.Name != containertypes.RestartPolicyDisabled {
-			return resp, errdefs.Errorf(errdefs.ErrInvalidParameter, "Restart policy cannot be updated because AutoRemove is enabled for the container")
+			return resp, errdefs.Errorf(errdefs.ErrInvalidParameter, "Cannot update container %s: Restart policy cannot be updated because AutoRemove is enabled for the container", c.ID)
 		}
 		host.RestartPolicy = u.RestartPolicy
 		if err := checkRestartPolicy(d, nil, &host); err != nil {
@@ -45,6 +45,11 @@ func (d *Daemon) ContainerUpdate(ctx context.Context, name string, u containerty
 	if n.Memory != 0 {
 		if n.Memory < 6<<20 {
 			return resp, errdefs.Errorf(errdefs.ErrInvalidParameter, "Minimum memory limit allowed is 6MB")
+		}
+		if n.MemorySwap == 0 && res.MemorySwap > 0 && n.Memory > res.MemorySwap {
+			// As docker: the swap limit (twice the memory limit unless
+			// set) does not follow a new memory limit by itself.
+			return resp, errdefs.Errorf(errdefs.ErrInvalidParameter, "Cannot update container %s: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time", c.ID)
 		}
 		res.Memory = n.Memory
 	}

@@ -200,6 +200,9 @@ func (ep *execProcess) finalizeAndExec(notify func(listener int) error) error {
 	if err := applyLSM(p); err != nil {
 		return err
 	}
+	if err := chownStdio(p.User.UID); err != nil {
+		return err
+	}
 
 	caps, err := parseProcessCaps(p.Capabilities)
 	if err != nil {
@@ -292,6 +295,37 @@ func prctl(option int, arg uintptr) error {
 
 // setUser switches credentials on this thread only (raw system calls; see
 // the comment at the top of the file).
+// chownStdio gives the process's stdio to its user, as runc does: a
+// non-root process can then reopen them (echo > /dev/stdout, a log file
+// named /proc/self/fd/1) and use its own terminal. /dev/null and what the
+// user owns already are left alone, and so is the group (a pty keeps the
+// tty group). An owner the kernel refuses (unmapped in a user namespace,
+// a read-only file system) is not an error: the process only loses the
+// convenience.
+func chownStdio(uid uint32) error {
+	var null unix.Stat_t
+	if err := unix.Stat("/dev/null", &null); err != nil {
+		return fmt.Errorf("stat /dev/null: %w", err)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue
+			}
+			return fmt.Errorf("stat fd %d: %w", fd, err)
+		}
+		if st.Uid == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
+			continue
+		}
+		err := unix.Fchown(fd, int(uid), -1)
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("chown fd %d to %d: %w", fd, uid, err)
+		}
+	}
+	return nil
+}
+
 func setUser(u specs.User) error {
 	groups := make([]uint32, len(u.AdditionalGids))
 	copy(groups, u.AdditionalGids)

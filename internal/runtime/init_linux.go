@@ -149,6 +149,8 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 			if err != nil {
 				return err
 			}
+		} else if err := newSession(); err != nil {
+			return err
 		}
 		var err error
 		if ep, err = newExecProcess(p, cfg.Seccomp, cfg.PreserveFDs); err != nil {
@@ -269,6 +271,8 @@ func initExec(sync *os.File, cfg *initConfig) error {
 		if err != nil {
 			return err
 		}
+	} else if err := newSession(); err != nil {
+		return err
 	}
 	ep, err := newExecProcess(p, cfg.Seccomp, cfg.PreserveFDs)
 	if err != nil {
@@ -311,6 +315,18 @@ func setPersonality(p *specs.LinuxPersonality) error {
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, uintptr(persona), 0, 0); e != 0 {
 		return fmt.Errorf("personality %#x: %w", persona, e)
+	}
+	return nil
+}
+
+// newSession puts a process without a terminal in a session and process
+// group of its own, as runc does (setupTerminal does it for one with a
+// terminal). Otherwise it stays in its starter's, the shim's, and a
+// shell's kill 0 inside the container would reach the shim and end the
+// container from outside.
+func newSession() error {
+	if _, err := unix.Setsid(); err != nil && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("setsid: %w", err)
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func TestHostileInput(t *testing.T) {
 		{"name with space", "POST", "/containers/create?name=a%20b", `{"Image":"busybox"}`, "", 400, "Invalid container name (a b)"},
 		{"name with newline", "POST", "/containers/create?name=ab%0A", `{"Image":"busybox"}`, "", 400, "Invalid container name"},
 		{"one-character name", "POST", "/containers/create?name=a", `{"Image":"busybox"}`, "", 400, "Invalid container name (a)"},
-		{"rename bad", "POST", "/containers/web/rename?name=..", "", "", 400, "Invalid container name (..)"},
+		{"rename bad", "POST", "/containers/web/rename?name=..", "", "", 400, "Error when allocating new name: Invalid container name (/..)"},
 		{"rename empty", "POST", "/containers/web/rename", "", "", 400, "Neither old nor new names may be empty"},
 		// Path tricks.
 		{"encoded dot-dot", "GET", "/containers/..%2f../json", "", "", 404, "No such container: ../.."},

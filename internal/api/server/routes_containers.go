@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 
@@ -272,8 +273,11 @@ func (s *Server) postContainerRename(w http.ResponseWriter, r *request) error {
 	if newName == "" {
 		return invalidf("Neither old nor new names may be empty")
 	}
-	if err := validateContainerName(newName); err != nil {
-		return errdefs.Wrapf(err, "Error when allocating new name")
+	if validateContainerName(newName) != nil {
+		// docker's words: it checks the name in its "/" form as it
+		// allocates it.
+		return invalidf("Error when allocating new name: Invalid container name (/%s), only %s are allowed",
+			strings.TrimPrefix(newName, "/"), validContainerNameChars)
 	}
 	return noContent(w, s.backend.ContainerRename(r.ctx(), name, newName))
 }

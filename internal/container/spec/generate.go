@@ -168,32 +168,12 @@ func newGenerator(in Input) (*generator, error) {
 	return g, nil
 }
 
-// applyHostDefaults fills what dockerd fills at create time
-// (adaptContainerSettings) when the request leaves it empty.
+// applyHostDefaults fills what dockerd fills at create time when the
+// request leaves it empty (the daemon stores most of it at create:
+// FillHostDefaults; records from before it did lack it).
 func (g *generator) applyHostDefaults() {
 	h := &g.host
-	if h.Memory > 0 && h.MemorySwap == 0 {
-		// docker: swap defaults to as much again as the memory limit.
-		h.MemorySwap = h.Memory * 2
-	}
-	if h.MemorySwappiness != nil && *h.MemorySwappiness == -1 {
-		// -1 is the API's "not set".
-		h.MemorySwappiness = nil
-	}
-	if h.ShmSize == 0 {
-		h.ShmSize = DefaultShmSize
-	}
-	if h.IpcMode == "" {
-		h.IpcMode = container.IPCModePrivate
-	}
-	if h.CgroupnsMode == "" {
-		// docker: private on a cgroup2-only host, host otherwise (and for
-		// privileged containers on v1, always host).
-		h.CgroupnsMode = container.CgroupnsModeHost
-		if g.sys.cgroup2Only {
-			h.CgroupnsMode = container.CgroupnsModePrivate
-		}
-	}
+	fillHostDefaults(h, g.sys)
 	if h.NetworkMode == "" {
 		h.NetworkMode = "default"
 	}

@@ -43,6 +43,11 @@ func MergeImageConfig(cfg *container.Config, img ocispec.ImageConfig) error {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = img.StopSignal
 	}
+	if len(cfg.Volumes) == 0 {
+		// As docker: the CLI's empty map gives way to the image's, so
+		// inspect shows null when neither has any.
+		cfg.Volumes = nil
+	}
 	for v := range img.Volumes {
 		if cfg.Volumes == nil {
 			cfg.Volumes = map[string]struct{}{}

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"context"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -37,19 +38,12 @@ func DefaultReadonlyPaths() []string {
 	}
 }
 
-// withPaths sets the masked and read-only paths: docker's defaults, none
-// for a privileged container, and the request's own lists when it has them
-// (the docker CLI sends empty ones for --security-opt systempaths=unconfined).
+// withPaths sets the masked and read-only paths: the host config's, which
+// applyHostDefaults filled with docker's defaults when the request had
+// none (the docker CLI sends empty lists for --security-opt
+// systempaths=unconfined).
 func (g *generator) withPaths(_ context.Context, s *specs.Spec) error {
-	if !g.host.Privileged {
-		s.Linux.MaskedPaths = append(DefaultMaskedPaths(), g.sys.thermalThrottle...)
-		s.Linux.ReadonlyPaths = DefaultReadonlyPaths()
-	}
-	if g.host.MaskedPaths != nil {
-		s.Linux.MaskedPaths = append([]string{}, g.host.MaskedPaths...)
-	}
-	if g.host.ReadonlyPaths != nil {
-		s.Linux.ReadonlyPaths = append([]string{}, g.host.ReadonlyPaths...)
-	}
+	s.Linux.MaskedPaths = slices.Clone(g.host.MaskedPaths)
+	s.Linux.ReadonlyPaths = slices.Clone(g.host.ReadonlyPaths)
 	return nil
 }

@@ -149,17 +149,29 @@ func parseCPUSet(s string) ([]int, error) {
 
 // checkBlkio checks the weights' ranges; the devices are looked up when the
 // spec is built.
-func (g *generator) checkBlkio() error {
+// checkBlkioWeights checks the block I/O weights are in docker's range
+// (the devices they name are checked by checkBlkio, at start).
+func (g *generator) checkBlkioWeights() error {
 	r := &g.host.Resources
 	if r.BlkioWeight > 0 && (r.BlkioWeight < 10 || r.BlkioWeight > 1000) {
 		return invalid("Range of blkio weight is from 10 to 1000")
 	}
 	for _, d := range r.BlkioWeightDevice {
+		if d != nil && (d.Weight < 10 || d.Weight > 1000) {
+			return invalid("invalid weight for device: %s: weight must be between 10 and 1000", d.Path)
+		}
+	}
+	return nil
+}
+
+func (g *generator) checkBlkio() error {
+	if err := g.checkBlkioWeights(); err != nil {
+		return err
+	}
+	r := &g.host.Resources
+	for _, d := range r.BlkioWeightDevice {
 		if d == nil {
 			continue
-		}
-		if d.Weight < 10 || d.Weight > 1000 {
-			return invalid("invalid weight for device: %s: weight must be between 10 and 1000", d.Path)
 		}
 		if _, _, err := blockDeviceNumbers(d.Path); err != nil {
 			return err
