@@ -113,6 +113,12 @@ func (d *Daemon) restoreContainer(ctx context.Context, c *container.Container) b
 	d.mu.Unlock()
 	c.Lock()
 	status := c.State.Status
+	if status == container.Removing {
+		// No removal runs in this daemon yet: the record is what a crash
+		// left mid-removal. As removing, every removal (this one, and any
+		// rm) would be refused as already in progress, forever.
+		_ = c.State.SetDead("removal interrupted by a daemon restart")
+	}
 	c.Unlock()
 	if status == container.Removing || status == container.Dead {
 		d.log.Info("finishing an interrupted removal", "container", c.ID)

@@ -83,6 +83,43 @@ func TestLiveRestoreFake(t *testing.T) {
 	}
 }
 
+// TestInterruptedRemovalFinished: a record a crash left in state
+// removing (an auto-remove container's background release, an rm) is
+// removed at the next start, with its snapshot, rather than refused as
+// "already in progress" by every rm after.
+func TestInterruptedRemovalFinished(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, cfg, fake)
+	ctx := context.Background()
+	id := create(t, d, "halfgone", []string{"sleep", "1000"})
+	c, _, err := d.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Lock()
+	key := c.SnapshotKey
+	if err := c.State.SetRemoving(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.containers.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Unlock()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := newTestDaemon(t, cfg, fake)
+	if _, err := d2.ContainerInspect(ctx, id, false); !errdefs.IsNotFound(err) {
+		t.Fatalf("inspect after restart: %v, want not found", err)
+	}
+	if _, err := d2.snapshots.Stat(ctx, key); !errdefs.IsNotFound(err) {
+		t.Fatalf("snapshot %s after restart: %v, want not found", key, err)
+	}
+}
+
 // TestNoLiveRestore: with live restore off, closing the daemon stops its
 // containers; one left running by a crash is killed at the next start.
 func TestNoLiveRestore(t *testing.T) {
