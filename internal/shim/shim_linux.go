@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -34,6 +35,10 @@ type shim struct {
 	initOwnsPidNS bool
 	oom           *oomCounter
 	logFailed     bool
+	// initReaped is set as soon as the init is reaped, before its exit
+	// is recorded and long before p.exited (the output may take time):
+	// a runtime command failing after it raced the exit.
+	initReaped atomic.Bool
 
 	mu       sync.Mutex
 	execs    map[string]*process
@@ -194,6 +199,7 @@ const ioGrace = 2 * time.Second
 // then the output is flushed, then waiters are answered.
 func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	ws, ok := s.reaper.wait(p.pid, ch)
+	s.initReaped.Store(true)
 	st := exitStatus(ws, ok)
 	st.OOMKilled = s.oom.killed()
 	if err := writeExitFile(s.cfg.StateDir, st); err != nil {
@@ -573,7 +579,7 @@ func (s *shim) kill(sig unix.Signal, all bool) error {
 
 func (s *shim) pause() error {
 	if _, err := s.run(runIO{}, "pause", s.cfg.ID); err != nil {
-		return err
+		return s.racedExit(err)
 	}
 	s.mu.Lock()
 	s.frozen = true
@@ -584,6 +590,17 @@ func (s *shim) pause() error {
 
 func (s *shim) resume() error {
 	if _, err := s.run(runIO{}, "resume", s.cfg.ID); err != nil {
+		if err := s.racedExit(err); errdefs.IsConflict(err) {
+			return err
+		}
+		p := s.init
+		p.mu.Lock()
+		status := p.status
+		p.mu.Unlock()
+		if status != StatusPaused {
+			// Thawed meanwhile (a SIGKILL to the paused container).
+			return errdefs.Errorf(errdefs.ErrConflict, "container %s is not paused: %v", s.cfg.ID, err)
+		}
 		return err
 	}
 	s.mu.Lock()
@@ -615,7 +632,20 @@ func (s *shim) update(resources json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.run(runIO{}, "update", "-r", f.Name(), s.cfg.ID)
+	if _, err = s.run(runIO{}, "update", "-r", f.Name(), s.cfg.ID); err != nil {
+		return s.racedExit(err)
+	}
+	return nil
+}
+
+// racedExit classifies the failure of a runtime command on the running
+// container: if the init has exited meanwhile, the caller raced the exit
+// (the runtime no longer knows the container, or finds it stopped), and
+// the answer is docker's conflict, not a server error.
+func (s *shim) racedExit(err error) error {
+	if s.initReaped.Load() {
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running: %v", s.cfg.ID, err)
+	}
 	return err
 }
 
@@ -739,6 +769,7 @@ func (s *shim) runExec(p *process) (int, error) {
 
 func (s *shim) watchExec(p *process, ch <-chan unix.WaitStatus) {
 	ws, ok := s.reaper.wait(p.pid, ch)
+	s.initReaped.Store(true)
 	st := exitStatus(ws, ok)
 	s.finishOutput(p)
 	p.release()
