@@ -245,6 +245,21 @@ func (d *Daemon) restoreOne(ctx context.Context, c *container.Container, r *run)
 			st = ws
 		}
 		c.Lock()
+		seen := c.State.Status == container.Exited && c.State.FinishedAt.Equal(st.ExitedAt)
+		c.Unlock()
+		if seen {
+			// The previous daemon recorded this exit (an auto-remove
+			// container's, whose cleanup waits for its removal) and died
+			// before the cleanup: recording it again would fail and
+			// publish a second die.
+			if err := task.Delete(ctx); err != nil {
+				d.log.Warn("delete the container's task", "container", c.ID, "err", err)
+			}
+			_ = task.Close()
+			d.cleanupRun(ctx, c.ID, nil)
+			return
+		}
+		c.Lock()
 		r.task = task
 		r.gen++
 		gen := r.gen

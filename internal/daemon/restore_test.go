@@ -120,6 +120,59 @@ func TestInterruptedRemovalFinished(t *testing.T) {
 	}
 }
 
+// TestRestoreExitAlreadyRecorded: a daemon that recorded an exit but died
+// before it deleted the shim (an auto-remove container between its exit
+// and its removal) leaves the exit recorded once: the next daemon only
+// cleans up, without a second die event or a failed state change.
+func TestRestoreExitAlreadyRecorded(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, cfg, fake)
+	ctx := context.Background()
+	id := create(t, d, "seen", []string{"sleep", "1000"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := d.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := fake.proc(d.shimDir(id))
+	p.finish(3, false)
+	p.mu.Lock()
+	exit := *p.exit
+	p.mu.Unlock()
+	c.Lock()
+	if err := c.State.SetExited(exit.Code, false, exit.ExitedAt, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.containers.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Unlock()
+
+	d2 := newTestDaemon(t, cfg, fake)
+	events := recordEvents(t, d2)
+	if st := inspect(t, d2, id).State; st.Status != "exited" || st.ExitCode != 3 {
+		t.Fatalf("after restart: %+v", st)
+	}
+	eventually(t, "the shim deleted", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.state == "deleted"
+	})
+	if a := events.actions(id); len(a) != 0 {
+		t.Fatalf("events for an exit recorded before the restart: %v", a)
+	}
+	if err := d2.ContainerRemove(ctx, id, server.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestNoLiveRestore: with live restore off, closing the daemon stops its
 // containers; one left running by a crash is killed at the next start.
 func TestNoLiveRestore(t *testing.T) {
