@@ -564,3 +564,33 @@ func TestAttachSeesAStartSentOnTheUpgrade(t *testing.T) {
 		t.Fatalf("attached output %q, want %q", out.String(), "hello\n")
 	}
 }
+
+// TestForceRemoveDuringStart: an rm -f that arrives while a start runs
+// removes the container once the start is done, as docker's does, rather
+// than answering that it "was started again during the removal".
+func TestForceRemoveDuringStart(t *testing.T) {
+	t.Parallel()
+	fake := newFakeLauncher()
+	fake.startGate, fake.startHeld = make(chan struct{}), make(chan struct{}, 1)
+	d := newTestDaemon(t, testRoots(t), fake)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sleep", "1000"})
+	started := make(chan error, 1)
+	go func() { started <- d.ContainerStart(ctx, id) }()
+	<-fake.startHeld
+	removed := make(chan error, 1)
+	go func() { removed <- d.ContainerRemove(ctx, id, server.RemoveOptions{Force: true}) }()
+	// Let the removal get past its first look at the state (created:
+	// nothing to kill) and wait for the start's operation lock.
+	time.Sleep(100 * time.Millisecond)
+	close(fake.startGate)
+	if err := <-started; err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatalf("rm -f during the start: %v", err)
+	}
+	if _, err := d.ContainerInspect(ctx, id, false); !errdefs.IsNotFound(err) {
+		t.Fatalf("inspect after rm -f: %v, want not found", err)
+	}
+}

@@ -37,6 +37,9 @@ type fakeLauncher struct {
 	nextID int
 	// startErr, when set, fails the runtime's create.
 	startErr error
+	// startGate, when set, holds every task's Start until it is closed;
+	// startHeld then gets a value for each Start held.
+	startGate, startHeld chan struct{}
 }
 
 func newFakeLauncher() *fakeLauncher {
@@ -206,6 +209,13 @@ func (t *fakeTask) conn() error {
 func (t *fakeTask) Start(ctx context.Context) (int, error) {
 	if err := t.conn(); err != nil {
 		return 0, err
+	}
+	t.l.mu.Lock()
+	gate, held := t.l.startGate, t.l.startHeld
+	t.l.mu.Unlock()
+	if gate != nil {
+		held <- struct{}{}
+		<-gate
 	}
 	p := t.p
 	out, code, forever := interpret(p.argv)
