@@ -200,7 +200,8 @@ func (d *Daemon) ContainerKill(ctx context.Context, name, sigName string) error 
 	}
 	if !c.State.HasProcess() || r.task == nil {
 		c.Unlock()
-		return errdefs.Errorf(errdefs.ErrConflict, "cannot kill container: %s: container %s is not running", name, c.ID)
+		// The API server adds docker's "cannot kill container: NAME: ".
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running", c.ID)
 	}
 	final := sig == syscall.SIGKILL || c.Config.StopSignal == ""
 	if !final {
