@@ -70,12 +70,28 @@ func TestPauseStatsPidsUpdate(t *testing.T) {
 
 // TestCallsAfterExitConflict: pause, resume and update that reach the
 // shim after the container exited (the daemon's record still says running
-// or paused) fail as conflicts, which the API answers with 409, not as the
-// runtime's unclassified error (500).
+// or paused), or a resume after the runtime thawed the container itself
+// (kill --all does, for a SIGKILL), fail as conflicts, which the API
+// answers with 409, not as the runtime's unclassified error (500).
 func TestCallsAfterExitConflict(t *testing.T) {
 	for _, r := range runtimes(t) {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
+			thawed := newContainer(t, r, "sleep", "100")
+			tcl := thawed.create()
+			if _, err := tcl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tcl.Pause(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := commandOutput(r.bin, "--root", thawed.cfg.RuntimeRoot, "resume", thawed.cfg.ID); err != nil {
+				t.Fatalf("resume behind the shim's back: %v: %s", err, out)
+			}
+			if err := tcl.Resume(ctx(t)); !errdefs.IsConflict(err) {
+				t.Errorf("resume of a container thawed meanwhile: %v, want a conflict", err)
+			}
+
 			c := newContainer(t, r, "true")
 			cl := c.create()
 			if _, err := cl.Start(ctx(t)); err != nil {

@@ -579,7 +579,7 @@ func (s *shim) kill(sig unix.Signal, all bool) error {
 
 func (s *shim) pause() error {
 	if _, err := s.run(runIO{}, "pause", s.cfg.ID); err != nil {
-		return s.racedExit(err)
+		return s.raced(err, "running")
 	}
 	s.mu.Lock()
 	s.frozen = true
@@ -590,18 +590,7 @@ func (s *shim) pause() error {
 
 func (s *shim) resume() error {
 	if _, err := s.run(runIO{}, "resume", s.cfg.ID); err != nil {
-		if err := s.racedExit(err); errdefs.IsConflict(err) {
-			return err
-		}
-		p := s.init
-		p.mu.Lock()
-		status := p.status
-		p.mu.Unlock()
-		if status != StatusPaused {
-			// Thawed meanwhile (a SIGKILL to the paused container).
-			return errdefs.Errorf(errdefs.ErrConflict, "container %s is not paused: %v", s.cfg.ID, err)
-		}
-		return err
+		return s.raced(err, "paused")
 	}
 	s.mu.Lock()
 	s.frozen = false
@@ -633,20 +622,33 @@ func (s *shim) update(resources json.RawMessage) error {
 		return err
 	}
 	if _, err = s.run(runIO{}, "update", "-r", f.Name(), s.cfg.ID); err != nil {
-		return s.racedExit(err)
+		return s.raced(err, "")
 	}
 	return nil
 }
 
-// racedExit classifies the failure of a runtime command on the running
-// container: if the init has exited meanwhile, the caller raced the exit
-// (the runtime no longer knows the container, or finds it stopped), and
-// the answer is docker's conflict, not a server error.
-func (s *shim) racedExit(err error) error {
+// raced classifies the failure of a runtime command that needs the
+// container in state want ("" for running or paused). A caller that raced
+// a change of state (the exit, which the daemon's record shows only once
+// it has handled it, or a thaw by kill --all for a SIGKILL) gets docker's
+// conflict, not a server error: the init has been reaped, or the runtime
+// says the container is in another state now.
+func (s *shim) raced(err error, want string) error {
 	if s.initReaped.Load() {
 		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running: %v", s.cfg.ID, err)
 	}
-	return err
+	if want == "" {
+		return err
+	}
+	// The failure path only: one more runtime command.
+	out, serr := s.run(runIO{}, "state", s.cfg.ID)
+	var st struct {
+		Status string `json:"status"`
+	}
+	if serr != nil || json.Unmarshal(out, &st) != nil || st.Status == want {
+		return err
+	}
+	return errdefs.Errorf(errdefs.ErrConflict, "container %s is %s, not %s: %v", s.cfg.ID, st.Status, want, err)
 }
 
 func (s *shim) exec(req *request) error {
