@@ -634,7 +634,8 @@ func (s *shim) update(resources json.RawMessage) error {
 // conflict, not a server error: the init has been reaped, or the runtime
 // says the container is in another state now.
 func (s *shim) raced(err error, want string) error {
-	if s.initReaped.Load() {
+	exited := func() bool { return s.initReaped.Load() }
+	if exited() {
 		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running: %v", s.cfg.ID, err)
 	}
 	if want == "" {
@@ -642,6 +643,11 @@ func (s *shim) raced(err error, want string) error {
 	}
 	// The failure path only: one more runtime command.
 	out, serr := s.run(runIO{}, "state", s.cfg.ID)
+	if exited() {
+		// Thawed and gone while we asked (a stop of a paused
+		// container): the runtime may not know it any more.
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running: %v", s.cfg.ID, err)
+	}
 	var st struct {
 		Status string `json:"status"`
 	}
