@@ -594,3 +594,32 @@ func TestForceRemoveDuringStart(t *testing.T) {
 		t.Fatalf("inspect after rm -f: %v, want not found", err)
 	}
 }
+
+// TestKillPausedContainerUnpauses: a kill that ends a container for good
+// (here SIGTERM, it has no stop signal) thaws a paused one so that it can
+// act on the signal, as docker's does; one that survives the signal is
+// running then, and says so, with docker's unpause event.
+func TestKillPausedContainerUnpauses(t *testing.T) {
+	t.Parallel()
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, testRoots(t), fake)
+	events := recordEvents(t, d)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"ignoreterm"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerPause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerKill(ctx, id, "TERM"); err != nil {
+		t.Fatal(err)
+	}
+	if st := inspect(t, d, id).State; st.Status != "running" || st.Paused {
+		t.Fatalf("after kill -s TERM of a paused container that ignores it: %+v", st)
+	}
+	eventually(t, "an unpause event", func() bool { return events.find(id, "unpause") != nil })
+	if err := d.ContainerPause(ctx, id); err != nil {
+		t.Fatalf("pause again: %v", err)
+	}
+}
