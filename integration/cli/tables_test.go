@@ -107,7 +107,8 @@ var lifecycleScenarios = []scenario{
 		run("run -d --name {name} {image} sleep 300"),
 		run("kill {name}", out("{name}")),
 		run("inspect -f '{{.State.Status}} {{.State.ExitCode}}' {name}", out("exited 137"), eventually()),
-		run("kill {name}", exits(1), errHas("is not running")),
+		// Once, as docker says it: "cannot kill container: NAME: container ID is not running".
+		run("kill {name}", exits(1), errHas("daemon: cannot kill container: {name}: container "), errHas("is not running")),
 		run(`run -d --name {name2} {image} sh -c 'trap "exit 9" USR1; echo ready; while true; do sleep 0.1; done'`),
 		run("logs {name2}", out("ready"), eventually()),
 		run("kill -s USR1 {name2}", out("{name2}")),

@@ -592,3 +592,62 @@ func TestAttachSeesAStartSentOnTheUpgrade(t *testing.T) {
 		t.Fatalf("attached output %q, want %q", out.String(), "hello\n")
 	}
 }
+
+// TestForceRemoveDuringStart: an rm -f that arrives while a start runs
+// removes the container once the start is done, as docker's does, rather
+// than answering that it "was started again during the removal".
+func TestForceRemoveDuringStart(t *testing.T) {
+	t.Parallel()
+	fake := newFakeLauncher()
+	fake.startGate, fake.startHeld = make(chan struct{}), make(chan struct{}, 1)
+	d := newTestDaemon(t, testRoots(t), fake)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sleep", "1000"})
+	started := make(chan error, 1)
+	go func() { started <- d.ContainerStart(ctx, id) }()
+	<-fake.startHeld
+	removed := make(chan error, 1)
+	go func() { removed <- d.ContainerRemove(ctx, id, server.RemoveOptions{Force: true}) }()
+	// Let the removal get past its first look at the state (created:
+	// nothing to kill) and wait for the start's operation lock.
+	time.Sleep(100 * time.Millisecond)
+	close(fake.startGate)
+	if err := <-started; err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatalf("rm -f during the start: %v", err)
+	}
+	if _, err := d.ContainerInspect(ctx, id, false); !errdefs.IsNotFound(err) {
+		t.Fatalf("inspect after rm -f: %v, want not found", err)
+	}
+}
+
+// TestKillPausedContainerUnpauses: a kill that ends a container for good
+// (here SIGTERM, it has no stop signal) thaws a paused one so that it can
+// act on the signal, as docker's does; one that survives the signal is
+// running then, and says so, with docker's unpause event.
+func TestKillPausedContainerUnpauses(t *testing.T) {
+	t.Parallel()
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, testRoots(t), fake)
+	events := recordEvents(t, d)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"ignoreterm"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerPause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerKill(ctx, id, "TERM"); err != nil {
+		t.Fatal(err)
+	}
+	if st := inspect(t, d, id).State; st.Status != "running" || st.Paused {
+		t.Fatalf("after kill -s TERM of a paused container that ignores it: %+v", st)
+	}
+	eventually(t, "an unpause event", func() bool { return events.find(id, "unpause") != nil })
+	if err := d.ContainerPause(ctx, id); err != nil {
+		t.Fatalf("pause again: %v", err)
+	}
+}

@@ -196,7 +196,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 		return e.startFailed(err, opts, tty)
 	}
 	if err := task.Exec(ctx, container.ExecConfig{ID: id, Process: proc, OpenStdin: req.AttachStdin}); err != nil {
-		return e.startFailed(err, opts, tty)
+		return e.startFailed(d.execTaskErr(c, task, err), opts, tty)
 	}
 
 	var streams server.Streams
@@ -218,7 +218,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 			ao.Stdin = newDetachReader(streams.Stdin, e.detachKeys, cancelAttach)
 		}
 		if err := d.attachBeforeStart(attachCtx, task, ao, attachDone); err != nil {
-			return err
+			return d.execTaskErr(c, task, err)
 		}
 	} else {
 		attachDone <- nil
@@ -227,7 +227,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 	pid, err := task.StartExec(ctx, id)
 	if err != nil {
 		cancelAttach()
-		return e.failed(err)
+		return e.failed(d.execTaskErr(c, task, err))
 	}
 	e.mu.Lock()
 	e.running, e.pid = true, pid
@@ -270,6 +270,17 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 		<-attachDone
 	}
 	return nil
+}
+
+// execTaskErr is err, a failure of task (the run ExecStart found), or
+// docker's conflict if that run has ended meanwhile: the exit handling
+// closes the task's client, and "closed" (unavailable, 503) is not what
+// went wrong.
+func (d *Daemon) execTaskErr(c *container.Container, task container.Task, err error) error {
+	if !errdefs.IsConflict(err) && d.runEnded(c, task) {
+		return errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", c.ID)
+	}
+	return err
 }
 
 // failed records an exec that could not start: docker gives it exit code

@@ -350,3 +350,41 @@ func TestListImageAfterUntag(t *testing.T) {
 		t.Errorf("untagged: image %q, want the ID %q", img, imageID)
 	}
 }
+
+// TestExecStartRacingExit: an exec started as its container exits, after
+// ExecStart saw the container running but before the shim took the exec,
+// fails as docker's conflict ("is not running", 409), not as the closed
+// shim connection's unavailable (503).
+func TestExecStartRacingExit(t *testing.T) {
+	t.Parallel()
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, testRoots(t), fake)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sleep", "1000"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	execID, err := d.ExecCreate(ctx, id, containertypes.ExecCreateRequest{Cmd: []string{"echo", "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	fake.execHook = func(task *fakeTask) {
+		// The container exits now, and the daemon handles the exit
+		// (which closes the task's client) before the exec goes on.
+		task.p.finish(137, false)
+		eventually(t, "the exit handled", func() bool {
+			select {
+			case <-task.closed:
+				return true
+			default:
+				return false
+			}
+		})
+	}
+	fake.mu.Unlock()
+	err = d.ExecStart(ctx, execID, server.ExecStartOptions{Detach: true})
+	if !errdefs.IsConflict(err) {
+		t.Fatalf("exec start as the container exits: %v, want a conflict", err)
+	}
+}

@@ -37,6 +37,11 @@ type fakeLauncher struct {
 	nextID int
 	// startErr, when set, fails the runtime's create.
 	startErr error
+	// startGate, when set, holds every task's Start until it is closed;
+	// startHeld then gets a value for each Start held.
+	startGate, startHeld chan struct{}
+	// execHook, when set, runs at the start of every task's Exec.
+	execHook func(*fakeTask)
 }
 
 func newFakeLauncher() *fakeLauncher {
@@ -207,6 +212,13 @@ func (t *fakeTask) Start(ctx context.Context) (int, error) {
 	if err := t.conn(); err != nil {
 		return 0, err
 	}
+	t.l.mu.Lock()
+	gate, held := t.l.startGate, t.l.startHeld
+	t.l.mu.Unlock()
+	if gate != nil {
+		held <- struct{}{}
+		<-gate
+	}
 	p := t.p
 	out, code, forever := interpret(p.argv)
 	p.mu.Lock()
@@ -360,6 +372,12 @@ func (t *fakeTask) Resize(ctx context.Context, execID string, w, h uint16) error
 func (t *fakeTask) CloseStdin(ctx context.Context, execID string) error          { return t.conn() }
 
 func (t *fakeTask) Exec(ctx context.Context, cfg container.ExecConfig) error {
+	t.l.mu.Lock()
+	hook := t.l.execHook
+	t.l.mu.Unlock()
+	if hook != nil {
+		hook(t)
+	}
 	if err := t.conn(); err != nil {
 		return err
 	}

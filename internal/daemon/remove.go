@@ -70,15 +70,8 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, r 
 	if c.State.HasProcess() && r.task != nil {
 		// Kill without the operation lock, so a stop waiting for its
 		// timeout does not delay a forced removal.
-		r.stopping = true
-		r.removing = true
-		task, exited, paused := r.task, r.exited, status == container.Paused
-		c.Unlock()
-		if err := d.signal(ctx, c, task, syscall.SIGKILL, paused); err != nil {
+		if err := d.killForRemoval(ctx, c, r); err != nil {
 			return err
-		}
-		if err := waitExited(ctx, exited); err != nil {
-			return fmt.Errorf("cannot remove container %q: %w", c.Name, err)
 		}
 		c.Lock()
 	}
@@ -92,6 +85,16 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, r 
 		return nil
 	}
 	r.cancelRestart()
+	if c.State.HasProcess() && force && r.task != nil {
+		// A start that held the operation lock (one begun just before
+		// this rm -f) ran the container meanwhile; a forced removal
+		// still wins, as docker's does. With the lock held, nothing
+		// starts it again.
+		if err := d.killForRemoval(ctx, c, r); err != nil {
+			return err
+		}
+		c.Lock()
+	}
 	if c.State.HasProcess() {
 		c.Unlock()
 		return errdefs.Errorf(errdefs.ErrConflict, "cannot remove container %q: it was started again during the removal", c.Name)
@@ -219,4 +222,20 @@ func (d *Daemon) release(ctx context.Context, c *container.Container, r *run, re
 		d.releaseMountPoints(ctx, c.ID, mountPoints, removeVolumes)
 	}
 	return errors.Join(errs...)
+}
+
+// killForRemoval SIGKILLs c's init for a forced removal and waits for its
+// exit to be recorded. The caller holds c's lock, which is released.
+func (d *Daemon) killForRemoval(ctx context.Context, c *container.Container, r *run) error {
+	r.stopping = true
+	r.removing = true
+	task, exited, paused := r.task, r.exited, c.State.Status == container.Paused
+	c.Unlock()
+	if err := d.signal(ctx, c, task, syscall.SIGKILL, paused); err != nil {
+		return err
+	}
+	if err := waitExited(ctx, exited); err != nil {
+		return fmt.Errorf("cannot remove container %q: %w", c.Name, err)
+	}
+	return nil
 }

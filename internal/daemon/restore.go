@@ -113,6 +113,12 @@ func (d *Daemon) restoreContainer(ctx context.Context, c *container.Container) b
 	d.mu.Unlock()
 	c.Lock()
 	status := c.State.Status
+	if status == container.Removing {
+		// No removal runs in this daemon yet: the record is what a crash
+		// left mid-removal. As removing, every removal (this one, and any
+		// rm) would be refused as already in progress, forever.
+		_ = c.State.SetDead("removal interrupted by a daemon restart")
+	}
 	c.Unlock()
 	if status == container.Removing || status == container.Dead {
 		d.log.Info("finishing an interrupted removal", "container", c.ID)
@@ -237,6 +243,21 @@ func (d *Daemon) restoreOne(ctx context.Context, c *container.Container, r *run)
 			st = *ts.Exit
 		} else if ws, err := task.Wait(ctx); err == nil {
 			st = ws
+		}
+		c.Lock()
+		seen := c.State.Status == container.Exited && c.State.FinishedAt.Equal(st.ExitedAt)
+		c.Unlock()
+		if seen {
+			// The previous daemon recorded this exit (an auto-remove
+			// container's, whose cleanup waits for its removal) and died
+			// before the cleanup: recording it again would fail and
+			// publish a second die.
+			if err := task.Delete(ctx); err != nil {
+				d.log.Warn("delete the container's task", "container", c.ID, "err", err)
+			}
+			_ = task.Close()
+			d.cleanupRun(ctx, c.ID, nil)
+			return
 		}
 		c.Lock()
 		r.task = task

@@ -83,6 +83,96 @@ func TestLiveRestoreFake(t *testing.T) {
 	}
 }
 
+// TestInterruptedRemovalFinished: a record a crash left in state
+// removing (an auto-remove container's background release, an rm) is
+// removed at the next start, with its snapshot, rather than refused as
+// "already in progress" by every rm after.
+func TestInterruptedRemovalFinished(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, cfg, fake)
+	ctx := context.Background()
+	id := create(t, d, "halfgone", []string{"sleep", "1000"})
+	c, _, err := d.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Lock()
+	key := c.SnapshotKey
+	if err := c.State.SetRemoving(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.containers.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Unlock()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := newTestDaemon(t, cfg, fake)
+	if _, err := d2.ContainerInspect(ctx, id, false); !errdefs.IsNotFound(err) {
+		t.Fatalf("inspect after restart: %v, want not found", err)
+	}
+	if _, err := d2.snapshots.Stat(ctx, key); !errdefs.IsNotFound(err) {
+		t.Fatalf("snapshot %s after restart: %v, want not found", key, err)
+	}
+}
+
+// TestRestoreExitAlreadyRecorded: a daemon that recorded an exit but died
+// before it deleted the shim (an auto-remove container between its exit
+// and its removal) leaves the exit recorded once: the next daemon only
+// cleans up, without a second die event or a failed state change.
+func TestRestoreExitAlreadyRecorded(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, cfg, fake)
+	ctx := context.Background()
+	id := create(t, d, "seen", []string{"sleep", "1000"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := d.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := fake.proc(d.shimDir(id))
+	p.finish(3, false)
+	p.mu.Lock()
+	exit := *p.exit
+	p.mu.Unlock()
+	c.Lock()
+	if err := c.State.SetExited(exit.Code, false, exit.ExitedAt, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.containers.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Unlock()
+
+	d2 := newTestDaemon(t, cfg, fake)
+	events := recordEvents(t, d2)
+	if st := inspect(t, d2, id).State; st.Status != "exited" || st.ExitCode != 3 {
+		t.Fatalf("after restart: %+v", st)
+	}
+	eventually(t, "the shim deleted", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.state == "deleted"
+	})
+	if a := events.actions(id); len(a) != 0 {
+		t.Fatalf("events for an exit recorded before the restart: %v", a)
+	}
+	if err := d2.ContainerRemove(ctx, id, server.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestNoLiveRestore: with live restore off, closing the daemon stops its
 // containers; one left running by a crash is killed at the next start.
 func TestNoLiveRestore(t *testing.T) {

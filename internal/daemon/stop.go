@@ -151,11 +151,37 @@ func (d *Daemon) signal(ctx context.Context, c *container.Container, task contai
 	d.emit(c, "kill", map[string]string{"signal": signalName(sig)})
 	c.Unlock()
 	if resume || (sig == syscall.SIGKILL && d.isPaused(c)) {
-		if err := task.Resume(ctx); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+		err := task.Resume(ctx)
+		switch {
+		case err == nil:
+			d.resumedBySignal(c, task)
+		case !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) && !d.runEnded(c, task):
 			d.log.Warn("resume after signal", "container", c.ID, "err", err)
 		}
 	}
 	return nil
+}
+
+// resumedBySignal records the thaw of a paused container that a signal
+// needed: one that survives the signal runs on, and its record must say
+// so (dockerd says unpause too), or inspect shows it paused while it runs
+// and a pause is refused as "already paused".
+func (d *Daemon) resumedBySignal(c *container.Container, task container.Task) {
+	d.mu.Lock()
+	r := d.runs[c.ID]
+	d.mu.Unlock()
+	c.Lock()
+	defer c.Unlock()
+	if r == nil || r.task != task || c.State.Status != container.Paused {
+		return // exited (or removed) meanwhile
+	}
+	if err := c.State.SetUnpaused(); err != nil {
+		return
+	}
+	if err := d.containers.Checkpoint(c); err != nil {
+		d.log.Error("unpause after signal: save record", "container", c.ID, "err", err)
+	}
+	d.emit(c, "unpause", nil)
 }
 
 // runEnded reports whether task's run of c is over: a signal that killed

@@ -8,6 +8,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/shim"
 )
 
@@ -62,6 +63,54 @@ func TestPauseStatsPidsUpdate(t *testing.T) {
 			}
 			if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 137 {
 				t.Fatalf("wait: %+v %v", exit, err)
+			}
+		})
+	}
+}
+
+// TestCallsAfterExitConflict: pause, resume and update that reach the
+// shim after the container exited (the daemon's record still says running
+// or paused), or a resume after the runtime thawed the container itself
+// (kill --all does, for a SIGKILL), fail as conflicts, which the API
+// answers with 409, not as the runtime's unclassified error (500).
+func TestCallsAfterExitConflict(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			thawed := newContainer(t, r, "sleep", "100")
+			tcl := thawed.create()
+			if _, err := tcl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tcl.Pause(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := commandOutput(r.bin, "--root", thawed.cfg.RuntimeRoot, "resume", thawed.cfg.ID); err != nil {
+				t.Fatalf("resume behind the shim's back: %v: %s", err, out)
+			}
+			if err := tcl.Resume(ctx(t)); !errdefs.IsConflict(err) {
+				t.Errorf("resume of a container thawed meanwhile: %v, want a conflict", err)
+			}
+
+			c := newContainer(t, r, "true")
+			cl := c.create()
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cl.Wait(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			limit := int64(32 << 20)
+			for name, call := range map[string]func() error{
+				"pause":  func() error { return cl.Pause(ctx(t)) },
+				"resume": func() error { return cl.Resume(ctx(t)) },
+				"update": func() error {
+					return cl.Update(ctx(t), &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}})
+				},
+			} {
+				if err := call(); !errdefs.IsConflict(err) {
+					t.Errorf("%s after the exit: %v, want a conflict", name, err)
+				}
 			}
 		})
 	}

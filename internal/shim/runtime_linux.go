@@ -61,11 +61,16 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 	argv := append([]string{filepath.Base(s.cfg.Runtime)}, s.cfg.globalArgs()...)
 	argv = append(argv, "--log", s.path(runtimeLogFile), "--log-format", "json")
 	argv = append(argv, args...)
+	// Only create, in newShim before any call is served, can find a warm
+	// runtime. The calls served later (kill, exec, pause...) run
+	// concurrently and must not write the field, even a nil over a nil.
 	warm := s.warm
-	s.warm = nil
-	if !warm.serves(s.cfg) {
-		warm.abort(s.reaper)
-		warm = nil
+	if warm != nil {
+		s.warm = nil
+		if !warm.serves(s.cfg) {
+			warm.abort(s.reaper)
+			warm = nil
+		}
 	}
 
 	c := &runtimeCmd{s: s, cmd: args[0]}

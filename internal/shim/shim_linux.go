@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -34,6 +35,10 @@ type shim struct {
 	initOwnsPidNS bool
 	oom           *oomCounter
 	logFailed     bool
+	// initReaped is set as soon as the init is reaped, before its exit
+	// is recorded and long before p.exited (the output may take time):
+	// a runtime command failing after it raced the exit.
+	initReaped atomic.Bool
 
 	mu       sync.Mutex
 	execs    map[string]*process
@@ -194,6 +199,7 @@ const ioGrace = 2 * time.Second
 // then the output is flushed, then waiters are answered.
 func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	ws, ok := s.reaper.wait(p.pid, ch)
+	s.initReaped.Store(true)
 	st := exitStatus(ws, ok)
 	st.OOMKilled = s.oom.killed()
 	if err := writeExitFile(s.cfg.StateDir, st); err != nil {
@@ -573,7 +579,7 @@ func (s *shim) kill(sig unix.Signal, all bool) error {
 
 func (s *shim) pause() error {
 	if _, err := s.run(runIO{}, "pause", s.cfg.ID); err != nil {
-		return err
+		return s.raced(err, "running")
 	}
 	s.mu.Lock()
 	s.frozen = true
@@ -584,7 +590,7 @@ func (s *shim) pause() error {
 
 func (s *shim) resume() error {
 	if _, err := s.run(runIO{}, "resume", s.cfg.ID); err != nil {
-		return err
+		return s.raced(err, "paused")
 	}
 	s.mu.Lock()
 	s.frozen = false
@@ -615,8 +621,40 @@ func (s *shim) update(resources json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.run(runIO{}, "update", "-r", f.Name(), s.cfg.ID)
-	return err
+	if _, err = s.run(runIO{}, "update", "-r", f.Name(), s.cfg.ID); err != nil {
+		return s.raced(err, "")
+	}
+	return nil
+}
+
+// raced classifies the failure of a runtime command that needs the
+// container in state want ("" for running or paused). A caller that raced
+// a change of state (the exit, which the daemon's record shows only once
+// it has handled it, or a thaw by kill --all for a SIGKILL) gets docker's
+// conflict, not a server error: the init has been reaped, or the runtime
+// says the container is in another state now.
+func (s *shim) raced(err error, want string) error {
+	exited := func() bool { return s.initReaped.Load() }
+	if exited() {
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running: %v", s.cfg.ID, err)
+	}
+	if want == "" {
+		return err
+	}
+	// The failure path only: one more runtime command.
+	out, serr := s.run(runIO{}, "state", s.cfg.ID)
+	if exited() {
+		// Thawed and gone while we asked (a stop of a paused
+		// container): the runtime may not know it any more.
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is not running: %v", s.cfg.ID, err)
+	}
+	var st struct {
+		Status string `json:"status"`
+	}
+	if serr != nil || json.Unmarshal(out, &st) != nil || st.Status == want {
+		return err
+	}
+	return errdefs.Errorf(errdefs.ErrConflict, "container %s is %s, not %s: %v", s.cfg.ID, st.Status, want, err)
 }
 
 func (s *shim) exec(req *request) error {
@@ -739,6 +777,7 @@ func (s *shim) runExec(p *process) (int, error) {
 
 func (s *shim) watchExec(p *process, ch <-chan unix.WaitStatus) {
 	ws, ok := s.reaper.wait(p.pid, ch)
+	s.initReaped.Store(true)
 	st := exitStatus(ws, ok)
 	s.finishOutput(p)
 	p.release()
