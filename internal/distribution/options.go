@@ -302,7 +302,9 @@ func WithLayerHook(h LayerHook) Option { return func(o *options) { o.layerHook =
 func WithProgress(ch chan<- Progress) Option { return func(o *options) { o.progress = ch } }
 
 // WithoutStatusLines stops Pull from sending its closing "Digest: …" and
-// "Status: …" lines, for a caller that sends them itself after unpacking.
+// "Status: …" lines, for a caller that sends them itself after unpacking,
+// and Push from sending its opening "The push refers to repository" line,
+// which docker says once for all the tags of a `push --all-tags`.
 func WithoutStatusLines() Option { return func(o *options) { o.statusLines = false } }
 
 // WithAuth sets explicit credentials for the reference's registry, replacing

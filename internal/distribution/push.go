@@ -73,7 +73,9 @@ func (c *Client) Push(ctx context.Context, ref string, store content.Provider, r
 	root = ps.manifests[len(ps.manifests)-1].desc
 	sources := ps.mountSources(ctx)
 
-	ps.sink.Send(Progress{Status: "The push refers to repository [" + r.named.Name() + "]"})
+	if o.statusLines {
+		ps.sink.Send(Progress{Status: "The push refers to repository [" + r.named.Name() + "]"})
+	}
 	rc, err := c.openRepo(ctx, o, endpoint{host: endpointHost(r.domain)}, r.domain, r.path, "push,pull", sources)
 	if err != nil {
 		return nil, err

@@ -119,13 +119,21 @@ func TestPullPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		var summaries []string
+		headers := 0
 		for _, m := range messages(t, out.Bytes()) {
 			if strings.Contains(m.Status, ": digest: ") {
 				summaries = append(summaries, m.Status[:1])
 			}
+			if strings.HasPrefix(m.Status, "The push refers to repository") {
+				headers++
+			}
 		}
 		if !slices.Equal(summaries, []string{"a", "b"}) {
 			t.Errorf("pushed tags %v", summaries)
+		}
+		// docker names the repository once for all its tags.
+		if headers != 1 {
+			t.Errorf("%d \"The push refers to repository\" lines, want 1", headers)
 		}
 	})
 

@@ -8,6 +8,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/internal/api/server"
+	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image/transfer"
 )
@@ -54,7 +55,11 @@ func (s *Service) ImagePush(ctx context.Context, name string, opts server.ImageP
 	}
 	st := newStream(out)
 	topts = append(topts, transfer.WithProgressWriter(st))
-	for _, r := range refs {
+	for i, r := range refs {
+		if i == 1 {
+			// The repository is named once, as docker does for -a.
+			topts = append(topts, transfer.WithDistributionOptions(distribution.WithoutStatusLines()))
+		}
 		if _, err := transfer.Push(ctx, s.client, s.store, r.String(), topts...); err != nil {
 			return st.fail(registryRefusal(err))
 		}
