@@ -31,6 +31,12 @@
 // SIGHUP, SIGQUIT, SIGCHLD and the like in every thread it makes, sysmon
 // included, and kills the process on SIGTERM unless os/signal asked for
 // it, so neither signalfd nor sigwait can see them.
+//
+// While it starts it has up to 7 threads at once, so under a pids limit
+// below pidsNeeded (8) it says so on stderr and execs the command in its
+// place, which then runs as pid 1 without an init, rather than let the
+// runtime crash failing to start a thread. Under a limit of 1 or 2 the
+// runtime's own start-up fails before any of this code runs.
 package initproc
 
 import (
@@ -39,6 +45,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -67,6 +74,28 @@ func Run(args []string, stderr io.Writer) int {
 	// The engine sets GOMAXPROCS=1 before the runtime starts; this covers
 	// an init started some other way, from here on.
 	runtime.GOMAXPROCS(1)
+
+	path, err := lookPath(args[0])
+	if err != nil {
+		_, _ = io.WriteString(stderr, "berth-init: "+err.Error()+"\n")
+		if errors.Is(err, os.ErrNotExist) {
+			return exitNotFound
+		}
+		return exitCannotExec
+	}
+	env := initenv.ForCommand(os.Environ())
+	if limit, ok := pidsLimit(); ok && limit < pidsNeeded {
+		// The runtime would fail to start a thread and crash; the command
+		// can still run, as pid 1 itself.
+		_, _ = io.WriteString(stderr, "berth-init: the pids limit ("+strconv.Itoa(limit)+") has no room for the init ("+
+			strconv.Itoa(pidsNeeded)+" with the command): running the command without it\n")
+		err := syscall.Exec(path, args, env)
+		_, _ = io.WriteString(stderr, "berth-init: exec "+args[0]+": "+err.Error()+"\n")
+		if errors.Is(err, unix.ENOENT) {
+			return exitNotFound
+		}
+		return exitCannotExec
+	}
 	if os.Getpid() != 1 {
 		// Orphans of the command must still be reaped here.
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -78,16 +107,8 @@ func Run(args []string, stderr io.Writer) int {
 	// Before the command exists, so it has the threads ended here.
 	shedThreads()
 
-	path, err := lookPath(args[0])
-	if err != nil {
-		_, _ = io.WriteString(stderr, "berth-init: "+err.Error()+"\n")
-		if errors.Is(err, os.ErrNotExist) {
-			return exitNotFound
-		}
-		return exitCannotExec
-	}
 	attr := &syscall.ProcAttr{
-		Env:   initenv.ForCommand(os.Environ()),
+		Env:   env,
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	}

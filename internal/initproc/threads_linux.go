@@ -63,33 +63,53 @@ func shedThreads() {
 	}
 }
 
-// pidsRoom reports whether the container's pids cgroup (v2, or v1's pids
-// hierarchy, as mounted in the container) has room for one more task; true
-// when there is no limit or none can be read.
+// pidsNeeded is the smallest pids limit the init runs under: the most
+// threads it has at once while it starts (7: what shedThreads later ends
+// is there before it can), and one for the command. Below it the runtime
+// would crash starting a thread, or fork would fail.
+const pidsNeeded = 8
+
+// pidsRoom reports whether the container's pids cgroup has room for one
+// more task; true when there is no limit or none can be read.
 func pidsRoom() bool {
-	for _, dir := range []string{"/sys/fs/cgroup/", "/sys/fs/cgroup/pids/"} {
-		max, ok := readSmall(dir + "pids.max")
-		if !ok {
-			continue
-		}
-		limit, err := strconv.Atoi(string(bytes.TrimSpace(max)))
-		if err != nil {
-			return true // "max"
-		}
-		cur, ok := readSmall(dir + "pids.current")
-		if !ok {
-			return true
-		}
-		n, err := strconv.Atoi(string(bytes.TrimSpace(cur)))
-		return err != nil || n < limit
+	limit, ok := pidsLimit()
+	if !ok {
+		return true
 	}
-	return true
+	cur, ok := readInt("/sys/fs/cgroup/pids.current\x00")
+	if !ok {
+		cur, ok = readInt("/sys/fs/cgroup/pids/pids.current\x00")
+	}
+	return !ok || cur < limit
+}
+
+// pidsLimit returns the container's pids limit: its pids cgroup's, v2 or
+// v1's pids hierarchy, as mounted in the container. ok is false when there
+// is no limit or it cannot be read.
+func pidsLimit() (limit int, ok bool) {
+	if limit, ok = readInt("/sys/fs/cgroup/pids.max\x00"); ok {
+		return limit, true
+	}
+	return readInt("/sys/fs/cgroup/pids/pids.max\x00")
+}
+
+// readInt reads a file holding a decimal number (path NUL-terminated);
+// ok is false when it cannot be read or holds something else ("max").
+func readInt(path string) (int, bool) {
+	var buf [32]byte
+	b, ok := readSmall(path, buf[:])
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	return n, err == nil
 }
 
 // threadCount returns the process's thread count from /proc/self/status,
 // or 0 if it cannot be read.
 func threadCount() int {
-	b, _ := readSmall("/proc/self/status")
+	var buf [4096]byte
+	b, _ := readSmall("/proc/self/status\x00", buf[:])
 	return parseThreads(b)
 }
 
@@ -109,20 +129,16 @@ func parseThreads(status []byte) int {
 	return count
 }
 
-// readSmall reads up to 4 KiB of a file with raw system calls: the
+// readSmall reads the file at path (NUL-terminated) into buf, with raw
+// system calls and no allocation: shedThreads polls with it, and the
 // blocking-call wrappers let the scheduler start a thread while they run,
 // the very thing shedThreads is undoing.
-func readSmall(path string) ([]byte, bool) {
-	p, err := unix.BytePtrFromString(path)
-	if err != nil {
-		return nil, false
-	}
+func readSmall(path string, buf []byte) ([]byte, bool) {
 	cwd := unix.AT_FDCWD
-	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(unsafe.StringData(path))), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {
 		return nil, false
 	}
-	buf := make([]byte, 4096)
 	n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 	_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
 	if e != 0 {
