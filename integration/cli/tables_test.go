@@ -163,6 +163,14 @@ var lifecycleScenarios = []scenario{
 		run("run -d --name {name2} -e TERM=dumb {image} sleep 300"),
 		run("exec -t {name2} sh -c 'echo term=$TERM'", match(`^term=dumb\r?$`)),
 	}},
+	{name: "init-env", cleanup: []string{"rm -f {name}"}, steps: []step{
+		// What the engine sets for --init's init alone stays out of the
+		// command's environment and an exec's; the user's GOMAXPROCS stays.
+		run("run --rm --init {image} sh -c 'echo ${GOMAXPROCS-unset} $(env | grep -c BERTH)'", out("unset 0")),
+		run("run --rm --init -e GOMAXPROCS=3 {image} sh -c 'echo ${GOMAXPROCS-unset} $(env | grep -c BERTH)'", out("3 0")),
+		run("run -d --init --name {name} {image} sleep 300"),
+		run("exec {name} sh -c 'echo ${GOMAXPROCS-unset} $(env | grep -c BERTH)'", out("unset 0")),
+	}},
 	{name: "update-auto-remove", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --rm --name {name} {image} sleep 300", saveAs("id")),
 		run("update --restart always {name}", exits(1),

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/container/spec"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/initenv"
 )
 
 // execRetention is how long an ended exec stays inspectable (docker
@@ -331,7 +332,9 @@ func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.Exec
 	p := *sp.Process
 	p.Args = append([]string(nil), req.Cmd...)
 	p.Terminal = tty
-	p.Env = mergeEnv(termEnv(p.Env, c.Config.Env, tty), req.Env)
+	// Under --init the spec's environment is the init's; an exec gets the
+	// command's.
+	p.Env = mergeEnv(termEnv(initenv.ForCommand(p.Env), c.Config.Env, tty), req.Env)
 	if req.WorkingDir != "" {
 		p.Cwd = req.WorkingDir
 	}

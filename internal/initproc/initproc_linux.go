@@ -19,17 +19,37 @@
 // command still come to it.
 //
 // The process stays small: no goroutines besides the runtime's, and it
-// handles signals and child exits in one loop.
+// handles signals and child exits in one loop. Every thread counts
+// against the container's --pids-limit, so it keeps the Go runtime to as
+// few as it can: one P (GOMAXPROCS=1, set by the engine before the runtime
+// starts, see internal/initenv), and only non-blocking system calls while
+// it supervises, so the scheduler never hands its P to a new thread. What
+// is left is the runtime's floor: the main thread, sysmon, the thread the
+// runtime's own initialisation hands off to, and os/signal's two (its
+// signal-mask thread and the template thread its LockOSThread starts).
+// os/signal cannot be done without: the runtime unblocks SIGTERM, SIGINT,
+// SIGHUP, SIGQUIT, SIGCHLD and the like in every thread it makes, sysmon
+// included, and kills the process on SIGTERM unless os/signal asked for
+// it, so neither signalfd nor sigwait can see them.
+//
+// While it starts it has up to 7 threads at once, so under a pids limit
+// below pidsNeeded (8) it says so on stderr and execs the command in its
+// place, which then runs as pid 1 without an init, rather than let the
+// runtime crash failing to start a thread. Under a limit of 1 or 2 the
+// runtime's own start-up fails before any of this code runs.
 package initproc
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"syscall"
+	"unsafe"
 
+	"github.com/berth-project/berth/internal/initenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,8 +68,33 @@ func Run(args []string, stderr io.Writer) int {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: berth-init [--] COMMAND [ARG...]")
+		_, _ = io.WriteString(stderr, "usage: berth-init [--] COMMAND [ARG...]\n")
 		return exitUsage
+	}
+	// The engine sets GOMAXPROCS=1 before the runtime starts; this covers
+	// an init started some other way, from here on.
+	runtime.GOMAXPROCS(1)
+
+	path, err := lookPath(args[0])
+	if err != nil {
+		_, _ = io.WriteString(stderr, "berth-init: "+err.Error()+"\n")
+		if errors.Is(err, os.ErrNotExist) {
+			return exitNotFound
+		}
+		return exitCannotExec
+	}
+	env := initenv.ForCommand(os.Environ())
+	if limit, ok := pidsLimit(); ok && limit < pidsNeeded {
+		// The runtime would fail to start a thread and crash; the command
+		// can still run, as pid 1 itself.
+		_, _ = io.WriteString(stderr, "berth-init: the pids limit ("+strconv.Itoa(limit)+") has no room for the init ("+
+			strconv.Itoa(pidsNeeded)+" with the command): running the command without it\n")
+		err := syscall.Exec(path, args, env)
+		_, _ = io.WriteString(stderr, "berth-init: exec "+args[0]+": "+err.Error()+"\n")
+		if errors.Is(err, unix.ENOENT) {
+			return exitNotFound
+		}
+		return exitCannotExec
 	}
 	if os.Getpid() != 1 {
 		// Orphans of the command must still be reaped here.
@@ -58,19 +103,12 @@ func Run(args []string, stderr io.Writer) int {
 
 	// Subscribe before the child exists, so no signal or exit is missed.
 	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, forwardable()...)
-	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTTIN, unix.SIGTTOU)
+	signal.Notify(sigs, append(forwardable(), unix.SIGCHLD, unix.SIGTTIN, unix.SIGTTOU)...)
+	// Before the command exists, so it has the threads ended here.
+	shedThreads()
 
-	path, err := lookPath(args[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "berth-init: %v\n", err)
-		if errors.Is(err, os.ErrNotExist) {
-			return exitNotFound
-		}
-		return exitCannotExec
-	}
 	attr := &syscall.ProcAttr{
-		Env:   os.Environ(),
+		Env:   env,
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	}
@@ -86,12 +124,14 @@ func Run(args []string, stderr io.Writer) int {
 		pid, err = syscall.ForkExec(path, args, attr)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "berth-init: exec %s: %v\n", args[0], err)
+		_, _ = io.WriteString(stderr, "berth-init: exec "+args[0]+": "+err.Error()+"\n")
 		if errors.Is(err, unix.ENOENT) {
 			return exitNotFound
 		}
 		return exitCannotExec
 	}
+	// Fork's wait for the exec may have had the scheduler start a thread.
+	shedThreads()
 	return supervise(pid, sigs)
 }
 
@@ -117,7 +157,7 @@ func supervise(pid int, sigs <-chan os.Signal) int {
 func reap(pid int) (code int, done bool) {
 	for {
 		var ws unix.WaitStatus
-		got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		got, err := wait4NoHang(&ws)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -160,4 +200,15 @@ func forwardable() []os.Signal {
 func isTerminal(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	return err == nil
+}
+
+// wait4NoHang is wait4(-1, ws, WNOHANG) as a raw system call: it never
+// blocks, and a raw call keeps the scheduler from handing the init's only
+// P to a new thread meanwhile (unix.Wait4 is a blocking-call wrapper).
+func wait4NoHang(ws *unix.WaitStatus) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(ws)), unix.WNOHANG, 0, 0, 0)
+	if e != 0 {
+		return int(r), e
+	}
+	return int(r), nil
 }

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/internal/initenv"
 	"github.com/berth-project/berth/internal/testenv"
 )
 
@@ -226,4 +228,80 @@ func childrenOf(t *testing.T, pid int) (zombies, children int) {
 		}
 	}
 	return zombies, children
+}
+
+// TestThreads: started as the engine starts it (GOMAXPROCS=1 in its
+// environment), the init runs on no more than threadFloor threads while it
+// supervises, every one of them counted against --pids-limit.
+func TestThreads(t *testing.T) {
+	t.Parallel()
+	for _, pid1 := range []bool{true, false} {
+		t.Run("pid1="+strconv.FormatBool(pid1), func(t *testing.T) {
+			t.Parallel()
+			cmd := initCommand(t, pid1, "--", "/bin/sh", "-c", "echo ready; exec sleep 30")
+			cmd.Env = append(initenv.ForInit(os.Environ()), asInitEnv+"=1")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Signal(syscall.SIGTERM)
+				cmd.Wait()
+			}()
+			if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+				t.Fatalf("first line %q, %v", line, err)
+			}
+			// The init may still be ending its spare threads when the
+			// command speaks.
+			var n int
+			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n = parseThreads(b); n > 0 && n <= threadFloor {
+					return
+				}
+			}
+			t.Errorf("the init has %d threads, want 1 to %d", n, threadFloor)
+		})
+	}
+}
+
+// TestCommandEnv: the command gets the user's environment back, without
+// what the engine set for the init alone.
+func TestCommandEnv(t *testing.T) {
+	t.Parallel()
+	for _, user := range []string{"", "GOMAXPROCS=3"} {
+		env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "GOMAXPROCS=") })
+		want := "unset"
+		if user != "" {
+			env, want = append(env, user), "3"
+		}
+		cmd := initCommand(t, false, "--", "/bin/sh", "-c", `echo "${GOMAXPROCS-unset}${BERTH_INIT_GOMAXPROCS+ marker}"`)
+		cmd.Env = append(initenv.ForInit(env), asInitEnv+"=1")
+		got, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(string(got)) != want {
+			t.Errorf("user env %q: the command saw %q, want %q", user, got, want)
+		}
+	}
+}
+
+func TestParseThreads(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{
+		"Name:\tx\nThreads:\t12\nSigQ:\t0/1\n": 12,
+		"Name:\tx\nThreads:\t5":                5,
+		"Name:\tx\n":                           0,
+	} {
+		if got := parseThreads([]byte(in)); got != want {
+			t.Errorf("parseThreads(%q) = %d, want %d", in, got, want)
+		}
+	}
 }

@@ -1,10 +1,8 @@
 package initproc
 
 import (
-	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -27,13 +25,13 @@ func lookPath(name string) (string, error) {
 		if dir == "" {
 			dir = "."
 		}
-		p := filepath.Join(dir, name)
+		p := dir + "/" + name
 		fi, err := os.Stat(p)
 		if err != nil || fi.IsDir() {
 			continue
 		}
 		if fi.Mode()&0o111 == 0 {
-			denied = fmt.Errorf("%s: %w", p, fs.ErrPermission)
+			denied = &lookError{p, fs.ErrPermission}
 			continue
 		}
 		return p, nil
@@ -41,5 +39,20 @@ func lookPath(name string) (string, error) {
 	if denied != nil {
 		return "", denied
 	}
-	return "", fmt.Errorf("%s: executable file not found in $PATH: %w", name, fs.ErrNotExist)
+	return "", &lookError{name + ": executable file not found in $PATH", fs.ErrNotExist}
 }
+
+// lookError is lookPath's failure: fmt would make the binary bigger.
+type lookError struct {
+	msg string
+	err error
+}
+
+func (e *lookError) Error() string {
+	if e.err == fs.ErrPermission {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *lookError) Unwrap() error { return e.err }

@@ -99,6 +99,10 @@ func TestInit(t *testing.T) {
 	if m == nil || m.Source != "/usr/local/bin/berth-init" || m.Type != "bind" || !reflect.DeepEqual(m.Options, []string{"bind", "ro"}) {
 		t.Errorf("init mount %+v", m)
 	}
+	// The init starts with one P, so the Go runtime starts fewer threads.
+	if !slices.Contains(s.Process.Env, "GOMAXPROCS=1") {
+		t.Errorf("init env %q: no GOMAXPROCS=1", s.Process.Env)
+	}
 	// In the host's or another container's pid namespace there is an init
 	// already, as docker reasons.
 	for _, mode := range []container.PidMode{"host", "container:other"} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/berth-project/berth/internal/initenv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -85,6 +86,8 @@ func (g *generator) withInit(_ context.Context, s *specs.Spec) error {
 		return nil
 	}
 	s.Process.Args = append([]string{InitPathInContainer, "--"}, s.Process.Args...)
+	// The init gives the command back the user's GOMAXPROCS.
+	s.Process.Env = initenv.ForInit(s.Process.Env)
 	s.Mounts = append(s.Mounts, specs.Mount{
 		Destination: InitPathInContainer,
 		Type:        "bind",
