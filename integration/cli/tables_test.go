@@ -51,6 +51,12 @@ var runScenarios = []scenario{
 	{name: "run-stdin", legacy: true, steps: []step{
 		run("run --rm -i {image} cat", stdin("piped in\n"), out("piped in")),
 	}},
+	// Piped input is data: the detach keys (ctrl-p,ctrl-q) in it reach
+	// the container, as with dockerd, which watches a terminal only.
+	{name: "run-stdin-detach-keys", legacy: true, steps: []step{
+		run("run --rm -i {image} wc -c", stdin("ab\x10\x11cd"), out("6")),
+		run("run --rm -i --detach-keys ctrl-a {image} wc -c", stdin("ab\x01cd"), out("5")),
+	}},
 	{name: "run-stderr", steps: []step{
 		run("run --rm {image} sh -c 'echo to-out; echo to-err >&2'", out("to-out"), errOut("to-err")),
 	}},
@@ -148,6 +154,7 @@ var lifecycleScenarios = []scenario{
 		run("exec -e X=1 -w /tmp -u nobody {name} sh -c 'echo $X $(pwd) $(id -u)'", out("1 /tmp 65534")),
 		run("exec {name} sh -c 'exit 5'", exits(5)),
 		run("exec -i {name} cat", stdin("into exec\n"), out("into exec")),
+		run("exec -i {name} wc -c", stdin("ab\x10\x11cd"), out("6")),
 		run("exec {name} sh -c 'echo e >&2'", out(""), errOut("e")),
 		run("exec -d {name} sh -c 'echo detached > /tmp/d'", out("")),
 		run("exec {name} cat /tmp/d", out("detached"), eventually()),

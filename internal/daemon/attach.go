@@ -136,7 +136,13 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 	}
 	var detached atomic.Bool
 	if opts.Stdin && openStdin && streams.Stdin != nil {
-		ao.Stdin = newDetachReader(streams.Stdin, keys, func() { detached.Store(true); cancel() })
+		// As dockerd, only a terminal's input is watched for the detach
+		// keys: piped input is data, and ctrl-p,ctrl-q in it (as in any
+		// binary) must reach the container.
+		ao.Stdin = streams.Stdin
+		if tty {
+			ao.Stdin = newDetachReader(streams.Stdin, keys, func() { detached.Store(true); cancel() })
+		}
 	}
 
 	c.Lock()

@@ -216,7 +216,11 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 			ao.Stderr = streams.Stderr
 		}
 		if req.AttachStdin && streams.Stdin != nil {
-			ao.Stdin = newDetachReader(streams.Stdin, e.detachKeys, cancelAttach)
+			// Detach keys apply to a terminal only, as for attach.
+			ao.Stdin = streams.Stdin
+			if proc.Terminal {
+				ao.Stdin = newDetachReader(streams.Stdin, e.detachKeys, cancelAttach)
+			}
 		}
 		if err := d.attachBeforeStart(attachCtx, task, ao, attachDone); err != nil {
 			return d.execTaskErr(c, task, err)
