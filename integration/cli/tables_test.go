@@ -194,6 +194,13 @@ var lifecycleScenarios = []scenario{
 		run("rename {name} {name}-new"),
 		run("ps -a --filter name={name}-new --format '{{.Names}}'", out("{name}-new")),
 	}},
+	// exec -e NAME without a value (and none in the client's environment)
+	// unsets NAME, as dockerd does.
+	{name: "exec-env-unset", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
+		run("run -d --name {name} -e BERTH_TEST_UNSET=1 {image} sleep 300"),
+		run("exec -e BERTH_TEST_UNSET {name} sh -c 'echo ${BERTH_TEST_UNSET-unset}'", out("unset")),
+		run("exec -e BERTH_TEST_UNSET=2 -e BERTH_TEST_NEVER {name} sh -c 'echo $BERTH_TEST_UNSET ${BERTH_TEST_NEVER-unset}'", out("2 unset")),
+	}},
 	{name: "pause", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("pause {name}", out("{name}")),

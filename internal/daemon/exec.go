@@ -379,18 +379,25 @@ func termEnv(env, configEnv []string, tty bool) []string {
 	return slices.Insert(out, i, "TERM=xterm")
 }
 
-// mergeEnv is base with over's entries replacing those of the same name.
+// mergeEnv is base with over's entries replacing those of the same name,
+// as dockerd merges an exec's -e: an entry without "=" (docker exec -e
+// NAME, NAME unset in the client) unsets NAME instead; the runtime would
+// refuse it as an environment entry.
 func mergeEnv(base, over []string) []string {
 	out := append([]string(nil), base...)
 	for _, kv := range over {
-		k, _, _ := strings.Cut(kv, "=")
+		k, _, hasValue := strings.Cut(kv, "=")
 		i := slices.IndexFunc(out, func(e string) bool {
 			ek, _, _ := strings.Cut(e, "=")
 			return ek == k
 		})
-		if i >= 0 {
+		switch {
+		case !hasValue && i >= 0:
+			out = slices.Delete(out, i, i+1)
+		case !hasValue:
+		case i >= 0:
 			out[i] = kv
-		} else {
+		default:
 			out = append(out, kv)
 		}
 	}
