@@ -297,6 +297,8 @@ var queryScenarios = []scenario{
 		run("logs -t {name}", match(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line-1$`)),
 		run("logs --since 1h {name}", lines(3)),
 		run("logs --until 1970-01-02T00:00:00Z {name}", out(""), errOut("")),
+		// --until 0 is no bound (dockerd), not the epoch.
+		run("logs --until 0 {name}", out("line-1\nline-2\nline-3")),
 		run("logs {name}-nope", exits(1), errHas("no such container")),
 	}},
 	{name: "top", cleanup: []string{"rm -f {name}"}, steps: []step{

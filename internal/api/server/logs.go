@@ -32,8 +32,12 @@ func (r *request) logsOptions() (LogsOptions, error) {
 	if opts.Since, err = r.timestampValue("since"); err != nil {
 		return opts, err
 	}
-	if opts.Until, err = r.timestampValue("until"); err != nil {
-		return opts, err
+	// until=0 (docker logs --until 0) means no bound, as dockerd has it,
+	// not the epoch.
+	if r.query.Get("until") != "0" {
+		if opts.Until, err = r.timestampValue("until"); err != nil {
+			return opts, err
+		}
 	}
 	return opts, nil
 }
