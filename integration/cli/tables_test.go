@@ -402,6 +402,19 @@ var systemScenarios = []scenario{
 			out("destroy"), eventually()),
 		run("events --since {now} --until {now} --filter container={name}", out("")),
 	}},
+	// Attributes and actions as dockerd writes them: rename's oldName keeps
+	// the stored "/", exec_create and exec_start are the entrypoint, a
+	// space and the arguments.
+	{name: "events-rename-exec", cleanup: []string{"rm -f {name2}"}, steps: []step{
+		run("run -d --name {name} {image} sleep 300"),
+		run("exec {name} true"),
+		run("exec {name} echo a b"),
+		run("rename {name} {name2}"),
+		run("events --since {since} --until {now} --filter container={name2} --filter event=rename --format '{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}'",
+			out("/{name} {name2}")),
+		run("events --since {since} --until {now} --filter container={name} --format '[{{.Action}}]'",
+			has("[exec_create: true ]", "[exec_start: true ]", "[exec_create: echo a b]")),
+	}},
 	{name: "info", legacy: true, steps: []step{
 		run("info --format '{{.OSType}} {{.Architecture}}'", out("linux x86_64")),
 		run("info --format '{{.Images}}'", match(`^[1-9][0-9]*$`)),

@@ -81,7 +81,7 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req containertypes
 	d.pruneExecsLocked(time.Now())
 	d.execs[e.id] = e
 	d.mu.Unlock()
-	d.emit(c, events.Action(string(events.ActionExecCreate)+": "+strings.Join(req.Cmd, " ")), map[string]string{"execID": e.id})
+	d.emit(c, events.Action(string(events.ActionExecCreate)+": "+execAction(req.Cmd)), map[string]string{"execID": e.id})
 	_ = ctx
 	return e.id, nil
 }
@@ -238,7 +238,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 	e.running, e.pid = true, pid
 	e.mu.Unlock()
 	c.Lock()
-	d.emit(c, events.Action(string(events.ActionExecStart)+": "+strings.Join(req.Cmd, " ")), map[string]string{"execID": id})
+	d.emit(c, events.Action(string(events.ActionExecStart)+": "+execAction(req.Cmd)), map[string]string{"execID": id})
 	c.Unlock()
 
 	finish := func() {
@@ -286,6 +286,13 @@ func (d *Daemon) execTaskErr(c *container.Container, task container.Task, err er
 		return errdefs.Errorf(errdefs.ErrConflict, "Container %s is not running", c.ID)
 	}
 	return err
+}
+
+// execAction is the command as exec_create and exec_start events name it:
+// dockerd's entrypoint, a space and the arguments, so a command without
+// arguments ends in a space ("exec_create: true ").
+func execAction(cmd []string) string {
+	return cmd[0] + " " + strings.Join(cmd[1:], " ")
 }
 
 // failed records an exec that could not start: docker gives it exit code

@@ -274,7 +274,7 @@ func TestRenameUpdateStatsTop(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "rename event", func() bool { return ev.find(id, "rename") != nil })
-	if m := ev.find(id, "rename"); m.Actor.Attributes["oldName"] != "old" || m.Actor.Attributes["name"] != "new" {
+	if m := ev.find(id, "rename"); m.Actor.Attributes["oldName"] != "/old" || m.Actor.Attributes["name"] != "new" {
 		t.Fatalf("rename event %+v", m)
 	}
 	if err := d.ContainerStart(ctx, "new"); err != nil {

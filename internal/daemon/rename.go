@@ -35,7 +35,8 @@ func (d *Daemon) ContainerRename(ctx context.Context, name, newName string) erro
 		}
 		return err
 	}
-	d.emit(c, "rename", map[string]string{"oldName": strings.TrimPrefix(old, "/")})
+	// dockerd's oldName is the stored name, with its "/" (name is not).
+	d.emit(c, "rename", map[string]string{"oldName": "/" + strings.TrimPrefix(old, "/")})
 	_ = ctx
 	return nil
 }
