@@ -415,6 +415,15 @@ var systemScenarios = []scenario{
 		run("events --since {since} --until {now} --filter container={name} --format '[{{.Action}}]'",
 			has("[exec_create: true ]", "[exec_start: true ]", "[exec_create: echo a b]")),
 	}},
+	// A health check is an exec to dockerd, with the exec events.
+	{name: "events-health-exec", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
+		run("run -d --name {name} --health-cmd true --health-interval 1s {image} sleep 300"),
+		run("inspect -f '{{.State.Health.Status}}' {name}", out("healthy"), eventually()),
+		run("events --since {since} --until {now} --filter container={name} --format '{{.Action}}'",
+			has("exec_create: /bin/sh -c true\n", "exec_start: /bin/sh -c true\n", "exec_die\n", "health_status: healthy\n")),
+		run("events --since {since} --until {now} --filter container={name} --filter event=exec_die --format '{{.Actor.Attributes.exitCode}}'",
+			match("^0$")),
+	}},
 	{name: "info", legacy: true, steps: []step{
 		run("info --format '{{.OSType}} {{.Architecture}}'", out("linux x86_64")),
 		run("info --format '{{.Images}}'", match(`^[1-9][0-9]*$`)),

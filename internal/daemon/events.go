@@ -26,3 +26,10 @@ func (d *Daemon) emit(c *container.Container, action events.Action, extra map[st
 		Scope:  "local",
 	})
 }
+
+// lockAndEmit is emit for a caller that does not hold c's lock.
+func (d *Daemon) lockAndEmit(c *container.Container, action events.Action, extra map[string]string) {
+	c.Lock()
+	defer c.Unlock()
+	d.emit(c, action, extra)
+}

@@ -504,10 +504,15 @@ func (d *Daemon) runInternalExec(ctx context.Context, c *container.Container, r 
 	if err != nil {
 		return 0, err
 	}
-	id := "health-" + container.NewID()[:24]
+	// dockerd runs a health check as an exec like any other: an exec ID,
+	// and exec_create, exec_start and exec_die events that `docker events`
+	// shows.
+	id := container.NewID()
 	if err := task.Exec(ctx, container.ExecConfig{ID: id, Process: proc}); err != nil {
 		return 0, err
 	}
+	attrs := map[string]string{"execID": id}
+	d.lockAndEmit(c, events.Action(string(events.ActionExecCreate)+": "+execAction(argv)), attrs)
 	done := make(chan error, 1)
 	if err := d.attachBeforeStart(ctx, task, container.AttachOptions{ExecID: id, Stdout: out, Stderr: out}, done); err != nil {
 		return 0, err
@@ -515,10 +520,12 @@ func (d *Daemon) runInternalExec(ctx context.Context, c *container.Container, r 
 	if _, err := task.StartExec(ctx, id); err != nil {
 		return 0, err
 	}
+	d.lockAndEmit(c, events.Action(string(events.ActionExecStart)+": "+execAction(argv)), attrs)
 	st, err := task.WaitExec(ctx, id)
 	if err != nil {
 		return 0, err
 	}
+	d.lockAndEmit(c, events.ActionExecDie, map[string]string{"execID": id, "exitCode": fmt.Sprint(st.Code)})
 	select {
 	case <-done:
 	case <-ctx.Done():
