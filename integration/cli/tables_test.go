@@ -285,6 +285,14 @@ var queryScenarios = []scenario{
 		run("create --name {name3} --privileged {image} true"),
 		run("inspect -f '{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}' {name3}", out("null null")),
 	}},
+	// --details shows the attrs json-file keeps by --log-opt labels/env,
+	// and a bad regexp fails the start with dockerd's words.
+	{name: "logs-details", legacy: true, cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		run("run --name {name} -l foo=bar -e E1=a&b --log-opt labels=foo --log-opt env=E1 {image} echo hi", out("hi")),
+		run("logs --details {name}", out("E1=a%26b,foo=bar hi")),
+		run("create --name {name2} --log-opt env-regex=[ {image} true"),
+		run("start {name2}", exits(1), errHas("failed to initialize logging driver")),
+	}},
 	{name: "logs", legacy: true, cleanup: []string{"rm -f {name} {name2}"}, setup: []step{
 		run("run --name {name} {image} sh -c 'for i in 1 2 3; do echo line-$i; done'", out("line-1\nline-2\nline-3")),
 		// Another container for stderr: the order of lines across the two

@@ -54,7 +54,7 @@ func (d *Daemon) ContainerLogs(ctx context.Context, name string, opts server.Log
 			if (m.Stream == "stdout" && !opts.Stdout) || (m.Stream == "stderr" && !opts.Stderr) {
 				continue
 			}
-			lm := server.LogMessage{Stream: m.Stream, Line: m.Line, Time: m.Time}
+			lm := server.LogMessage{Stream: m.Stream, Line: m.Line, Time: m.Time, Attrs: m.Attrs}
 			select {
 			case out <- lm:
 			case <-ctx.Done():

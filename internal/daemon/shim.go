@@ -67,6 +67,7 @@ func (l shimLauncher) Start(ctx context.Context, cfg taskConfig) (container.Task
 		LogDriver:   cfg.LogDriver,
 		LogPath:     cfg.LogPath,
 		LogOpts:     cfg.LogOpts,
+		LogAttrs:    cfg.LogAttrs,
 		ShimBinary:  l.binary,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/container/spec"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/internal/mount"
 )
 
@@ -180,6 +181,10 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted boo
 		LogDriver:   c.HostConfig.LogConfig.Type,
 		LogPath:     c.LogPath,
 		LogOpts:     c.HostConfig.LogConfig.Config,
+	}
+	if err == nil && (tc.LogDriver == logs.JSONFile || tc.LogDriver == "") {
+		// json-file stores these with each entry, for logs --details.
+		tc.LogAttrs, err = logs.ExtraAttrs(tc.LogOpts, c.Config.Labels, c.Config.Env)
 	}
 	snapKey := c.SnapshotKey
 	// An auto-remove container's layer is deleted at its exit: it needs

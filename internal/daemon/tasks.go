@@ -20,6 +20,7 @@ type taskConfig struct {
 	LogDriver   string
 	LogPath     string
 	LogOpts     map[string]string
+	LogAttrs    map[string]string
 }
 
 // taskLauncher starts and finds the supervisors of containers: the shim

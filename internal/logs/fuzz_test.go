@@ -18,7 +18,7 @@ func FuzzEntry(f *testing.F) {
 		if stream != "stdout" {
 			stream = "stderr"
 		}
-		enc := appendEntry(nil, Message{Stream: stream, Line: line, Time: t0})
+		enc := appendEntry(nil, Message{Stream: stream, Line: line, Time: t0}, nil)
 		if bytes.IndexByte(enc, '\n') != len(enc)-1 {
 			t.Fatalf("entry %q is not one line", enc)
 		}

@@ -10,8 +10,9 @@ import (
 // appendEntry appends m as one json-file line, exactly as docker's
 // jsonlog.JSONLogs.MarshalJSONBuf writes it (field order, escaping of <, >,
 // &, U+2028/U+2029 and invalid UTF-8, RFC 3339 with trimmed nanoseconds in
-// UTC), newline included.
-func appendEntry(dst []byte, m Message) []byte {
+// UTC), newline included. attrs, when set, is the encoded "attrs" object,
+// written between stream and time as docker does.
+func appendEntry(dst []byte, m Message, attrs []byte) []byte {
 	dst = append(dst, '{')
 	first := true
 	if len(m.Line) != 0 {
@@ -26,6 +27,14 @@ func appendEntry(dst []byte, m Message) []byte {
 		first = false
 		dst = append(dst, `"stream":`...)
 		dst = appendString(dst, []byte(m.Stream))
+	}
+	if len(attrs) != 0 {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, `"attrs":`...)
+		dst = append(dst, attrs...)
 	}
 	if !first {
 		dst = append(dst, ',')
@@ -83,9 +92,10 @@ func appendString(dst, s []byte) []byte {
 
 // entry is a json-file line as decoded.
 type entry struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
+	Log    string            `json:"log"`
+	Stream string            `json:"stream"`
+	Attrs  map[string]string `json:"attrs"`
+	Time   time.Time         `json:"time"`
 }
 
 var errNoTime = errors.New("entry has no time")
@@ -104,6 +114,7 @@ func decodeEntry(line []byte) (Message, error) {
 		Stream:  e.Stream,
 		Line:    []byte(e.Log),
 		Time:    e.Time,
+		Attrs:   e.Attrs,
 		Partial: n == 0 || e.Log[n-1] != '\n',
 	}, nil
 }

@@ -16,9 +16,9 @@ type jsonFileOpts struct {
 // parseJSONFileOpts applies docker's rules (daemon/logger/jsonfilelog):
 // max-size in SI units (10m is 10,000,000 bytes) and positive, max-file at
 // least 1, default one file without a size limit. compress is accepted
-// only as false: rotated files stay plain text. labels, env and tag are
-// accepted as docker accepts them; the attrs they would add are not
-// written yet.
+// only as false: rotated files stay plain text. labels, labels-regex, env
+// and env-regex choose the entries' attrs (ExtraAttrs); tag is accepted
+// as docker accepts it.
 func parseJSONFileOpts(opts map[string]string) (jsonFileOpts, error) {
 	o := jsonFileOpts{maxSize: -1, maxFiles: 1}
 	if err := checkModeOpts(opts); err != nil {

@@ -37,7 +37,7 @@ func TestEntryFormatIsDockers(t *testing.T) {
 			`{"log":"x\n","stream":"stdout","time":"2026-01-02T03:04:05.12Z"}` + "\n"},
 	}
 	for _, c := range cases {
-		if got := string(appendEntry(nil, c.m)); got != c.want {
+		if got := string(appendEntry(nil, c.m, nil)); got != c.want {
 			t.Errorf("got  %s\nwant %s", got, c.want)
 		}
 		m, err := decodeEntry(bytes.TrimSuffix([]byte(c.want), []byte("\n")))
@@ -381,7 +381,7 @@ func TestCorruptLinesAreSkipped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.log")
 	var b bytes.Buffer
 	for i := range 5 {
-		b.Write(appendEntry(nil, Message{Stream: "stdout", Line: []byte(fmt.Sprintf("k-%d\n", i)), Time: t0}))
+		b.Write(appendEntry(nil, Message{Stream: "stdout", Line: []byte(fmt.Sprintf("k-%d\n", i)), Time: t0}, nil))
 		switch i {
 		case 1:
 			b.WriteString("not json at all\n")

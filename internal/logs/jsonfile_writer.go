@@ -23,6 +23,7 @@ type JSONFileWriter struct {
 	f      *os.File
 	size   int64
 	buf    []byte // reused encoding buffer: the shim must not churn its heap
+	attrs  []byte // the "attrs" object of every entry (ExtraAttrs), or nil
 	closed bool
 }
 
@@ -30,7 +31,16 @@ type JSONFileWriter struct {
 // appending. opts are docker's json-file options (max-size, max-file,
 // compress=false).
 func NewJSONFileWriter(path string, opts map[string]string) (*JSONFileWriter, error) {
+	return newJSONFileWriter(path, opts, nil)
+}
+
+// newJSONFileWriter is NewJSONFileWriter with attributes for every entry.
+func newJSONFileWriter(path string, opts, attrs map[string]string) (*JSONFileWriter, error) {
 	o, err := parseJSONFileOpts(opts)
+	if err != nil {
+		return nil, err
+	}
+	encoded, err := encodeAttrs(attrs)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +53,7 @@ func NewJSONFileWriter(path string, opts map[string]string) (*JSONFileWriter, er
 		f.Close()
 		return nil, err
 	}
-	return &JSONFileWriter{path: path, opts: o, f: f, size: fi.Size()}, nil
+	return &JSONFileWriter{path: path, opts: o, f: f, size: fi.Size(), attrs: encoded}, nil
 }
 
 // WriteMessage appends m; a zero m.Time is the current time.
@@ -61,7 +71,7 @@ func (w *JSONFileWriter) WriteMessage(m Message) error {
 			return fmt.Errorf("rotate %s: %w", w.path, err)
 		}
 	}
-	w.buf = appendEntry(w.buf[:0], m)
+	w.buf = appendEntry(w.buf[:0], m, w.attrs)
 	n, err := w.f.Write(w.buf)
 	w.size += int64(n)
 	if cap(w.buf) > maxKeptBuffer {

@@ -25,6 +25,8 @@ type Message struct {
 	Line    []byte
 	Time    time.Time
 	Partial bool
+	// Attrs are json-file's extra attributes (ExtraAttrs), as read back.
+	Attrs map[string]string
 }
 
 // Writer receives a container's output. The shim owns one per container.
@@ -46,9 +48,16 @@ var (
 // <container dir>/local-logs/container.log; its directory is created
 // (0700, as docker's) if missing.
 func NewWriter(driver, path string, opts map[string]string) (Writer, error) {
+	return NewWriterAttrs(driver, path, opts, nil)
+}
+
+// NewWriterAttrs is NewWriter with the extra attributes (ExtraAttrs) that
+// json-file stores with each entry; the other drivers keep none, as
+// docker's.
+func NewWriterAttrs(driver, path string, opts, attrs map[string]string) (Writer, error) {
 	switch driver {
 	case JSONFile, "":
-		return NewJSONFileWriter(path, opts)
+		return newJSONFileWriter(path, opts, attrs)
 	case Local:
 		return NewLocalWriter(path, opts)
 	case None:

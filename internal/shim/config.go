@@ -25,6 +25,7 @@ type Config struct {
 	LogDriver   string            // "json-file" or "none"
 	LogPath     string            // the json-file log
 	LogOpts     map[string]string // max-size, max-file, ...
+	LogAttrs    map[string]string // json-file's attrs of every entry (logs.ExtraAttrs)
 	ShimBinary  string            // path of berth-shim (default: beside the daemon's executable, else $PATH)
 }
 

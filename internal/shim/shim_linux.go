@@ -112,7 +112,7 @@ func (s *shim) setup(p *process) error {
 		return err
 	}
 	if s.cfg.LogDriver != logs.None {
-		w, err := logs.NewWriter(s.cfg.LogDriver, s.cfg.LogPath, s.cfg.LogOpts)
+		w, err := logs.NewWriterAttrs(s.cfg.LogDriver, s.cfg.LogPath, s.cfg.LogOpts, s.cfg.LogAttrs)
 		if err != nil {
 			return err
 		}
