@@ -141,6 +141,16 @@ var lifecycleScenarios = []scenario{
 		run("inspect -f '{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}' {name}", out("2 exited 3"), eventually()),
 		run("inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}' {name}", out("on-failure 2")),
 	}},
+	// start -a attaches before it starts, to a stopped container too.
+	{name: "start-attach-again", legacy: true, cleanup: []string{"rm -f {name} {name2}"}, steps: []step{
+		run("create --name {name} {image} sh -c 'echo once; exit 5'"),
+		run("start -a {name}", exits(5), out("once")),
+		run("start -a {name}", exits(5), out("once")),
+		run("create -i --name {name2} {image} sh -c 'cat; exit 6'"),
+		run("start -ai {name2}", stdin("one\n"), exits(6), out("one")),
+		run("start -ai {name2}", stdin("two\n"), exits(6), out("two")),
+		run("attach {name2}", exits(1), errHas("You cannot attach to a stopped container, start it first")),
+	}},
 	{name: "restart", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("inspect -f '{{.State.Pid}}' {name}", saveAs("pid")),

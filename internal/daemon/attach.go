@@ -91,12 +91,12 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 		c.Unlock()
 		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a container that is being removed")
 	}
-	if opts.Stream && !opts.Logs && status == container.Exited {
-		c.Unlock()
-		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a stopped container, start it first")
-	}
+	// A stopped container is attached to as a created one: `docker start
+	// -a` attaches before it starts it again, and dockerd waits for that
+	// start (the refusal of a stopped container is the docker CLI's own,
+	// in its attach command).
 	var pending *pendingAttach
-	if opts.Stream && r.task == nil && (status == container.Created || status == container.Restarting) {
+	if opts.Stream && r.task == nil && (status == container.Created || status == container.Restarting || status == container.Exited) {
 		pending = newPendingAttach(d, attachCtx)
 		r.attaches = append(r.attaches, pending)
 	}
