@@ -151,6 +151,16 @@ var lifecycleScenarios = []scenario{
 		run("start -ai {name2}", stdin("two\n"), exits(6), out("two")),
 		run("attach {name2}", exits(1), errHas("You cannot attach to a stopped container, start it first")),
 	}},
+	// A kill that ends a container for good (any signal, when it has no
+	// stop signal) thaws a paused one: it runs again, and says so.
+	{name: "kill-paused", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
+		run(`run -d --name {name} {image} sh -c 'trap "echo usr1" USR1; while true; do sleep 0.1; done'`),
+		run("pause {name}"),
+		run("kill -s USR1 {name}", out("{name}")),
+		run("inspect -f '{{.State.Status}} {{.State.Paused}}' {name}", out("running false")),
+		run("logs {name}", out("usr1"), eventually()),
+		run("events --since {since} --until {now} --filter container={name} --format '{{.Action}}'", has("pause\nkill\nunpause\n")),
+	}},
 	{name: "restart", cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} {image} sleep 300"),
 		run("inspect -f '{{.State.Pid}}' {name}", saveAs("pid")),
