@@ -269,7 +269,9 @@ const maxLogLine = 16 << 10
 
 // logOutput splits output into log messages at newlines, as docker's
 // copier does: a line without a newline waits for the rest unless it has
-// reached 16 KiB, which is logged as a partial message.
+// reached 16 KiB, which is logged as a partial message. As with docker's
+// 16 KiB buffer, 16 KiB of a line fill it before its newline is seen: a
+// line of exactly 16 KiB is a partial message and a "\n" of its own.
 func (p *process) logOutput(stream int, data []byte, now time.Time) {
 	pend := p.partial[stream]
 	for len(data) > 0 {
@@ -280,7 +282,7 @@ func (p *process) logOutput(stream int, data []byte, now time.Time) {
 		} else {
 			chunk, data = data, nil
 		}
-		if len(pend) == 0 && complete && len(chunk) <= maxLogLine+1 {
+		if len(pend) == 0 && complete && len(chunk) <= maxLogLine {
 			p.logMessage(stream, chunk, false, now)
 			continue
 		}
@@ -290,7 +292,7 @@ func (p *process) logOutput(stream int, data []byte, now time.Time) {
 			if complete {
 				body--
 			}
-			if body <= maxLogLine {
+			if body < maxLogLine {
 				break
 			}
 			p.logMessage(stream, pend[:maxLogLine], true, now)

@@ -91,10 +91,14 @@ func TestLogSplitting(t *testing.T) {
 		{"lines", []string{"a\nb\n"}, []string{"a\n", "b\n"}},
 		{"line across reads", []string{"ab", "c\nd", "e\n"}, []string{"abc\n", "de\n"}},
 		{"unterminated at end", []string{"a\nrest"}, []string{"a\n", "P:rest"}},
-		{"exactly 16 KiB and newline", []string{long + "\n"}, []string{long + "\n"}},
+		// dockerd's copier logs the 16 KiB that fill its buffer as a
+		// partial message, then the newline alone.
+		{"exactly 16 KiB and newline", []string{long + "\n"}, []string{"P:" + long, "\n"}},
+		{"one under 16 KiB and newline", []string{long[1:] + "\n"}, []string{long[1:] + "\n"}},
 		{"16 KiB plus one", []string{long + "y\n"}, []string{"P:" + long, "y\n"}},
 		{"long across reads", []string{long[:100], long[100:] + "zz", "\n"}, []string{"P:" + long, "zz\n"}},
-		{"two full pieces", []string{long + long + "\n"}, []string{"P:" + long, long + "\n"}},
+		{"two full pieces", []string{long + long + "\n"}, []string{"P:" + long, "P:" + long, "\n"}},
+		{"two pieces and a bit", []string{long + long + "z\n"}, []string{"P:" + long, "P:" + long, "z\n"}},
 		{"crlf from a tty", []string{"hi\r\n"}, []string{"hi\r\n"}},
 	}
 	for _, c := range cases {
