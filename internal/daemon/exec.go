@@ -55,7 +55,8 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req containertypes
 	keys := defaultDetachKeys
 	if req.DetachKeys != "" {
 		if keys, err = parseDetachKeys(req.DetachKeys); err != nil {
-			return "", err
+			// dockerd's words for exec (attach says "detach keys").
+			return "", errdefs.Errorf(errdefs.ErrInvalidParameter, "Invalid escape keys (%s) provided", req.DetachKeys)
 		}
 	}
 	c.Lock()

@@ -49,6 +49,11 @@ func TestExec(t *testing.T) {
 	if _, err := d.ExecCreate(ctx, id, containertypes.ExecCreateRequest{}); !errdefs.IsInvalidParameter(err) {
 		t.Fatalf("exec without a command: %v", err)
 	}
+	// dockerd's words for exec's bad detach keys ("detach keys" is attach's).
+	_, err := d.ExecCreate(ctx, id, containertypes.ExecCreateRequest{Cmd: []string{"true"}, DetachKeys: "bogus"})
+	if !errdefs.IsInvalidParameter(err) || err.Error() != "Invalid escape keys (bogus) provided" {
+		t.Fatalf("exec with bad detach keys: %v", err)
+	}
 	execID, err := d.ExecCreate(ctx, id, containertypes.ExecCreateRequest{Cmd: []string{"echo", "from", "exec"}, AttachStdout: true, AttachStderr: true, Env: []string{"A=1"}})
 	if err != nil {
 		t.Fatal(err)
