@@ -46,6 +46,9 @@ type Task interface {
 	Wait(ctx context.Context) (ExitStatus, error)
 	State(ctx context.Context) (TaskState, error)
 	Kill(ctx context.Context, sig syscall.Signal, all bool) error
+	// KillExec signals an exec's process (a shim older than it answers
+	// errdefs.ErrNotImplemented).
+	KillExec(ctx context.Context, execID string, sig syscall.Signal) error
 	Pause(ctx context.Context) error
 	Resume(ctx context.Context) error
 	Update(ctx context.Context, res *specs.LinuxResources) error

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
@@ -523,6 +524,18 @@ func (d *Daemon) runInternalExec(ctx context.Context, c *container.Container, r 
 	}
 	d.lockAndEmit(c, events.Action(string(events.ActionExecStart)+": "+execAction(argv)), attrs)
 	st, err := task.WaitExec(ctx, id)
+	if err != nil && ctx.Err() != nil {
+		// Past its timeout the check is killed and waited for, as dockerd
+		// does: hung checks must not pile up in the container.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killGrace)
+		defer cancel()
+		if kerr := task.KillExec(kctx, id, syscall.SIGKILL); kerr == nil || errdefs.IsNotFound(kerr) {
+			if st, err = task.WaitExec(kctx, id); err == nil {
+				d.lockAndEmit(c, events.ActionExecDie, map[string]string{"execID": id, "exitCode": fmt.Sprint(st.Code)})
+			}
+		}
+		return 0, ctx.Err()
+	}
 	if err != nil {
 		return 0, err
 	}

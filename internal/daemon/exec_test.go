@@ -158,6 +158,31 @@ func TestHealthChecks(t *testing.T) {
 	}
 }
 
+// A check past its timeout is killed and waited for (exec_die 137), as
+// dockerd does, so hung checks do not pile up.
+func TestHealthCheckTimeoutKillsTheCheck(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ev := recordEvents(t, d)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sleep", "1000"}, func(c *containertypes.Config, _ *containertypes.HostConfig) {
+		c.Healthcheck = &containertypes.HealthConfig{Test: []string{"CMD", "sleep", "1000"},
+			Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond, Retries: 1}
+	})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "unhealthy by timeout", func() bool {
+		h := inspect(t, d, id).State.Health
+		return h != nil && h.Status == "unhealthy" && len(h.Log) > 0 && strings.Contains(h.Log[0].Output, "exceeded timeout")
+	})
+	eventually(t, "the timed out check killed", func() bool {
+		m := ev.find(id, "exec_die")
+		return m != nil && m.Actor.Attributes["exitCode"] == "137"
+	})
+}
+
 func TestListFiltersAndStatus(t *testing.T) {
 	t.Parallel()
 	cfg := testRoots(t)

@@ -416,6 +416,21 @@ func (t *fakeTask) StartExec(ctx context.Context, id string) (int, error) {
 	return 20000, nil
 }
 
+func (t *fakeTask) KillExec(ctx context.Context, id string, sig syscall.Signal) error {
+	if err := t.conn(); err != nil {
+		return err
+	}
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	e, ok := t.p.execs[id]
+	if !ok || e.exit != nil {
+		return errdefs.Errorf(errdefs.ErrNotFound, "no running exec %s", id)
+	}
+	e.exit = &container.ExitStatus{Code: 128 + int(sig), ExitedAt: time.Now()}
+	close(e.done)
+	return nil
+}
+
 func (t *fakeTask) WaitExec(ctx context.Context, id string) (container.ExitStatus, error) {
 	t.p.mu.Lock()
 	e, ok := t.p.execs[id]

@@ -285,6 +285,12 @@ func (c *Client) Kill(ctx context.Context, sig syscall.Signal, all bool) error {
 	return err
 }
 
+// KillExec sends sig to exec execID's process.
+func (c *Client) KillExec(ctx context.Context, execID string, sig syscall.Signal) error {
+	_, err := c.call(ctx, request{Op: opKillExec, Exec: execID, Signal: int(sig)})
+	return err
+}
+
 // Pause freezes the container.
 func (c *Client) Pause(ctx context.Context) error {
 	_, err := c.call(ctx, request{Op: opPause})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -210,12 +211,35 @@ func TestExec(t *testing.T) {
 					t.Fatalf("missing binary exec exited 0")
 				}
 			}
+			// KillExec ends the exec (a health check past its timeout), not
+			// the container.
+			if err := cl.Exec(ctx(t), shim.ExecConfig{ID: "e5", Process: proc(false, "sleep", "100")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.KillExec(ctx(t), "e5", syscall.SIGKILL); !errdefs.IsConflict(err) {
+				t.Fatalf("kill of an exec not started: %v", err)
+			}
+			if _, err := cl.StartExec(ctx(t), "e5"); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.KillExec(ctx(t), "e5", syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if exit, err := cl.WaitExec(ctx(t), "e5"); err != nil || exit.Code != 137 {
+				t.Fatalf("wait exec e5: %+v %v", exit, err)
+			}
+			if err := cl.KillExec(ctx(t), "e5", syscall.SIGKILL); !errdefs.IsNotFound(err) {
+				t.Fatalf("kill of an ended exec: %v", err)
+			}
+			if st, err := cl.State(ctx(t)); err != nil || st.Status != shim.StatusRunning {
+				t.Fatalf("the container after KillExec: %+v %v", st, err)
+			}
 			// Exec output never reaches the container's log.
 			if msgs := readLog(t, c.cfg.LogPath); len(msgs) != 0 {
 				t.Fatalf("log has %d entries", len(msgs))
 			}
 			st, err := cl.State(ctx(t))
-			if err != nil || len(st.Execs) != 4 {
+			if err != nil || len(st.Execs) != 5 {
 				t.Fatalf("state %+v %v", st, err)
 			}
 		})

@@ -23,6 +23,7 @@ const (
 	opState      = "state"
 	opWait       = "wait"
 	opKill       = "kill"
+	opKillExec   = "killExec" // an op of its own: a shim without it must not signal the init
 	opPause      = "pause"
 	opResume     = "resume"
 	opUpdate     = "update"

@@ -390,6 +390,8 @@ func (s *shim) do(conn *net.UnixConn, req *request) (response, error) {
 		return s.wait(conn, s.init)
 	case opKill:
 		return response{}, s.kill(unix.Signal(req.Signal), req.All)
+	case opKillExec:
+		return response{}, s.killExec(req.Exec, unix.Signal(req.Signal))
 	case opPause:
 		return response{}, s.pause()
 	case opResume:
@@ -573,6 +575,32 @@ func (s *shim) kill(sig unix.Signal, all bool) error {
 		// thawed it already (kill --all does): then resume has nothing to
 		// do and fails, harmlessly.
 		s.resume()
+	}
+	return nil
+}
+
+// killExec signals an exec's process, not the init (a health check
+// past its timeout).
+func (s *shim) killExec(id string, sig unix.Signal) error {
+	if id == "" {
+		return errdefs.Errorf(errdefs.ErrInvalidParameter, "shim: killExec needs an exec")
+	}
+	p, err := s.process(id)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	pid := p.pid
+	p.mu.Unlock()
+	if pid == 0 {
+		return errdefs.Errorf(errdefs.ErrConflict, "exec %s has not started", id)
+	}
+	// The reaper signals only a child it has not reaped: never a reused pid.
+	if err := s.reaper.signal(pid, sig); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return errdefs.Errorf(errdefs.ErrNotFound, "process already finished")
+		}
+		return err
 	}
 	return nil
 }
