@@ -443,6 +443,12 @@ var systemScenarios = []scenario{
 		run("events --since {since} --until {now} --filter container={name} --format '[{{.Action}}]'",
 			has("[exec_create: true ]", "[exec_start: true ]", "[exec_create: echo a b]")),
 	}},
+	{name: "events-top", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
+		run("run -d --name {name} {image} sleep 300"),
+		run("top {name}", has("sleep 300")),
+		run("events --since {since} --until {now} --filter container={name} --filter event=top --format '{{.Action}} {{.Actor.Attributes.name}}'",
+			out("top {name}")),
+	}},
 	// A health check is an exec to dockerd, with the exec events.
 	{name: "events-health-exec", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
 		run("run -d --name {name} --health-cmd true --health-interval 1s {image} sleep 300"),

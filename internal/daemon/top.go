@@ -41,7 +41,13 @@ func (d *Daemon) ContainerTop(ctx context.Context, name, psArgs string) (contain
 	if err != nil {
 		return containertypes.TopResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "ps: %s", psFailure(err))
 	}
-	return parsePS(out, pids)
+	resp, err := parsePS(out, pids)
+	if err != nil {
+		return resp, err
+	}
+	// dockerd announces every top that answered.
+	d.lockAndEmit(c, "top", nil)
+	return resp, nil
 }
 
 // psFailure is why ps failed as docker tells it: the first line of what
