@@ -87,6 +87,11 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 	c.Lock()
 	tty, openStdin, stdinOnce := c.Config.Tty, c.Config.OpenStdin, c.Config.StdinOnce
 	status := c.State.Status
+	if status == container.Paused {
+		// dockerd's refusal, in its words, whatever the streams.
+		c.Unlock()
+		return errdefs.Errorf(errdefs.ErrConflict, "container %s is paused, unpause the container before attach", name)
+	}
 	if opts.Stream && (status == container.Removing || status == container.Dead) {
 		c.Unlock()
 		return errdefs.Errorf(errdefs.ErrConflict, "You cannot attach to a container that is being removed")

@@ -559,6 +559,31 @@ func TestAttachEndsOnRemove(t *testing.T) {
 	}
 }
 
+// An attach to a paused container is refused in dockerd's words, as the
+// container was named.
+func TestAttachPaused(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newTestDaemon(t, cfg, newFakeLauncher())
+	ctx := context.Background()
+	create(t, d, "frozen", []string{"sleep", "1000"})
+	if err := d.ContainerStart(ctx, "frozen"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ContainerPause(ctx, "frozen"); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded: without the refusal the attach would wait for output.
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := d.ContainerAttach(actx, "frozen", server.AttachOptions{Stream: true, Stdout: true, Streams: func(bool) (server.Streams, error) {
+		return server.Streams{Stdout: io.Discard, Stderr: io.Discard}, nil
+	}})
+	if !errdefs.IsConflict(err) || err.Error() != "container frozen is paused, unpause the container before attach" {
+		t.Fatalf("attach to a paused container: %v", err)
+	}
+}
+
 // TestAttachSeesAStartSentOnTheUpgrade: docker run sends its start as
 // soon as it reads the attach's upgrade; a start that runs before the
 // daemon has registered the attach must not run the process unattended
