@@ -1,8 +1,11 @@
 package spec
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/api/types/container"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -75,6 +78,46 @@ func FuzzDeviceCgroupRule(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rule string) {
 		if _, err := parseDeviceCgroupRule(rule); err != nil && !errdefs.IsInvalidParameter(err) {
 			t.Fatalf("%q: %v is not InvalidParameter", rule, err)
+		}
+	})
+}
+
+// FuzzCheckSettings: the create-time checks take the request's configs as
+// the API decoded them. Whatever they hold, the checks and the defaults
+// must not panic, and a refusal is InvalidParameter (a 400), never a 500.
+func FuzzCheckSettings(f *testing.F) {
+	for _, s := range []string{
+		`{}`,
+		`{"Config":{"WorkingDir":"rel","Env":["=x"]},"HostConfig":{"Memory":1024,"MemorySwap":5}}`,
+		`{"HostConfig":{"CpusetCpus":"0-99999999999","CpuQuota":-5,"NanoCpus":-1,"OomScoreAdj":5000}}`,
+		`{"HostConfig":{"CapAdd":["ALL","bogus",""],"CapDrop":["cap_"],"Tmpfs":{"":"","/x":"size=-1"}}}`,
+		`{"HostConfig":{"IpcMode":"container:","PidMode":"container:x","UTSMode":"host","CgroupnsMode":"?"}}`,
+		`{"HostConfig":{"SecurityOpt":["seccomp=","apparmor","no-new-privileges=maybe"],"Ulimits":[null,{"Name":"","Soft":-1,"Hard":-2}]}}`,
+		`{"HostConfig":{"Sysctls":{"net.":"1","kernel.shm_rmid_forced":""},"BlkioWeightDevice":[null,{"Path":"","Weight":1}]}}`,
+		`{"HostConfig":{"MemoryReservation":-1,"MemorySwappiness":101,"PidsLimit":-9,"KernelMemory":1,"ShmSize":-1}}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var req struct {
+			Config     *container.Config
+			HostConfig *container.HostConfig
+		}
+		if json.Unmarshal([]byte(body), &req) != nil {
+			return
+		}
+		if req.Config == nil {
+			req.Config = &container.Config{}
+		}
+		if req.HostConfig == nil {
+			req.HostConfig = &container.HostConfig{}
+		}
+		if err := CheckSettings(req.Config, req.HostConfig); err != nil && !errdefs.IsInvalidParameter(err) {
+			t.Fatalf("CheckSettings(%s): %v is not InvalidParameter", body, err)
+		}
+		FillHostDefaults(req.HostConfig)
+		if err := CheckResources(req.HostConfig); err != nil && !errdefs.IsInvalidParameter(err) {
+			t.Fatalf("CheckResources(%s): %v is not InvalidParameter", body, err)
 		}
 	})
 }
