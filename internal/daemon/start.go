@@ -223,6 +223,9 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted boo
 	if err != nil {
 		return nil, err
 	}
+	if err := checkBindPropagation(sp.Mounts); err != nil {
+		return nil, err
+	}
 	if err := writeSpec(tc.Bundle, sp); err != nil {
 		return nil, err
 	}

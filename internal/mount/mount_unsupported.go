@@ -28,3 +28,12 @@ func UnmountAll(target string, flags int) error { return errUnsupported }
 func WithTempMount(ctx context.Context, mounts []Mount, f func(root string) error) error {
 	return errUnsupported
 }
+
+// Propagation describes the mount a path is on.
+type Propagation struct {
+	MountPoint    string
+	Shared, Slave bool
+}
+
+// PropagationOf is not implemented on this system.
+func PropagationOf(path string) (Propagation, error) { return Propagation{}, errUnsupported }
