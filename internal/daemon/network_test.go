@@ -583,7 +583,7 @@ func TestNetworkListAndInspect(t *testing.T) {
 	cfg := testRoots(t)
 	d := newTestDaemon(t, cfg, newFakeLauncher())
 	ctx := context.Background()
-	newNet(t, d, "front", func(r *networktypes.CreateRequest) { r.Labels = map[string]string{"tier": "front"} })
+	front := newNet(t, d, "front", func(r *networktypes.CreateRequest) { r.Labels = map[string]string{"tier": "front"} })
 	names := func(f server.Filters) []string {
 		list, err := d.NetworkList(ctx, f)
 		if err != nil {
@@ -605,6 +605,9 @@ func TestNetworkListAndInspect(t *testing.T) {
 		{server.Filters{"driver": {"null"}}, []string{"none"}},
 		{server.Filters{"label": {"tier=front"}}, []string{"front"}},
 		{server.Filters{"name": {"^fr"}}, []string{"front"}},
+		{server.Filters{"name": {"["}}, nil},
+		{server.Filters{"id": {front[3:9]}}, []string{"front"}},
+		{server.Filters{"id": {"["}}, nil},
 		{server.Filters{"dangling": {"true"}}, []string{"front"}},
 	} {
 		if got := names(tc.f); !slices.Equal(got, tc.want) {
