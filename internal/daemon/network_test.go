@@ -351,6 +351,9 @@ func TestNetworkCreateChecks(t *testing.T) {
 	cfg := testRoots(t)
 	d := newTestDaemon(t, cfg, newFakeLauncher())
 	newNet(t, d, "u1")
+	newNet(t, d, "u2", func(r *networktypes.CreateRequest) {
+		r.IPAM = &networktypes.IPAM{Config: []networktypes.IPAMConfig{{Subnet: netip.MustParsePrefix("10.203.0.0/24")}}}
+	})
 	ip := &networktypes.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr("10.9.9.9")}
 	for _, tc := range []struct {
 		name  string
@@ -366,8 +369,10 @@ func TestNetworkCreateChecks(t *testing.T) {
 			msg: "invalid endpoint settings:\nuser specified IP address is supported on user defined networks only"},
 		{name: "alias on bridge", mode: "default", eps: map[string]*networktypes.EndpointSettings{"default": {Aliases: []string{"x"}}}, class: errdefs.ErrInvalidParameter,
 			msg: "network-scoped alias is supported only for containers in user defined networks"},
-		{name: "ip outside the subnet", mode: "u1", eps: map[string]*networktypes.EndpointSettings{"u1": {IPAMConfig: ip}}, class: errdefs.ErrInvalidParameter,
-			msg: "no configured subnet or ip-range contain the IP address 10.9.9.9"},
+		{name: "ip outside the subnet", mode: "u2", eps: map[string]*networktypes.EndpointSettings{"u2": {IPAMConfig: ip}}, class: errdefs.ErrInvalidParameter,
+			msg: "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address 10.9.9.9"},
+		{name: "ip on a network without a user subnet", mode: "u1", eps: map[string]*networktypes.EndpointSettings{"u1": {IPAMConfig: ip}}, class: errdefs.ErrInvalidParameter,
+			msg: "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets"},
 		{name: "none and another", mode: "none", eps: map[string]*networktypes.EndpointSettings{"u1": {}}, class: errdefs.ErrInvalidParameter,
 			msg: "container cannot be connected to multiple networks with one of the networks in private (none) mode"},
 		{name: "host and another", mode: "host", eps: map[string]*networktypes.EndpointSettings{"u1": {}}, class: errdefs.ErrInvalidParameter,
