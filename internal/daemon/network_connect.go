@@ -43,6 +43,11 @@ func (d *Daemon) NetworkConnect(ctx context.Context, idOrName string, req networ
 	running := c.NetworkSettings.SandboxKey != ""
 	if !running {
 		defer c.Unlock()
+		if _, ok := networkKey(c, n); ok {
+			// docker keeps what the first connect asked: a second one of a
+			// stopped container succeeds and changes nothing.
+			return nil
+		}
 		return d.recordConnect(c, n, asked, true)
 	}
 	id := c.ID
@@ -195,6 +200,10 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, idOrName string, req net
 	name, ok := networkKey(c, n)
 	if !ok {
 		c.Unlock()
+		if c.NetworkSettings.SandboxKey == "" {
+			// docker's words differ by one article for a stopped container.
+			return fmt.Errorf("container %s is not connected to the network %s", c.ID, n.Name)
+		}
 		return fmt.Errorf("container %s is not connected to network %s", c.ID, n.Name)
 	}
 	if c.NetworkSettings.SandboxKey == "" {

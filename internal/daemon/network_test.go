@@ -521,13 +521,20 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if err := d.ContainerStop(ctx, id, server.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.NetworkConnect(ctx, "u3", networktypes.ConnectRequest{Container: id}); err != nil {
+	if err := d.NetworkConnect(ctx, "u3", networktypes.ConnectRequest{Container: id, EndpointConfig: &networktypes.EndpointSettings{Aliases: []string{"db"}}}); err != nil {
 		t.Fatal(err)
+	}
+	// A second connect of a stopped container succeeds and keeps the first's settings.
+	if err := d.NetworkConnect(ctx, "u3", networktypes.ConnectRequest{Container: id}); err != nil {
+		t.Fatalf("second connect of a stopped container: %v", err)
 	}
 	if err := d.NetworkDisconnect(ctx, "bridge", networktypes.DisconnectRequest{Container: id}); err != nil {
 		t.Fatal(err)
 	}
-	if es := inspect(t, d, id).NetworkSettings.Networks; len(es) != 1 || es["u3"] == nil || es["u3"].IPAddress.IsValid() {
+	if err := d.NetworkDisconnect(ctx, "bridge", networktypes.DisconnectRequest{Container: id}); err == nil || !strings.Contains(err.Error(), "is not connected to the network bridge") {
+		t.Fatalf("second disconnect of a stopped container: %v", err)
+	}
+	if es := inspect(t, d, id).NetworkSettings.Networks; len(es) != 1 || es["u3"] == nil || es["u3"].IPAddress.IsValid() || !slices.Equal(es["u3"].Aliases, []string{"db"}) {
 		t.Fatalf("stopped container's networks: %+v", es)
 	}
 	mustStart(t, d, id)
