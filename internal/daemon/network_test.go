@@ -330,6 +330,10 @@ func TestNetworkUserNetwork(t *testing.T) {
 	if err := d.ContainerRemove(ctx, id, server.RemoveOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
+	_, err = d.NetworksPrune(ctx, server.Filters{"until": {"bad"}})
+	if !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), `failed to parse value as time or duration: "bad"`) {
+		t.Fatalf("prune with a bad until: %v", err)
+	}
 	rep, err := d.NetworksPrune(ctx, server.Filters{"label": {"team=a"}})
 	if err != nil || !slices.Equal(rep.NetworksDeleted, []string{"mynet"}) {
 		t.Fatalf("prune: %+v %v", rep, err)
