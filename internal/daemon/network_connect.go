@@ -176,7 +176,16 @@ func (d *Daemon) hasRoute(eps []network.Endpoint) bool {
 func (d *Daemon) NetworkDisconnect(ctx context.Context, idOrName string, req networktypes.DisconnectRequest) error {
 	c, r, err := d.get(req.Container)
 	if err != nil {
-		return err
+		if !req.Force || !errdefs.IsNotFound(err) {
+			return err
+		}
+		// docker's -f for a container it no longer knows deletes a stale
+		// endpoint of that name; Berth releases a container's endpoints
+		// when it goes (and reconciles them at start), so there is none.
+		if _, nerr := d.nets.m.Network(idOrName); nerr != nil {
+			return nerr
+		}
+		return errdefs.Errorf(errdefs.ErrNotFound, "endpoint %s not found", req.Container)
 	}
 	n, err := d.nets.m.Network(idOrName)
 	if err != nil {

@@ -516,6 +516,13 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if err := d.NetworkDisconnect(ctx, "u2", networktypes.DisconnectRequest{Container: id}); err == nil || !strings.Contains(err.Error(), "is not connected to network u2") {
 		t.Fatalf("second disconnect: %v", err)
 	}
+	err = d.NetworkDisconnect(ctx, "u2", networktypes.DisconnectRequest{Container: "nope", Force: true})
+	if !errdefs.IsNotFound(err) || err.Error() != "endpoint nope not found" {
+		t.Fatalf("forced disconnect of a missing container: %v", err)
+	}
+	if err := d.NetworkDisconnect(ctx, "u9", networktypes.DisconnectRequest{Container: "nope", Force: true}); !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "network u9 not found") {
+		t.Fatalf("forced disconnect from a missing network: %v", err)
+	}
 	if err := d.NetworkRemove(ctx, "u2"); err != nil {
 		t.Fatalf("rm of a network no longer in use: %v", err)
 	}
