@@ -48,6 +48,10 @@ func (d *Daemon) NetworkConnect(ctx context.Context, idOrName string, req networ
 			// stopped container succeeds and changes nothing.
 			return nil
 		}
+		if isUserNetwork(n) {
+			// docker lists the names at connect, before any start.
+			asked.DNSNames = dnsNames(c, asked.Aliases)
+		}
 		return d.recordConnect(c, n, asked, true)
 	}
 	id := c.ID

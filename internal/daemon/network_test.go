@@ -545,7 +545,8 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if err := d.NetworkDisconnect(ctx, "bridge", networktypes.DisconnectRequest{Container: id}); err == nil || !strings.Contains(err.Error(), "is not connected to the network bridge") {
 		t.Fatalf("second disconnect of a stopped container: %v", err)
 	}
-	if es := inspect(t, d, id).NetworkSettings.Networks; len(es) != 1 || es["u3"] == nil || es["u3"].IPAddress.IsValid() || !slices.Equal(es["u3"].Aliases, []string{"db"}) {
+	if es := inspect(t, d, id).NetworkSettings.Networks; len(es) != 1 || es["u3"] == nil || es["u3"].IPAddress.IsValid() || !slices.Equal(es["u3"].Aliases, []string{"db"}) ||
+		len(es["u3"].DNSNames) < 2 || es["u3"].DNSNames[0] != "app" || es["u3"].DNSNames[1] != "db" {
 		t.Fatalf("stopped container's networks: %+v", es)
 	}
 	mustStart(t, d, id)
