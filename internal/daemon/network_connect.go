@@ -43,6 +43,15 @@ func (d *Daemon) NetworkConnect(ctx context.Context, idOrName string, req networ
 	running := c.NetworkSettings.SandboxKey != ""
 	if !running {
 		defer c.Unlock()
+		if _, ok := networkKey(c, n); ok {
+			// docker keeps what the first connect asked: a second one of a
+			// stopped container succeeds and changes nothing.
+			return nil
+		}
+		if isUserNetwork(n) {
+			// docker lists the names at connect, before any start.
+			asked.DNSNames = dnsNames(c, asked.Aliases)
+		}
 		return d.recordConnect(c, n, asked, true)
 	}
 	id := c.ID
@@ -171,7 +180,16 @@ func (d *Daemon) hasRoute(eps []network.Endpoint) bool {
 func (d *Daemon) NetworkDisconnect(ctx context.Context, idOrName string, req networktypes.DisconnectRequest) error {
 	c, r, err := d.get(req.Container)
 	if err != nil {
-		return err
+		if !req.Force || !errdefs.IsNotFound(err) {
+			return err
+		}
+		// docker's -f for a container it no longer knows deletes a stale
+		// endpoint of that name; Berth releases a container's endpoints
+		// when it goes (and reconciles them at start), so there is none.
+		if _, nerr := d.nets.m.Network(idOrName); nerr != nil {
+			return nerr
+		}
+		return errdefs.Errorf(errdefs.ErrNotFound, "endpoint %s not found", req.Container)
 	}
 	n, err := d.nets.m.Network(idOrName)
 	if err != nil {
@@ -195,6 +213,10 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, idOrName string, req net
 	name, ok := networkKey(c, n)
 	if !ok {
 		c.Unlock()
+		if c.NetworkSettings.SandboxKey == "" {
+			// docker's words differ by one article for a stopped container.
+			return fmt.Errorf("container %s is not connected to the network %s", c.ID, n.Name)
+		}
 		return fmt.Errorf("container %s is not connected to network %s", c.ID, n.Name)
 	}
 	if c.NetworkSettings.SandboxKey == "" {

@@ -160,6 +160,8 @@ func checkEndpointSettings(n network.Network, es *networktypes.EndpointSettings)
 		switch {
 		case !a.Unmap().Is4() || a.IsUnspecified():
 			errs = append(errs, fmt.Errorf("invalid IPv4 address: %s", a))
+		case isUserNetwork(n) && !n.UserSubnet:
+			errs = append(errs, errors.New("user specified IP address is supported only when connecting to networks with user configured subnets"))
 		case isUserNetwork(n) && n.Subnet.IsValid() && !n.Subnet.Contains(a.Unmap()):
 			errs = append(errs, fmt.Errorf("no configured subnet or ip-range contain the IP address %s", a))
 		}

@@ -152,7 +152,7 @@ func (f *fakeNet) CreateNetwork(_ context.Context, req network.CreateRequest) (n
 	if !gw.IsValid() {
 		gw = sub.Masked().Addr().Next()
 	}
-	n := f.add(network.Network{Name: req.Name, Driver: "bridge", Subnet: sub, Gateway: gw, IPRange: req.IPRange,
+	n := f.add(network.Network{Name: req.Name, Driver: "bridge", Subnet: sub, Gateway: gw, IPRange: req.IPRange, UserSubnet: req.Subnet.IsValid(),
 		Internal: req.Internal, Attachable: req.Attachable, Labels: req.Labels, Options: req.Options})
 	n.Bridge = f.cfg.Prefix + "-" + n.ID[:8]
 	return n.Network, nil

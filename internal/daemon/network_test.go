@@ -330,6 +330,10 @@ func TestNetworkUserNetwork(t *testing.T) {
 	if err := d.ContainerRemove(ctx, id, server.RemoveOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
+	_, err = d.NetworksPrune(ctx, server.Filters{"until": {"bad"}})
+	if !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), `failed to parse value as time or duration: "bad"`) {
+		t.Fatalf("prune with a bad until: %v", err)
+	}
 	rep, err := d.NetworksPrune(ctx, server.Filters{"label": {"team=a"}})
 	if err != nil || !slices.Equal(rep.NetworksDeleted, []string{"mynet"}) {
 		t.Fatalf("prune: %+v %v", rep, err)
@@ -351,6 +355,9 @@ func TestNetworkCreateChecks(t *testing.T) {
 	cfg := testRoots(t)
 	d := newTestDaemon(t, cfg, newFakeLauncher())
 	newNet(t, d, "u1")
+	newNet(t, d, "u2", func(r *networktypes.CreateRequest) {
+		r.IPAM = &networktypes.IPAM{Config: []networktypes.IPAMConfig{{Subnet: netip.MustParsePrefix("10.203.0.0/24")}}}
+	})
 	ip := &networktypes.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr("10.9.9.9")}
 	for _, tc := range []struct {
 		name  string
@@ -366,8 +373,10 @@ func TestNetworkCreateChecks(t *testing.T) {
 			msg: "invalid endpoint settings:\nuser specified IP address is supported on user defined networks only"},
 		{name: "alias on bridge", mode: "default", eps: map[string]*networktypes.EndpointSettings{"default": {Aliases: []string{"x"}}}, class: errdefs.ErrInvalidParameter,
 			msg: "network-scoped alias is supported only for containers in user defined networks"},
-		{name: "ip outside the subnet", mode: "u1", eps: map[string]*networktypes.EndpointSettings{"u1": {IPAMConfig: ip}}, class: errdefs.ErrInvalidParameter,
-			msg: "no configured subnet or ip-range contain the IP address 10.9.9.9"},
+		{name: "ip outside the subnet", mode: "u2", eps: map[string]*networktypes.EndpointSettings{"u2": {IPAMConfig: ip}}, class: errdefs.ErrInvalidParameter,
+			msg: "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address 10.9.9.9"},
+		{name: "ip on a network without a user subnet", mode: "u1", eps: map[string]*networktypes.EndpointSettings{"u1": {IPAMConfig: ip}}, class: errdefs.ErrInvalidParameter,
+			msg: "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets"},
 		{name: "none and another", mode: "none", eps: map[string]*networktypes.EndpointSettings{"u1": {}}, class: errdefs.ErrInvalidParameter,
 			msg: "container cannot be connected to multiple networks with one of the networks in private (none) mode"},
 		{name: "host and another", mode: "host", eps: map[string]*networktypes.EndpointSettings{"u1": {}}, class: errdefs.ErrInvalidParameter,
@@ -507,6 +516,13 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if err := d.NetworkDisconnect(ctx, "u2", networktypes.DisconnectRequest{Container: id}); err == nil || !strings.Contains(err.Error(), "is not connected to network u2") {
 		t.Fatalf("second disconnect: %v", err)
 	}
+	err = d.NetworkDisconnect(ctx, "u2", networktypes.DisconnectRequest{Container: "nope", Force: true})
+	if !errdefs.IsNotFound(err) || err.Error() != "endpoint nope not found" {
+		t.Fatalf("forced disconnect of a missing container: %v", err)
+	}
+	if err := d.NetworkDisconnect(ctx, "u9", networktypes.DisconnectRequest{Container: "nope", Force: true}); !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "network u9 not found") {
+		t.Fatalf("forced disconnect from a missing network: %v", err)
+	}
 	if err := d.NetworkRemove(ctx, "u2"); err != nil {
 		t.Fatalf("rm of a network no longer in use: %v", err)
 	}
@@ -516,13 +532,21 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if err := d.ContainerStop(ctx, id, server.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.NetworkConnect(ctx, "u3", networktypes.ConnectRequest{Container: id}); err != nil {
+	if err := d.NetworkConnect(ctx, "u3", networktypes.ConnectRequest{Container: id, EndpointConfig: &networktypes.EndpointSettings{Aliases: []string{"db"}}}); err != nil {
 		t.Fatal(err)
+	}
+	// A second connect of a stopped container succeeds and keeps the first's settings.
+	if err := d.NetworkConnect(ctx, "u3", networktypes.ConnectRequest{Container: id}); err != nil {
+		t.Fatalf("second connect of a stopped container: %v", err)
 	}
 	if err := d.NetworkDisconnect(ctx, "bridge", networktypes.DisconnectRequest{Container: id}); err != nil {
 		t.Fatal(err)
 	}
-	if es := inspect(t, d, id).NetworkSettings.Networks; len(es) != 1 || es["u3"] == nil || es["u3"].IPAddress.IsValid() {
+	if err := d.NetworkDisconnect(ctx, "bridge", networktypes.DisconnectRequest{Container: id}); err == nil || !strings.Contains(err.Error(), "is not connected to the network bridge") {
+		t.Fatalf("second disconnect of a stopped container: %v", err)
+	}
+	if es := inspect(t, d, id).NetworkSettings.Networks; len(es) != 1 || es["u3"] == nil || es["u3"].IPAddress.IsValid() || !slices.Equal(es["u3"].Aliases, []string{"db"}) ||
+		len(es["u3"].DNSNames) < 2 || es["u3"].DNSNames[0] != "app" || es["u3"].DNSNames[1] != "db" {
 		t.Fatalf("stopped container's networks: %+v", es)
 	}
 	mustStart(t, d, id)
@@ -583,7 +607,7 @@ func TestNetworkListAndInspect(t *testing.T) {
 	cfg := testRoots(t)
 	d := newTestDaemon(t, cfg, newFakeLauncher())
 	ctx := context.Background()
-	newNet(t, d, "front", func(r *networktypes.CreateRequest) { r.Labels = map[string]string{"tier": "front"} })
+	front := newNet(t, d, "front", func(r *networktypes.CreateRequest) { r.Labels = map[string]string{"tier": "front"} })
 	names := func(f server.Filters) []string {
 		list, err := d.NetworkList(ctx, f)
 		if err != nil {
@@ -605,6 +629,9 @@ func TestNetworkListAndInspect(t *testing.T) {
 		{server.Filters{"driver": {"null"}}, []string{"none"}},
 		{server.Filters{"label": {"tier=front"}}, []string{"front"}},
 		{server.Filters{"name": {"^fr"}}, []string{"front"}},
+		{server.Filters{"name": {"["}}, nil},
+		{server.Filters{"id": {front[3:9]}}, []string{"front"}},
+		{server.Filters{"id": {"["}}, nil},
 		{server.Filters{"dangling": {"true"}}, []string{"front"}},
 	} {
 		if got := names(tc.f); !slices.Equal(got, tc.want) {

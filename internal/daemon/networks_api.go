@@ -242,17 +242,12 @@ func networkResource(n network.Network) networktypes.Network {
 }
 
 // networkFilter is GET /networks' filters, docker's semantics: driver,
-// scope and type exact; id a prefix; name a pattern; label as elsewhere;
-// dangling=true the user networks no container is attached to.
+// scope and type exact; id and name equal or a pattern found anywhere in
+// the value (a pattern that does not compile only matches equal values,
+// never an error, as dockerd does); label as elsewhere; dangling=true the
+// user networks no container is attached to.
 func (d *Daemon) networkFilter(f server.Filters) (func(network.Network) bool, error) {
-	var names []*regexp.Regexp
-	for _, v := range f["name"] {
-		re, err := regexp.Compile(v)
-		if err != nil {
-			return nil, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter 'name=%s': %v", v, err)
-		}
-		names = append(names, re)
-	}
+	ids, names := patternFilter(f["id"]), patternFilter(f["name"])
 	var labels []labelFilter
 	for _, v := range f["label"] {
 		k, val, ok := strings.Cut(v, "=")
@@ -280,10 +275,10 @@ func (d *Daemon) networkFilter(f server.Filters) (func(network.Network) bool, er
 		if v := f["driver"]; len(v) > 0 && !slices.Contains(v, n.Driver) {
 			return false
 		}
-		if v := f["id"]; len(v) > 0 && !anyOf(v, func(id string) bool { return strings.HasPrefix(n.ID, id) }) {
+		if ids != nil && !ids(n.ID) {
 			return false
 		}
-		if len(names) > 0 && !anyOf(names, func(re *regexp.Regexp) bool { return re.MatchString(n.Name) }) {
+		if names != nil && !names(n.Name) {
 			return false
 		}
 		if v := f["scope"]; len(v) > 0 && !slices.Contains(v, "local") {
@@ -309,4 +304,22 @@ func (d *Daemon) networkFilter(f server.Filters) (func(network.Network) bool, er
 		}
 		return true
 	}, nil
+}
+
+// patternFilter matches a value the way dockerd's filters.Args.Match does:
+// equal to one of the filter's values, or matched by one that compiles as a
+// regular expression. Nil when there are no values, so no filtering.
+func patternFilter(values []string) func(string) bool {
+	if len(values) == 0 {
+		return nil
+	}
+	var res []*regexp.Regexp
+	for _, v := range values {
+		if re, err := regexp.Compile(v); err == nil {
+			res = append(res, re)
+		}
+	}
+	return func(s string) bool {
+		return slices.Contains(values, s) || anyOf(res, func(re *regexp.Regexp) bool { return re.MatchString(s) })
+	}
 }

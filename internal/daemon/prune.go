@@ -85,12 +85,12 @@ func parseUntil(v string, now time.Time) (time.Time, error) {
 		if hasFrac {
 			ns, err = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
 			if err != nil {
-				return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter 'until=%s'", v)
+				return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to parse value as time or duration: %q", v)
 			}
 		}
 		return time.Unix(s, ns), nil
 	}
-	return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "invalid filter 'until=%s'", v)
+	return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to parse value as time or duration: %q", v)
 }
 
 // pruneFilters are the filters every prune endpoint takes: until (a time

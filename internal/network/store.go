@@ -31,10 +31,7 @@ import (
 
 type netRecord struct {
 	Network
-	// UserSubnet is true when the user gave the subnet: only then may an
-	// endpoint ask for a fixed address (docker's rule).
-	UserSubnet bool `json:",omitempty"`
-	MTU        int  `json:",omitempty"`
+	MTU int `json:",omitempty"`
 
 	brIndex atomic.Int32 // the bridge's ifindex once looked up (endpoint_linux.go)
 }

@@ -48,6 +48,9 @@ type Network struct {
 	Bridge                           string // the Linux bridge's name
 	Created                          time.Time
 	Predefined                       bool // bridge, host, none
+	// UserSubnet is true when the user gave the subnet: only then may an
+	// endpoint ask for a fixed address (docker's rule).
+	UserSubnet bool `json:",omitempty"`
 }
 
 // CreateRequest is a user's `network create`.
