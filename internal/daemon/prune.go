@@ -12,6 +12,7 @@ import (
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/image"
 )
 
 // ContainersPrune is POST /containers/prune: remove every stopped
@@ -68,31 +69,6 @@ func labelsMatch(have map[string]string, want, wantNot []labelFilter) bool {
 	return true
 }
 
-// parseUntil reads docker's until: a Unix time (with fractions), an
-// RFC 3339 time or date, or a duration before now ("24h").
-func parseUntil(v string, now time.Time) (time.Time, error) {
-	if dur, err := time.ParseDuration(v); err == nil {
-		return now.Add(-dur), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	secs, frac, hasFrac := strings.Cut(v, ".")
-	if s, err := strconv.ParseInt(secs, 10, 64); err == nil {
-		var ns int64
-		if hasFrac {
-			ns, err = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
-			if err != nil {
-				return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to parse value as time or duration: %q", v)
-			}
-		}
-		return time.Unix(s, ns), nil
-	}
-	return time.Time{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to parse value as time or duration: %q", v)
-}
-
 // pruneFilters are the filters every prune endpoint takes: until (a time
 // or a duration before now), label and label! (key or key=value).
 type pruneFilters struct {
@@ -106,7 +82,7 @@ func parsePruneFilters(filters server.Filters) (pruneFilters, error) {
 		for _, v := range values {
 			switch key {
 			case "until":
-				t, err := parseUntil(v, time.Now())
+				t, err := image.ParseFilterTime(v, time.Now())
 				if err != nil {
 					return pf, err
 				}

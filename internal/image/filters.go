@@ -1,12 +1,13 @@
 package image
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/distribution/reference"
+
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // matchReference is docker's reference filter: a shell pattern matched
@@ -20,10 +21,11 @@ func matchReference(pattern, familiar string) bool {
 	return err == nil && ok
 }
 
-// parseTimestamp reads the times docker filters accept: a Go duration
-// ("10m", meaning that long before now), RFC 3339 with or without zone,
-// a date, or Unix seconds with optional fraction.
-func parseTimestamp(v string, now time.Time) (time.Time, error) {
+// ParseFilterTime reads the times docker's filters accept (until, since,
+// before): a Go duration ("10m", meaning that long before now), RFC 3339
+// with or without zone, a date, or Unix seconds with an optional fraction.
+// Anything else is InvalidParameter in dockerd's words.
+func ParseFilterTime(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
 		return now.Add(-d), nil
 	}
@@ -32,10 +34,11 @@ func parseTimestamp(v string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
+	invalid := errdefs.Errorf(errdefs.ErrInvalidParameter, "failed to parse value as time or duration: %q", v)
 	secs, frac, _ := strings.Cut(v, ".")
 	s, err := strconv.ParseInt(secs, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("not a timestamp or duration")
+		return time.Time{}, invalid
 	}
 	var ns int64
 	if frac != "" {
@@ -44,7 +47,7 @@ func parseTimestamp(v string, now time.Time) (time.Time, error) {
 		}
 		frac += strings.Repeat("0", 9-len(frac))
 		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
-			return time.Time{}, fmt.Errorf("not a timestamp or duration")
+			return time.Time{}, invalid
 		}
 	}
 	return time.Unix(s, ns), nil

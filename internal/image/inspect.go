@@ -313,9 +313,9 @@ func (s *Store) parseFilters(ctx context.Context, in map[string][]string) (*filt
 			}
 		case "until":
 			for _, v := range vals {
-				t, err := parseTimestamp(v, time.Now())
+				t, err := ParseFilterTime(v, time.Now())
 				if err != nil {
-					return nil, fmt.Errorf("filter until=%s: %v: %w", v, err, errdefs.ErrInvalidParameter)
+					return nil, err
 				}
 				f.until = &t
 			}

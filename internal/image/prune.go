@@ -35,9 +35,9 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (imagetypes.PruneR
 		switch k {
 		case "until":
 			for _, v := range vals {
-				t, err := parseTimestamp(v, s.opts.now())
+				t, err := ParseFilterTime(v, s.opts.now())
 				if err != nil {
-					return rep, fmt.Errorf("filter until=%s: %v: %w", v, err, errdefs.ErrInvalidParameter)
+					return rep, err
 				}
 				until = &t
 			}

@@ -5,6 +5,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"testing"
 
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/image/imagetest"
 	"github.com/berth-project/berth/internal/testenv"
 	digest "github.com/opencontainers/go-digest"
@@ -58,6 +59,14 @@ func TestInspectHistoryList(t *testing.T) {
 	}
 	if _, err := s.List(ctx, ListOptions{Filters: map[string][]string{"bogus": {"x"}}}); err == nil {
 		t.Error("unknown filter accepted")
+	}
+	// dockerd's words for a time it cannot read, in list and prune alike.
+	const badTime = `failed to parse value as time or duration: "bad"`
+	if _, err := s.List(ctx, ListOptions{Filters: map[string][]string{"until": {"bad"}}}); !errdefs.IsInvalidParameter(err) || err.Error() != badTime {
+		t.Errorf("list until=bad: %v", err)
+	}
+	if _, err := s.Prune(ctx, PruneOptions{Filters: map[string][]string{"until": {"bad"}}}); !errdefs.IsInvalidParameter(err) || err.Error() != badTime {
+		t.Errorf("prune until=bad: %v", err)
 	}
 }
 
