@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/moby/moby/api/types/registry"
@@ -78,7 +79,13 @@ func (h *helperDir) failing(name, msg string) {
 
 func (h *helperDir) install(name, script string) {
 	h.t.Helper()
-	if err := os.WriteFile(filepath.Join(h.dir, credHelperPrefix+name), []byte(script), 0o755); err != nil {
+	// No fork while the script is open for writing: a child forked by a
+	// parallel test would hold the descriptor until its exec, and running
+	// the script meanwhile fails with "text file busy" (golang/go#22315).
+	syscall.ForkLock.RLock()
+	err := os.WriteFile(filepath.Join(h.dir, credHelperPrefix+name), []byte(script), 0o755)
+	syscall.ForkLock.RUnlock()
+	if err != nil {
 		h.t.Fatal(err)
 	}
 }

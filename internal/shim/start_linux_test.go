@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -16,7 +17,12 @@ func recordingRuntime(t *testing.T, bin string) (script, log string) {
 	dir := t.TempDir()
 	script, log = filepath.Join(dir, "runtime"), filepath.Join(dir, "commands")
 	body := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " + log + "\nexec " + bin + " \"$@\"\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+	// No fork while the script is open for writing (see golang/go#22315:
+	// running it could fail with "text file busy").
+	syscall.ForkLock.RLock()
+	err := os.WriteFile(script, []byte(body), 0o755)
+	syscall.ForkLock.RUnlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return script, log
