@@ -22,33 +22,43 @@ func mountPointsBelow(dir string) ([]string, error) {
 	if prefix != "/" {
 		prefix += "/"
 	}
-	// The calling thread's view, not the process's: /proc/self is the
-	// main thread's, which a goroutine that locked it and entered a
-	// private mount namespace (then exited) leaves there for good, as Go
-	// cannot end the main thread. An unlocked goroutine always runs on a
-	// thread in the process's shared namespace.
-	data, err := os.ReadFile("/proc/thread-self/mountinfo")
+	data, err := threadMountinfo()
 	if err != nil {
 		return nil, fmt.Errorf("mounts below %s: %w", dir, err)
 	}
 	var points []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options ...
-		fields := strings.SplitN(sc.Text(), " ", 6)
-		if len(fields) < 6 {
-			continue
-		}
-		p := unescapeMountinfo(fields[4])
-		if strings.HasPrefix(p, prefix) {
+	err = eachMountinfoLine(data, func(fields []string) {
+		if p := unescapeMountinfo(fields[4]); strings.HasPrefix(p, prefix) {
 			points = append(points, p)
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("mounts below %s: %w", dir, err)
 	}
 	return points, nil
+}
+
+// threadMountinfo is the calling thread's mountinfo, not the process's:
+// /proc/self is the main thread's, which a goroutine that locked it and
+// entered a private mount namespace (then exited) leaves there for good,
+// as Go cannot end the main thread. An unlocked goroutine always runs on
+// a thread in the process's shared namespace.
+func threadMountinfo() ([]byte, error) {
+	return os.ReadFile("/proc/thread-self/mountinfo")
+}
+
+// eachMountinfoLine calls fn with the fields of every mountinfo line
+// (id parent major:minor root mountpoint options [optional...] - fstype
+// source superopts); paths are still escaped.
+func eachMountinfoLine(data []byte, fn func(fields []string)) error {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) >= 7 {
+			fn(fields)
+		}
+	}
+	return sc.Err()
 }
 
 // unescapeMountinfo undoes the kernel's octal escapes (\040 for a space,

@@ -1,10 +1,7 @@
 package mount
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -24,8 +21,7 @@ func PropagationOf(path string) (Propagation, error) {
 	if err != nil {
 		return Propagation{}, fmt.Errorf("propagation of %s: %w", path, err)
 	}
-	// The thread's view: see mountPointsBelow.
-	data, err := os.ReadFile("/proc/thread-self/mountinfo")
+	data, err := threadMountinfo()
 	if err != nil {
 		return Propagation{}, fmt.Errorf("propagation of %s: %w", path, err)
 	}
@@ -42,17 +38,10 @@ func PropagationOf(path string) (Propagation, error) {
 func propagationIn(data []byte, path string) (Propagation, bool) {
 	var best Propagation
 	found := false
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superopts
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
-			continue
-		}
+	_ = eachMountinfoLine(data, func(fields []string) {
 		mp := unescapeMountinfo(fields[4])
 		if !holds(mp, path) || (found && len(mp) < len(best.MountPoint)) {
-			continue
+			return
 		}
 		p := Propagation{MountPoint: mp}
 		for _, opt := range fields[6:] {
@@ -63,7 +52,7 @@ func propagationIn(data []byte, path string) (Propagation, bool) {
 			p.Slave = p.Slave || strings.HasPrefix(opt, "master:")
 		}
 		best, found = p, true
-	}
+	})
 	return best, found
 }
 
