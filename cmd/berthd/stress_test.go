@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/internal/testenv/daemontest"
 )
 
@@ -637,20 +637,8 @@ func (s *stress) report(raceDir string) {
 
 // mountsUnder lists the mount points at or below root.
 func mountsUnder(t *testing.T, root string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && (fields[4] == root || strings.HasPrefix(fields[4], root+"/")) {
-			out = append(out, fields[4])
-		}
-	}
-	return out
+	t.Helper()
+	return testenv.MountsUnder(t, root)
 }
 
 // procsNaming lists live processes whose command line names dir: the

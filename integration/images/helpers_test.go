@@ -9,7 +9,6 @@
 package images_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log"
@@ -115,20 +114,7 @@ func withView(t testing.TB, sn snapshot.Snapshotter, top string, fn func(root st
 // mountsBelow lists the mount points at or under dir.
 func mountsBelow(t testing.TB, dir string) []string {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
-			out = append(out, fields[4])
-		}
-	}
-	return out
+	return testenv.MountsUnder(t, dir)
 }
 
 // request is one request the proxy passed on.
