@@ -168,20 +168,7 @@ func TestZombiesReaped(t *testing.T) {
 			// alive while the test looks.
 			script := "for i in 1 2 3 4 5 6; do (sleep 0.05 &); done; echo ready; exec sleep 30"
 			cmd := initCommand(t, pid1, "--", "/bin/sh", "-c", script)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				cmd.Process.Signal(syscall.SIGTERM)
-				cmd.Wait()
-			}()
-			if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
-				t.Fatalf("first line %q, %v", line, err)
-			}
+			startUntilReady(t, cmd)
 			// Give the orphans time to exit and be reaped.
 			deadline := time.Now().Add(5 * time.Second)
 			for {
@@ -240,20 +227,7 @@ func TestThreads(t *testing.T) {
 			t.Parallel()
 			cmd := initCommand(t, pid1, "--", "/bin/sh", "-c", "echo ready; exec sleep 30")
 			cmd.Env = append(initenv.ForInit(os.Environ()), asInitEnv+"=1")
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				cmd.Process.Signal(syscall.SIGTERM)
-				cmd.Wait()
-			}()
-			if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
-				t.Fatalf("first line %q, %v", line, err)
-			}
+			startUntilReady(t, cmd)
 			// The init may still be ending its spare threads when the
 			// command speaks.
 			var n int
@@ -303,5 +277,25 @@ func TestParseThreads(t *testing.T) {
 		if got := parseThreads([]byte(in)); got != want {
 			t.Errorf("parseThreads(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// startUntilReady starts cmd, whose command prints "ready" first, and
+// waits for that line; the test's end stops it.
+func startUntilReady(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("first line %q, %v", line, err)
 	}
 }
