@@ -3,8 +3,11 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -255,4 +258,80 @@ func logsOfDir(t *testing.T, cfg cfgT, id string) []byte {
 	t.Helper()
 	b, _ := readFile(cfg.DataRoot + "/containers/" + id + "/" + id + "-json.log")
 	return b
+}
+
+// TestRealOrphanShimEnded: a shim whose container has no record (a start
+// in flight when the daemon died, whose container's removal reached the
+// disk) is ended at the next start, with its container, its mounts and
+// its directory; so is one left by a record the removal then takes.
+func TestRealOrphanShimEnded(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	d := newRealDaemon(t, cfg)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sleep", "1000"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	pid := inspect(t, d, id).State.Pid
+	shimDir, bundle := d.shimDir(id), d.bundleDir(id)
+	shimPID := parentOf(pid)
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", shimPID)); string(comm) != "berth-shim\n" {
+		t.Fatalf("the container's parent %d is %q, not its shim", shimPID, comm)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(cfg.DataRoot, "containers", id)); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := newRealDaemon(t, cfg)
+	if _, err := d2.containers.Get(id); err == nil {
+		t.Fatal("the container without a record is back")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (processAlive(pid) || processAlive(shimPID)) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processAlive(pid) {
+		t.Errorf("the orphan's process %d still runs", pid)
+	}
+	if processAlive(shimPID) {
+		t.Errorf("the orphan's shim %d still runs", shimPID)
+	}
+	if _, err := os.Stat(shimDir); !os.IsNotExist(err) {
+		t.Errorf("the orphan's shim directory is still there: %v", err)
+	}
+	if m := testenv.MountsUnder(t, bundle); len(m) > 0 {
+		t.Errorf("the orphan's mounts stay: %v", m)
+	}
+}
+
+// processAlive: pid runs (a zombie does not count).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// parentOf is pid's parent, 0 if pid is gone.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	var state string
+	var ppid int
+	if i < 0 {
+		return 0
+	}
+	if _, err := fmt.Sscan(string(b[i+1:]), &state, &ppid); err != nil {
+		return 0
+	}
+	return ppid
 }

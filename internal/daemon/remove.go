@@ -198,6 +198,14 @@ func (d *Daemon) SettleRemovals() {
 func (d *Daemon) release(ctx context.Context, c *container.Container, r *run, removeVolumes bool) error {
 	d.runExitCleanup(ctx, c, r)
 	d.dropPrestart(ctx, c, r)
+	c.Lock()
+	stray := r.task == nil
+	c.Unlock()
+	if stray {
+		// A shim restore could not reach (or one a start left as the
+		// daemon died): end it before its directory goes.
+		d.endStrayShim(ctx, c.ID)
+	}
 	d.cleanupRun(ctx, c.ID, nil)
 	d.forgetExecs(c.ID)
 	c.Lock()

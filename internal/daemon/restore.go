@@ -36,6 +36,9 @@ const (
 // unless-stopped containers that ran before (and were not stopped by a
 // user) start again. Removals a crash interrupted are finished.
 func (d *Daemon) restore(ctx context.Context) error {
+	// First, while the incomplete records still hold their shim
+	// directories: a shim of one is an orphan too.
+	d.removeOrphanShims(ctx)
 	for _, id := range d.containers.Incomplete() {
 		d.log.Warn("removing a container whose creation did not finish", "container", id)
 		d.cleanupRun(ctx, id, nil)
