@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"time"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/daemon/config"
@@ -13,14 +14,16 @@ import (
 // runtime as the default, a pool keeps one shim (and its warm runtime)
 // started ahead of the next container.
 type shimLauncher struct {
-	binary string
-	pool   *shim.Pool
+	binary    string
+	pool      *shim.Pool
+	hibernate time.Duration
 }
 
 // newShimLauncher makes the launcher, and its pool when the default
 // runtime is Berth's own (only it has a warm mode).
 func (d *Daemon) newShimLauncher() shimLauncher {
 	l := shimLauncher{binary: d.shimBinary}
+	l.hibernate, _ = d.cfg.ShimHibernate()
 	rt, ok := d.runtimes[d.cfg.DefaultRuntime]
 	if !ok || d.cfg.DefaultRuntime != config.RuntimeBerth || len(rt.Args) > 0 {
 		return l
@@ -69,6 +72,8 @@ func (l shimLauncher) Start(ctx context.Context, cfg taskConfig) (container.Task
 		LogOpts:     cfg.LogOpts,
 		LogAttrs:    cfg.LogAttrs,
 		ShimBinary:  l.binary,
+		// Validated with the configuration.
+		HibernateAfter: l.hibernate,
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/internal/errdefs"
@@ -27,6 +28,10 @@ type Config struct {
 	LogOpts     map[string]string // max-size, max-file, ...
 	LogAttrs    map[string]string // json-file's attrs of every entry (logs.ExtraAttrs)
 	ShimBinary  string            // path of berth-shim (default: beside the daemon's executable, else $PATH)
+	// HibernateAfter is how long the shim of a running container may be
+	// idle before it hands over to berth-shim-keeper (hibernate_linux.go);
+	// 0 never.
+	HibernateAfter time.Duration `json:",omitempty"`
 }
 
 // Files in the state directory.

@@ -30,6 +30,13 @@ func callStarted() {
 	gc.mu.Unlock()
 }
 
+// activeCalls is how many connections are being handled.
+func activeCalls() int {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	return gc.active
+}
+
 func callDone() {
 	gc.mu.Lock()
 	gc.active--

@@ -30,6 +30,8 @@ func Main(args []string) int {
 		return detach("serve", args[2])
 	case len(args) == 3 && args[1] == "serve":
 		return serve(args[2], nil, nil, nil)
+	case len(args) == 3 && args[1] == "resume":
+		return resume(args[2])
 	case len(args) == 4 && args[1] == "start-pool":
 		return detach("pool", args[2], args[3])
 	case len(args) == 4 && args[1] == "pool":

@@ -45,6 +45,7 @@ type process struct {
 	outEnded  bool
 	outputEnd chan struct{} // closed when every output stream ended
 	closeOut  []*os.File    // the read ends, for closing them when output must stop
+	open      [2]bool       // stdout, stderr: still copied (a pty is stdout)
 	pid       int
 	status    string
 	exit      ExitStatus
@@ -161,12 +162,14 @@ func (p *process) attachIO(io *stdio) error {
 		p.setStdin(master)
 		p.closeOut = []*os.File{master}
 		p.streams = 1
+		p.open[0] = true
 		go p.copyOut(master, 0)
 		return nil
 	}
 	p.setStdin(io.stdinW)
 	p.closeOut = io.outR[:]
 	p.streams = 2
+	p.open = [2]bool{true, true}
 	go p.copyOut(io.outR[0], 0)
 	go p.copyOut(io.outR[1], 1)
 	return nil
@@ -216,27 +219,37 @@ func (p *process) copyOut(f *os.File, stream int) {
 	var buf []byte
 	var n int
 	var rerr error
+	held := false
 	// One closure for the copier's life: the output path allocates
 	// nothing, so a chatty container makes no garbage for a shim that does
-	// not collect by itself.
+	// not collect by itself. The gate is held from the read to the end
+	// of the delivery: a hibernation never drops output read but not
+	// delivered.
 	read := func(fd uintptr) bool {
+		p.s.gate.RLock()
 		buf = getBuf()
 		n, rerr = unix.Read(int(fd), buf)
 		if rerr == unix.EAGAIN || rerr == unix.EINTR {
 			putBuf(buf)
 			buf = nil
+			p.s.gate.RUnlock()
 			return false
 		}
+		held = true
 		return true
 	}
 	for {
-		buf, n, rerr = nil, 0, nil
+		buf, n, rerr, held = nil, 0, nil, false
 		err := rc.Read(read)
 		if n > 0 {
 			p.output(stream, buf[:n])
 		}
 		if buf != nil {
 			putBuf(buf)
+		}
+		if held {
+			p.s.touch()
+			p.s.gate.RUnlock()
 		}
 		// EOF, or EIO from a pty whose other side is closed.
 		if err != nil || rerr != nil || n <= 0 {
@@ -318,6 +331,7 @@ func (p *process) logMessage(stream int, line []byte, partial bool, now time.Tim
 // attaches.
 func (p *process) streamEnded(stream int) {
 	p.mu.Lock()
+	p.open[stream] = false
 	p.streams--
 	if p.streams > 0 {
 		p.mu.Unlock()

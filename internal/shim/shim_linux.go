@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -28,6 +29,7 @@ type shim struct {
 	warm       *warmRuntime // a pooled shim's runtime process, until create uses or drops it
 	lock       *os.File
 	ln         *net.UnixListener
+	lnFile     *os.File // the listener's socket, as serve waits on it
 	addr       *sockAddr
 	init       *process
 	// initOwnsPidNS: the init is pid 1 of its own pid namespace, so that
@@ -48,6 +50,15 @@ type shim struct {
 	inflight int           // calls being answered, Delete aside
 	idle     chan struct{} // closed when inflight drops to 0, if set
 	done     chan struct{} // closed when the shim should exit: the container was deleted
+	// initWaits are the connections of the clients waiting for the
+	// init's exit: the only calls a hibernating shim hands over.
+	initWaits map[*net.UnixConn]struct{}
+
+	// gate is read-held by each accept and each output delivery in
+	// progress, and held by hibernate (hibernate_linux.go).
+	gate        sync.RWMutex
+	lastActive  atomic.Int64 // unix nanoseconds of the last connection or output
+	watchingIdl sync.Once
 }
 
 func (s *shim) path(name string) string { return filepath.Join(s.cfg.StateDir, name) }
@@ -66,7 +77,7 @@ func newShim(dir string, r *reaper, devnull *os.File, warm *warmRuntime) (*shim,
 		warm.abort(r)
 		return nil, err
 	}
-	s := &shim{cfg: cfg, reaper: r, runtimeEnv: runtimeEnv(), warm: warm, devnull: devnull, execs: map[string]*process{}, done: make(chan struct{})}
+	s := &shim{cfg: cfg, reaper: r, runtimeEnv: runtimeEnv(), warm: warm, devnull: devnull, execs: map[string]*process{}, done: make(chan struct{}), initWaits: map[*net.UnixConn]struct{}{}}
 	// Whatever happens below, a warm runtime create did not use is gone
 	// when newShim returns.
 	defer func() {
@@ -270,8 +281,21 @@ func exitStatus(ws unix.WaitStatus, known bool) ExitStatus {
 
 // serve answers connections until the container is deleted.
 func (s *shim) serve() {
+	// A listener's RawConn cannot wait for readiness; a file on the same
+	// socket can.
+	fd, err := unix.FcntlInt(uintptr(rawFD(s.ln)), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		slog.Error("listener", "err", err)
+		return
+	}
+	s.lnFile = os.NewFile(uintptr(fd), "listener")
+	rc, err := s.lnFile.SyscallConn()
+	if err != nil {
+		slog.Error("listener", "err", err)
+		return
+	}
 	for {
-		conn, err := s.ln.AcceptUnix()
+		conn, err := s.accept(rc)
 		if err != nil {
 			select {
 			case <-s.done:
@@ -288,10 +312,56 @@ func (s *shim) serve() {
 	}
 }
 
+// accept takes one connection, counted as a call (callStarted) before the
+// gate opens again: a hibernation never overlaps a connection taken from
+// the socket but not yet counted.
+func (s *shim) accept(rc syscall.RawConn) (*net.UnixConn, error) {
+	nfd := -1
+	var aerr error
+	err := rc.Read(func(fd uintptr) bool {
+		s.gate.RLock()
+		// The raw call: the peer's address (unnamed) is of no use, and
+		// x/sys's conversion of it fails.
+		r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, fd, 0, 0, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0, 0)
+		nfd, aerr = int(r), nil
+		if errno != 0 {
+			aerr = errno
+		}
+		if aerr == unix.EAGAIN || aerr == unix.EINTR || aerr == unix.ECONNABORTED {
+			s.gate.RUnlock()
+			return false
+		}
+		if aerr != nil {
+			s.gate.RUnlock()
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if aerr != nil {
+		return nil, os.NewSyscallError("accept4", aerr)
+	}
+	callStarted()
+	s.touch()
+	s.gate.RUnlock()
+	f := os.NewFile(uintptr(nfd), "conn")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		callDone()
+		return nil, err
+	}
+	return c.(*net.UnixConn), nil
+}
+
 // exit removes the runtime bits of the state directory; exit.json,
 // config.json and shim.log stay for the daemon.
 func (s *shim) exit() {
 	s.ln.Close()
+	if s.lnFile != nil {
+		s.lnFile.Close()
+	}
 	s.addr.close()
 	for _, f := range []string{socketFile, shimPidFile, initPidFile, runtimeLogFile} {
 		os.Remove(s.path(f))
@@ -301,8 +371,8 @@ func (s *shim) exit() {
 	unlock(s.lock)
 }
 
+// handle answers one connection, counted by accept.
 func (s *shim) handle(conn *net.UnixConn) {
-	callStarted()
 	defer callDone()
 	var req request
 	if err := readMsg(conn, &req); err != nil {
@@ -489,6 +559,12 @@ func (s *shim) start() (int, error) {
 		p.status = StatusRunning
 	}
 	p.mu.Unlock()
+	if s.cfg.HibernateAfter > 0 {
+		s.watchingIdl.Do(func() {
+			s.touch()
+			go s.watchIdle()
+		})
+	}
 	return p.pid, nil
 }
 
@@ -519,6 +595,16 @@ func (s *shim) state() State {
 // wait answers once p has exited and its output was delivered, or drops
 // the call when the client goes away.
 func (s *shim) wait(conn *net.UnixConn, p *process) (response, error) {
+	if p == s.init {
+		s.mu.Lock()
+		s.initWaits[conn] = struct{}{}
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.initWaits, conn)
+			s.mu.Unlock()
+		}()
+	}
 	select {
 	case <-p.exited:
 	case <-hangup(conn):

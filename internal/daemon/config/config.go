@@ -95,6 +95,12 @@ type Config struct {
 	// ShutdownTimeout is how long (seconds) shutdown waits for each
 	// container to stop when live restore is off.
 	ShutdownTimeout int `json:"shutdown-timeout,omitempty"`
+
+	// ShimHibernateAfter (a Go duration, "0" for never) is how long a
+	// running container's shim may sit idle before it hands its place to
+	// a keeper of a few pages (internal/shim, hibernate_linux.go). A
+	// Berth extension.
+	ShimHibernateAfter string `json:"shim-hibernate-after,omitempty"`
 }
 
 // AddressPool is one of daemon.json's default-address-pools (dockerd's
@@ -134,9 +140,13 @@ func Default() Config {
 		Runtimes:        map[string]Runtime{},
 		ResourcePrefix:  "berth",
 		ShutdownTimeout: 15,
-		IPTables:        true,
-		IPForward:       true,
-		UserlandProxy:   true,
+		// Long enough that a container's start and its first seconds
+		// (health checks, docker exec right after run) find the shim
+		// awake; short enough that idle containers cost little.
+		ShimHibernateAfter: "2s",
+		IPTables:           true,
+		IPForward:          true,
+		UserlandProxy:      true,
 	}
 }
 

@@ -45,6 +45,7 @@ var fieldCopiers = map[string]func(dst, src *Config){
 	"tlscert":               func(d, s *Config) { d.TLSCert = s.TLSCert },
 	"tlskey":                func(d, s *Config) { d.TLSKey = s.TLSKey },
 	"shutdown-timeout":      func(d, s *Config) { d.ShutdownTimeout = s.ShutdownTimeout },
+	"shim-hibernate-after":  func(d, s *Config) { d.ShimHibernateAfter = s.ShimHibernateAfter },
 }
 
 func jsonKeys() []string {

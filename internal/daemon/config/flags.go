@@ -80,6 +80,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&c.TLSCert, "tlscert", "", "Path to the TLS certificate file")
 	fs.StringVar(&c.TLSKey, "tlskey", "", "Path to the TLS key file")
 	fs.IntVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "Seconds to wait for containers to stop at shutdown (without live restore)")
+	fs.StringVar(&c.ShimHibernateAfter, "shim-hibernate-after", d.ShimHibernateAfter, `Idle time after which a running container's shim hibernates ("0": never)`)
 	return f
 }
 

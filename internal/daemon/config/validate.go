@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/go-units"
 
@@ -34,6 +35,7 @@ var checks = []check{
 	{"cgroup-parent", checkCgroupParent},
 	{"ulimits", checkUlimits},
 	{"shutdown-timeout", checkShutdownTimeout},
+	{"shim-hibernate-after", checkShimHibernate},
 	{"networking", checkNetworking},
 }
 
@@ -277,6 +279,23 @@ func checkUlimits(c *Config) error {
 		}
 	}
 	return nil
+}
+
+func checkShimHibernate(c *Config) error {
+	_, err := c.ShimHibernate()
+	return err
+}
+
+// ShimHibernate is ShimHibernateAfter parsed: 0 for never.
+func (c *Config) ShimHibernate() (time.Duration, error) {
+	if c.ShimHibernateAfter == "" || c.ShimHibernateAfter == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.ShimHibernateAfter)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--shim-hibernate-after %q: want a duration such as 2s, or 0 for never", c.ShimHibernateAfter)
+	}
+	return d, nil
 }
 
 func checkShutdownTimeout(c *Config) error {
