@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,4 +335,68 @@ func parentOf(pid int) int {
 		return 0
 	}
 	return ppid
+}
+
+// TestRealHibernatedShim: with a short --shim-hibernate-after, an idle
+// container's shim hibernates (its process runs berth-shim-keeper) and
+// the daemon notices nothing: exec, logs, a restart of the daemon
+// (restore), stop and the exit status work as with an awake shim.
+func TestRealHibernatedShim(t *testing.T) {
+	t.Parallel()
+	cfg := testRoots(t)
+	cfg.ShimHibernateAfter = "100ms"
+	d := newRealDaemon(t, cfg)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sh", "-c", "trap 'echo bye; exit 7' TERM; echo hi; while true; do sleep 0.05; done"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	shimPID := parentOf(inspect(t, d, id).State.Pid)
+	asleep := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", shimPID))
+			if filepath.Base(exe) == "berth-shim-keeper" {
+				return
+			}
+			if time.Now().After(deadline) {
+				syscall.Kill(shimPID, syscall.SIGQUIT)
+				time.Sleep(300 * time.Millisecond)
+				log, _ := os.ReadFile(filepath.Join(cfg.ExecRoot, "shims", id, "shim.log"))
+				t.Fatalf("%s: the shim %d does not hibernate (runs %q); its log:\n%s", what, shimPID, exe, log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	asleep("after the start")
+	execID, err := d.ExecCreate(ctx, id, containertypes.ExecCreateRequest{Cmd: []string{"echo", "back"}, AttachStdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eout syncBuffer
+	if err := d.ExecStart(ctx, execID, server.ExecStartOptions{Streams: func(bool) (server.Streams, error) {
+		return server.Streams{Stdout: &eout, Stderr: io.Discard}, nil
+	}}); err != nil || eout.String() != "back\n" {
+		t.Fatalf("exec in a hibernated container: %q %v", eout.String(), err)
+	}
+	asleep("after an exec")
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2 := newRealDaemon(t, cfg)
+	if s := inspect(t, d2, id).State; s.Status != "running" || parentOf(s.Pid) != shimPID {
+		t.Fatalf("restored from a hibernated shim: %+v", s)
+	}
+	asleep("after the restore")
+	exit := waitFor(t, d2, id, containertypes.WaitConditionNotRunning)
+	if err := d2.ContainerStop(ctx, id, server.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, exit); r.StatusCode != 7 {
+		t.Fatalf("exit %+v, want 7", r)
+	}
+	if out := logsOf(t, d2, id, false); out != "hi\nbye\n" {
+		t.Fatalf("logs %q", out)
+	}
 }

@@ -2,6 +2,7 @@ package shim_test
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -167,5 +168,51 @@ func TestHibernatedExit(t *testing.T) {
 	c.client = cl2
 	if st, err := cl2.Wait(ctx(t)); err != nil || st.Code != 3 {
 		t.Fatalf("wait: %+v %v", st, err)
+	}
+}
+
+// TestHibernateTerminal: a shell on a terminal, with stdin open, whose
+// shim hibernated: a client attaches (waking it), types, reads the
+// answer, detaches, and the shim hibernates again; the pipe variant keeps
+// the stdin the shim handed over.
+func TestHibernateTerminal(t *testing.T) {
+	for _, terminal := range []bool{true, false} {
+		t.Run(map[bool]string{true: "tty", false: "pipes"}[terminal], func(t *testing.T) {
+			t.Parallel()
+			r := runtimes(t)[0]
+			c := newContainer(t, r, "sh")
+			c.cfg.Terminal, c.cfg.OpenStdin = terminal, true
+			c.cfg.HibernateAfter = hibernateSoon
+			cl := c.create()
+			if _, err := cl.Start(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			pid := shimPid(t, c)
+			waitFor(t, "hibernation", func() bool { return hibernating(pid) })
+			for i, word := range []string{"hey", "again"} {
+				inR, inW := io.Pipe()
+				var out syncBuffer
+				res := attach(t, cl, shim.AttachOptions{Stdin: inR, Stdout: &out})
+				if _, err := io.WriteString(inW, "echo "+word+"$((1+"+strconv.Itoa(i)+"))\n"); err != nil {
+					t.Fatal(err)
+				}
+				want := word + strconv.Itoa(1+i)
+				waitFor(t, "the answer "+want, func() bool { return strings.Contains(out.String(), want) })
+				inW.Close()
+				if terminal {
+					// The end of a terminal's input ends this attach.
+					<-res
+				} else {
+					cl.Close()
+					<-res
+					cl2, err := shim.Connect(ctx(t), c.cfg.StateDir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.client, cl = cl2, cl2
+				}
+				waitFor(t, "hibernation after the attach", func() bool { return hibernating(pid) })
+			}
+		})
 	}
 }

@@ -891,7 +891,6 @@ func (s *shim) runExec(p *process) (int, error) {
 
 func (s *shim) watchExec(p *process, ch <-chan unix.WaitStatus) {
 	ws, ok := s.reaper.wait(p.pid, ch)
-	s.initReaped.Store(true)
 	st := exitStatus(ws, ok)
 	s.finishOutput(p)
 	p.release()

@@ -91,6 +91,9 @@ int main(int argc, char **argv) {
 			break;
 	}
 
+	// The shim need not keep its binary open: close-on-exec, which
+	// execveat allows for a binary (not a script).
+	fcntl(exe, F_SETFD, FD_CLOEXEC);
 	signal(SIGCHLD, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &original, NULL);
 	{
