@@ -20,8 +20,18 @@
 // connection; attach streams are framed) and outlives the daemon: Connect
 // reattaches after a daemon restart.
 //
+// A shim idle for Config.HibernateAfter (the daemon's
+// --shim-hibernate-after, 2 s by default) hibernates: it execs
+// berth-shim-keeper, a small C program that keeps its descriptors, its
+// pid and its place as the container's parent and subreaper at about
+// 0.1 MiB instead of 0.9, and execs `berth-shim resume DIR` as soon as a
+// client connects, the container writes output, a waiting client hangs
+// up or a child exits (hibernate_linux.go, keeper/keeper.c). Clients see
+// nothing but a few milliseconds more on the first call.
+//
 // State directory: config.json (the Config), shim.sock, shim.lock (held
 // by the live shim: the liveness test), shim.pid, init.pid, exit.json,
+// hibernate.json (while the shim hibernates),
 // runtime.log (the runtime's JSON log, read for error messages), shim.log
 // (the shim's own stderr). Delete leaves config.json, exit.json and
 // shim.log; the directory is the caller's to remove.

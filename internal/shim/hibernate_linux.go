@@ -115,6 +115,14 @@ func (s *shim) hibernate() error {
 	if err != nil {
 		return err
 	}
+	// No child is reaped from here to the exec: a status the reaper took
+	// would go with this process. The init must not have been reaped
+	// already either (its status may still be on its way to watchInit).
+	s.reaper.mu.Lock()
+	defer s.reaper.mu.Unlock()
+	if _, ok := s.reaper.waiters[h.InitPid]; !ok {
+		return errBusy
+	}
 	var kept []int
 	defer func() {
 		for _, fd := range kept {
