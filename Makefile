@@ -18,12 +18,15 @@ all: build
 
 build: $(BINARIES) berth-shim-keeper
 
-# The keeper of hibernated shims (internal/shim/keeper): C, static, a few
-# pages of memory where the Go shim it stands for needs 0.9 MiB.
+# The keeper of hibernated shims (internal/shim/keeper): C without a C
+# library, static, a few pages of memory where the Go shim it stands for
+# needs 0.9 MiB.
 CC ?= cc
+KEEPER_CFLAGS := -Os -static -nostdlib -ffreestanding -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fno-pie -no-pie -s -Wall -Wextra -Werror
 berth-shim-keeper:
 	@mkdir -p $(BIN)
-	$(CC) -Os -static -s -Wall -Wextra -Werror -o $(BIN)/$@ internal/shim/keeper/keeper.c
+	$(CC) $(KEEPER_CFLAGS) -o $(BIN)/$@ internal/shim/keeper/keeper.c
 
 # The runtime links statically too (glibc's libc.a, Go's own resolver and
 # user lookup): every container start execs it (its stage and init), and

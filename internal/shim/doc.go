@@ -24,7 +24,7 @@
 // --shim-hibernate-after, 2 s by default) hibernates: it execs
 // berth-shim-keeper, a small C program that keeps its descriptors, its
 // pid and its place as the container's parent and subreaper at about
-// 0.1 MiB instead of 0.9, and execs `berth-shim resume DIR` as soon as a
+// about 50 KiB (its stack, page tables and kernel stack) instead of 0.9 MiB, and execs `berth-shim resume DIR` as soon as a
 // client connects, the container writes output, a waiting client hangs
 // up or a child exits (hibernate_linux.go, keeper/keeper.c). Clients see
 // nothing but a few milliseconds more on the first call.

@@ -87,7 +87,7 @@ func TestHibernate(t *testing.T) {
 			asleep("hibernation after the start")
 			rss := statusKiB(t, pid, "RssAnon")
 			t.Logf("hibernated shim: RssAnon %d KiB, VmPTE %d KiB, threads: keeper", rss, statusKiB(t, pid, "VmPTE"))
-			if rss > 256 {
+			if rss > 64 {
 				t.Errorf("the hibernated shim holds %d KiB of anonymous memory", rss)
 			}
 
