@@ -23,11 +23,12 @@
 // A shim idle for Config.HibernateAfter (the daemon's
 // --shim-hibernate-after, 2 s by default) hibernates: it execs
 // berth-shim-keeper, a small C program that keeps its descriptors, its
-// pid and its place as the container's parent and subreaper at about
-// about 50 KiB (its stack, page tables and kernel stack) instead of 0.9 MiB, and execs `berth-shim resume DIR` as soon as a
-// client connects, the container writes output, a waiting client hangs
-// up or a child exits (hibernate_linux.go, keeper/keeper.c). Clients see
-// nothing but a few milliseconds more on the first call.
+// pid and its place as the container's parent and subreaper for about
+// 50 KiB (its stack, page tables and kernel stack) instead of 0.9 MiB,
+// and execs `berth-shim resume DIR` as soon as a client connects, the
+// container writes output, a waiting client hangs up or a child exits
+// (hibernate_linux.go, keeper/keeper.c). Clients see nothing but a few
+// milliseconds more on the first call.
 //
 // State directory: config.json (the Config), shim.sock, shim.lock (held
 // by the live shim: the liveness test), shim.pid, init.pid, exit.json,
