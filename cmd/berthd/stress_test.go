@@ -37,7 +37,7 @@ const stressOpTimeout = 20 * time.Second
 // attach, logs -f, wait, inspect, ps, rm -f), beside run --rm bursts,
 // restart-always containers that exit at once, a health check that flips,
 // an OOM kill and an events stream, with a SIGKILL and restart of the
-// daemon in the middle. No call may hang or answer 5xx, and once
+// daemon in the middle, and shims that hibernate after 30 ms of quiet. No call may hang or answer 5xx, and once
 // everything is removed nothing may be left: no container processes or
 // shims, mounts, cgroups, snapshots, records, or descriptors in the
 // daemon.
@@ -46,7 +46,9 @@ func TestStressConcurrentLifecycle(t *testing.T) {
 		t.Skip("stress test: skipped with -short")
 	}
 	raceDir := t.TempDir()
-	var opts []daemontest.Option
+	// Shims hibernate after 30 ms of quiet: every container's shim goes
+	// to sleep and wakes again many times amid the conflicting calls.
+	opts := []daemontest.Option{daemontest.WithArgs("--shim-hibernate-after", "30ms")}
 	if bin := os.Getenv(stressBinaryEnv); bin != "" {
 		opts = append(opts, daemontest.WithBinary(bin),
 			daemontest.WithEnv("GORACE=log_path="+filepath.Join(raceDir, "race")))
