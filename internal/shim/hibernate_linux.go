@@ -240,7 +240,7 @@ func (s *shim) snapshot() (*hibernated, []*net.UnixConn, error) {
 	h.Status = p.status
 	busy := len(p.clients) > 0 || (p.status != StatusRunning && p.status != StatusPaused)
 	for i, open := range p.open {
-		if open {
+		if open && i < len(p.closeOut) {
 			h.Out[i] = fileFD(p.closeOut[i])
 		}
 	}
@@ -378,9 +378,14 @@ func resumeShim(dir string) (*shim, error) {
 	}
 	s.init = p
 	ch := s.reaper.adopt(p.pid)
+	// closeOut keeps its places (nil for a stream that ended): the next
+	// hibernation finds stream i at index i.
+	p.closeOut = out[:1]
+	if !h.Terminal {
+		p.closeOut = out[:]
+	}
 	for i, f := range out {
 		if f != nil {
-			p.closeOut = append(p.closeOut, f)
 			p.open[i] = true
 			p.streams++
 		}

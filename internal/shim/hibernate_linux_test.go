@@ -216,3 +216,33 @@ func TestHibernateTerminal(t *testing.T) {
 		})
 	}
 }
+
+// TestHibernateClosedStdout: a container that closed its stdout (the
+// stream ended) but writes to stderr: the shim hibernates and wakes
+// again and again with one stream.
+func TestHibernateClosedStdout(t *testing.T) {
+	r := runtimes(t)[0]
+	c := newContainer(t, r, "sh", "-c", "exec 1>&-; trap 'echo bye >&2; exit 4' TERM; while true; do sleep 0.05; done")
+	c.cfg.HibernateAfter = hibernateSoon
+	cl := c.create()
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	pid := shimPid(t, c)
+	for range 3 {
+		waitFor(t, "hibernation", func() bool { return hibernating(pid) })
+		if st, err := cl.State(ctx(t)); err != nil || st.Status != shim.StatusRunning {
+			t.Fatalf("state: %+v %v", st, err)
+		}
+	}
+	waitFor(t, "hibernation", func() bool { return hibernating(pid) })
+	if err := cl.Kill(ctx(t), syscall.SIGTERM, false); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := cl.Wait(ctx(t)); err != nil || st.Code != 4 {
+		t.Fatalf("wait: %+v %v", st, err)
+	}
+	if msgs := readLog(t, c.cfg.LogPath); len(msgs) != 1 || string(msgs[0].Line) != "bye\n" || msgs[0].Stream != "stderr" {
+		t.Fatalf("log %+v", msgs)
+	}
+}
