@@ -37,6 +37,10 @@ import (
 // keeperBinary is the keeper's name, beside the shim's binary.
 const keeperBinary = "berth-shim-keeper"
 
+// maxKeeperWatched is keeper.c's MAX_WATCHED: the socket, two output
+// streams and the waiting clients must fit.
+const maxKeeperWatched = 64
+
 // hibernateFile holds the shim's state while the keeper runs.
 const hibernateFile = "hibernate.json"
 
@@ -114,6 +118,10 @@ func (s *shim) hibernate() error {
 	h, waits, err := s.snapshot()
 	if err != nil {
 		return err
+	}
+	if len(waits) > maxKeeperWatched-3 {
+		// More descriptors than the keeper watches (keeper.c).
+		return errBusy
 	}
 	// No child is reaped from here to the exec: a status the reaper took
 	// would go with this process. The init must not have been reaped
