@@ -42,6 +42,11 @@ type execProcess struct {
 	exitCode *int
 	ended    time.Time
 	done     chan struct{}
+	// retired: its container stopped. It stays inspectable (docker
+	// exec inspects it for the exit code after the stream ends, and
+	// the container may have ended meanwhile) but is no longer one of
+	// the container's ExecIDs.
+	retired bool
 }
 
 // ExecCreate is POST /containers/{id}/exec.
@@ -111,7 +116,26 @@ func (d *Daemon) pruneExecsLocked(now time.Time) {
 	}
 }
 
-// forgetExecs drops a container's execs (it stopped: they are gone too).
+// retireExecs takes a stopped container's execs off its ExecIDs; they
+// stay inspectable for execRetention, as docker's do.
+func (d *Daemon) retireExecs(containerID string) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range d.execs {
+		if e.containerID != containerID {
+			continue
+		}
+		e.mu.Lock()
+		e.retired = true
+		if e.ended.IsZero() {
+			e.ended = now
+		}
+		e.mu.Unlock()
+	}
+}
+
+// forgetExecs drops a container's execs (it was removed).
 func (d *Daemon) forgetExecs(containerID string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -156,7 +180,10 @@ func (d *Daemon) execIDs(containerID string) []string {
 	defer d.mu.Unlock()
 	var ids []string
 	for id, e := range d.execs {
-		if e.containerID == containerID {
+		e.mu.Lock()
+		retired := e.retired
+		e.mu.Unlock()
+		if e.containerID == containerID && !retired {
 			ids = append(ids, id)
 		}
 	}

@@ -100,14 +100,23 @@ func TestExec(t *testing.T) {
 	if m := ev.find(id, "exec_die"); m.Actor.Attributes["exitCode"] != "0" || m.Actor.Attributes["execID"] != execID {
 		t.Fatalf("exec_die %+v", m.Actor.Attributes)
 	}
-	// Execs go with their container.
+	// A stopped container lists no execs, but an exec stays
+	// inspectable: docker exec asks for its exit code after the stream
+	// ends, and the exec may have been what ended the container.
 	if err := d.ContainerKill(ctx, id, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "execs forgotten", func() bool {
-		_, err := d.ExecInspect(ctx, execID)
-		return errdefs.IsNotFound(err)
-	})
+	eventually(t, "execs retired", func() bool { return len(inspect(t, d, id).ExecIDs) == 0 })
+	if in, err := d.ExecInspect(ctx, execID); err != nil || in.ExitCode == nil || *in.ExitCode != 0 {
+		t.Fatalf("exec inspect after the container's end: %+v %v", in, err)
+	}
+	// Execs go with their container.
+	if err := d.ContainerRemove(ctx, id, server.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ExecInspect(ctx, execID); !errdefs.IsNotFound(err) {
+		t.Fatalf("exec inspect after the container's removal: %v", err)
+	}
 }
 
 func TestHealthChecks(t *testing.T) {

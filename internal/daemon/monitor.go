@@ -76,7 +76,7 @@ func (d *Daemon) handleExit(c *container.Container, r *run, gen uint64, st conta
 		d.awaitExecs(c.ID, attachDrainTimeout)
 		_ = task.Close()
 		d.cleanupRun(ctx, c.ID, nil)
-		d.forgetExecs(c.ID)
+		d.retireExecs(c.ID)
 		d.log.Debug("container exited", "container", c.ID, "code", st.Code, "delete", t1.Sub(t0), "cleanup", time.Since(t1))
 	}
 	// An auto-remove container whose removal is answered before its

@@ -312,6 +312,45 @@ func (s *shim) serve() {
 	}
 }
 
+// acceptQueued takes the connections waiting on the socket and answers
+// them, without waiting for more.
+func (s *shim) acceptQueued() {
+	if s.lnFile == nil {
+		return
+	}
+	rc, err := s.lnFile.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		nfd := -1
+		rc.Control(func(fd uintptr) {
+			r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, fd, 0, 0, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0, 0)
+			if errno == 0 {
+				nfd = int(r)
+			}
+		})
+		if nfd < 0 {
+			return
+		}
+		callStarted()
+		f := os.NewFile(uintptr(nfd), "conn")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			callDone()
+			continue
+		}
+		// Counted now, so that the deleted shim waits for its answer
+		// (awaitCalls) before it exits.
+		s.callBegins()
+		go func() {
+			defer s.callEnds()
+			s.handle(c.(*net.UnixConn))
+		}()
+	}
+}
+
 // accept takes one connection, counted as a call (callStarted) before the
 // gate opens again: a hibernation never overlaps a connection taken from
 // the socket but not yet counted.
@@ -392,6 +431,9 @@ func (s *shim) handle(conn *net.UnixConn) {
 	if deleted {
 		// Gone from the directory before the caller hears of it.
 		close(s.done)
+		// Calls already queued on the socket (a Wait sent just before
+		// the Delete) are answered, not reset with it.
+		s.acceptQueued()
 		s.exit()
 	}
 	writeMsg(conn, resp)
