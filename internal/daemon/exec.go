@@ -258,13 +258,20 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 		attachDone <- nil
 	}
 
+	// Running from before the start, as dockerd's: an exec that ends the
+	// container (touch /tmp/go for a loop that waits on it) is waited
+	// for by the exit handling (awaitExecs), which otherwise closes the
+	// task under this StartExec.
+	e.mu.Lock()
+	e.running = true
+	e.mu.Unlock()
 	pid, err := task.StartExec(ctx, id)
 	if err != nil {
 		cancelAttach()
 		return e.failed(d.execTaskErr(c, task, err))
 	}
 	e.mu.Lock()
-	e.running, e.pid = true, pid
+	e.pid = pid
 	e.mu.Unlock()
 	c.Lock()
 	d.emit(c, events.Action(string(events.ActionExecStart)+": "+execAction(req.Cmd)), map[string]string{"execID": id})

@@ -427,3 +427,38 @@ func TestExecStartRacingExit(t *testing.T) {
 		t.Fatalf("exec start as the container exits: %v, want a conflict", err)
 	}
 }
+
+// TestExecEndingItsContainer: the container exits while its exec starts
+// (an exec that makes it exit: touch /tmp/go for a loop that waits on
+// it). The exit handling waits for the exec, which starts and reports
+// its exit code, instead of closing the task under it ("is not
+// running", exit 126).
+func TestExecEndingItsContainer(t *testing.T) {
+	t.Parallel()
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, testRoots(t), fake)
+	ctx := context.Background()
+	id := create(t, d, "", []string{"sleep", "1000"})
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	execID, err := d.ExecCreate(ctx, id, containertypes.ExecCreateRequest{Cmd: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	fake.startExecHook = func(task *fakeTask) {
+		task.p.finish(0, false)
+		// Time for the exit handling to close the task, were it not
+		// waiting for this exec.
+		time.Sleep(200 * time.Millisecond)
+	}
+	fake.mu.Unlock()
+	if err := d.ExecStart(ctx, execID, server.ExecStartOptions{Detach: true}); err != nil {
+		t.Fatalf("exec start as it ends its container: %v", err)
+	}
+	eventually(t, "the exec's exit code", func() bool {
+		in, err := d.ExecInspect(ctx, execID)
+		return err == nil && in.ExitCode != nil && *in.ExitCode == 0
+	})
+}

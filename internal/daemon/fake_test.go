@@ -40,8 +40,9 @@ type fakeLauncher struct {
 	// startGate, when set, holds every task's Start until it is closed;
 	// startHeld then gets a value for each Start held.
 	startGate, startHeld chan struct{}
-	// execHook, when set, runs at the start of every task's Exec.
-	execHook func(*fakeTask)
+	// execHook, when set, runs at the start of every task's Exec;
+	// startExecHook at the start of every StartExec.
+	execHook, startExecHook func(*fakeTask)
 }
 
 func newFakeLauncher() *fakeLauncher {
@@ -391,6 +392,12 @@ func (t *fakeTask) Exec(ctx context.Context, cfg container.ExecConfig) error {
 }
 
 func (t *fakeTask) StartExec(ctx context.Context, id string) (int, error) {
+	t.l.mu.Lock()
+	hook := t.l.startExecHook
+	t.l.mu.Unlock()
+	if hook != nil {
+		hook(t)
+	}
 	if err := t.conn(); err != nil {
 		return 0, err
 	}
