@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,9 +120,14 @@ func TestScriptedOutputsMatchDocker(t *testing.T) {
 	both := func(stdin string, args ...string) (result, result) {
 		return e.docker(stdin, args...), e.berth(stdin, args...)
 	}
+	// The two commands run a moment apart: a relative time may cross a
+	// second between them.
+	secondsAgo := regexp.MustCompile(`\d+ seconds ago`)
 	same := func(args ...string) {
 		t.Helper()
 		d, b := both("", args...)
+		d.out = secondsAgo.ReplaceAllString(d.out, "N seconds ago")
+		b.out = secondsAgo.ReplaceAllString(b.out, "N seconds ago")
 		if d.out != b.out || d.code != b.code {
 			t.Errorf("%v:\ndocker exit %d out %q err %q\nberth  exit %d out %q err %q", args, d.code, d.out, d.err, b.code, b.out, b.err)
 		}

@@ -445,6 +445,13 @@ func (t *fakeTask) WaitExec(ctx context.Context, id string) (container.ExitStatu
 	if !ok {
 		return container.ExitStatus{}, errdefs.Errorf(errdefs.ErrNotFound, "no exec %s", id)
 	}
+	// An exec that ended has its own status, even if the container's
+	// end came after (a select would pick either at random).
+	select {
+	case <-e.done:
+		return *e.exit, nil
+	default:
+	}
 	select {
 	case <-e.done:
 		return *e.exit, nil
