@@ -37,6 +37,17 @@ var joinOrder = []specs.LinuxNamespaceType{
 // Exec starts p inside the running container and returns its pid once it
 // has been exec'd. The process is the caller's child.
 func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int, error) {
+	if !o.IgnorePaused {
+		// The container's lock until the process has exec'd: a pause
+		// cannot freeze it half-way (this command would wait for the
+		// frozen child forever), and an exec that comes during a
+		// pause finds the container paused.
+		lock, err := lockDir(c.dir)
+		if err != nil {
+			return 0, err
+		}
+		defer lock.unlock()
+	}
 	switch s := c.Status(); s {
 	case specs.StateRunning, specs.StateCreated:
 	case StatePaused:
