@@ -47,6 +47,7 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/berth-project/berth/internal/initenv"
@@ -122,6 +123,19 @@ func Run(args []string, stderr io.Writer) int {
 		// A terminal we cannot take the foreground of is no reason to fail.
 		attr.Sys.Foreground = false
 		pid, err = syscall.ForkExec(path, args, attr)
+	}
+	for try := 0; errors.Is(err, unix.EAGAIN) && try < 20; try++ {
+		// The pids limit is full: a thread the runtime started meanwhile
+		// (a loaded host) ends, or a process of the container does.
+		time.Sleep(5 * time.Millisecond)
+		shedThreads()
+		pid, err = syscall.ForkExec(path, args, attr)
+	}
+	if errors.Is(err, unix.EAGAIN) {
+		// Still no room beside the init: the command runs without it,
+		// as under a pids limit below pidsNeeded.
+		_, _ = io.WriteString(stderr, "berth-init: the pids limit has no room for the init and the command: running the command without it\n")
+		err = syscall.Exec(path, args, env)
 	}
 	if err != nil {
 		_, _ = io.WriteString(stderr, "berth-init: exec "+args[0]+": "+err.Error()+"\n")
