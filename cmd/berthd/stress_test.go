@@ -550,7 +550,7 @@ func (s *stress) snapshotState(ctx context.Context) hostState {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 		h.fds = len(fds)
 	}
-	h.mounts = mountsUnder(s.t, s.d.Root())
+	h.mounts = testenv.MountsUnder(s.t, s.d.Root())
 	mounts, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", s.d.Prefix(), "*"))
 	mounts2, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", s.d.Prefix(), "*"))
 	for _, p := range append(mounts, mounts2...) {
@@ -635,12 +635,6 @@ func (s *stress) report(raceDir string) {
 			}
 		}
 	}
-}
-
-// mountsUnder lists the mount points at or below root.
-func mountsUnder(t *testing.T, root string) []string {
-	t.Helper()
-	return testenv.MountsUnder(t, root)
 }
 
 // procsNaming lists live processes whose command line names dir: the

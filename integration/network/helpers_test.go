@@ -1,7 +1,6 @@
 package network_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -264,7 +263,7 @@ func (e *env) noLeaks() {
 			e.t.Errorf("leak: with no user network left, nftables rules still name a bridge %s-...:\n%s", prefix, grepLines(rules, `"`+prefix+"-"))
 		}
 	}
-	for _, m := range mountsUnder(e.t, e.d.ExecRoot()) {
+	for _, m := range testenv.MountsUnder(e.t, e.d.ExecRoot()) {
 		if strings.Contains(m, "netns") {
 			e.t.Errorf("leak: namespace mount %s", m)
 		}
@@ -295,23 +294,4 @@ func nftRuleset(t *testing.T) string {
 		return ""
 	}
 	return string(out)
-}
-
-// mountsUnder lists the mount points at or below root.
-func mountsUnder(t *testing.T, root string) []string {
-	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) >= 5 && (fields[4] == root || strings.HasPrefix(fields[4], root+"/")) {
-			out = append(out, fields[4])
-		}
-	}
-	return out
 }

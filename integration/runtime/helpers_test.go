@@ -109,7 +109,7 @@ func reapOrphans() {
 	self := os.Getpid()
 	for range time.Tick(20 * time.Millisecond) {
 		for _, pid := range children(self) {
-			if _, ok := claimed.Load(pid); ok || !isZombie(pid) || !inChildPidNamespace(pid) {
+			if _, ok := claimed.Load(pid); ok || !testenv.IsZombie(pid) || !inChildPidNamespace(pid) {
 				continue
 			}
 			var ws unix.WaitStatus
@@ -131,15 +131,6 @@ func children(pid int) []int {
 		}
 	}
 	return out
-}
-
-func isZombie(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	return i > 0 && i+2 < len(data) && data[i+2] == 'Z'
 }
 
 // inChildPidNamespace reports whether pid has more than one pid, that is,

@@ -276,7 +276,7 @@ func TestRealOrphanShimEnded(t *testing.T) {
 	}
 	pid := inspect(t, d, id).State.Pid
 	shimDir, bundle := d.shimDir(id), d.bundleDir(id)
-	shimPID := parentOf(pid)
+	_, shimPID, _ := testenv.ProcState(pid)
 	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", shimPID)); string(comm) != "berth-shim\n" {
 		t.Fatalf("the container's parent %d is %q, not its shim", shimPID, comm)
 	}
@@ -292,13 +292,13 @@ func TestRealOrphanShimEnded(t *testing.T) {
 		t.Fatal("the container without a record is back")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for (processAlive(pid) || processAlive(shimPID)) && time.Now().Before(deadline) {
+	for (testenv.Alive(pid) || testenv.Alive(shimPID)) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if processAlive(pid) {
+	if testenv.Alive(pid) {
 		t.Errorf("the orphan's process %d still runs", pid)
 	}
-	if processAlive(shimPID) {
+	if testenv.Alive(shimPID) {
 		t.Errorf("the orphan's shim %d still runs", shimPID)
 	}
 	if _, err := os.Stat(shimDir); !os.IsNotExist(err) {
@@ -307,34 +307,6 @@ func TestRealOrphanShimEnded(t *testing.T) {
 	if m := testenv.MountsUnder(t, bundle); len(m) > 0 {
 		t.Errorf("the orphan's mounts stay: %v", m)
 	}
-}
-
-// processAlive: pid runs (a zombie does not count).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
-}
-
-// parentOf is pid's parent, 0 if pid is gone.
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	var state string
-	var ppid int
-	if i < 0 {
-		return 0
-	}
-	if _, err := fmt.Sscan(string(b[i+1:]), &state, &ppid); err != nil {
-		return 0
-	}
-	return ppid
 }
 
 // TestRealHibernatedShim: with a short --shim-hibernate-after, an idle
@@ -351,7 +323,7 @@ func TestRealHibernatedShim(t *testing.T) {
 	if err := d.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	shimPID := parentOf(inspect(t, d, id).State.Pid)
+	_, shimPID, _ := testenv.ProcState(inspect(t, d, id).State.Pid)
 	asleep := func(what string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -385,7 +357,7 @@ func TestRealHibernatedShim(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2 := newRealDaemon(t, cfg)
-	if s := inspect(t, d2, id).State; s.Status != "running" || parentOf(s.Pid) != shimPID {
+	if s := inspect(t, d2, id).State; s.Status != "running" || parentPID(s.Pid) != shimPID {
 		t.Fatalf("restored from a hibernated shim: %+v", s)
 	}
 	asleep("after the restore")
@@ -399,4 +371,9 @@ func TestRealHibernatedShim(t *testing.T) {
 	if out := logsOf(t, d2, id, false); out != "hi\nbye\n" {
 		t.Fatalf("logs %q", out)
 	}
+}
+
+func parentPID(pid int) int {
+	_, ppid, _ := testenv.ProcState(pid)
+	return ppid
 }

@@ -42,7 +42,7 @@ func reapOrphans() {
 	signal.Notify(ch, unix.SIGCHLD)
 	for range ch {
 		for _, pid := range children(os.Getpid()) {
-			if !isZombie(pid) {
+			if !testenv.IsZombie(pid) {
 				continue
 			}
 			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
@@ -67,15 +67,6 @@ func children(pid int) []int {
 		}
 	}
 	return out
-}
-
-func isZombie(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	return i > 0 && i+2 < len(data) && data[i+2] == 'Z'
 }
 
 func inChildPidNamespace(pid int) bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/shim"
+	"github.com/berth-project/berth/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,7 +92,7 @@ func TestShimKilled(t *testing.T) {
 			}
 			// As soon as it is a zombie: its last threads may still be
 			// exiting and holding its files.
-			waitFor(t, "the shim to die", func() bool { return syscall.Kill(shimPid, 0) != nil || isZombie(shimPid) })
+			waitFor(t, "the shim to die", func() bool { return syscall.Kill(shimPid, 0) != nil || testenv.IsZombie(shimPid) })
 			cl.Close()
 			c.client = nil
 			if _, err := shim.Connect(ctx(t), c.cfg.StateDir); !errdefs.IsNotFound(err) {
@@ -131,7 +132,7 @@ func TestShimKilledAfterExit(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
 	shimPid, _ := strconv.Atoi(string(data))
 	syscall.Kill(shimPid, syscall.SIGKILL)
-	waitFor(t, "the shim to die", func() bool { return syscall.Kill(shimPid, 0) != nil || isZombie(shimPid) })
+	waitFor(t, "the shim to die", func() bool { return syscall.Kill(shimPid, 0) != nil || testenv.IsZombie(shimPid) })
 	cl.Close()
 	c.client = nil
 	if _, err := shim.Connect(ctx(t), c.cfg.StateDir); !errdefs.IsNotFound(err) {

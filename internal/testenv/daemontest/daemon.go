@@ -446,24 +446,13 @@ func forgetDeadContainerd(execRoot string) {
 	// parent-death signal): give it that moment. One that outlives it is
 	// really running, and dockerd may reuse it.
 	deadline := time.Now().Add(2 * time.Second)
-	for alive(pid) {
+	for testenv.Alive(pid) {
 		if time.Now().After(deadline) {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	_ = os.Remove(pidfile)
-}
-
-// alive reports whether pid is a process that is not a zombie.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// pid (comm) STATE ...: comm may hold spaces and parentheses.
-	i := strings.LastIndexByte(string(stat), ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z' && stat[i+2] != 'X'
 }
 
 // randomPrefix is a resource prefix of 6 characters, berthd's limit (it
