@@ -56,7 +56,10 @@ func main() {
 	ctx, cancel := interruptible()
 	err := app.execute(ctx, os.Args[1:])
 	cancel()
-	os.Exit(exitCode(g, err))
+	code := exitCode(g, err)
+	reportExit(code)
+	dropSpare()
+	os.Exit(code)
 }
 
 // interruptible returns a context that SIGINT and SIGTERM cancel, so that

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"path"
 	"time"
 
 	"github.com/berth-project/berth/internal/container"
@@ -28,7 +29,8 @@ func (d *Daemon) newShimLauncher() shimLauncher {
 	if !ok || d.cfg.DefaultRuntime != config.RuntimeBerth || len(rt.Args) > 0 {
 		return l
 	}
-	pool, err := shim.NewPool(shim.PoolConfig{ShimBinary: d.shimBinary, Runtime: rt.Path, RuntimeRoot: d.runtimeRoot(), Logger: d.log})
+	pool, err := shim.NewPool(shim.PoolConfig{ShimBinary: d.shimBinary, Runtime: rt.Path, RuntimeRoot: d.runtimeRoot(),
+		CgroupParent: spareCgroupParent(d.cfg.EffectiveCgroupParent()), Logger: d.log})
 	if err != nil {
 		d.log.Warn("no pool of shims: each container starts its own", "err", err)
 		return l
@@ -91,4 +93,14 @@ func (l shimLauncher) Connect(ctx context.Context, stateDir string) (container.T
 
 func (l shimLauncher) ReadExit(stateDir string) (container.ExitStatus, bool, error) {
 	return shim.ReadExit(stateDir)
+}
+
+// spareCgroupParent is where pooled shims' warm runtimes keep their spare
+// inits: the containers' cgroup parent when it is an absolute cgroupfs
+// path (the spec's cgroupsPath is then parent/ID), else nowhere ("").
+func spareCgroupParent(parent string) string {
+	if !path.IsAbs(parent) {
+		return ""
+	}
+	return path.Clean(parent)
 }

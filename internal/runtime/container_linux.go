@@ -174,12 +174,25 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if err != nil {
 		return nil, err
 	}
+	spare, why := takeSpare(spec, o, bundle)
+	if spare != nil {
+		adopted, err := cgroups.Adopt(spare.cg, cg)
+		if err != nil {
+			returnSpare(spare)
+			spare, why = nil, err.Error()
+		} else {
+			cg, initPid = adopted, spare.sp.pid
+		}
+	}
+	if why != "" {
+		rt.log.Debug("create without the spare init", "id", id, "why", why)
+	}
 	// Only the cgroup2 directory now: the stage is forked straight into
 	// it. The v1 directories are made while the stage execs, and the
 	// limits written while the init starts; the stage waits for the
 	// directories (its bootstrap), the init for the limits (its config,
 	// before it touches its devices).
-	if uf, ok := cg.(cgroups.UnifiedFirst); ok {
+	if uf, ok := cg.(cgroups.UnifiedFirst); ok && spare == nil {
 		if err := uf.ApplyUnified(); err != nil {
 			return nil, err
 		}
@@ -244,11 +257,17 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		}
 	}
 	defaultStdio(&req)
-	sp, err := spawn(req)
+	var sp *spawned
+	var passed *passedFDs
+	if spare != nil {
+		defer spare.sp.sync.Close()
+		sp, passed, err = adoptSpare(spare, req, cfg, rootfs, namespacePath(spec, specs.NetworkNamespace))
+	} else if sp, err = spawn(req); err == nil {
+		defer sp.sync.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer sp.sync.Close()
 	initPid = sp.pid
 	// Now, while the init waits for its config: with StartNow it may have
 	// run and exited by the time it is ready.
@@ -258,8 +277,11 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	}
 
 	cfg.ID, cfg.Bundle, cfg.Rootfs, cfg.HostPid, cfg.NoPivot = id, bundle, rootfs, sp.pid, o.NoPivot
-	cfg.ConsoleFD, cfg.ListenFD, cfg.PreserveFDs, cfg.StartNow = sp.consoleFD, sp.listenFD, o.PreserveFDs, o.StartNow
-	cfg.Cgroups, cfg.LatePidsFD = cgroupMounts(layout, c.st.CgroupPaths), sp.lateFD
+	cfg.PreserveFDs, cfg.StartNow = o.PreserveFDs, o.StartNow
+	if passed == nil {
+		cfg.ConsoleFD, cfg.ListenFD, cfg.LatePidsFD = sp.consoleFD, sp.listenFD, sp.lateFD
+	}
+	cfg.Cgroups = cgroupMounts(layout, c.st.CgroupPaths)
 	if late != nil {
 		cfg.LatePidsValue = late.value
 	}
@@ -268,6 +290,11 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	}
 	if err := writeFrame(sp.sync, &syncMsg{Type: msgConfig, Config: cfg.encode()}); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
+	}
+	if passed != nil {
+		if err := passed.send(sp.sync); err != nil {
+			return nil, err
+		}
 	}
 	for {
 		m, err := readFrame(sp.sync)

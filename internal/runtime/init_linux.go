@@ -46,6 +46,11 @@ func runInit(sync *os.File) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Passed > 0 {
+		if err := receivePassed(sync, cfg); err != nil {
+			return err
+		}
+	}
 	switch cfg.Mode {
 	case modeCreate:
 		return initContainer(sync, cfg)

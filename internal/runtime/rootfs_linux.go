@@ -56,6 +56,15 @@ func (r *rootfsSetup) prepare() error {
 	if err := doMount("propagation", "", "/", "", "", setupProp, ""); err != nil {
 		return err
 	}
+	if r.cfg.Passed > 0 && r.cfg.RootfsFD >= 0 {
+		// An adopted spare's namespace predates the root filesystem's
+		// mount: the runtime sent it along, detached.
+		err := unix.MoveMount(r.cfg.RootfsFD, "", unix.AT_FDCWD, r.rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		unix.Close(r.cfg.RootfsFD)
+		if err != nil {
+			return fmt.Errorf("attach the root filesystem at %s: %w", r.rootfs, err)
+		}
+	}
 	// pivot_root refuses a new root whose parent mount is shared; after
 	// the recursive slave (or private) above, no mount here is shared.
 	if err := doMount("bind", r.rootfs, r.rootfs, "", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {

@@ -125,6 +125,15 @@ type initConfig struct {
 	// just before execve (pids_linux.go); -1 when absent.
 	LatePidsFD    int    `json:"late_pids_fd"`
 	LatePidsValue string `json:"late_pids_value,omitempty"`
+	// Passed is, for an adopted spare init (spare_linux.go), how many
+	// descriptors follow this config: its stdio, then those ConsoleFD,
+	// ListenFD, LatePidsFD, RootfsFD and NetNSFD name by their place in
+	// the list (-1: none) until the init has them.
+	Passed int `json:"passed,omitempty"`
+	// RootfsFD is the root filesystem as a detached mount, to attach at
+	// Rootfs; NetNSFD the network namespace to enter. Only with Passed.
+	RootfsFD int `json:"rootfs_fd,omitempty"`
+	NetNSFD  int `json:"netns_fd,omitempty"`
 	// Seccomp is the filter, compiled by the runtime (seccomp.Filter's
 	// binary encoding).
 	Seccomp []byte `json:"seccomp,omitempty"`

@@ -20,8 +20,8 @@ const readyFD = 3
 // pipe is fd 3. The shim reports on it once the container is created and
 // the socket serves, then supervises the container until it is deleted.
 //
-// A pooled shim (`berth-shim pool RUNTIME ROOT`, or its launcher
-// `berth-shim start-pool RUNTIME ROOT`) is started before its container
+// A pooled shim (`berth-shim pool RUNTIME ROOT [CGROUP-PARENT]`, or its
+// launcher `berth-shim start-pool ...`) is started before its container
 // is known: fd 3 is then a unix socket on which the daemon later writes
 // the state directory (see Pool), and the shim carries on as `serve`.
 func Main(args []string) int {
@@ -32,12 +32,12 @@ func Main(args []string) int {
 		return serve(args[2], nil, nil, nil)
 	case len(args) == 3 && args[1] == "resume":
 		return resume(args[2])
-	case len(args) == 4 && args[1] == "start-pool":
-		return detach("pool", args[2], args[3])
-	case len(args) == 4 && args[1] == "pool":
-		return pooled(args[2], args[3])
+	case (len(args) == 4 || len(args) == 5) && args[1] == "start-pool":
+		return detach("pool", args[2:]...)
+	case (len(args) == 4 || len(args) == 5) && args[1] == "pool":
+		return pooled(args[2], args[3:]...)
 	}
-	fmt.Fprintln(os.Stderr, "usage: berth-shim start|serve STATE-DIR, or start-pool|pool RUNTIME ROOT (the daemon runs it)")
+	fmt.Fprintln(os.Stderr, "usage: berth-shim start|serve STATE-DIR, or start-pool|pool RUNTIME ROOT [CGROUP-PARENT] (the daemon runs it)")
 	return 2
 }
 

@@ -16,8 +16,11 @@ type PoolConfig struct {
 	ShimBinary  string // as Config.ShimBinary
 	Runtime     string // Berth's runtime binary: each pooled shim keeps a warm one
 	RuntimeRoot string // its --root
-	Size        int    // shims kept waiting; 0 means 1
-	Logger      *slog.Logger
+	// CgroupParent, when set, is the cgroupsPath parent of the daemon's
+	// containers: each warm runtime keeps a spare init there.
+	CgroupParent string
+	Size         int // shims kept waiting; 0 means 1
+	Logger       *slog.Logger
 }
 
 // Pool keeps shims started ahead of the containers they will supervise,
@@ -187,7 +190,11 @@ func (p *Pool) launch() (*pooledShim, error) {
 	}
 	defer devnull.Close()
 	files := []uintptr{devnull.Fd(), devnull.Fd(), devnull.Fd(), theirs.Fd()}
-	launcher, err := launch(p.bin, files, "pool", p.cfg.Runtime, p.cfg.RuntimeRoot)
+	args := []string{p.cfg.Runtime, p.cfg.RuntimeRoot}
+	if p.cfg.CgroupParent != "" {
+		args = append(args, p.cfg.CgroupParent)
+	}
+	launcher, err := launch(p.bin, files, "pool", args...)
 	if err != nil {
 		mine.Close()
 		return nil, fmt.Errorf("start %s: %w", p.bin, err)

@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/runtime/cgroups"
 	"github.com/berth-project/berth/internal/shim"
+	"github.com/berth-project/berth/internal/testenv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TestPool: containers started through a pool run as through Start; the
@@ -99,7 +103,7 @@ func waitForPooled(t *testing.T, root string, n int) {
 		for _, f := range procs {
 			data, _ := os.ReadFile(f)
 			args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-			if len(args) == 3 && args[1] == "warm" && args[2] == root {
+			if len(args) >= 3 && args[1] == "warm" && args[2] == root {
 				got++
 			}
 		}
@@ -110,5 +114,107 @@ func waitForPooled(t *testing.T, root string, n int) {
 			t.Fatalf("%d pooled shims for %s, want %d", got, root, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPoolSpareInit: with a cgroup parent, each pooled shim's warm runtime
+// keeps a spare init there, which a fitting container's create adopts:
+// the container runs in its own cgroup v1 directories (renamed from the
+// spare's) and namespaces, with its stdio, and a container that does not
+// fit (a new network namespace) gets an init of its own. Closing the pool
+// leaves no spare init and no spare cgroup behind.
+func TestPoolSpareInit(t *testing.T) {
+	berth := runtimes(t)[0]
+	layout, err := cgroups.DetectLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if layout.Mode == cgroups.Unified {
+		t.Log("a cgroup2 host has no spare inits (no cgroup rename): only the plain create is checked")
+	}
+	root := t.TempDir()
+	parent := "/berth-shim-test-" + testenv.UniqueName(t, "spare")
+	p, err := shim.NewPool(shim.PoolConfig{ShimBinary: shimBinary(t), Runtime: berth.bin, RuntimeRoot: root, CgroupParent: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			p.Close()
+		}
+		for _, h := range layout.V1 {
+			os.Remove(filepath.Join(h.Mountpoint, parent))
+		}
+		if layout.Unified != nil {
+			os.Remove(filepath.Join(layout.Unified.Mountpoint, parent))
+		}
+	}()
+	run := func(t *testing.T, newNetNS bool) string {
+		c := newContainer(t, berth, "sh", "-c", "cat /proc/self/cgroup; readlink /proc/1/ns/net; echo pid $$")
+		c.cfg.RuntimeRoot = root
+		c.spec.Linux.CgroupsPath = parent + "/" + c.cfg.ID
+		// docker's namespaces on a cgroup v1 host: the host's cgroup
+		// namespace, and here the host's network namespace too.
+		var nss []specs.LinuxNamespace
+		for _, ns := range c.spec.Linux.Namespaces {
+			if ns.Type != specs.CgroupNamespace && (ns.Type != specs.NetworkNamespace || newNetNS) {
+				nss = append(nss, ns)
+			}
+		}
+		c.spec.Linux.Namespaces = nss
+		c.writeSpec()
+		waitForPooled(t, root, 1)
+		cl, err := p.Start(ctx(t), c.cfg)
+		if err != nil {
+			t.Fatalf("pool start: %v", err)
+		}
+		c.client = cl
+		if _, err := cl.Start(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		p.Refill()
+		if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+			t.Fatalf("wait: %+v %v", exit, err)
+		}
+		var out strings.Builder
+		for _, m := range readLog(t, c.cfg.LogPath) {
+			out.Write(m.Line)
+		}
+		got := out.String()
+		if !strings.Contains(got, "pid 1\n") {
+			t.Errorf("the process is not pid 1 of its namespace:\n%s", got)
+		}
+		if layout.Mode != cgroups.Unified && !strings.Contains(got, ":memory:"+parent+"/"+c.cfg.ID+"\n") {
+			t.Errorf("not in the container's memory cgroup %s/%s:\n%s", parent, c.cfg.ID, got)
+		}
+		return got
+	}
+	t.Run("fits", func(t *testing.T) {
+		got := run(t, false)
+		hostNet, _ := os.Readlink("/proc/self/ns/net")
+		if !strings.Contains(got, hostNet) {
+			t.Errorf("the container without a network namespace is not in the host's (%s):\n%s", hostNet, got)
+		}
+		if layout.Mode == cgroups.Hybrid && !strings.Contains(got, "0::"+parent+"/"+runtime.SparePrefix) {
+			t.Errorf("the container did not get the spare init (its cgroup2 directory keeps the spare's name):\n%s", got)
+		}
+	})
+	t.Run("does not fit", func(t *testing.T) {
+		got := run(t, true)
+		if strings.Contains(got, parent+"/"+runtime.SparePrefix) {
+			t.Errorf("a container with a new network namespace got the spare init:\n%s", got)
+		}
+	})
+	waitForPooled(t, root, 1)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed = true
+	waitForPooled(t, root, 0)
+	for _, h := range layout.V1 {
+		if left, _ := filepath.Glob(filepath.Join(h.Mountpoint, parent, runtime.SparePrefix+"*")); len(left) > 0 {
+			t.Errorf("spare cgroups left: %v", left)
+		}
 	}
 }

@@ -14,10 +14,11 @@ import (
 const maxAssignment = 4096
 
 // pooled runs a pre-started shim: it starts a warm runtime for
-// RUNTIME/ROOT, then waits on fd 3 for the state directory of the
-// container it is to supervise. A daemon that hangs up first (it closed
-// its pool, or died) ends it, and its warm runtime with it.
-func pooled(runtimePath, root string) int {
+// RUNTIME/ROOT (with a spare init under the cgroup parent, if given:
+// warmArgs), then waits on fd 3 for the state directory of the container
+// it is to supervise. A daemon that hangs up first (it closed its pool,
+// or died) ends it, and its warm runtime with it.
+func pooled(runtimePath string, warmArgs ...string) int {
 	if err := initProcess(); err != nil {
 		reportReady(ready{Error: err.Error()})
 		return 1
@@ -34,7 +35,7 @@ func pooled(runtimePath, root string) int {
 		reportReady(ready{Error: err.Error()})
 		return 1
 	}
-	warm, err := startWarm(r, devnull, runtimeEnv(), runtimePath, root)
+	warm, err := startWarm(r, devnull, runtimeEnv(), runtimePath, warmArgs...)
 	if err != nil {
 		// The shim still serves, with a runtime process of its own.
 		warm = nil

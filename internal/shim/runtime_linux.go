@@ -3,6 +3,7 @@ package shim
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,6 +52,12 @@ type runtimeCmd struct {
 	ch             <-chan unix.WaitStatus
 	outMem, errMem *os.File
 	logStart       int64
+	// report is a warm runtime's command socket, on which it sends its
+	// exit status before it exits; nil for other commands.
+	report *os.File
+	// gone is closed once the process is reaped: wait returns before
+	// that when the status came on report.
+	gone chan struct{}
 }
 
 // startRuntime starts the runtime with args, for the caller to do other
@@ -73,7 +80,7 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 		}
 	}
 
-	c := &runtimeCmd{s: s, cmd: args[0]}
+	c := &runtimeCmd{s: s, cmd: args[0], gone: make(chan struct{})}
 	var files [3]*os.File
 	var err error
 	files[0] = sio.stdin
@@ -96,7 +103,7 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 	c.logStart = fileSize(s.path(runtimeLogFile))
 	if warm != nil {
 		if err = warm.run(argv, files); err == nil {
-			c.pid, c.ch = warm.pid, warm.ch
+			c.pid, c.ch, c.report = warm.pid, warm.ch, warm.conn
 			return c, nil
 		}
 		// A warm runtime that cannot take its command is given up for a
@@ -115,11 +122,23 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 	return c, nil
 }
 
-// wait waits for the command to exit and returns its stdout, or the
-// runtime's own error message.
+// wait waits for the command to end and returns its stdout, or the
+// runtime's own error message. A warm runtime's command ends when it
+// reports its status, before its process has exited: a Go process's exit
+// (its threads, its address space) is half a millisecond more on every
+// container's start. The process is reaped in the background (gone).
 func (c *runtimeCmd) wait() ([]byte, error) {
 	defer c.close()
-	ws, _ := c.s.reaper.wait(c.pid, c.ch)
+	ws, reported := c.reportedStatus()
+	if reported {
+		go func() {
+			c.s.reaper.wait(c.pid, c.ch)
+			close(c.gone)
+		}()
+	} else {
+		ws, _ = c.s.reaper.wait(c.pid, c.ch)
+		close(c.gone)
+	}
 	var out []byte
 	if c.outMem != nil {
 		out, _ = readFrom(c.outMem)
@@ -138,7 +157,34 @@ func (c *runtimeCmd) wait() ([]byte, error) {
 	return out, &runtimeError{cmd: c.cmd, msg: msg}
 }
 
+// reportedStatus reads the exit status a warm runtime sends before it
+// exits; false when it sent none (it crashed, or was killed).
+func (c *runtimeCmd) reportedStatus() (unix.WaitStatus, bool) {
+	if c.report == nil {
+		return 0, false
+	}
+	defer func() {
+		c.report.Close()
+		c.report = nil
+	}()
+	var b [4]byte
+	for {
+		n, err := unix.Read(int(c.report.Fd()), b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n != len(b) {
+			return 0, false
+		}
+		// An exited process's wait status: the code in the second byte.
+		return unix.WaitStatus(binary.LittleEndian.Uint32(b[:]) & 0xff << 8), true
+	}
+}
+
 func (c *runtimeCmd) close() {
+	if c.report != nil {
+		c.report.Close()
+	}
 	for _, f := range []*os.File{c.outMem, c.errMem} {
 		if f != nil {
 			f.Close()

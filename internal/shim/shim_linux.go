@@ -191,7 +191,12 @@ func (s *shim) create() error {
 		return err
 	}
 	s.init = p
-	go s.watchInit(p, ch)
+	go func() {
+		// Until the runtime process is gone the init is its child, not
+		// ours: an exit then could not be reaped here.
+		<-cmd.gone
+		s.watchInit(p, ch)
+	}()
 	return nil
 }
 

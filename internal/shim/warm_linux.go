@@ -23,16 +23,17 @@ type warmRuntime struct {
 	conn       *os.File // the shim's end of the command socket
 }
 
-// startWarm starts the warm runtime; stdio is /dev/null until its
+// startWarm starts the warm runtime for args, its root and, optionally,
+// the cgroup parent of its spare init; stdio is /dev/null until its
 // command brings its own.
-func startWarm(r *reaper, devnull *os.File, env []string, path, root string) (*warmRuntime, error) {
+func startWarm(r *reaper, devnull *os.File, env []string, path string, args ...string) (*warmRuntime, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socketpair", err)
 	}
 	mine, theirs := os.NewFile(uintptr(fds[0]), "warm"), os.NewFile(uintptr(fds[1]), "warm")
 	defer theirs.Close()
-	pid, ch, err := r.spawn(path, []string{"berth-runtime", "warm", root}, &syscall.ProcAttr{
+	pid, ch, err := r.spawn(path, append([]string{"berth-runtime", "warm"}, args...), &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{devnull.Fd(), devnull.Fd(), devnull.Fd(), theirs.Fd()},
 	})
@@ -40,7 +41,7 @@ func startWarm(r *reaper, devnull *os.File, env []string, path, root string) (*w
 		mine.Close()
 		return nil, fmt.Errorf("start warm runtime: %w", err)
 	}
-	return &warmRuntime{path: path, root: root, pid: pid, ch: ch, conn: mine}, nil
+	return &warmRuntime{path: path, root: args[0], pid: pid, ch: ch, conn: mine}, nil
 }
 
 // serves tells whether the warm runtime can run cfg's commands: the same
@@ -50,9 +51,10 @@ func (w *warmRuntime) serves(cfg *Config) bool {
 }
 
 // run hands the warm runtime its command; it is then waited for as a
-// runtime command (the runtimeCmd's stdio files stay the caller's).
+// runtime command (the runtimeCmd's stdio files stay the caller's), which
+// reports its exit status on w.conn, the caller's from then on. On error
+// w.conn is the caller's to close (abort).
 func (w *warmRuntime) run(argv []string, stdio [3]*os.File) error {
-	defer w.conn.Close()
 	msg, err := json.Marshal(argv)
 	if err != nil {
 		return err
