@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/berth-project/berth/internal/runtime/cgroups"
 	"github.com/berth-project/berth/internal/runtime/nsenter"
@@ -147,11 +148,13 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 		Sys:   sys,
 	}
 	stagePid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, attr)
-	if errors.Is(err, syscall.EACCES) {
+	for try := 1; errors.Is(err, syscall.EACCES) && try < 5; try++ {
 		// Seen rarely (a few times in thousands of starts, on the CI
-		// host's kernel and in the VM's), not yet explained: the starts
-		// before and after it work. A failed ForkExec leaves no child,
-		// so one more try is safe; a lasting refusal fails as before.
+		// host's kernel and in the VM's, once twice in a row), not yet
+		// explained: the starts before and after it work. A failed
+		// ForkExec leaves no child, so trying again is safe; a lasting
+		// refusal fails as before.
+		time.Sleep(time.Duration(try) * time.Millisecond)
 		stagePid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, attr)
 	}
 	if err != nil {
