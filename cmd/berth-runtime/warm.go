@@ -53,6 +53,13 @@ func warmCommand(args []string) []string {
 		dropSpare()
 		os.Exit(0)
 	}
+	if spareStarted != nil {
+		// The spare's start and the command's create must not spawn at
+		// once: under load an init's ForkExec then failed with EACCES, one
+		// start in a few hundred (cause unknown). A command that comes
+		// before the spare is ready waits for it.
+		<-spareStarted
+	}
 	warmReport = warmFD
 	return argv
 }
