@@ -108,32 +108,12 @@ func reportExit(code int) {
 // nil argv means the sender hung up.
 func receiveCommand(fd int) ([]string, error) {
 	buf := make([]byte, maxWarmMessage)
-	oob := make([]byte, unix.CmsgSpace(3*4))
-	var n, oobn int
-	var err error
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	n, oobn, fds, err := runtime.RecvFDs(fd, buf, 3)
 	if err != nil {
 		return nil, fmt.Errorf("receive command: %w", err)
 	}
 	if n == 0 && oobn == 0 {
 		return nil, nil
-	}
-	var fds []int
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		return nil, fmt.Errorf("receive command: %w", err)
-	}
-	for _, m := range msgs {
-		got, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			return nil, fmt.Errorf("receive command: %w", err)
-		}
-		fds = append(fds, got...)
 	}
 	defer func() {
 		for _, f := range fds {

@@ -313,29 +313,9 @@ func receivePassed(sync *os.File, cfg *initConfig) error {
 		return fmt.Errorf("init config: %d descriptors passed", cfg.Passed)
 	}
 	buf := make([]byte, 8)
-	oob := make([]byte, unix.CmsgSpace(cfg.Passed*4))
-	var n, oobn int
-	var err error
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(int(sync.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	n, _, fds, err := RecvFDs(int(sync.Fd()), buf, cfg.Passed)
 	if err != nil {
 		return fmt.Errorf("receive descriptors: %w", err)
-	}
-	var fds []int
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		return fmt.Errorf("receive descriptors: %w", err)
-	}
-	for _, m := range msgs {
-		got, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			return fmt.Errorf("receive descriptors: %w", err)
-		}
-		fds = append(fds, got...)
 	}
 	if string(buf[:n]) != "fds" || len(fds) != cfg.Passed {
 		return fmt.Errorf("receive descriptors: got %d, want %d", len(fds), cfg.Passed)

@@ -38,18 +38,7 @@ func TestPool(t *testing.T) {
 		c := newContainer(t, r, "sh", "-c", "echo "+want)
 		c.cfg.Runtime, c.cfg.RuntimeRoot = runtimePath, runtimeRoot
 		c.writeSpec()
-		cl, err := p.Start(ctx(t), c.cfg)
-		if err != nil {
-			t.Fatalf("pool start: %v", err)
-		}
-		c.client = cl
-		if _, err := cl.Start(ctx(t)); err != nil {
-			t.Fatal(err)
-		}
-		p.Refill()
-		if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
-			t.Fatalf("wait: %+v %v", exit, err)
-		}
+		runPooled(t, p, c)
 		if msgs := readLog(t, c.cfg.LogPath); len(msgs) != 1 || string(msgs[0].Line) != want+"\n" {
 			t.Fatalf("log: %+v", msgs)
 		}
@@ -165,18 +154,7 @@ func TestPoolSpareInit(t *testing.T) {
 		c.spec.Linux.Namespaces = nss
 		c.writeSpec()
 		waitForPooled(t, root, 1)
-		cl, err := p.Start(ctx(t), c.cfg)
-		if err != nil {
-			t.Fatalf("pool start: %v", err)
-		}
-		c.client = cl
-		if _, err := cl.Start(ctx(t)); err != nil {
-			t.Fatal(err)
-		}
-		p.Refill()
-		if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
-			t.Fatalf("wait: %+v %v", exit, err)
-		}
+		runPooled(t, p, c)
 		var out strings.Builder
 		for _, m := range readLog(t, c.cfg.LogPath) {
 			out.Write(m.Line)
@@ -216,5 +194,23 @@ func TestPoolSpareInit(t *testing.T) {
 		if left, _ := filepath.Glob(filepath.Join(h.Mountpoint, parent, runtime.SparePrefix+"*")); len(left) > 0 {
 			t.Errorf("spare cgroups left: %v", left)
 		}
+	}
+}
+
+// runPooled runs c through a pooled shim, refills the pool once c runs,
+// and waits for c to exit 0.
+func runPooled(t *testing.T, p *shim.Pool, c *container) {
+	t.Helper()
+	cl, err := p.Start(ctx(t), c.cfg)
+	if err != nil {
+		t.Fatalf("pool start: %v", err)
+	}
+	c.client = cl
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	p.Refill()
+	if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+		t.Fatalf("wait: %+v %v", exit, err)
 	}
 }
