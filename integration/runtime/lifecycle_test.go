@@ -96,6 +96,26 @@ func TestKillSignal(t *testing.T) {
 	}
 }
 
+// TestKillCreated: a terminating signal ends a created container's init
+// (a pid namespace's init, which the kernel shields from signals it has
+// no handler for) with the status the signal would give its process, and
+// the process never runs.
+func TestKillCreated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBundle(t, "sh", "-c", "touch /started")
+	c := e.newContainer(b)
+	c.create()
+	e.mustRT("kill", c.id, "TERM")
+	if ws := c.wait(); ws.ExitStatus() != 128+int(unix.SIGTERM) {
+		t.Errorf("after kill TERM the created init ended with %v, want exit status %d", ws, 128+int(unix.SIGTERM))
+	}
+	c.waitStatus("stopped")
+	if _, err := os.Stat(b.path("started")); err == nil {
+		t.Error("the process ran: /started exists")
+	}
+}
+
 // TestHooks: every kind of hook runs once, in the spec's order, with the
 // container's state on stdin.
 func TestHooks(t *testing.T) {

@@ -245,7 +245,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		bootstrap: bs, cgroup: cg, beforeBootstrap: setup.awaitDirs, beforeConfig: setup.awaitLimits, late: late,
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		preserveFDs: o.PreserveFDs, console: console, listener: listener,
-		spareDir: spareDir,
+		spareDir: spareDir, awaitsStart: !o.StartNow,
 	}
 	if hasNewNamespace(spec, specs.UserNamespace) {
 		req.uidMappings, req.gidMappings = spec.Linux.UIDMappings, spec.Linux.GIDMappings

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	goruntime "runtime"
 	"strconv"
 
@@ -29,14 +28,19 @@ func Init() {
 	}
 	os.Unsetenv(nsenter.EnvInitPipe)
 	os.Unsetenv("GOMAXPROCS")
+	var sigs *startSignals
+	if os.Getenv(envAwaitsStart) != "" {
+		os.Unsetenv(envAwaitsStart)
+		sigs = armStartSignals()
+	}
 	sync := os.NewFile(uintptr(n), "sync")
-	if err := runInit(sync); err != nil {
+	if err := runInit(sync, sigs); err != nil {
 		writeFrame(sync, &syncMsg{Type: msgError, Error: err.Error()})
 	}
 	os.Exit(1)
 }
 
-func runInit(sync *os.File) error {
+func runInit(sync *os.File, sigs *startSignals) error {
 	unix.Umask(0)
 	m, err := expect(sync, msgConfig)
 	if err != nil {
@@ -53,14 +57,14 @@ func runInit(sync *os.File) error {
 	}
 	switch cfg.Mode {
 	case modeCreate:
-		return initContainer(sync, cfg)
+		return initContainer(sync, cfg, sigs)
 	case modeExec:
 		return initExec(sync, cfg)
 	}
 	return fmt.Errorf("unknown init mode %q", cfg.Mode)
 }
 
-func initContainer(sync *os.File, cfg *initConfig) error {
+func initContainer(sync *os.File, cfg *initConfig, sigs *startSignals) error {
 	ctx := context.Background()
 	newMountNS := cfg.NewMountNS
 	r := &rootfsSetup{cfg: cfg, rootfs: cfg.Rootfs}
@@ -171,12 +175,15 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 		if cfg.ListenFD < 0 {
 			return errors.New("no start socket")
 		}
+		if sigs == nil {
+			sigs = armStartSignals()
+		}
 		listener := os.NewFile(uintptr(cfg.ListenFD), "start-listener")
 		// Created. The runtime that created us may now exit; from here
 		// errors go to whoever starts us.
 		sync.Close()
 		var err error
-		if conn, err = awaitStart(listener); err != nil {
+		if conn, err = awaitStart(listener, sigs); err != nil {
 			os.Exit(1)
 		}
 		listener.Close()
@@ -189,6 +196,7 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 		if _, err := expect(conn, msgStart); err != nil {
 			fail(err)
 		}
+		sigs.exitIfSignalled()
 	}
 	if ep == nil {
 		fail(errors.New("the container has no process to start (config.json has no process)"))
@@ -204,48 +212,6 @@ func initContainer(sync *os.File, cfg *initConfig) error {
 	}
 	fail(ep.finalizeAndExec(func(listener int) error { return sendSeccompFD(conn, listener) }))
 	return nil
-}
-
-// awaitStart waits, on this locked thread, for the start command to
-// connect; a goroutine would add a wakeup and a thread handoff to every
-// start. A signal meant to kill the created container ends the init as the
-// signal would, through a pipe the poll watches too.
-func awaitStart(listener *os.File) (*os.File, error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return nil, err
-	}
-	sigs := make(chan os.Signal, 1)
-	terminating := []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE}
-	signal.Notify(sigs, terminating...)
-	go func() {
-		sig := <-sigs
-		unix.Write(p[1], []byte{byte(sig.(unix.Signal))})
-	}()
-	fds := []unix.PollFd{{Fd: int32(listener.Fd()), Events: unix.POLLIN}, {Fd: int32(p[0]), Events: unix.POLLIN}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if fds[1].Revents != 0 {
-			var b [1]byte
-			unix.Read(p[0], b[:])
-			os.Exit(128 + int(b[0]))
-		}
-		if fds[0].Revents != 0 {
-			break
-		}
-	}
-	signal.Reset(terminating...)
-	fd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), "start-conn"), nil
 }
 
 // sendSeccompFD hands the seccomp notify listener to the process that

@@ -103,7 +103,8 @@ func (rt *Runtime) StartSpare(cgroupParent string) error {
 		bootstrap: nsenter.Bootstrap{CloneFlags: spareFlags},
 		cgroup:    cg,
 		stdin:     null, stdout: null, stderr: null,
-		spareDir: filepath.Join(rt.root, spareDirName),
+		spareDir:    filepath.Join(rt.root, spareDirName),
+		awaitsStart: true,
 	})
 	if err != nil {
 		_ = destroyCgroup(cg)

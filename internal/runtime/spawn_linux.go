@@ -44,6 +44,8 @@ type spawnRequest struct {
 	spareDir string
 	// late is the pids limit the init applies as it execs (pids_linux.go).
 	late *latePids
+	// awaitsStart: the init will wait for a start command (startwait_linux.go).
+	awaitsStart bool
 }
 
 // spawned is a started process, paused in its init until configured.
@@ -140,10 +142,14 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	for _, f := range extra {
 		files = append(files, f.Fd())
 	}
+	// One P: the init does one thing at a time, and every extra thread is
+	// one more that execve must kill and wait for.
+	env := []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"}
+	if req.awaitsStart {
+		env = append(env, envAwaitsStart+"=1")
+	}
 	attr := &syscall.ProcAttr{
-		// One P: the init does one thing at a time, and every extra
-		// thread is one more that execve must kill and wait for.
-		Env:   []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1"},
+		Env:   env,
 		Files: files,
 		Sys:   sys,
 	}
