@@ -35,8 +35,11 @@ type shim struct {
 	// initOwnsPidNS: the init is pid 1 of its own pid namespace, so that
 	// SIGKILL to it ends every process of the container.
 	initOwnsPidNS bool
-	oom           *oomCounter
-	logFailed     bool
+	// mntNS holds the init's mount namespace until its exit is answered
+	// (mntns_linux.go); nil once released, and after a hibernation.
+	mntNS     *os.File
+	oom       *oomCounter
+	logFailed bool
 	// initReaped is set as soon as the init is reaped, before its exit
 	// is recorded and long before p.exited (the output may take time):
 	// a runtime command failing after it raced the exit.
@@ -183,6 +186,7 @@ func (s *shim) create() error {
 	}
 	p.pid = pid
 	s.initOwnsPidNS = isPidNamespaceInit(pid)
+	s.mntNS = holdMountNS(pid)
 	ch := s.reaper.adopt(pid)
 	s.oom = newOOMCounter(pid)
 	if err := p.attachIO(sio); err != nil {
@@ -232,6 +236,7 @@ func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	p.mu.Unlock()
 	s.failUnstartedExecs()
 	close(p.exited)
+	s.releaseMountNS()
 }
 
 // failUnstartedExecs ends the execs that can no longer start, so that

@@ -1,0 +1,67 @@
+package shim_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// fdLinks lists what pid's descriptors point at.
+func fdLinks(t *testing.T, pid int) []string {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var links []string
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
+			links = append(links, l)
+		}
+	}
+	return links
+}
+
+func holds(links []string, target string) bool {
+	for _, l := range links {
+		if l == target {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMountNamespaceHeld: the shim holds the init's mount namespace while
+// the container runs, so that the init's exit does not tear it down, and
+// lets it go once the exit is answered.
+func TestMountNamespaceHeld(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, r, "sleep", "1000")
+			cl := c.create()
+			pid, err := cl.Start(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			shim := shimPid(t, c)
+			if !holds(fdLinks(t, shim), ns) {
+				t.Fatalf("the shim holds no descriptor of the container's mount namespace %s", ns)
+			}
+			if err := cl.Kill(ctx(t), syscall.SIGKILL, false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cl.Wait(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the shim to let the mount namespace go", func() bool { return !holds(fdLinks(t, shim), ns) })
+		})
+	}
+}
