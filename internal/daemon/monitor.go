@@ -18,9 +18,11 @@ const (
 	restartResetAfter = 10 * time.Second
 	// cleanupTimeout bounds the shim and mount cleanup after an exit.
 	cleanupTimeout = 30 * time.Second
-	// poolRefillDelay is how long after a start the shim pool refills
-	// (see start).
-	poolRefillDelay = 20 * time.Millisecond
+	// poolRefillDelay is how long after its client got its answer the
+	// shim pool refills (refillPoolSoon); poolRefillFallback bounds the
+	// wait for that answer (a `run --rm` that runs for long).
+	poolRefillDelay    = 2 * time.Millisecond
+	poolRefillFallback = 250 * time.Millisecond
 	// attachDrainTimeout bounds the wait for attached clients to read the
 	// last output after an exit; the shim ends their streams itself.
 	attachDrainTimeout = 2 * time.Second

@@ -21,7 +21,7 @@ const (
 	// spareLabel marks a snapshot prepared ahead.
 	spareLabel = "berth.spare"
 	// spareRefillDelay: the replacement is made after the create and
-	// its start, not during them (see poolRefillDelay).
+	// its start, not during them (see refillPoolSoon).
 	spareRefillDelay = 20 * time.Millisecond
 	// spareTTL: a spare nobody took is removed, so that it holds no
 	// image layer (an untagged image's, say) for long.

@@ -71,13 +71,24 @@ func (d *Daemon) ContainerStart(ctx context.Context, name string) error {
 // 128 anything else), and nothing mounted.
 func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (retErr error) {
 	t0 := time.Now()
-	// The shim pool refills a little after this start, not during it: a
-	// shim and its warm runtime cost a few milliseconds of CPU, which on
-	// a small host would slow this container's first moments and, for a
-	// `run --rm`, its exit and removal, all on the client's path.
-	if rf, ok := d.tasks.(interface{ Refill() }); ok {
-		defer time.AfterFunc(poolRefillDelay, rf.Refill)
-	}
+	// The shim pool refills once the client has what it waits for (see
+	// refillPoolSoon): after this start, or after the removal of an
+	// auto-remove container, whose client waits for it, or
+	// poolRefillFallback from now if that container still runs.
+	defer func() {
+		if retErr != nil || !c.IsAutoRemove() {
+			d.refillPoolSoon()
+			return
+		}
+		time.AfterFunc(poolRefillFallback, func() {
+			c.Lock()
+			removed := r.removed
+			c.Unlock()
+			if !removed {
+				d.refillPoolSoon()
+			}
+		})
+	}()
 	pre := d.takePrestart(c, r)
 	task := pre.task
 	if task == nil {
