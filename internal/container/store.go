@@ -157,6 +157,52 @@ func (s *Store) Create(c *Container, prepare func(dir string) error) error {
 	return nil
 }
 
+// PrepareDir makes the directory of a container not created yet and
+// calls prepare to fill it; Adopt then makes it a container. Nothing is
+// left behind on error. A directory that never gets its record is listed
+// as incomplete by the next Open.
+func (s *Store) PrepareDir(id string, prepare func(dir string) error) error {
+	if !isID(id) {
+		return fmt.Errorf("container id %q: %w", id, errdefs.ErrInvalidParameter)
+	}
+	dir := s.Dir(id)
+	if err := os.Mkdir(dir, 0o710); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("container %s: %w", id, errdefs.ErrAlreadyExists)
+		}
+		return err
+	}
+	if prepare != nil {
+		if err := prepare(dir); err != nil {
+			_ = os.RemoveAll(dir)
+			return err
+		}
+	}
+	return nil
+}
+
+// Adopt adds c, whose directory PrepareDir made: it reserves c.Name as
+// Create does and writes c's record. On error the directory stays, for
+// the caller to remove or adopt again.
+func (s *Store) Adopt(c *Container) error {
+	if !isID(c.ID) {
+		return fmt.Errorf("container id %q: %w", c.ID, errdefs.ErrInvalidParameter)
+	}
+	if err := s.reserve(c); err != nil {
+		return err
+	}
+	if err := s.Save(c); err != nil {
+		s.mu.Lock()
+		delete(s.names, c.Name)
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Lock()
+	s.byID[c.ID] = c
+	s.mu.Unlock()
+	return nil
+}
+
 // reserve claims c.Name in the index (choosing one when empty).
 func (s *Store) reserve(c *Container) error {
 	s.mu.Lock()

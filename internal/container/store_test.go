@@ -276,3 +276,52 @@ func TestStoreFullDisk(t *testing.T) {
 		t.Fatalf("incomplete after a full disk: %v", s2.Incomplete())
 	}
 }
+
+// TestStorePrepareDirAdopt: a directory made ahead is no container until
+// Adopt, which reserves the name (conflicts as Create's) and writes the
+// record; one never adopted is incomplete at the next Open.
+func TestStorePrepareDirAdopt(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := newRecord("web")
+	if err := s.Create(web, nil); err != nil {
+		t.Fatal(err)
+	}
+	ahead, orphan := newRecord(""), newRecord("")
+	for _, c := range []*Container{ahead, orphan} {
+		if err := s.PrepareDir(c.ID, func(dir string) error { return os.WriteFile(filepath.Join(dir, "hosts"), nil, 0o644) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PrepareDir(ahead.ID, nil); !errdefs.IsAlreadyExists(err) {
+		t.Fatalf("PrepareDir of an existing directory: %v", err)
+	}
+	if _, err := s.Get(ahead.ID); !errdefs.IsNotFound(err) {
+		t.Fatalf("a prepared directory is a container before Adopt: %v", err)
+	}
+	ahead.Name = "web"
+	if err := s.Adopt(ahead); !errdefs.IsConflict(err) {
+		t.Fatalf("Adopt under a taken name: %v", err)
+	}
+	ahead.Name = "db"
+	if err := s.Adopt(ahead); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Get("db"); err != nil || c != ahead {
+		t.Fatalf("Get(db) = %v, %v", c, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(ahead.ID), "hosts")); err != nil {
+		t.Fatalf("the prepared files are gone: %v", err)
+	}
+	s2, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Len() != 2 || len(s2.Incomplete()) != 1 || s2.Incomplete()[0] != orphan.ID {
+		t.Fatalf("reopened: %d records, incomplete %v (want %s)", s2.Len(), s2.Incomplete(), orphan.ID)
+	}
+}

@@ -27,62 +27,92 @@ import (
 // its files. Every step is
 // undone if a later one fails, so a refused or failed create leaves
 // nothing behind.
-func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreateRequest) (_ containertypes.CreateResponse, retErr error) {
-	cfg, host, err := cloneConfigs(req.Config, req.Host)
+func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreateRequest) (containertypes.CreateResponse, error) {
+	if resp, ok, err := d.claimNext(ctx, req); ok {
+		return resp, err
+	}
+	c, warnings, repeatable, err := d.create(ctx, req, false)
 	if err != nil {
 		return containertypes.CreateResponse{}, err
 	}
+	r := newRun(c)
+	if repeatable {
+		r.nextReq = &req
+	}
+	d.mu.Lock()
+	d.runs[c.ID] = r
+	d.mu.Unlock()
+	c.Lock()
+	if c.HostConfig.AutoRemove {
+		d.prestart(c, r)
+	}
+	d.emit(c, "create", nil)
+	c.Unlock()
+	return containertypes.CreateResponse{ID: c.ID, Warnings: warnings}, nil
+}
+
+// create makes a container from req: checks, image, snapshot, mount
+// points, files and, unless ahead, its record. Ahead, for a container
+// prepared before its create (next.go), it writes no record and reserves
+// no name. repeatable says whether a container like it may be prepared
+// ahead for the same request (nextFits).
+func (d *Daemon) create(ctx context.Context, req server.ContainerCreateRequest, ahead bool) (_ *container.Container, warnings []string, repeatable bool, retErr error) {
+	fail := func(err error) (*container.Container, []string, bool, error) { return nil, nil, false, err }
+	cfg, host, err := cloneConfigs(req.Config, req.Host)
+	if err != nil {
+		return fail(err)
+	}
 	if err := spec.CheckCreate(cfg, host); err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	if cfg.Image == "" {
-		return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrInvalidParameter, "no image specified")
+		return fail(errdefs.Errorf(errdefs.ErrInvalidParameter, "no image specified"))
 	}
 	if req.Name != "" {
 		if _, err := container.NormalizeName(req.Name); err != nil {
-			return containertypes.CreateResponse{}, err
+			return fail(err)
 		}
 	}
-	warnings, err := d.validateCreate(cfg, host)
+	warnings, err = d.validateCreate(cfg, host)
 	if err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	// Stored, so inspect shows them as docker's does.
 	spec.FillHostDefaults(host)
 	netSettings, netWarnings, err := d.createNetworking(cfg, host, req.Networking)
 	if err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	warnings = append(warnings, netWarnings...)
 
 	img, err := d.images.Get(ctx, cfg.Image)
 	if err != nil {
 		if errdefs.IsNotFound(err) {
-			return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrNotFound, "No such image: %s", image.NotFoundName(cfg.Image))
+			return fail(errdefs.Errorf(errdefs.ErrNotFound, "No such image: %s", image.NotFoundName(cfg.Image)))
 		}
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	res, err := d.images.Resolve(ctx, img)
 	if err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	if req.Platform != "" {
 		want, err := image.ParsePlatform(req.Platform)
 		if err != nil {
-			return containertypes.CreateResponse{}, err
+			return fail(err)
 		}
 		have := image.NormalizePlatform(image.Platform{OS: res.Config.OS, Architecture: res.Config.Architecture, Variant: res.Config.Variant})
 		if !want.Matches(have) {
-			return containertypes.CreateResponse{}, errdefs.Errorf(errdefs.ErrNotFound,
-				"image with reference %s was found but its platform (%s) does not match the specified platform (%s)", cfg.Image, have, want)
+			return fail(errdefs.Errorf(errdefs.ErrNotFound,
+				"image with reference %s was found but its platform (%s) does not match the specified platform (%s)", cfg.Image, have, want))
 		}
 	}
 	if err := mergeImage(cfg, res.Config.Config); err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	mounts, err := d.planMounts(cfg, host)
 	if err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 
 	id := container.NewID()
@@ -95,18 +125,18 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	}
 	top, unpacked, err := d.images.Unpacked(ctx, img)
 	if err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	if !unpacked {
 		if top, err = d.images.Unpack(ctx, img); err != nil {
-			return containertypes.CreateResponse{}, fmt.Errorf("unpack %s: %w", cfg.Image, err)
+			return fail(fmt.Errorf("unpack %s: %w", cfg.Image, err))
 		}
 	}
 	snapKey, ok := d.takeSpare(top)
 	if !ok {
 		snapKey = id
 		if _, err := d.snapshots.Prepare(ctx, id, top, snapshot.WithLabels(map[string]string{containerLabel: id})); err != nil {
-			return containertypes.CreateResponse{}, fmt.Errorf("prepare the container's filesystem: %w", err)
+			return fail(fmt.Errorf("prepare the container's filesystem: %w", err))
 		}
 	}
 	defer func() {
@@ -118,7 +148,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	}()
 	mountPoints, err := d.createMountPoints(ctx, id, snapKey, mounts)
 	if err != nil {
-		return containertypes.CreateResponse{}, err
+		return fail(err)
 	}
 	defer func() {
 		if retErr != nil {
@@ -160,23 +190,19 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	// The files are written before the record, which is written (and
 	// fsynced) last; they are not fsynced themselves: start rewrites any
 	// that a crash lost (ensureContainerFiles).
-	if err := d.containers.Create(c, func(string) error { return d.writeContainerFiles(c) }); err != nil {
-		return containertypes.CreateResponse{}, err
+	files := func(string) error { return d.writeContainerFiles(c) }
+	if ahead {
+		err = d.containers.PrepareDir(id, files)
+	} else {
+		err = d.containers.Create(c, files)
 	}
-	r := newRun(c)
-	d.mu.Lock()
-	d.runs[id] = r
-	d.mu.Unlock()
-	c.Lock()
-	if host.AutoRemove {
-		d.prestart(c, r)
+	if err != nil {
+		return fail(err)
 	}
-	d.emit(c, "create", nil)
-	c.Unlock()
 	if warnings == nil {
 		warnings = []string{}
 	}
-	return containertypes.CreateResponse{ID: id, Warnings: warnings}, nil
+	return c, warnings, nextFits(c, req), nil
 }
 
 // cloneConfigs deep-copies the request's configs: the record keeps its

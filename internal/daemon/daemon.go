@@ -73,6 +73,8 @@ type Daemon struct {
 	storageReleases inflight
 	// spares are container snapshots prepared ahead (spares.go).
 	spares   spares
+	// next is the container prepared ahead for a repeated create (next.go).
+	next nextSlot
 	closeErr error
 	closed   sync.Once
 }
@@ -199,6 +201,7 @@ func (d *Daemon) Close() error {
 		d.mu.Unlock()
 		close(d.shutdown)
 		d.dropSpares(context.Background(), true)
+		d.dropNextContainer(true)
 		// Dropping the connections ends the monitors' waits; they see
 		// the daemon closing and leave the containers as they are.
 		for _, r := range runs {

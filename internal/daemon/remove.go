@@ -165,6 +165,9 @@ func (d *Daemon) forget(c *container.Container, r *run) {
 	d.emit(c, "destroy", nil)
 	if c.IsAutoRemove() {
 		d.refillPoolSoon()
+		if r.nextReq != nil {
+			d.prepareNext(*r.nextReq)
+		}
 	}
 }
 
@@ -202,6 +205,7 @@ func releaseInBackground(c *container.Container) bool {
 // (spares.go), so that image deletion, prune and disk usage see no
 // snapshot of a container that is gone or not made yet.
 func (d *Daemon) SettleRemovals() {
+	d.dropNextContainer(false)
 	d.storageReleases.wait()
 	d.dropSpares(context.Background(), false)
 }

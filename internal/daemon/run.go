@@ -7,6 +7,7 @@ import (
 
 	containertypes "github.com/moby/moby/api/types/container"
 
+	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/container"
 )
 
@@ -53,6 +54,9 @@ type run struct {
 	// bundle's unmount) left to the removal that follows: an auto-remove
 	// container's removal is answered first (see handleExit).
 	exitCleanup func(context.Context)
+	// nextReq, for a container whose like may be prepared ahead, is the
+	// create request it came from (next.go).
+	nextReq *server.ContainerCreateRequest
 	// prestarted, when set, delivers the result of an auto-remove
 	// container's start begun in the background (prestart.go).
 	prestarted chan prestarted
