@@ -72,9 +72,9 @@ type Daemon struct {
 	// freed in the background (releaseInBackground).
 	storageReleases inflight
 	// spares are container snapshots prepared ahead (spares.go).
-	spares   spares
+	spares spares
 	// next is the container prepared ahead for a repeated create (next.go).
-	next nextSlot
+	next     nextSlot
 	closeErr error
 	closed   sync.Once
 }

@@ -37,6 +37,11 @@ import (
 // shim without record, which the next start removes as it does for a
 // create the crash interrupted.
 
+// nextDelay is how long after the removal that asks for it a container
+// is prepared: the client then has its answer, and its process a
+// millisecond or two of its own to end.
+const nextDelay = 3 * time.Millisecond
+
 // nextTTL is how long a prepared container waits for its create. It is
 // below prestartTTL, whose clock runs from the prestart's end: a taken
 // one leaves its start at least the difference.
@@ -90,7 +95,7 @@ func (d *Daemon) prepareNext(req server.ContainerCreateRequest) {
 	s.mu.Unlock()
 	req.Name = ""
 	d.bg.Add(1)
-	go func() {
+	time.AfterFunc(nextDelay, func() {
 		defer d.bg.Done()
 		n, err := d.buildNext(req)
 		s.mu.Lock()
@@ -113,7 +118,7 @@ func (d *Daemon) prepareNext(req server.ContainerCreateRequest) {
 			old.expiry.Stop()
 			d.dropNext(old)
 		}
-	}()
+	})
 }
 
 // buildNext makes the container and begins its prestart.

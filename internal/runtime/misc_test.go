@@ -158,3 +158,14 @@ func TestCapabilities(t *testing.T) {
 		t.Errorf("set %#x", set)
 	}
 }
+
+// TestWarmSpecDecodes: the spec that warms the decoders is one.
+func TestWarmSpecDecodes(t *testing.T) {
+	var s specs.Spec
+	if err := json.Unmarshal(warmSpec, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux == nil || s.Linux.Seccomp == nil || s.Linux.Resources == nil || s.Process == nil || len(s.Mounts) == 0 || s.Hooks == nil {
+		t.Fatalf("warmspec.json lacks sections: %+v", s)
+	}
+}
