@@ -21,7 +21,7 @@ const (
 	// poolRefillDelay is how long after its client got its answer the
 	// shim pool refills (refillPoolSoon); poolRefillFallback bounds the
 	// wait for that answer (a `run --rm` that runs for long).
-	poolRefillDelay    = 5 * time.Millisecond
+	poolRefillDelay    = 12 * time.Millisecond
 	poolRefillFallback = 250 * time.Millisecond
 	// attachDrainTimeout bounds the wait for attached clients to read the
 	// last output after an exit; the shim ends their streams itself.
