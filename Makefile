@@ -28,11 +28,16 @@ berth-shim-keeper:
 	@mkdir -p $(BIN)
 	$(CC) $(KEEPER_CFLAGS) -o $(BIN)/$@ internal/shim/keeper/keeper.c
 
-# The runtime links statically too (glibc's libc.a, Go's own resolver and
+# The runtime links statically too (musl's libc.a, Go's own resolver and
 # user lookup): every container start execs it (its stage and init), and
 # a dynamic loader's work there is a millisecond per start on slow hosts.
+# musl rather than glibc: a static glibc probes the caches with some fifty
+# cpuid instructions at every start, each a trap to the hypervisor in a VM
+# (6 us here); the runtime's start took 1.62 ms of CPU with glibc, 1.17
+# with musl (perf stat -r 100 berth-runtime --version).
 STATIC_CGO := -linkmode external -extldflags -static
 STATIC_TAGS := netgo,osusergo
+CGO_CC ?= musl-gcc
 
 # The shim, one per container, is built without the Green Tea collector
 # when this Go has the switch: it never collects while idle, and Green
@@ -42,6 +47,7 @@ SHIM_GOEXPERIMENT := $(shell GOEXPERIMENT=nogreenteagc $(GO) env GOEXPERIMENT >/
 
 $(BINARIES):
 	$(if $(and $(filter $@,berth-shim),$(SHIM_GOEXPERIMENT)),GOEXPERIMENT=$(SHIM_GOEXPERIMENT)) \
+	$(if $(filter $@,$(CGO_BINARIES)),CC=$(CGO_CC)) \
 	CGO_ENABLED=$(if $(filter $@,$(CGO_BINARIES)),1,0) $(GO) build -trimpath \
 		$(if $(filter $@,$(CGO_BINARIES)),-tags $(STATIC_TAGS)) \
 		-ldflags '$(LDFLAGS) $(if $(filter $@,$(CGO_BINARIES)),$(STATIC_CGO))' -o $(BIN)/$@ ./cmd/$@

@@ -19,7 +19,8 @@ cd "$(dirname "$0")/.."
 ((EUID == 0)) || { echo "setup: run as root (it installs Debian packages)" >&2; exit 1; }
 command -v go >/dev/null || { echo "setup: Go 1.26 is required in /usr/local/go" >&2; exit 1; }
 
-# build-essential: cgo for berth-runtime and the static runtimetest binary.
+# build-essential: cgo for the static runtimetest binary.
+# musl-tools: musl-gcc, which berth-runtime links with statically (Makefile).
 # busybox-static: the test rootfs. runc, crun: the reference runtimes.
 # iproute2, procps: network and process inspection in tests.
 # jq, hyperfine: benchmarks. shellcheck: lint. git: source checks.
@@ -35,7 +36,7 @@ command -v go >/dev/null || { echo "setup: Go 1.26 is required in /usr/local/go"
 # nftables, iptables: the networking tests read and write rules with nft
 #   and iptables (Berth itself speaks netlink).
 packages=(
-	build-essential make git ca-certificates curl
+	build-essential musl-tools make git ca-certificates curl
 	busybox-static runc crun
 	iproute2 procps util-linux nftables iptables
 	jq hyperfine shellcheck
