@@ -136,6 +136,9 @@ func (d *Daemon) recordExit(c *container.Container, r *run, st container.ExitSta
 	// (one flush less per rm -f). Nor is one about to be auto-removed
 	// durably: after a crash, restore settles it and removes it anyway.
 	autoRemove := !restart && c.IsAutoRemove() && !r.keepOnExit && !d.isClosing()
+	// An auto-removal of its own accord (not an rm -f's) may have a
+	// container like it prepared (next.go).
+	r.prepareNextAtRemoval = autoRemove && !r.removing && r.nextReq != nil
 	if autoRemove && !r.removing {
 		if err := d.containers.Checkpoint(c); err != nil {
 			d.log.Error("exit: save record", "container", c.ID, "err", err)

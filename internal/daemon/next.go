@@ -16,7 +16,9 @@ import (
 
 // The next container. `docker run --rm` is often the same request again
 // and again (a CI step, a benchmark, a script's loop). Once such a
-// container's removal is answered, the daemon prepares one more like it,
+// container has exited of its own accord and its removal is answered (an
+// rm -f, or a removal before any start, prepares nothing), the daemon
+// prepares one more like it,
 // in the background: an id chosen ahead, its directory and files, its
 // snapshot, and its start's first half (prestart.go: the mount, the
 // network, the spec, the shim with the runtime's create). It is no

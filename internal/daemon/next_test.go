@@ -73,7 +73,7 @@ func TestNextContainer(t *testing.T) {
 	}
 
 	// The same request under a name takes it, prestart done.
-	before := launches(l)
+	prepared := l.proc(d.shimDir(next))
 	web := create(t, d, "web", []string{"true"}, rm)
 	if web != next {
 		t.Fatalf("the create made %s, not the next container %s", web, next)
@@ -89,8 +89,8 @@ func TestNextContainer(t *testing.T) {
 	if err := d.ContainerStart(ctx, web); err != nil {
 		t.Fatal(err)
 	}
-	if n := launches(l) - before; n != 0 {
-		t.Fatalf("the start launched %d tasks, not the prepared one", n)
+	if p := l.proc(d.shimDir(web)); p != prepared {
+		t.Fatalf("the start ran %v, not the prepared task %v", p, prepared)
 	}
 	result(t, removed)
 

@@ -164,10 +164,10 @@ func (d *Daemon) forget(c *container.Container, r *run) {
 	r.notifyRemoved(c.State.ExitCode, "")
 	d.emit(c, "destroy", nil)
 	if c.IsAutoRemove() {
-		d.refillPoolSoon()
-		if r.nextReq != nil {
+		if r.prepareNextAtRemoval {
 			d.prepareNext(*r.nextReq)
 		}
+		d.refillPoolSoon()
 	}
 }
 

@@ -57,6 +57,8 @@ type run struct {
 	// nextReq, for a container whose like may be prepared ahead, is the
 	// create request it came from (next.go).
 	nextReq *server.ContainerCreateRequest
+	// prepareNextAtRemoval: the removal follows the process's own exit.
+	prepareNextAtRemoval bool
 	// prestarted, when set, delivers the result of an auto-remove
 	// container's start begun in the background (prestart.go).
 	prestarted chan prestarted

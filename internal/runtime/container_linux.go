@@ -236,7 +236,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	cfg := containerInitConfig(spec)
 	// The seccomp filter is compiled while the init starts: the init needs
 	// it only with its config.
-	filter := compileSeccompInBackground(spec)
+	filter := compileSeccompInBackground(rt.root, spec)
 	bs, err := bootstrapFor(spec)
 	if err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (int
 	if err != nil {
 		return 0, err
 	}
-	filter, err := compileSeccomp(spec)
+	filter, err := compileSeccomp(c.rt.root, spec)
 	if err != nil {
 		return 0, err
 	}

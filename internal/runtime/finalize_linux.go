@@ -33,16 +33,28 @@ type execProcess struct {
 	preserveFDs   int
 }
 
-// compileSeccomp compiles the spec's filter, in the runtime's process.
-func compileSeccomp(s *specs.Spec) ([]byte, error) {
+// compileSeccomp compiles the spec's filter, in the runtime's process, or
+// finds it compiled in the state root's cache (seccompcache_linux.go).
+func compileSeccomp(root string, s *specs.Spec) ([]byte, error) {
 	if s == nil || s.Linux == nil || s.Linux.Seccomp == nil {
 		return nil, nil
+	}
+	cache := newSeccompCache(root, s.Linux.Seccomp)
+	if b := cache.load(); b != nil {
+		var f seccomp.Filter
+		if f.UnmarshalBinary(b) == nil {
+			return b, nil
+		}
 	}
 	f, err := seccomp.Compile(s.Linux.Seccomp)
 	if err != nil {
 		return nil, err
 	}
-	return f.MarshalBinary()
+	b, err := f.MarshalBinary()
+	if err == nil {
+		cache.store(b)
+	}
+	return b, err
 }
 
 // compiledSeccomp is a filter being compiled in the background.
@@ -52,10 +64,10 @@ type compiledSeccomp struct {
 	err    error
 }
 
-func compileSeccompInBackground(s *specs.Spec) *compiledSeccomp {
+func compileSeccompInBackground(root string, s *specs.Spec) *compiledSeccomp {
 	c := &compiledSeccomp{done: make(chan struct{})}
 	go func() {
-		c.filter, c.err = compileSeccomp(s)
+		c.filter, c.err = compileSeccomp(root, s)
 		close(c.done)
 	}()
 	return c

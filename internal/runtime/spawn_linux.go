@@ -163,6 +163,12 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 		time.Sleep(time.Duration(try) * time.Millisecond)
 		stagePid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, attr)
 	}
+	if errors.Is(err, syscall.EACCES) {
+		// Once it lasted all five tries (in the cgroup v2 VM). The view
+		// of the binary through its detached overlay is the one part of
+		// the exec that is ours; a sealed copy is the other way to run it.
+		stagePid, err = forkExecCopy(exeFD, attr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
@@ -272,4 +278,26 @@ func writeIDMappings(pid int, uids, gids []specs.LinuxIDMapping) error {
 		return fmt.Errorf("write gid_map: %w", err)
 	}
 	return nil
+}
+
+// forkExecCopy starts the init from a sealed memfd copy of this binary
+// (cloneSelf), for an exec of the overlay's view that was refused. The
+// copy is made through an fd number above exeFD, which the child's dup2s
+// already leave alone.
+func forkExecCopy(exeFD int, attr *syscall.ProcAttr) (int, error) {
+	cp, err := cloneSelf()
+	if err != nil {
+		return 0, err
+	}
+	defer cp.Close()
+	fd, err := unix.FcntlInt(cp.Fd(), unix.F_DUPFD_CLOEXEC, exeFD+1)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	pid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(fd), []string{"berth-runtime", "init"}, attr)
+	if err != nil {
+		return 0, fmt.Errorf("from a copy of the binary, after the overlay's view was refused: %w", err)
+	}
+	return pid, nil
 }
