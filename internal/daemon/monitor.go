@@ -134,16 +134,20 @@ func (d *Daemon) recordExit(c *container.Container, r *run, st container.ExitSta
 	}
 	// A container being removed is not saved: the removal records it
 	// (one flush less per rm -f). Nor is one about to be auto-removed
-	// durably: after a crash, restore settles it and removes it anyway.
+	// durably: after a crash, restore settles it and removes it anyway;
+	// one whose removal is answered before its storage is freed not at
+	// all, since that removal records it at once (state removing).
 	autoRemove := !restart && c.IsAutoRemove() && !r.keepOnExit && !d.isClosing()
 	// An auto-removal of its own accord (not an rm -f's) may have a
 	// container like it prepared (next.go).
 	r.prepareNextAtRemoval = autoRemove && !r.removing && r.nextReq != nil
-	if autoRemove && !r.removing {
+	switch {
+	case r.removing, autoRemove && releaseInBackground(c):
+	case autoRemove:
 		if err := d.containers.Checkpoint(c); err != nil {
 			d.log.Error("exit: save record", "container", c.ID, "err", err)
 		}
-	} else if !r.removing {
+	default:
 		if err := d.containers.Save(c); err != nil {
 			d.log.Error("exit: save record", "container", c.ID, "err", err)
 		}
