@@ -140,3 +140,67 @@ func TestNextContainer(t *testing.T) {
 		t.Fatal("the shutdown left the next container's mount or task")
 	}
 }
+
+// TestRealNextContainer: with the real shim and runtime, a `run --rm`
+// repeated takes the container prepared ahead, whose process runs as a
+// fresh one would: its own hostname, output to the attach, exit code.
+func TestRealNextContainer(t *testing.T) {
+	t.Parallel()
+	d := newRealDaemon(t, testRoots(t))
+	ctx := context.Background()
+	rm := func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.AutoRemove = true
+		h.NetworkMode = "none"
+	}
+	cmd := []string{"sh", "-c", "echo $(hostname) $(cat /etc/hostname); exit 7"}
+	run := func() (string, string) {
+		t.Helper()
+		id := create(t, d, "", cmd, rm)
+		var out syncBuffer
+		attached := make(chan error, 1)
+		go func() {
+			attached <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Stderr: true,
+				Streams: func(bool) (server.Streams, error) { return server.Streams{Stdout: &out, Stderr: &out}, nil }})
+		}()
+		eventually(t, "attach pending", func() bool {
+			_, r, err := d.get(id)
+			if err != nil {
+				return false
+			}
+			r.c.Lock()
+			defer r.c.Unlock()
+			return len(r.attaches) == 1
+		})
+		removed := waitFor(t, d, id, containertypes.WaitConditionRemoved)
+		if err := d.ContainerStart(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if r := result(t, removed); r.StatusCode != 7 {
+			t.Fatalf("exit %+v", r)
+		}
+		if err := <-attached; err != nil {
+			t.Fatal(err)
+		}
+		return id, out.String()
+	}
+	first, out := run()
+	if want := first[:12] + " " + first[:12] + "\n"; out != want {
+		t.Fatalf("first run: %q, want %q", out, want)
+	}
+	var next string
+	eventually(t, "the next container", func() bool {
+		d.next.mu.Lock()
+		defer d.next.mu.Unlock()
+		if d.next.n != nil {
+			next = d.next.n.c.ID
+		}
+		return next != ""
+	})
+	second, out := run()
+	if second != next {
+		t.Fatalf("the second run made %s, not the prepared %s", second, next)
+	}
+	if want := second[:12] + " " + second[:12] + "\n"; out != want {
+		t.Fatalf("second run: %q, want %q", out, want)
+	}
+}
