@@ -276,10 +276,14 @@ func TestRealOrphanShimEnded(t *testing.T) {
 	}
 	pid := inspect(t, d, id).State.Pid
 	shimDir, bundle := d.shimDir(id), d.bundleDir(id)
-	_, shimPID, _ := testenv.ProcState(pid)
-	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", shimPID)); string(comm) != "berth-shim\n" {
-		t.Fatalf("the container's parent %d is %q, not its shim", shimPID, comm)
-	}
+	// The runtime reports its create before its process ends: until it
+	// has, the init is its child, not yet the shim's.
+	var shimPID int
+	eventually(t, "the container's parent to be its shim", func() bool {
+		_, shimPID, _ = testenv.ProcState(pid)
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", shimPID))
+		return string(comm) == "berth-shim\n"
+	})
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -149,21 +149,42 @@ func Run(args []string, stderr io.Writer) int {
 	return supervise(pid, sigs)
 }
 
+// shedRetries and shedRetryDelay: a shedding that failed at the start (a
+// loaded host, where the runtime found no idle thread to go on on) is
+// tried again that many times, the delay doubling each time.
+const (
+	shedRetries    = 5
+	shedRetryDelay = 50 * time.Millisecond
+)
+
 // supervise forwards signals to pid and reaps children until pid exits.
 func supervise(pid int, sigs <-chan os.Signal) int {
-	for sig := range sigs {
-		switch sig {
-		case unix.SIGCHLD:
-			if code, done := reap(pid); done {
-				return code
+	var retry <-chan time.Time
+	tries := 0
+	if threadCount() > threadFloor {
+		retry = time.After(shedRetryDelay)
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case unix.SIGCHLD:
+				if code, done := reap(pid); done {
+					return code
+				}
+			case unix.SIGTTIN, unix.SIGTTOU:
+				// About the init itself, which gave the terminal away.
+			default:
+				_ = unix.Kill(pid, sig.(syscall.Signal))
 			}
-		case unix.SIGTTIN, unix.SIGTTOU:
-			// About the init itself, which gave the terminal away.
-		default:
-			_ = unix.Kill(pid, sig.(syscall.Signal))
+		case <-retry:
+			retry = nil
+			shedThreads()
+			if tries++; tries < shedRetries && threadCount() > threadFloor {
+				retry = time.After(shedRetryDelay << tries)
+			}
 		}
 	}
-	return 0 // unreachable: sigs is never closed
 }
 
 // reap collects every exited child; done reports that pid was among them,
