@@ -40,6 +40,37 @@ func waitFor(t *testing.T, d *Daemon, id string, cond containertypes.WaitConditi
 	return ch
 }
 
+// runAttached does what `docker run` does with created container id:
+// attach its stdout and stderr, wait for cond, start it; it returns the
+// wait's answer once the attach has ended.
+func runAttached(t *testing.T, d *Daemon, id string, cond containertypes.WaitCondition, stdout, stderr io.Writer) containertypes.WaitResponse {
+	t.Helper()
+	ctx := context.Background()
+	attached := make(chan error, 1)
+	go func() {
+		attached <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Stderr: true,
+			Streams: func(bool) (server.Streams, error) { return server.Streams{Stdout: stdout, Stderr: stderr}, nil }})
+	}()
+	eventually(t, "attach pending", func() bool {
+		_, r, err := d.get(id)
+		if err != nil {
+			return false
+		}
+		r.c.Lock()
+		defer r.c.Unlock()
+		return len(r.attaches) == 1
+	})
+	done := waitFor(t, d, id, cond)
+	if err := d.ContainerStart(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	r := result(t, done)
+	if err := <-attached; err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func result(t *testing.T, ch <-chan containertypes.WaitResponse) containertypes.WaitResponse {
 	t.Helper()
 	select {

@@ -215,8 +215,9 @@ func (d *Daemon) dropNextSoon(n *nextContainer) {
 // directory.
 func (d *Daemon) dropNext(n *nextContainer) {
 	ctx := context.Background()
+	// Unmounted, task deleted, bundle and shim state gone (a prestart
+	// that failed undid itself).
 	d.dropPrestart(ctx, n.c, n.r)
-	d.cleanupRun(ctx, n.c.ID, nil)
 	if err := d.snapshots.Remove(ctx, n.c.SnapshotKey); err != nil {
 		d.log.Warn("drop the next container: remove its snapshot", "container", n.c.ID, "err", err)
 	}

@@ -147,7 +147,6 @@ func TestNextContainer(t *testing.T) {
 func TestRealNextContainer(t *testing.T) {
 	t.Parallel()
 	d := newRealDaemon(t, testRoots(t))
-	ctx := context.Background()
 	rm := func(_ *containertypes.Config, h *containertypes.HostConfig) {
 		h.AutoRemove = true
 		h.NetworkMode = "none"
@@ -157,29 +156,8 @@ func TestRealNextContainer(t *testing.T) {
 		t.Helper()
 		id := create(t, d, "", cmd, rm)
 		var out syncBuffer
-		attached := make(chan error, 1)
-		go func() {
-			attached <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Stderr: true,
-				Streams: func(bool) (server.Streams, error) { return server.Streams{Stdout: &out, Stderr: &out}, nil }})
-		}()
-		eventually(t, "attach pending", func() bool {
-			_, r, err := d.get(id)
-			if err != nil {
-				return false
-			}
-			r.c.Lock()
-			defer r.c.Unlock()
-			return len(r.attaches) == 1
-		})
-		removed := waitFor(t, d, id, containertypes.WaitConditionRemoved)
-		if err := d.ContainerStart(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if r := result(t, removed); r.StatusCode != 7 {
+		if r := runAttached(t, d, id, containertypes.WaitConditionRemoved, &out, &out); r.StatusCode != 7 {
 			t.Fatalf("exit %+v", r)
-		}
-		if err := <-attached; err != nil {
-			t.Fatal(err)
 		}
 		return id, out.String()
 	}

@@ -75,26 +75,8 @@ func TestRealRun(t *testing.T) {
 	// docker run: attach, wait, start.
 	id := create(t, d, "", []string{"sh", "-c", "echo out; echo err >&2; exit 3"})
 	var out, errb syncBuffer
-	attached := make(chan error, 1)
-	go func() {
-		attached <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Stderr: true,
-			Streams: func(bool) (server.Streams, error) { return server.Streams{Stdout: &out, Stderr: &errb}, nil }})
-	}()
-	eventually(t, "attach pending", func() bool {
-		_, r, _ := d.get(id)
-		r.c.Lock()
-		defer r.c.Unlock()
-		return len(r.attaches) == 1
-	})
-	exit := waitFor(t, d, id, containertypes.WaitConditionNextExit)
-	if err := d.ContainerStart(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	if r := result(t, exit); r.StatusCode != 3 {
+	if r := runAttached(t, d, id, containertypes.WaitConditionNextExit, &out, &errb); r.StatusCode != 3 {
 		t.Fatalf("exit %+v", r)
-	}
-	if err := <-attached; err != nil {
-		t.Fatal(err)
 	}
 	if out.String() != "out\n" || errb.String() != "err\n" {
 		t.Fatalf("attach got %q / %q", out.String(), errb.String())

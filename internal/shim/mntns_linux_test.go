@@ -3,6 +3,7 @@ package shim_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -25,15 +26,6 @@ func fdLinks(t *testing.T, pid int) []string {
 	return links
 }
 
-func holds(links []string, target string) bool {
-	for _, l := range links {
-		if l == target {
-			return true
-		}
-	}
-	return false
-}
-
 // TestMountNamespaceHeld: the shim holds the init's mount namespace while
 // the container runs, so that the init's exit does not tear it down, and
 // lets it go once the exit is answered.
@@ -52,7 +44,7 @@ func TestMountNamespaceHeld(t *testing.T) {
 				t.Fatal(err)
 			}
 			shim := shimPid(t, c)
-			if !holds(fdLinks(t, shim), ns) {
+			if !slices.Contains(fdLinks(t, shim), ns) {
 				t.Fatalf("the shim holds no descriptor of the container's mount namespace %s", ns)
 			}
 			if err := cl.Kill(ctx(t), syscall.SIGKILL, false); err != nil {
@@ -61,7 +53,7 @@ func TestMountNamespaceHeld(t *testing.T) {
 			if _, err := cl.Wait(ctx(t)); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the shim to let the mount namespace go", func() bool { return !holds(fdLinks(t, shim), ns) })
+			waitFor(t, "the shim to let the mount namespace go", func() bool { return !slices.Contains(fdLinks(t, shim), ns) })
 		})
 	}
 }
