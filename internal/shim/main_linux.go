@@ -44,9 +44,12 @@ func Main(args []string) int {
 func detach(mode string, args ...string) int {
 	self, err := os.Executable()
 	if err == nil {
+		// A session of its own, as the shim cloned without a launcher
+		// has: its scheduling group is then its own (priority_linux.go).
 		_, err = syscall.ForkExec(self, append([]string{"berth-shim", mode}, args...), &syscall.ProcAttr{
 			Env:   os.Environ(),
 			Files: []uintptr{0, 1, 2, readyFD},
+			Sys:   &syscall.SysProcAttr{Setsid: true},
 		})
 	}
 	if err != nil {

@@ -1,8 +1,10 @@
 package shim_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,15 +89,7 @@ func waitForPooled(t *testing.T, root string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got := 0
-		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-		for _, f := range procs {
-			data, _ := os.ReadFile(f)
-			args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-			if len(args) >= 3 && args[1] == "warm" && args[2] == root {
-				got++
-			}
-		}
+		got := len(warmRuntimes(root))
 		if got == n {
 			return
 		}
@@ -104,6 +98,90 @@ func waitForPooled(t *testing.T, root string, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// warmRuntimes lists the pids of the warm runtimes for root.
+func warmRuntimes(root string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		data, _ := os.ReadFile(f)
+		args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+		if len(args) >= 3 && args[1] == "warm" && args[2] == root {
+			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// TestPoolBackgroundPriority: a pooled shim and its warm runtime wait in
+// an autogroup of the lowest priority; assigned a container, the shim
+// returns to normal priority, and the container's process, in a session
+// of its own, never had the low one.
+func TestPoolBackgroundPriority(t *testing.T) {
+	if _, err := os.Stat("/proc/self/autogroup"); err != nil {
+		t.Skip("deliberately skipped: this kernel has no autogroups (CONFIG_SCHED_AUTOGROUP), and pooled shims keep their priority")
+	}
+	berth := runtimes(t)[0]
+	root := t.TempDir()
+	p, err := shim.NewPool(shim.PoolConfig{ShimBinary: shimBinary(t), Runtime: berth.bin, RuntimeRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitForPooled(t, root, 1)
+	warm := warmRuntimes(root)
+	if nice := autogroupNice(t, warm[0]); nice != 19 {
+		t.Errorf("a waiting warm runtime's autogroup has nice %d, want 19", nice)
+	}
+
+	c := newContainer(t, berth, "cat", "/proc/self/autogroup")
+	c.cfg.RuntimeRoot = root
+	c.writeSpec()
+	cl, err := p.Start(ctx(t), c.cfg)
+	if err != nil {
+		t.Fatalf("pool start: %v", err)
+	}
+	c.client = cl
+	data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shimPid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("shim.pid: %q", data)
+	}
+	if nice := autogroupNice(t, shimPid); nice != 0 {
+		t.Errorf("an assigned shim's autogroup has nice %d, want 0", nice)
+	}
+	if _, err := cl.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+		t.Fatalf("wait: %+v %v", exit, err)
+	}
+	msgs := readLog(t, c.cfg.LogPath)
+	if len(msgs) != 1 || !strings.HasSuffix(string(msgs[0].Line), " nice 0\n") {
+		t.Errorf("the container's autogroup: %+v", msgs)
+	}
+}
+
+// autogroupNice reads the nice value of pid's autogroup from
+// /proc/PID/autogroup ("/autogroup-N nice V").
+func autogroupNice(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/autogroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	var nice int
+	if _, err := fmt.Sscanf(string(data), "%s nice %d", &name, &nice); err != nil {
+		t.Fatalf("/proc/%d/autogroup: %q: %v", pid, data, err)
+	}
+	return nice
 }
 
 // TestPoolSpareInit: with a cgroup parent, each pooled shim's warm runtime

@@ -16,8 +16,9 @@ const maxAssignment = 4096
 // pooled runs a pre-started shim: it starts a warm runtime for
 // RUNTIME/ROOT (with a spare init under the cgroup parent, if given:
 // warmArgs), then waits on fd 3 for the state directory of the container
-// it is to supervise. A daemon that hangs up first (it closed its pool,
-// or died) ends it, and its warm runtime with it.
+// it is to supervise. It waits at background priority, and its warm
+// runtime with it (priority_linux.go). A daemon that hangs up first (it
+// closed its pool, or died) ends it, and its warm runtime with it.
 func pooled(runtimePath string, warmArgs ...string) int {
 	if err := initProcess(); err != nil {
 		reportReady(ready{Error: err.Error()})
@@ -29,6 +30,7 @@ func pooled(runtimePath string, warmArgs ...string) int {
 		reportReady(ready{Error: os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err).Error()})
 		return 1
 	}
+	background := enterBackground()
 	r := newReaper()
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
@@ -50,6 +52,9 @@ func pooled(runtimePath string, warmArgs ...string) int {
 	if f, err := os.OpenFile(filepath.Join(dir, shimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600); err == nil {
 		unix.Dup3(int(f.Fd()), 2, 0)
 		f.Close()
+	}
+	if background {
+		leaveBackground()
 	}
 	return serve(dir, r, devnull, warm)
 }

@@ -1,0 +1,70 @@
+package shim
+
+import (
+	"log/slog"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// A pooled shim waits for its container at background priority. The
+// shim, its warm runtime and their spare init are three Go processes to
+// start, some milliseconds of CPU in all, and the pool refills while
+// clients are busy: on a small host that work otherwise takes the CPU
+// from the containers starting and exiting that someone waits for.
+// Assigned a container, the shim returns to normal priority before it
+// does anything for it.
+//
+// The priority is the nice value of the shim's autogroup: the kernel
+// schedules each session as one group, and a task's own nice value only
+// orders it within its group. The shim is a session leader, and its
+// warm runtime and the spare init share its session until the create, so
+// all three wait at the group's priority. A container's process begins
+// a session of its own (setsid), whose group starts at nice 0: it never
+// inherits the shim's. Where the kernel has no autogroups, or schedules
+// by cpu cgroups instead, the nice value is kept and has no effect.
+
+// backgroundNice is a waiting pooled shim's autogroup nice value: the
+// lowest priority, about 1.5% of a normal group's weight.
+const backgroundNice = 19
+
+// capSysAdmin is CAP_SYS_ADMIN's number (linux/capability.h).
+const capSysAdmin = 21
+
+// enterBackground lowers this process's autogroup to backgroundNice and
+// reports whether it did. It leaves it alone unless this process leads
+// its session (the group would be someone else's too) and holds
+// CAP_SYS_ADMIN: without it the kernel refuses a second change to any
+// autogroup within 100 ms of the last, and leaveBackground must not be
+// refused.
+func enterBackground() bool {
+	if sid, err := unix.Getsid(0); err != nil || sid != os.Getpid() {
+		return false
+	}
+	if !effectiveCap(capSysAdmin) {
+		return false
+	}
+	return setAutogroupNice(backgroundNice) == nil
+}
+
+// leaveBackground returns this process's autogroup to normal priority.
+func leaveBackground() {
+	if err := setAutogroupNice(0); err != nil {
+		slog.Warn("leave background priority", "err", err)
+	}
+}
+
+func setAutogroupNice(nice int) error {
+	return os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(nice)), 0)
+}
+
+// effectiveCap reports whether this thread's effective set holds cap.
+func effectiveCap(capability uint) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData // version 3 fills two
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[capability/32].Effective&(1<<(capability%32)) != 0
+}
