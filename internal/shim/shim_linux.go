@@ -35,9 +35,10 @@ type shim struct {
 	// initOwnsPidNS: the init is pid 1 of its own pid namespace, so that
 	// SIGKILL to it ends every process of the container.
 	initOwnsPidNS bool
-	// mntNS holds the init's mount namespace until its exit is answered
-	// (mntns_linux.go); nil once released, and after a hibernation.
-	mntNS     *os.File
+	// held is the init's mount namespace and executable, kept until its
+	// exit is answered (held_linux.go); nil once released, and after a
+	// hibernation.
+	held      []*os.File
 	oom       *oomCounter
 	logFailed bool
 	// initReaped is set as soon as the init is reaped, before its exit
@@ -186,7 +187,7 @@ func (s *shim) create() error {
 	}
 	p.pid = pid
 	s.initOwnsPidNS = isPidNamespaceInit(pid)
-	s.mntNS = holdMountNS(pid)
+	s.held = holdInit(pid)
 	ch := s.reaper.adopt(pid)
 	s.oom = newOOMCounter(pid)
 	if err := p.attachIO(sio); err != nil {
@@ -236,7 +237,7 @@ func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	p.mu.Unlock()
 	s.failUnstartedExecs()
 	close(p.exited)
-	s.releaseMountNS()
+	s.releaseInit()
 }
 
 // failUnstartedExecs ends the execs that can no longer start, so that

@@ -26,15 +26,24 @@ func fdLinks(t *testing.T, pid int) []string {
 	return links
 }
 
-// TestMountNamespaceHeld: the shim holds the init's mount namespace while
-// the container runs, so that the init's exit does not tear it down, and
-// lets it go once the exit is answered.
-func TestMountNamespaceHeld(t *testing.T) {
+// TestInitHeld: the shim holds the init's mount namespace and its
+// executable (the runtime's binary, before the container's process
+// replaces it) while the container runs, so that neither the exec nor the
+// exit tears them down, and lets them go once the exit is answered.
+func TestInitHeld(t *testing.T) {
 	for _, r := range runtimes(t) {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
 			c := newContainer(t, r, "sleep", "1000")
 			cl := c.create()
+			st, err := cl.State(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			exe, err := os.Readlink("/proc/" + strconv.Itoa(st.Pid) + "/exe")
+			if err != nil {
+				t.Fatal(err)
+			}
 			pid, err := cl.Start(ctx(t))
 			if err != nil {
 				t.Fatal(err)
@@ -47,13 +56,19 @@ func TestMountNamespaceHeld(t *testing.T) {
 			if !slices.Contains(fdLinks(t, shim), ns) {
 				t.Fatalf("the shim holds no descriptor of the container's mount namespace %s", ns)
 			}
+			if !slices.Contains(fdLinks(t, shim), exe) {
+				t.Fatalf("the shim holds no descriptor of the init's executable %s: %v", exe, fdLinks(t, shim))
+			}
 			if err := cl.Kill(ctx(t), syscall.SIGKILL, false); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := cl.Wait(ctx(t)); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the shim to let the mount namespace go", func() bool { return !slices.Contains(fdLinks(t, shim), ns) })
+			waitFor(t, "the shim to let the mount namespace and the executable go", func() bool {
+				links := fdLinks(t, shim)
+				return !slices.Contains(links, ns) && !slices.Contains(links, exe)
+			})
 		})
 	}
 }
