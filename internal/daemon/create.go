@@ -44,7 +44,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, req server.ContainerCreate
 	d.mu.Unlock()
 	c.Lock()
 	if c.HostConfig.AutoRemove {
-		d.prestart(c, r)
+		d.prestart(c, r, false)
 	}
 	d.emit(c, "create", nil)
 	c.Unlock()

@@ -135,7 +135,7 @@ func (d *Daemon) buildNext(req server.ContainerCreateRequest) (*nextContainer, e
 	r := newRun(c)
 	r.nextReq = &req
 	c.Lock()
-	d.prestart(c, r)
+	d.prestart(c, r, true)
 	c.Unlock()
 	return &nextContainer{req: req, c: c, r: r, warnings: warnings}, nil
 }
@@ -160,6 +160,11 @@ func (d *Daemon) claimNext(ctx context.Context, req server.ContainerCreateReques
 	}
 	c := n.c
 	c.Lock()
+	// Its start follows within milliseconds: what is left of the
+	// prestart is on that start's path now.
+	if hurry := n.r.hurryPrestart; hurry != nil {
+		hurry()
+	}
 	c.Name = req.Name
 	c.Created = time.Now().UTC()
 	err := d.containers.Adopt(c)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-project/berth/internal/container"
@@ -39,9 +40,18 @@ type prestarted struct {
 // prestart begins c's start in the background; the caller holds c's lock
 // and has just created it. Only the mount is done for a container that
 // joins another's namespaces: what it joins must be taken at its start.
-func (d *Daemon) prestart(c *container.Container, r *run) {
+// ahead says no client waits for c yet (the next container): its shim
+// then creates it at background priority until hurried (hurryPrestart,
+// by the claim of a create or a wait for the result) or first called.
+func (d *Daemon) prestart(c *container.Container, r *run, ahead bool) {
 	done := make(chan prestarted, 1)
 	r.prestarted = done
+	var hurry chan struct{}
+	if ahead {
+		hurry = make(chan struct{})
+		var once sync.Once
+		r.hurryPrestart = func() { once.Do(func() { close(hurry) }) }
+	}
 	id, key := c.ID, c.SnapshotKey
 	h := c.HostConfig
 	full := !h.NetworkMode.IsContainer() && !h.PidMode.IsContainer() && !h.IpcMode.IsContainer()
@@ -53,7 +63,7 @@ func (d *Daemon) prestart(c *container.Container, r *run) {
 		err := d.mountRootfs(ctx, key, d.rootfsDir(id), true)
 		p.mounted = err == nil
 		if p.mounted && full && !d.isClosing() {
-			p.task, err = d.launch(ctx, c, true)
+			p.task, err = d.launch(ctx, c, true, hurry)
 			if err != nil {
 				// Undone (unmounted); the start does it again, and
 				// reports.
@@ -78,9 +88,14 @@ func (d *Daemon) takePrestart(c *container.Container, r *run) prestarted {
 	c.Lock()
 	done := r.prestarted
 	r.prestarted = nil
+	hurry := r.hurryPrestart
+	r.hurryPrestart = nil
 	c.Unlock()
 	if done == nil {
 		return prestarted{}
+	}
+	if hurry != nil {
+		hurry()
 	}
 	return <-done
 }

@@ -62,6 +62,9 @@ type run struct {
 	// prestarted, when set, delivers the result of an auto-remove
 	// container's start begun in the background (prestart.go).
 	prestarted chan prestarted
+	// hurryPrestart, set with prestarted for a prestart made at
+	// background priority, returns it to normal (idempotent).
+	hurryPrestart func()
 
 	// streams counts attach streams in flight (it has its own lock). The
 	// exit handling waits for them before it drops the shim's

@@ -56,7 +56,12 @@ func (l shimLauncher) Close() error {
 
 func (l shimLauncher) Start(ctx context.Context, cfg taskConfig) (container.Task, error) {
 	start := shim.Start
-	if l.pool != nil {
+	switch {
+	case l.pool != nil && cfg.Hurry != nil:
+		start = func(ctx context.Context, sc shim.Config) (*shim.Client, error) {
+			return l.pool.StartAhead(ctx, sc, cfg.Hurry)
+		}
+	case l.pool != nil:
 		start = l.pool.Start
 	}
 	c, err := start(ctx, shim.Config{

@@ -93,7 +93,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	task := pre.task
 	if task == nil {
 		var err error
-		if task, err = d.launch(ctx, c, pre.mounted); err != nil {
+		if task, err = d.launch(ctx, c, pre.mounted, nil); err != nil {
 			return d.startFailed(c, r, err)
 		}
 	}
@@ -172,8 +172,9 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 // launch makes c's task: it mounts the layer (unless mounted), sets up
 // the network and volumes, writes the runtime spec and starts a shim,
 // which runs the runtime's create. The container's process waits for
-// the task's Start. On error launch undoes what it did.
-func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted bool) (_ container.Task, retErr error) {
+// the task's Start. A non-nil hurry makes the task ahead of need
+// (taskConfig.Hurry). On error launch undoes what it did.
+func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted bool, hurry <-chan struct{}) (_ container.Task, retErr error) {
 	c.Lock()
 	in, rt, err := d.startInput(c)
 	if err == nil {
@@ -192,6 +193,7 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted boo
 		LogDriver:   c.HostConfig.LogConfig.Type,
 		LogPath:     c.LogPath,
 		LogOpts:     c.HostConfig.LogConfig.Config,
+		Hurry:       hurry,
 	}
 	if err == nil && (tc.LogDriver == logs.JSONFile || tc.LogDriver == "") {
 		// json-file stores these with each entry, for logs --details.

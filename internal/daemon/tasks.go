@@ -21,6 +21,11 @@ type taskConfig struct {
 	LogPath     string
 	LogOpts     map[string]string
 	LogAttrs    map[string]string
+	// Hurry, when set, makes the container ahead of any client's need
+	// for it (the next container, next.go): the supervisor may create it
+	// at background priority, until Hurry closes (someone now waits for
+	// it) or its first call.
+	Hurry <-chan struct{}
 }
 
 // taskLauncher starts and finds the supervisors of containers: the shim

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,7 +101,14 @@ func awaitReady(ctx context.Context, cfg Config, r *os.File, launcher int) (*Cli
 	if launcher > 0 {
 		reapLauncher(launcher)
 	}
+	// A shim that closed its end with bytes of ours unread (a late hurry,
+	// Pool.StartAhead) resets the read after its whole report: the report
+	// stands.
+	if rerr != nil && errors.Is(rerr, unix.ECONNRESET) && json.Valid(msg) {
+		rerr = nil
+	}
 	if rerr != nil {
+		abandon(cfg.StateDir)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -111,6 +119,7 @@ func awaitReady(ctx context.Context, cfg Config, r *os.File, launcher int) (*Cli
 		return nil, fmt.Errorf("shim for %s exited before it was ready (see %s)", cfg.ID, filepath.Join(cfg.StateDir, shimLogFile))
 	}
 	if err := json.Unmarshal(msg, &rd); err != nil {
+		abandon(cfg.StateDir)
 		return nil, fmt.Errorf("shim for %s: bad ready message %q: %w", cfg.ID, msg, err)
 	}
 	if rd.Error != "" {
@@ -118,6 +127,29 @@ func awaitReady(ctx context.Context, cfg Config, r *os.File, launcher int) (*Cli
 		return nil, resp.err()
 	}
 	return newClient(cfg.StateDir)
+}
+
+// abandonTimeout bounds abandon's wait for the shim.
+const abandonTimeout = 5 * time.Second
+
+// abandon ends the shim in stateDir, if one serves there, by deleting its
+// container: its report was lost, so no caller will know of it, and it
+// would otherwise keep the created container for good (and its state
+// directory, once the caller cleaned up, hidden from anyone who could).
+func abandon(stateDir string) {
+	if alive, err := shimAlive(stateDir); err != nil || !alive {
+		return
+	}
+	c, err := newClient(stateDir)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
+	defer cancel()
+	if err := c.Delete(ctx); err != nil {
+		slog.Warn("end a shim whose report was lost", "dir", stateDir, "err", err)
+	}
 }
 
 // reapLauncher waits for a launcher, which exits as soon as it forked the

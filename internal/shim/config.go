@@ -32,6 +32,10 @@ type Config struct {
 	// idle before it hands over to berth-shim-keeper (hibernate_linux.go);
 	// 0 never.
 	HibernateAfter time.Duration `json:",omitempty"`
+	// Ahead: no client waits for this container yet (Pool.StartAhead).
+	// A pooled shim then creates it at background priority, until hurried
+	// or first called (priority_linux.go).
+	Ahead bool `json:",omitempty"`
 }
 
 // Files in the state directory.

@@ -29,7 +29,7 @@ func Main(args []string) int {
 	case len(args) == 3 && args[1] == "start":
 		return detach("serve", args[2])
 	case len(args) == 3 && args[1] == "serve":
-		return serve(args[2], nil, nil, nil)
+		return serve(args[2], nil, nil, nil, false)
 	case len(args) == 3 && args[1] == "resume":
 		return resume(args[2])
 	case (len(args) == 4 || len(args) == 5) && args[1] == "start-pool":
@@ -77,7 +77,7 @@ func initProcess() error {
 
 // serve supervises the container of dir. A pooled shim passes its reaper,
 // /dev/null and warm runtime; others pass nils.
-func serve(dir string, r *reaper, devnull *os.File, warm *warmRuntime) int {
+func serve(dir string, r *reaper, devnull *os.File, warm *warmRuntime, background bool) int {
 	if r == nil {
 		if err := initProcess(); err != nil {
 			reportReady(ready{Error: err.Error()})
@@ -94,7 +94,7 @@ func serve(dir string, r *reaper, devnull *os.File, warm *warmRuntime) int {
 	go func() {
 		defer close(created)
 		var err error
-		if s, err = newShim(dir, r, devnull, warm); err != nil {
+		if s, err = newShim(dir, r, devnull, warm, background); err != nil {
 			r := errorResponse(err)
 			reportReady(ready{Error: r.Error, Class: r.Class})
 			return

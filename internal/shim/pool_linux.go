@@ -70,6 +70,19 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 // Start is shim.Start through a pooled shim when one is waiting (and cfg
 // uses the pool's shim binary).
 func (p *Pool) Start(ctx context.Context, cfg Config) (*Client, error) {
+	return p.start(ctx, cfg, nil)
+}
+
+// StartAhead is Start for a container made before anyone waits for it: a
+// pooled shim creates it at the background priority it waited at, until
+// hurry closes (someone waits for it now) or its first call. A shim
+// started the usual way has normal priority from the first.
+func (p *Pool) StartAhead(ctx context.Context, cfg Config, hurry <-chan struct{}) (*Client, error) {
+	cfg.Ahead = true
+	return p.start(ctx, cfg, hurry)
+}
+
+func (p *Pool) start(ctx context.Context, cfg Config, hurry <-chan struct{}) (*Client, error) {
 	if cfg.ShimBinary != p.cfg.ShimBinary {
 		return Start(ctx, cfg)
 	}
@@ -81,10 +94,37 @@ func (p *Pool) Start(ctx context.Context, cfg Config) (*Client, error) {
 	if _, err := prepare(cfg); err != nil {
 		return nil, err
 	}
-	if err := ps.assign(cfg.StateDir); err != nil {
+	// A container made ahead keeps the socket open towards the shim for
+	// one byte more, the hurry, which returns the shim to normal priority
+	// (the shim watches for it until it reports).
+	hurried := false
+	if hurry != nil {
+		select {
+		case <-hurry:
+			hurried = true
+		default:
+		}
+	}
+	if err := ps.assign(cfg.StateDir, hurried, hurry != nil && !hurried); err != nil {
 		// The pooled shim died (killed by someone): start one the usual way.
 		p.log.Warn("pooled shim", "err", err)
 		return Start(ctx, cfg)
+	}
+	if hurry != nil && !hurried {
+		created, finished := make(chan struct{}), make(chan struct{})
+		defer func() {
+			close(created)
+			<-finished
+		}()
+		go func() {
+			defer close(finished)
+			select {
+			case <-hurry:
+				_, _ = ps.conn.Write([]byte{'!'})
+			case <-created:
+			}
+			_ = shutdownWrite(ps.conn)
+		}()
 	}
 	return awaitReady(ctx, cfg, ps.conn, 0)
 }
@@ -113,7 +153,7 @@ const dismissGrace = 2 * time.Second
 // directory (its tmpfs unmounted, a test's directory removed).
 func (ps *pooledShim) dismiss() {
 	defer ps.conn.Close()
-	if err := unix.Shutdown(int(ps.conn.Fd()), unix.SHUT_WR); err != nil {
+	if err := shutdownWrite(ps.conn); err != nil {
 		return
 	}
 	ps.conn.SetReadDeadline(time.Now().Add(dismissGrace))
@@ -205,10 +245,33 @@ func (p *Pool) launch() (*pooledShim, error) {
 	return &pooledShim{conn: mine}, nil
 }
 
-// assign sends the shim its state directory and closes the sending side.
-func (ps *pooledShim) assign(dir string) error {
-	if _, err := ps.conn.Write([]byte(dir + "\n")); err != nil {
+// assign sends the shim its state directory, and the hurry byte if
+// hurried, and closes the sending side unless keepOpen (a hurry may follow).
+func (ps *pooledShim) assign(dir string, hurried, keepOpen bool) error {
+	msg := dir + "\n"
+	if hurried {
+		msg += "!"
+	}
+	if _, err := ps.conn.Write([]byte(msg)); err != nil {
 		return err
 	}
-	return unix.Shutdown(int(ps.conn.Fd()), unix.SHUT_WR)
+	if keepOpen {
+		return nil
+	}
+	return shutdownWrite(ps.conn)
+}
+
+// shutdownWrite shuts f's sending side down. Through SyscallConn, not Fd:
+// Fd would put f in blocking mode, and its read deadlines would stop
+// working.
+func shutdownWrite(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return err
+	}
+	return serr
 }

@@ -117,9 +117,10 @@ func warmRuntimes(root string) []int {
 }
 
 // TestPoolBackgroundPriority: a pooled shim and its warm runtime wait in
-// an autogroup of the lowest priority; assigned a container, the shim
-// returns to normal priority, and the container's process, in a session
-// of its own, never had the low one.
+// an autogroup of the lowest priority. Assigned a container, the shim
+// returns to normal priority, unless the container is made ahead of need
+// (StartAhead): then it keeps it until hurried or first called. The
+// container's process, in a session of its own, never has it.
 func TestPoolBackgroundPriority(t *testing.T) {
 	if _, err := os.Stat("/proc/self/autogroup"); err != nil {
 		t.Skip("deliberately skipped: this kernel has no autogroups (CONFIG_SCHED_AUTOGROUP), and pooled shims keep their priority")
@@ -131,41 +132,77 @@ func TestPoolBackgroundPriority(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	waitForPooled(t, root, 1)
-	warm := warmRuntimes(root)
-	if nice := autogroupNice(t, warm[0]); nice != 19 {
-		t.Errorf("a waiting warm runtime's autogroup has nice %d, want 19", nice)
+	start := func(t *testing.T, start func(shim.Config) (*shim.Client, error)) (*container, int) {
+		t.Helper()
+		waitForPooled(t, root, 1)
+		warm := warmRuntimes(root)
+		if nice := autogroupNice(t, warm[0]); nice != 19 {
+			t.Errorf("a waiting warm runtime's autogroup has nice %d, want 19", nice)
+		}
+		c := newContainer(t, berth, "cat", "/proc/self/autogroup")
+		c.cfg.RuntimeRoot = root
+		c.writeSpec()
+		cl, err := start(c.cfg)
+		if err != nil {
+			t.Fatalf("pool start: %v", err)
+		}
+		c.client = cl
+		p.Refill()
+		data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil {
+			t.Fatalf("shim.pid: %q", data)
+		}
+		return c, pid
+	}
+	run := func(t *testing.T, c *container) {
+		t.Helper()
+		if _, err := c.client.Start(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if exit, err := c.client.Wait(ctx(t)); err != nil || exit.Code != 0 {
+			t.Fatalf("wait: %+v %v", exit, err)
+		}
+		msgs := readLog(t, c.cfg.LogPath)
+		if len(msgs) != 1 || !strings.HasSuffix(string(msgs[0].Line), " nice 0\n") {
+			t.Errorf("the container's autogroup: %+v", msgs)
+		}
 	}
 
-	c := newContainer(t, berth, "cat", "/proc/self/autogroup")
-	c.cfg.RuntimeRoot = root
-	c.writeSpec()
-	cl, err := p.Start(ctx(t), c.cfg)
-	if err != nil {
-		t.Fatalf("pool start: %v", err)
-	}
-	c.client = cl
-	data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shimPid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatalf("shim.pid: %q", data)
-	}
-	if nice := autogroupNice(t, shimPid); nice != 0 {
-		t.Errorf("an assigned shim's autogroup has nice %d, want 0", nice)
-	}
-	if _, err := cl.Start(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
-		t.Fatalf("wait: %+v %v", exit, err)
-	}
-	msgs := readLog(t, c.cfg.LogPath)
-	if len(msgs) != 1 || !strings.HasSuffix(string(msgs[0].Line), " nice 0\n") {
-		t.Errorf("the container's autogroup: %+v", msgs)
-	}
+	t.Run("start", func(t *testing.T) {
+		c, pid := start(t, func(cfg shim.Config) (*shim.Client, error) { return p.Start(ctx(t), cfg) })
+		if nice := autogroupNice(t, pid); nice != 0 {
+			t.Errorf("an assigned shim's autogroup has nice %d, want 0", nice)
+		}
+		run(t, c)
+	})
+	t.Run("ahead", func(t *testing.T) {
+		c, pid := start(t, func(cfg shim.Config) (*shim.Client, error) {
+			return p.StartAhead(ctx(t), cfg, make(chan struct{}))
+		})
+		if nice := autogroupNice(t, pid); nice != 19 {
+			t.Errorf("the shim of a container made ahead has nice %d before any call, want 19", nice)
+		}
+		if _, err := c.client.State(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if nice := autogroupNice(t, pid); nice != 0 {
+			t.Errorf("the shim of a container made ahead has nice %d after a call, want 0", nice)
+		}
+		run(t, c)
+	})
+	t.Run("hurried", func(t *testing.T) {
+		hurry := make(chan struct{})
+		close(hurry)
+		c, pid := start(t, func(cfg shim.Config) (*shim.Client, error) { return p.StartAhead(ctx(t), cfg, hurry) })
+		if nice := autogroupNice(t, pid); nice != 0 {
+			t.Errorf("a hurried shim has nice %d, want 0", nice)
+		}
+		run(t, c)
+	})
 }
 
 // autogroupNice reads the nice value of pid's autogroup from

@@ -17,7 +17,8 @@ const maxAssignment = 4096
 // RUNTIME/ROOT (with a spare init under the cgroup parent, if given:
 // warmArgs), then waits on fd 3 for the state directory of the container
 // it is to supervise. It waits at background priority, and its warm
-// runtime with it (priority_linux.go). A daemon that hangs up first (it
+// runtime with it, and keeps it for a container made ahead of need
+// (priority_linux.go). A daemon that hangs up first (it
 // closed its pool, or died) ends it, and its warm runtime with it.
 func pooled(runtimePath string, warmArgs ...string) int {
 	if err := initProcess(); err != nil {
@@ -42,7 +43,7 @@ func pooled(runtimePath string, warmArgs ...string) int {
 		// The shim still serves, with a runtime process of its own.
 		warm = nil
 	}
-	dir, err := readAssignment(readyFD)
+	dir, hurried, err := readAssignment(readyFD)
 	if err != nil || dir == "" {
 		warm.abort(r)
 		return 0
@@ -53,17 +54,19 @@ func pooled(runtimePath string, warmArgs ...string) int {
 		unix.Dup3(int(f.Fd()), 2, 0)
 		f.Close()
 	}
-	if background {
+	if background && hurried {
 		leaveBackground()
+		background = false
 	}
-	return serve(dir, r, devnull, warm)
+	return serve(dir, r, devnull, warm, background)
 }
 
 // readAssignment reads the daemon's one line from fd: an absolute state
-// directory. EOF before it is no assignment (""). It reads the descriptor
-// itself, not through an *os.File, whose finalizer could close fd 3
-// before the shim reports on it.
-func readAssignment(fd int) (string, error) {
+// directory. EOF before it is no assignment (""). hurried says the
+// daemon's hurry byte (Pool.StartAhead) came with it. It reads the
+// descriptor itself, not through an *os.File, whose finalizer could close
+// fd 3 before the shim reports on it.
+func readAssignment(fd int) (dir string, hurried bool, err error) {
 	var line []byte
 	buf := make([]byte, 512)
 	for len(line) < maxAssignment {
@@ -72,22 +75,22 @@ func readAssignment(fd int) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", os.NewSyscallError("read", err)
+			return "", false, os.NewSyscallError("read", err)
 		}
 		if n == 0 {
 			if len(line) == 0 {
-				return "", nil
+				return "", false, nil
 			}
-			return "", io.ErrUnexpectedEOF
+			return "", false, io.ErrUnexpectedEOF
 		}
 		line = append(line, buf[:n]...)
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			dir := string(line[:i])
 			if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir {
-				return "", fmt.Errorf("bad state directory %q", dir)
+				return "", false, fmt.Errorf("bad state directory %q", dir)
 			}
-			return dir, nil
+			return dir, i+1 < len(line), nil
 		}
 	}
-	return "", fmt.Errorf("assignment longer than %d bytes", maxAssignment)
+	return "", false, fmt.Errorf("assignment longer than %d bytes", maxAssignment)
 }

@@ -16,6 +16,11 @@ import (
 // Assigned a container, the shim returns to normal priority before it
 // does anything for it.
 //
+// A container made ahead of need (the daemon's next container) is created
+// at that priority too: no client waits for it yet. The daemon hurries
+// the shim, with a byte on the pool's socket, when one starts to (its
+// create came, or it waits for the result), and any call does as well.
+//
 // The priority is the nice value of the shim's autogroup: the kernel
 // schedules each session as one group, and a task's own nice value only
 // orders it within its group. The shim is a session leader, and its
@@ -67,4 +72,58 @@ func effectiveCap(capability uint) bool {
 		return false
 	}
 	return data[capability/32].Effective&(1<<(capability%32)) != 0
+}
+
+// foreground returns the shim to normal priority, once.
+func (s *shim) foreground() {
+	if s.behind.CompareAndSwap(true, false) {
+		leaveBackground()
+	}
+}
+
+// watchHurry watches the pool's socket (fd 3, where the shim reports once
+// its container is created) for the daemon's byte that says a client now
+// waits, until the returned stop, which must come before the report: a
+// copy of the socket still open would keep the daemon from its end.
+func (s *shim) watchHurry() (stop func()) {
+	fd, err := unix.FcntlInt(readyFD, unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		s.foreground()
+		return func() {}
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		s.foreground()
+		return func() {}
+	}
+	// Non-blocking, so read through the poller, which Close interrupts.
+	f := os.NewFile(uintptr(fd), "hurry")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var b [1]byte
+		if n, _ := f.Read(b[:]); n > 0 {
+			s.foreground()
+		}
+	}()
+	return func() {
+		// No byte may come after this, nor stay unread: a unix socket
+		// closed with unread data resets its peer's read, and the daemon
+		// would lose the report. A byte that came before the reader ran
+		// still counts.
+		_ = unix.Shutdown(fd, unix.SHUT_RD)
+		var b [16]byte
+		for {
+			n, err := unix.Read(fd, b[:])
+			if err == unix.EINTR {
+				continue
+			}
+			if n <= 0 {
+				break
+			}
+			s.foreground()
+		}
+		f.Close()
+		<-done
+	}
 }

@@ -41,6 +41,9 @@ type shim struct {
 	held      []*os.File
 	oom       *oomCounter
 	logFailed bool
+	// behind: the shim still has the pool's background priority
+	// (priority_linux.go).
+	behind atomic.Bool
 	// initReaped is set as soon as the init is reaped, before its exit
 	// is recorded and long before p.exited (the output may take time):
 	// a runtime command failing after it raced the exit.
@@ -72,16 +75,27 @@ func (s *shim) path(name string) string { return filepath.Join(s.cfg.StateDir, n
 //
 // A pooled shim passes the reaper it already runs, /dev/null and its
 // warm runtime (nil for none); others pass nils.
-func newShim(dir string, r *reaper, devnull *os.File, warm *warmRuntime) (*shim, error) {
+func newShim(dir string, r *reaper, devnull *os.File, warm *warmRuntime, background bool) (*shim, error) {
 	if r == nil {
 		r = newReaper()
 	}
 	cfg, err := readConfig(dir)
 	if err != nil {
+		if background {
+			leaveBackground()
+		}
 		warm.abort(r)
 		return nil, err
 	}
 	s := &shim{cfg: cfg, reaper: r, runtimeEnv: runtimeEnv(), warm: warm, devnull: devnull, execs: map[string]*process{}, done: make(chan struct{}), initWaits: map[*net.UnixConn]struct{}{}}
+	if background {
+		s.behind.Store(true)
+		if cfg.Ahead {
+			defer s.watchHurry()()
+		} else {
+			s.foreground()
+		}
+	}
 	// Whatever happens below, a warm runtime create did not use is gone
 	// when newShim returns.
 	defer func() {
@@ -424,6 +438,7 @@ func (s *shim) exit() {
 // handle answers one connection, counted by accept.
 func (s *shim) handle(conn *net.UnixConn) {
 	defer callDone()
+	s.foreground()
 	var req request
 	if err := readMsg(conn, &req); err != nil {
 		conn.Close()

@@ -1,0 +1,4 @@
+package shim
+
+// Abandon is abandon, for the external tests.
+var Abandon = abandon
