@@ -40,12 +40,15 @@ import (
 // create the crash interrupted.
 
 // nextDelay is how long after the removal that asks for it a container
-// is prepared: the client then has its answer, and its process a
-// millisecond or two of its own to end; the next client's start (some
-// 10 ms of the docker CLI's) uses one core of two, the preparation most
-// of the other. Interleaved A/B against 3 ms (with the pool's refill at
-// 5 ms rather than 12): 23.6 against 23.8 and 22.6 against 23.7 ms.
-const nextDelay = 6 * time.Millisecond
+// is prepared: the client then has its answer. Most of the preparation
+// (the shim's create: the runtime's and the init's work) runs at the
+// pool's background priority until a create claims it, so it may begin
+// at once and soak up what the next client's start (some 10 ms of the
+// docker CLI's, one core of two) leaves idle: begun later, it was often
+// unfinished when the start came, which then waited for it. Interleaved
+// A/B of docker run --rm, 4 rounds of 100: 18.0 ms against 18.6 ms with
+// 6 ms, the delay before the background priority.
+const nextDelay = 1 * time.Millisecond
 
 // nextTTL is how long a prepared container waits for its create. It is
 // below prestartTTL, whose clock runs from the prestart's end: a taken
