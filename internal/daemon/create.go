@@ -132,7 +132,7 @@ func (d *Daemon) create(ctx context.Context, req server.ContainerCreateRequest, 
 			return fail(fmt.Errorf("unpack %s: %w", cfg.Image, err))
 		}
 	}
-	snapKey, ok := d.takeSpare(top)
+	snapKey, ok := d.takeSpare(top, ahead)
 	if !ok {
 		snapKey = id
 		if _, err := d.snapshots.Prepare(ctx, id, top, snapshot.WithLabels(map[string]string{containerLabel: id})); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/network"
 )
 
 // An auto-remove container (`docker run --rm`) is started right after its
@@ -59,6 +60,9 @@ func (d *Daemon) prestart(c *container.Container, r *run, ahead bool) {
 	go func() {
 		defer d.bg.Done()
 		ctx := context.Background()
+		if ahead {
+			ctx = network.Ahead(ctx)
+		}
 		var p prestarted
 		err := d.mountRootfs(ctx, key, d.rootfsDir(id), true)
 		p.mounted = err == nil

@@ -21,8 +21,11 @@ const (
 	// spareLabel marks a snapshot prepared ahead.
 	spareLabel = "berth.spare"
 	// spareRefillDelay: the replacement is made after the create and
-	// its start, not during them (see refillPoolSoon).
-	spareRefillDelay = 20 * time.Millisecond
+	// its start, not during them (see refillPoolSoon); for a spare the
+	// next container took (no client waits: next.go), at once, before
+	// the next client's start and exit, which the later one landed in.
+	spareRefillDelay      = 20 * time.Millisecond
+	spareRefillDelayAhead = time.Millisecond
 	// spareTTL: a spare nobody took is removed, so that it holds no
 	// image layer (an untagged image's, say) for long.
 	spareTTL = 30 * time.Second
@@ -46,8 +49,8 @@ type spare struct {
 }
 
 // takeSpare returns a spare prepared on top, if there is one, and asks
-// for its replacement.
-func (d *Daemon) takeSpare(top string) (string, bool) {
+// for its replacement; ahead says no client waits for the taker.
+func (d *Daemon) takeSpare(top string, ahead bool) (string, bool) {
 	s := &d.spares
 	s.mu.Lock()
 	sp, ok := s.byTop[top]
@@ -55,13 +58,17 @@ func (d *Daemon) takeSpare(top string) (string, bool) {
 		delete(s.byTop, top)
 	}
 	s.mu.Unlock()
-	d.refillSpare(top)
+	delay := spareRefillDelay
+	if ahead {
+		delay = spareRefillDelayAhead
+	}
+	d.refillSpare(top, delay)
 	return sp.key, ok
 }
 
-// refillSpare prepares, spareRefillDelay from now, a spare on top unless
-// one is there or under way.
-func (d *Daemon) refillSpare(top string) {
+// refillSpare prepares, delay from now, a spare on top unless one is there
+// or under way.
+func (d *Daemon) refillSpare(top string, delay time.Duration) {
 	s := &d.spares
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,7 +86,7 @@ func (d *Daemon) refillSpare(top string) {
 	gen := s.gen
 	d.bg.Add(1)
 	s.inflight.add()
-	time.AfterFunc(spareRefillDelay, func() {
+	time.AfterFunc(delay, func() {
 		defer d.bg.Done()
 		defer s.inflight.done()
 		key := "spare-" + container.NewID()

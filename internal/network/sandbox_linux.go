@@ -79,6 +79,21 @@ func newSandboxes(dir string, log *slog.Logger, mtu int) (*sandboxes, error) {
 	return s, nil
 }
 
+// Ahead marks ctx as work done ahead of any client's need (the daemon's
+// next container): a namespace it takes is replaced at once, while no
+// client's start or exit waits, rather than refillDelay later, when the
+// next client's would.
+func Ahead(ctx context.Context) context.Context {
+	return context.WithValue(ctx, aheadKey{}, true)
+}
+
+type aheadKey struct{}
+
+func isAhead(ctx context.Context) bool {
+	ahead, _ := ctx.Value(aheadKey{}).(bool)
+	return ahead
+}
+
 // kickSoon refills after refillDelay; takes within it share one refill.
 func (s *sandboxes) kickSoon() {
 	if s.refillDue.CompareAndSwap(false, true) {
@@ -187,7 +202,11 @@ func (s *sandboxes) create(ctx context.Context, id string) (string, error) {
 			return "", err
 		}
 	}
-	defer s.kickSoon()
+	if isAhead(ctx) {
+		defer s.kick()
+	} else {
+		defer s.kickSoon()
+	}
 
 	path := s.path(id)
 	f, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
