@@ -27,6 +27,27 @@ type pendingAttach struct {
 	started chan container.Task
 	// done receives the attach's end.
 	done chan error
+
+	mu sync.Mutex
+	// early is the attach sent ahead of the start to a prestarted task
+	// (connectEarly); connecting, set once the start began to connect
+	// the attach, bars another; startedWith is the task it connected it
+	// to, and earlyUsed whether early stands for the attach there.
+	early       *earlyAttach
+	connecting  bool
+	startedWith container.Task
+	earlyUsed   bool
+}
+
+// earlyAttach is an attach to a prestarted task before its start: docker
+// run sends the start only once its attach is answered, and registering
+// with the shim then, rather than at the start, takes a shim round trip
+// off the start's path.
+type earlyAttach struct {
+	task  container.Task
+	ready chan struct{} // closed once the shim has it, or it ended
+	ok    bool          // the shim has it; read after ready
+	ended bool          // Attach returned; under the pendingAttach's mu
 }
 
 func newPendingAttach(d *Daemon, ctx context.Context) *pendingAttach {
@@ -45,9 +66,26 @@ func (p *pendingAttach) ready(opts *container.AttachOptions) {
 	close(p.streams)
 }
 
-// connect registers the attach with t's shim before the init starts.
+// connect registers the attach with t's shim before the init starts,
+// unless an early attach to t already did.
 func (p *pendingAttach) connect(t container.Task) {
 	<-p.streams
+	p.mu.Lock()
+	p.connecting = true
+	early := p.early
+	p.mu.Unlock()
+	if early != nil && early.task == t {
+		<-early.ready
+	}
+	p.mu.Lock()
+	p.startedWith = t
+	p.earlyUsed = early != nil && early.task == t && early.ok && !early.ended
+	useEarly := p.earlyUsed
+	p.mu.Unlock()
+	if useEarly {
+		p.started <- t
+		return
+	}
 	if p.opts != nil {
 		// attachBeforeStart's attach sends its end to done, even when
 		// it failed before the shim registered it.
@@ -56,6 +94,45 @@ func (p *pendingAttach) connect(t container.Task) {
 		}
 	}
 	p.started <- t
+}
+
+// connectEarly sends the attach to t, a prestarted task, before any start
+// (the client's streams are ready). Its end counts only if the start
+// connects the attach to t: a task dropped before the start (its
+// container removed, changed, or its prestart expired) ends the early
+// attach, and the start, with a new task, connects it again.
+func (p *pendingAttach) connectEarly(t container.Task) {
+	if p.opts == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.connecting || p.early != nil {
+		p.mu.Unlock()
+		return
+	}
+	e := &earlyAttach{task: t, ready: make(chan struct{})}
+	p.early = e
+	p.mu.Unlock()
+	var once sync.Once
+	registered := func(ok bool) {
+		once.Do(func() {
+			e.ok = ok
+			close(e.ready)
+		})
+	}
+	ao := *p.opts
+	ao.Attached = func() { registered(true) }
+	go func() {
+		err := t.Attach(p.ctx, ao)
+		registered(false)
+		p.mu.Lock()
+		e.ended = true
+		mine := p.earlyUsed && p.startedWith == t
+		p.mu.Unlock()
+		if mine {
+			p.done <- err
+		}
+	}()
 }
 
 // abort ends the attach: the start failed, or the container is gone.
@@ -153,9 +230,13 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 	c.Lock()
 	d.emit(c, "attach", nil)
 	task := r.task
+	early := r.prestartTask
 	c.Unlock()
 	if pending != nil {
 		pending.ready(&ao)
+		if early != nil {
+			pending.connectEarly(early)
+		}
 		select {
 		case t, ok := <-pending.started:
 			if !ok || t == nil {

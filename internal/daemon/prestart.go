@@ -78,6 +78,13 @@ func (d *Daemon) prestart(c *container.Container, r *run, ahead bool) {
 		if err != nil {
 			d.log.Debug("prestart", "container", id, "err", err)
 		}
+		if p.task != nil {
+			c.Lock()
+			if r.prestarted == done {
+				r.prestartTask = p.task
+			}
+			c.Unlock()
+		}
 		done <- p
 		if p.task != nil {
 			time.AfterFunc(prestartTTL, func() { d.expirePrestart(c, r, done) })
@@ -94,6 +101,7 @@ func (d *Daemon) takePrestart(c *container.Container, r *run) prestarted {
 	r.prestarted = nil
 	hurry := r.hurryPrestart
 	r.hurryPrestart = nil
+	r.prestartTask = nil
 	c.Unlock()
 	if done == nil {
 		return prestarted{}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
 
@@ -136,4 +139,74 @@ func TestPrestart(t *testing.T) {
 	if err := d.ContainerStart(ctx, late); err != nil {
 		t.Fatalf("a start after the prestart expired: %v", err)
 	}
+}
+
+// TestEarlyAttach: an attach to an auto-remove container whose prestart
+// is done registers with the prestarted task before the start, and gets
+// the output; when the prestart is undone between the attach and the
+// start (an update), the start's new task gets the attach instead.
+func TestEarlyAttach(t *testing.T) {
+	t.Parallel()
+	l := newFakeLauncher()
+	d := newTestDaemon(t, testRoots(t), l)
+	ctx := context.Background()
+	autoRemove := func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true }
+	run := func(t *testing.T, between func(id string)) {
+		id := create(t, d, "", []string{"echo", "hello"}, autoRemove)
+		eventually(t, "the prestart", func() bool { return prestartedTask(d, l, id) != nil })
+		first := prestartedTask(d, l, id)
+		var out syncBuilder
+		attached := make(chan error, 1)
+		go func() {
+			attached <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Streams: func(bool) (server.Streams, error) {
+				return server.Streams{Stdout: &out, Stderr: io.Discard}, nil
+			}})
+		}()
+		eventually(t, "the attach to the prestarted task", func() bool {
+			first.mu.Lock()
+			defer first.mu.Unlock()
+			return len(first.attaches) == 1
+		})
+		between(id)
+		if err := d.ContainerStart(ctx, id); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		select {
+		case err := <-attached:
+			if err != nil {
+				t.Fatalf("attach: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the attach did not end")
+		}
+		if out.String() != "hello\n" {
+			t.Fatalf("attached output %q, want %q", out.String(), "hello\n")
+		}
+	}
+	t.Run("taken", func(t *testing.T) { run(t, func(string) {}) })
+	t.Run("undone", func(t *testing.T) {
+		run(t, func(id string) {
+			if _, err := d.ContainerUpdate(ctx, id, containertypes.UpdateConfig{Resources: containertypes.Resources{CPUShares: 512}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+// syncBuilder is a strings.Builder safe for an attach's writer and a test.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -65,6 +65,9 @@ type run struct {
 	// hurryPrestart, set with prestarted for a prestart made at
 	// background priority, returns it to normal (idempotent).
 	hurryPrestart func()
+	// prestartTask is the prestart's task once made and until taken, for
+	// attaches that come before the start (pendingAttach.connectEarly).
+	prestartTask container.Task
 
 	// streams counts attach streams in flight (it has its own lock). The
 	// exit handling waits for them before it drops the shim's
