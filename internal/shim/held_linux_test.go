@@ -26,10 +26,11 @@ func fdLinks(t *testing.T, pid int) []string {
 	return links
 }
 
-// TestInitHeld: the shim holds the init's mount namespace and its
-// executable (the runtime's binary, before the container's process
-// replaces it) while the container runs, so that neither the exec nor the
-// exit tears them down, and lets them go once the exit is answered.
+// TestInitHeld: the shim holds the init's executable (the runtime's
+// binary, before the container's process replaces it) until the start is
+// answered, so that the exec does not tear it down, and the init's mount
+// namespace while the container runs, so that the exit does not, and lets
+// that go once the exit is answered.
 func TestInitHeld(t *testing.T) {
 	for _, r := range runtimes(t) {
 		t.Run(r.name, func(t *testing.T) {
@@ -44,20 +45,21 @@ func TestInitHeld(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			shim := shimPid(t, c)
+			if !slices.Contains(fdLinks(t, shim), exe) {
+				t.Fatalf("the shim of a created container holds no descriptor of the init's executable %s: %v", exe, fdLinks(t, shim))
+			}
 			pid, err := cl.Start(ctx(t))
 			if err != nil {
 				t.Fatal(err)
 			}
+			waitFor(t, "the shim to let the executable go after the start", func() bool { return !slices.Contains(fdLinks(t, shim), exe) })
 			ns, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
 			if err != nil {
 				t.Fatal(err)
 			}
-			shim := shimPid(t, c)
 			if !slices.Contains(fdLinks(t, shim), ns) {
 				t.Fatalf("the shim holds no descriptor of the container's mount namespace %s", ns)
-			}
-			if !slices.Contains(fdLinks(t, shim), exe) {
-				t.Fatalf("the shim holds no descriptor of the init's executable %s: %v", exe, fdLinks(t, shim))
 			}
 			if err := cl.Kill(ctx(t), syscall.SIGKILL, false); err != nil {
 				t.Fatal(err)
@@ -65,10 +67,7 @@ func TestInitHeld(t *testing.T) {
 			if _, err := cl.Wait(ctx(t)); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the shim to let the mount namespace and the executable go", func() bool {
-				links := fdLinks(t, shim)
-				return !slices.Contains(links, ns) && !slices.Contains(links, exe)
-			})
+			waitFor(t, "the shim to let the mount namespace go", func() bool { return !slices.Contains(fdLinks(t, shim), ns) })
 		})
 	}
 }

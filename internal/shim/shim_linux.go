@@ -35,10 +35,10 @@ type shim struct {
 	// initOwnsPidNS: the init is pid 1 of its own pid namespace, so that
 	// SIGKILL to it ends every process of the container.
 	initOwnsPidNS bool
-	// held is the init's mount namespace and executable, kept until its
-	// exit is answered (held_linux.go); nil once released, and after a
-	// hibernation.
-	held      []*os.File
+	// held is the init's executable, kept until its start is answered,
+	// and its mount namespace, until its exit is (held_linux.go); empty
+	// once released, and after a hibernation.
+	held      initHold
 	oom       *oomCounter
 	logFailed bool
 	// behind: the shim still has the pool's background priority
@@ -464,6 +464,9 @@ func (s *shim) handle(conn *net.UnixConn) {
 	}
 	writeMsg(conn, resp)
 	conn.Close()
+	if req.Op == opStart {
+		s.releaseInitExe()
+	}
 	if deleted {
 		// Waiters released by the exit may still be writing their
 		// answers: let them finish.
