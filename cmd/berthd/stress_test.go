@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -30,6 +31,9 @@ const stressBinaryEnv = "BERTH_STRESS_BERTHD"
 
 // stressOpTimeout bounds one API call: a call that takes longer is a hang.
 const stressOpTimeout = 20 * time.Second
+
+// stressExecGrace is how long an exec's `echo hi` may take to end.
+const stressExecGrace = 5 * time.Second
 
 // TestStressConcurrentLifecycle drives one berthd with conflicting
 // operations on the same containers from several goroutines at once
@@ -348,7 +352,18 @@ func (s *stress) randomOp(ctx context.Context, r *rand.Rand, ids []string) {
 				return err
 			}
 			defer att.Close()
-			_, _ = io.Copy(io.Discard, att.Reader)
+			// A pause that lands between the exec's start and its end
+			// freezes it, as dockerd's would be, until an unpause that
+			// may never come: the output is given some time, then the
+			// container must be paused for it not to have ended.
+			_ = att.Conn.SetReadDeadline(time.Now().Add(stressExecGrace))
+			if _, err := io.Copy(io.Discard, att.Reader); err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				insp, ierr := c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+				if ierr == nil && insp.Container.State != nil && !insp.Container.State.Paused {
+					s.fail("exec: its output did not end within %v, and the container is not paused", stressExecGrace)
+				}
+				return nil
+			}
 			_, err = c.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
 			return err
 		})
