@@ -205,18 +205,31 @@ func TestStartRejects(t *testing.T) {
 		assertNoTraces(t, e, c.id, b)
 	})
 	t.Run("missing-executable", func(t *testing.T) {
+		// As runc's: the executable is looked for at create.
 		t.Parallel()
 		e := newEnv(t)
 		b := newBundle(t, "/no/such/program")
 		c := e.newContainer(b)
-		c.create()
-		r := e.rt("start", c.id)
-		if r.code == 0 || !strings.Contains(r.stderr, "/no/such/program") {
-			t.Errorf("start of a missing executable: %v", r)
+		if r := c.createWith(stdio{}); r.code == 0 || !strings.Contains(r.stderr, "/no/such/program") {
+			t.Errorf("create with a missing executable: %v", r)
 		}
-		c.waitStatus("stopped")
-		e.mustRT("delete", c.id)
 		assertNoTraces(t, e, c.id, b)
+	})
+	t.Run("executable-from-startContainer-hook", func(t *testing.T) {
+		// A startContainer hook runs in the container before its process
+		// is looked for: what it makes is found.
+		t.Parallel()
+		e := newEnv(t)
+		b := newBundle(t, "/made-by-hook")
+		b.spec.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "printf '#!/bin/sh\\necho made\\n' > /made-by-hook && chmod +x /made-by-hook"}}}}
+		b.spec.Root.Readonly = false
+		c := e.newContainer(b)
+		c.create()
+		if r := e.rt("start", c.id); r.code != 0 {
+			t.Fatalf("start with the executable made by a startContainer hook: %v", r)
+		}
+		c.wait()
+		e.mustRT("delete", c.id)
 	})
 	t.Run("startContainer-hook-fails", func(t *testing.T) {
 		t.Parallel()

@@ -92,8 +92,9 @@ func newExecProcess(p *specs.Process, filter []byte, preserveFDs int) (*execProc
 	return ep, nil
 }
 
-// resolve enters the working directory and finds the executable. It runs
-// at start, after the startContainer hooks, which may provide either.
+// resolve enters the working directory and finds the executable: at
+// create, or at start after the startContainer hooks, which may provide
+// either.
 func (ep *execProcess) resolve() error {
 	p := ep.p
 	if err := unix.Chdir(p.Cwd); err != nil {

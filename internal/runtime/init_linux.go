@@ -166,6 +166,15 @@ func initContainer(sync *os.File, cfg *initConfig, sigs *startSignals) error {
 			return err
 		}
 		ep.latePidsFD, ep.latePidsValue = cfg.LatePidsFD, cfg.LatePidsValue
+		// As runc does, the working directory and the executable are
+		// found at create, where a missing one is the create's error,
+		// and not on the start's path; unless startContainer hooks,
+		// which run at the start, may provide them.
+		if len(cfg.StartContainer) == 0 {
+			if err := ep.resolve(); err != nil {
+				return err
+			}
+		}
 	}
 	if err := writeFrame(sync, &syncMsg{Type: msgReady}); err != nil {
 		return err
@@ -206,9 +215,9 @@ func initContainer(sync *os.File, cfg *initConfig, sigs *startSignals) error {
 		if err := runHooks(ctx, "startContainer", cfg.StartContainer, state); err != nil {
 			fail(err)
 		}
-	}
-	if err := ep.resolve(); err != nil {
-		fail(err)
+		if err := ep.resolve(); err != nil {
+			fail(err)
+		}
 	}
 	fail(ep.finalizeAndExec(func(listener int) error { return sendSeccompFD(conn, listener) }))
 	return nil
