@@ -70,13 +70,18 @@ func TestDirectStart(t *testing.T) {
 	})
 	t.Run("berth-exec-fails", func(t *testing.T) {
 		t.Parallel()
-		c := newContainer(t, berth, "/no/such/binary")
+		// Found at create, but its interpreter is missing: the exec
+		// itself fails, at the start.
+		c := newContainer(t, berth, "/bad-interpreter")
+		if err := os.WriteFile(filepath.Join(c.rootfs, "bad-interpreter"), []byte("#!/no/such/interpreter\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		var log string
 		c.cfg.Runtime, log = recordingRuntime(t, berth.bin)
 		cl := c.create()
 		_, err := cl.Start(ctx(t))
 		if err == nil || !strings.Contains(err.Error(), "no such file") {
-			t.Fatalf("start of a missing binary: %v", err)
+			t.Fatalf("start of a binary whose interpreter is missing: %v", err)
 		}
 		if ranCommand(t, log, "start") {
 			t.Fatalf("commands run:\n%s", readFile(t, log))

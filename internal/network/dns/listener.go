@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -26,6 +27,26 @@ type listener struct {
 }
 
 func listen(addr netip.AddrPort) (*listener, error) {
+	// A socket just closed may still be open a moment in a child that a
+	// fork elsewhere in the process copied it into, until that child
+	// execs: a port in use is tried again, briefly.
+	var l *listener
+	var err error
+	for try := 0; ; try++ {
+		if l, err = listenOnce(addr); err == nil || !errors.Is(err, syscall.EADDRINUSE) || try == listenRetries {
+			return l, err
+		}
+		time.Sleep(listenRetryDelay)
+	}
+}
+
+// listenRetries and listenRetryDelay bound listen's wait for a port in use.
+const (
+	listenRetries    = 20
+	listenRetryDelay = 10 * time.Millisecond
+)
+
+func listenOnce(addr netip.AddrPort) (*listener, error) {
 	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		return nil, errdefs.Errorf(errdefs.ErrUnavailable, "dns: cannot listen on %s/udp: %w", addr, err)
