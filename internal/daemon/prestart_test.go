@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -155,7 +154,7 @@ func TestEarlyAttach(t *testing.T) {
 		id := create(t, d, "", []string{"echo", "hello"}, autoRemove)
 		eventually(t, "the prestart", func() bool { return prestartedTask(d, l, id) != nil })
 		first := prestartedTask(d, l, id)
-		var out syncBuilder
+		var out syncBuffer
 		attached := make(chan error, 1)
 		go func() {
 			attached <- d.ContainerAttach(ctx, id, server.AttachOptions{Stream: true, Stdout: true, Streams: func(bool) (server.Streams, error) {
@@ -191,22 +190,4 @@ func TestEarlyAttach(t *testing.T) {
 			}
 		})
 	})
-}
-
-// syncBuilder is a strings.Builder safe for an attach's writer and a test.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
