@@ -69,6 +69,30 @@ run_tests() {
 	return "${PIPESTATUS[0]}"
 }
 
+# failure_details prints, for each failed test without a failed subtest, the
+# last lines it logged: CI shows only the end of the output, and parallel
+# tests interleave, so the names alone would not say what went wrong.
+failure_details() {
+	awk '
+	/^=== (RUN|CONT|NAME|PAUSE) / { cur = $3; next }
+	/^[[:space:]]*--- (PASS|SKIP)/ { next }
+	/^[[:space:]]*--- FAIL: / { failed[++n] = $3; next }
+	cur != "" { lines[cur, ++count[cur]] = $0 }
+	END {
+		shown = 0
+		for (i = 1; i <= n && shown < 5; i++) {
+			f = failed[i]; leaf = 1
+			for (j = 1; j <= n; j++)
+				if (index(failed[j], f "/") == 1) leaf = 0
+			if (!leaf) continue
+			shown++
+			print "      failed: " f
+			from = count[f] - 30; if (from < 1) from = 1
+			for (k = from; k <= count[f]; k++) print "        " lines[f, k]
+		}
+	}' "$1"
+}
+
 step gofmt check_gofmt
 step "go vet" go vet ./...
 step staticcheck have_staticcheck
@@ -82,6 +106,7 @@ echo "==> summary"
 printf '%s\n' "${summary[@]}"
 grep -E '^(FAIL|ok)[[:space:]]' "$log" | grep '^FAIL' | sed 's/^/      /' || true
 grep -E '^[[:space:]]*--- SKIP' "$log" | sed 's/^[[:space:]]*--- SKIP: /      skipped: /' || true
+failure_details "$log"
 passed=$(grep -cE '^[[:space:]]*--- PASS' "$log")
 fails=$(grep -cE '^[[:space:]]*--- FAIL' "$log")
 skips=$(grep -cE '^[[:space:]]*--- SKIP' "$log")

@@ -263,6 +263,13 @@ func (sc scenario) run(t *testing.T, e *engine, c client) {
 			}
 		}
 	})
+	// Registered last, so it runs before the cleanup removes anything.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log (lines naming this scenario's objects, and warnings):\n%s",
+				e.d.LogMatching(60, v["name"], v["name2"], v["name3"]))
+		}
+	})
 	for i, s := range sc.setup {
 		if !e.step(t, c, v, s) {
 			t.Fatalf("setup step %d failed", i+1)

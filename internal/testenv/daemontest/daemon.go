@@ -295,6 +295,34 @@ func (d *Daemon) LogTail() string {
 	return strings.Join(lines, "\n")
 }
 
+// LogMatching returns the last max lines of the daemon's log that hold
+// any of words, or that are warnings or errors: what a failed test's
+// requests left there, which LogTail of a busy shared daemon may have
+// scrolled past.
+func (d *Daemon) LogMatching(max int, words ...string) string {
+	data, err := os.ReadFile(d.logPath)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	var picked []string
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		keep := strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")
+		for _, w := range words {
+			if w != "" && strings.Contains(line, w) {
+				keep = true
+				break
+			}
+		}
+		if keep {
+			picked = append(picked, line)
+		}
+	}
+	if len(picked) > max {
+		picked = picked[len(picked)-max:]
+	}
+	return strings.Join(picked, "\n")
+}
+
 // daemonArgs is the command line for the target, roots first, then the
 // caller's extra flags (which may override them: the last flag wins in
 // both daemons).
