@@ -53,6 +53,13 @@ func warmCommand(args []string) []string {
 		dropSpare()
 		os.Exit(0)
 	}
+	// The spare leaves idle priority (runtime's idle_linux.go) once a
+	// client waits: now, or when the shim is hurried.
+	if runtime.InBackground() {
+		runtime.WatchHurry()
+	} else {
+		runtime.HurrySpare()
+	}
 	if spareStarted != nil {
 		// The spare's start and the command's create must not spawn at
 		// once: under load an init's ForkExec then failed with EACCES, one

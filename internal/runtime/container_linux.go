@@ -182,6 +182,9 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 			spare, why = nil, err.Error()
 		} else {
 			cg, initPid = adopted, spare.sp.pid
+			if err := adoptIdle(cg, spec, dir); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if why != "" {

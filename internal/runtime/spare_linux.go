@@ -93,6 +93,7 @@ func (rt *Runtime) StartSpare(cgroupParent string) error {
 		_ = cg.Destroy()
 		return err
 	}
+	makeIdle(cg) // idle_linux.go
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		_ = cg.Destroy()

@@ -329,3 +329,121 @@ func runPooled(t *testing.T, p *shim.Pool, c *container) {
 		t.Fatalf("wait: %+v %v", exit, err)
 	}
 }
+
+// TestPoolSpareIdle: a waiting pool's spare init has an idle cgroup
+// (cpu.idle 1), and so has a container made ahead of need until its shim
+// is hurried or called; a container a client waits for never has.
+func TestPoolSpareIdle(t *testing.T) {
+	if _, err := os.Stat("/proc/self/autogroup"); err != nil {
+		t.Skip("deliberately skipped: this kernel has no autogroups (CONFIG_SCHED_AUTOGROUP), and pooled shims keep their priority")
+	}
+	berth := runtimes(t)[0]
+	layout, err := cgroups.DetectLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cpu string
+	for _, h := range layout.V1 {
+		if h.Has("cpu") {
+			cpu = h.Mountpoint
+		}
+	}
+	if layout.Mode == cgroups.Unified || cpu == "" {
+		t.Skip("deliberately skipped: spare inits need cgroup v1 directories (a rename), and this host's cpu controller is not on one")
+	}
+	root := t.TempDir()
+	parent := "/berth-shim-test-" + testenv.UniqueName(t, "idle")
+	p, err := shim.NewPool(shim.PoolConfig{ShimBinary: shimBinary(t), Runtime: berth.bin, RuntimeRoot: root, CgroupParent: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		p.Close()
+		waitForPooled(t, root, 0)
+		for _, h := range layout.V1 {
+			os.Remove(filepath.Join(h.Mountpoint, parent))
+		}
+		if layout.Unified != nil {
+			os.Remove(filepath.Join(layout.Unified.Mountpoint, parent))
+		}
+	}()
+	idle := func(t *testing.T, dir string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "cpu.idle"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	spareIdle := func(t *testing.T) {
+		t.Helper()
+		waitForPooled(t, root, 1)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			spares, _ := filepath.Glob(filepath.Join(cpu, parent, runtime.SparePrefix+"*"))
+			if len(spares) == 1 {
+				if got := idle(t, spares[0]); got != "1" {
+					t.Errorf("a waiting spare's cpu.idle is %s, want 1", got)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no spare cgroup under %s: %v", filepath.Join(cpu, parent), spares)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// check starts a fitting container with start, then checks its
+	// cgroup's cpu.idle (want), and after a call (0); it runs it to its
+	// end.
+	check := func(t *testing.T, start func(shim.Config) (*shim.Client, error), want string) {
+		t.Helper()
+		spareIdle(t)
+		c := newContainer(t, berth, "true")
+		c.cfg.RuntimeRoot = root
+		c.spec.Linux.CgroupsPath = parent + "/" + c.cfg.ID
+		var nss []specs.LinuxNamespace
+		for _, ns := range c.spec.Linux.Namespaces {
+			if ns.Type != specs.CgroupNamespace && ns.Type != specs.NetworkNamespace {
+				nss = append(nss, ns)
+			}
+		}
+		c.spec.Linux.Namespaces = nss
+		c.writeSpec()
+		cl, err := start(c.cfg)
+		if err != nil {
+			t.Fatalf("pool start: %v", err)
+		}
+		c.client = cl
+		p.Refill()
+		dir := filepath.Join(cpu, parent, c.cfg.ID)
+		if got := idle(t, dir); got != want {
+			t.Errorf("the created container's cpu.idle is %s, want %s", got, want)
+		}
+		if _, err := cl.State(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if got := idle(t, dir); got != "0" {
+			t.Errorf("after a call, the container's cpu.idle is %s, want 0", got)
+		}
+		if _, err := cl.Start(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if exit, err := cl.Wait(ctx(t)); err != nil || exit.Code != 0 {
+			t.Fatalf("wait: %+v %v", exit, err)
+		}
+	}
+	t.Run("start", func(t *testing.T) {
+		check(t, func(cfg shim.Config) (*shim.Client, error) { return p.Start(ctx(t), cfg) }, "0")
+	})
+	t.Run("ahead", func(t *testing.T) {
+		check(t, func(cfg shim.Config) (*shim.Client, error) {
+			return p.StartAhead(ctx(t), cfg, make(chan struct{}))
+		}, "1")
+	})
+	t.Run("hurried", func(t *testing.T) {
+		hurry := make(chan struct{})
+		close(hurry)
+		check(t, func(cfg shim.Config) (*shim.Client, error) { return p.StartAhead(ctx(t), cfg, hurry) }, "0")
+	})
+}

@@ -3,6 +3,7 @@ package shim
 import (
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -24,8 +25,11 @@ import (
 // The priority is the nice value of the shim's autogroup: the kernel
 // schedules each session as one group, and a task's own nice value only
 // orders it within its group. The shim is a session leader, and its
-// warm runtime and the spare init share its session until the create, so
-// all three wait at the group's priority. A container's process begins
+// warm runtime shares its session, so both wait at the group's priority.
+// The spare init shares it too, but runs in a cgroup of its own, which
+// autogroups do not reach: the runtime makes that cgroup idle
+// (cpu.idle) instead, and keeps a container made ahead idle until the
+// hurry, which resets it (leaveIdle; the runtime's idle_linux.go). A container's process begins
 // a session of its own (setsid), whose group starts at nice 0: it never
 // inherits the shim's. Where the kernel has no autogroups, or schedules
 // by cpu cgroups instead, the nice value is kept and has no effect.
@@ -78,6 +82,29 @@ func effectiveCap(capability uint) bool {
 func (s *shim) foreground() {
 	if s.behind.CompareAndSwap(true, false) {
 		leaveBackground()
+		s.leaveIdle()
+	}
+}
+
+// runtimeIdleFile is runtime.IdleFile: in the runtime's state of a
+// container created at idle CPU priority, the path of its cgroup's
+// cpu.idle.
+const runtimeIdleFile = "cpu-idle"
+
+// leaveIdle returns the container's cgroup to normal CPU priority if the
+// runtime created it idle. It runs after the autogroup change, which a
+// create still under way watches for: one of the two resets it.
+func (s *shim) leaveIdle() {
+	dir, ok := s.runtimeStateDir()
+	if !ok {
+		return
+	}
+	p, err := os.ReadFile(filepath.Join(dir, runtimeIdleFile))
+	if err != nil {
+		return
+	}
+	if err := os.WriteFile(string(p), []byte("0"), 0); err != nil {
+		slog.Warn("leave idle CPU priority", "file", string(p), "err", err)
 	}
 }
 
