@@ -56,9 +56,9 @@ func warmCommand(args []string) []string {
 	// The spare leaves idle priority (runtime's idle_linux.go) once a
 	// client waits: now, or when the shim is hurried.
 	if runtime.InBackground() {
-		runtime.WatchHurry()
+		runtime.LeaveIdleOnHurry()
 	} else {
-		runtime.HurrySpare()
+		_ = runtime.LeaveIdle()
 	}
 	if spareStarted != nil {
 		// The spare's start and the command's create must not spawn at

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,9 +27,9 @@ import (
 // container's init.
 //
 // The cgroup returns to normal priority as soon as a client waits: when
-// the warm runtime's command comes at normal priority (HurrySpare), when
-// the shim is hurried during an ahead create (watchHurry, which sees the
-// autogroup change), and after the create, through IdleFile, which the
+// the warm runtime's command comes at normal priority (LeaveIdle), when
+// the shim is hurried during an ahead create (LeaveIdleOnHurry, which sees
+// the autogroup change), and after the create, through IdleFile, which the
 // shim's own hurry reads. The create writes IdleFile before it looks at
 // the autogroup, and the shim changes the autogroup before it reads the
 // file, so one of the two always resets the cgroup.
@@ -43,75 +44,52 @@ var idleState struct {
 	hurried bool
 }
 
-// makeIdle sets cg idle unless a hurry came first, and reports whether
-// it did.
-func makeIdle(cg cgroups.Manager) bool {
+// makeIdle sets cg idle, unless a hurry came first or this process is not
+// in the background.
+func makeIdle(cg cgroups.Manager) {
 	idleState.mu.Lock()
 	defer idleState.mu.Unlock()
-	if idleState.hurried || !inBackgroundGroup() || setCPUIdle(cg, true) != nil {
-		return false
+	if !idleState.hurried && InBackground() && setCPUIdle(cg, true) == nil {
+		idleState.cg = cg
 	}
-	idleState.cg = cg
-	return true
 }
 
-// moveIdle says the idle cgroup is now cg (the spare's, adopted); it
-// reports whether cg is idle.
-func moveIdle(cg cgroups.Manager) bool {
-	idleState.mu.Lock()
-	defer idleState.mu.Unlock()
-	if idleState.cg == nil {
-		return false
-	}
-	idleState.cg = cg
-	return true
-}
-
-func hurried() bool {
-	idleState.mu.Lock()
-	defer idleState.mu.Unlock()
-	return idleState.hurried
-}
-
-// HurrySpare returns the idle cgroup, if any, to normal priority, now and
+// LeaveIdle returns the idle cgroup, if any, to normal priority, now and
 // for good in this process.
-func HurrySpare() {
+func LeaveIdle() error {
 	idleState.mu.Lock()
 	defer idleState.mu.Unlock()
 	idleState.hurried = true
-	if idleState.cg != nil && setCPUIdle(idleState.cg, false) == nil {
-		idleState.cg = nil
+	if idleState.cg == nil {
+		return nil
 	}
+	if err := setCPUIdle(idleState.cg, false); err != nil {
+		return err
+	}
+	idleState.cg = nil
+	return nil
 }
 
-// WatchHurry hurries (HurrySpare) once this process's autogroup leaves
-// the background, checking every millisecond until stop.
-func WatchHurry() (stop func()) {
-	done := make(chan struct{})
+// LeaveIdleOnHurry calls LeaveIdle once this process's autogroup leaves
+// the background, which the shim's hurry does; it looks every
+// millisecond, for as long as the process lives (a warm runtime's one
+// command).
+func LeaveIdleOnHurry() {
 	go func() {
 		t := time.NewTicker(time.Millisecond)
 		defer t.Stop()
-		for {
-			select {
-			case <-done:
+		for range t.C {
+			if !InBackground() {
+				_ = LeaveIdle()
 				return
-			case <-t.C:
-				if !inBackgroundGroup() {
-					HurrySpare()
-					return
-				}
 			}
 		}
 	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(done) }) }
 }
 
 // InBackground reports whether this process's autogroup has a nice value
 // above 0 (/proc/self/autogroup: "/autogroup-N nice V").
-func InBackground() bool { return inBackgroundGroup() }
-
-func inBackgroundGroup() bool {
+func InBackground() bool {
 	b, err := os.ReadFile("/proc/self/autogroup")
 	if err != nil {
 		return false
@@ -144,27 +122,36 @@ func keepIdle(spec *specs.Spec) bool {
 	return c.Idle == nil && (c.Shares == nil || *c.Shares == 0)
 }
 
-// adoptIdle keeps the adopted cgroup cg idle for a container made ahead
-// of need, recording its cpu.idle file in dir (IdleFile) for the shim,
-// or returns it to normal priority.
+// adoptIdle keeps the adopted cgroup cg, the idle spare's, idle for a
+// container made ahead of need, recording its cpu.idle file in dir
+// (IdleFile) for the shim before it looks for a hurry; otherwise it
+// returns cg to normal priority.
 func adoptIdle(cg cgroups.Manager, spec *specs.Spec, dir string) error {
-	if !moveIdle(cg) {
+	idleState.mu.Lock()
+	idle := idleState.cg != nil
+	if idle {
+		idleState.cg = cg
+	}
+	idleState.mu.Unlock()
+	if !idle {
 		return nil
 	}
-	if keepIdle(spec) {
-		if cpu := cg.Paths()["cpu"]; cpu != "" {
-			if err := os.WriteFile(filepath.Join(dir, IdleFile), []byte(filepath.Join(cpu, "cpu.idle")), 0o600); err == nil {
-				if inBackgroundGroup() && !hurried() {
-					return nil
-				}
-			}
+	if keepIdle(spec) && recordIdle(cg, dir) == nil && InBackground() {
+		idleState.mu.Lock()
+		hurried := idleState.hurried
+		idleState.mu.Unlock()
+		if !hurried {
+			return nil
 		}
 	}
-	HurrySpare()
-	idleState.mu.Lock()
-	defer idleState.mu.Unlock()
-	if idleState.cg != nil {
-		return setCPUIdle(cg, false)
+	return LeaveIdle()
+}
+
+// recordIdle writes IdleFile: the path of cg's cpu.idle.
+func recordIdle(cg cgroups.Manager, dir string) error {
+	cpu := cg.Paths()["cpu"]
+	if cpu == "" {
+		return errors.New("no cpu cgroup")
 	}
-	return nil
+	return os.WriteFile(filepath.Join(dir, IdleFile), []byte(filepath.Join(cpu, "cpu.idle")), 0o600)
 }

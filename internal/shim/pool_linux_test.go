@@ -257,17 +257,7 @@ func TestPoolSpareInit(t *testing.T) {
 	run := func(t *testing.T, newNetNS bool) string {
 		c := newContainer(t, berth, "sh", "-c", "cat /proc/self/cgroup; readlink /proc/1/ns/net; echo pid $$")
 		c.cfg.RuntimeRoot = root
-		c.spec.Linux.CgroupsPath = parent + "/" + c.cfg.ID
-		// docker's namespaces on a cgroup v1 host: the host's cgroup
-		// namespace, and here the host's network namespace too.
-		var nss []specs.LinuxNamespace
-		for _, ns := range c.spec.Linux.Namespaces {
-			if ns.Type != specs.CgroupNamespace && (ns.Type != specs.NetworkNamespace || newNetNS) {
-				nss = append(nss, ns)
-			}
-		}
-		c.spec.Linux.Namespaces = nss
-		c.writeSpec()
+		fitSpare(c, parent, newNetNS)
 		waitForPooled(t, root, 1)
 		runPooled(t, p, c)
 		var out strings.Builder
@@ -310,6 +300,22 @@ func TestPoolSpareInit(t *testing.T) {
 			t.Errorf("spare cgroups left: %v", left)
 		}
 	}
+}
+
+// fitSpare puts c's cgroup under parent and gives it docker's namespaces
+// on a cgroup v1 host (the host's cgroup namespace), with the host's
+// network namespace unless newNetNS, and writes its spec: a spare init
+// under parent fits it unless newNetNS.
+func fitSpare(c *container, parent string, newNetNS bool) {
+	c.spec.Linux.CgroupsPath = parent + "/" + c.cfg.ID
+	var nss []specs.LinuxNamespace
+	for _, ns := range c.spec.Linux.Namespaces {
+		if ns.Type != specs.CgroupNamespace && (ns.Type != specs.NetworkNamespace || newNetNS) {
+			nss = append(nss, ns)
+		}
+	}
+	c.spec.Linux.Namespaces = nss
+	c.writeSpec()
 }
 
 // runPooled runs c through a pooled shim, refills the pool once c runs,
@@ -401,15 +407,7 @@ func TestPoolSpareIdle(t *testing.T) {
 		spareIdle(t)
 		c := newContainer(t, berth, "true")
 		c.cfg.RuntimeRoot = root
-		c.spec.Linux.CgroupsPath = parent + "/" + c.cfg.ID
-		var nss []specs.LinuxNamespace
-		for _, ns := range c.spec.Linux.Namespaces {
-			if ns.Type != specs.CgroupNamespace && ns.Type != specs.NetworkNamespace {
-				nss = append(nss, ns)
-			}
-		}
-		c.spec.Linux.Namespaces = nss
-		c.writeSpec()
+		fitSpare(c, parent, false)
 		cl, err := start(c.cfg)
 		if err != nil {
 			t.Fatalf("pool start: %v", err)
