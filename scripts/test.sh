@@ -69,25 +69,34 @@ run_tests() {
 	return "${PIPESTATUS[0]}"
 }
 
-# failure_details prints, for each failed test without a failed subtest, the
-# last lines it logged: CI shows only the end of the output, and parallel
-# tests interleave, so the names alone would not say what went wrong.
+# failure_details prints, for each failed test without a failed subtest,
+# what the test itself reported (its file.go:N: messages, each with a few
+# continuation lines), else its last lines: CI shows only the end of the
+# output, and parallel tests interleave, so the names alone would not say
+# what went wrong.
 failure_details() {
 	awk '
-	/^=== (RUN|CONT|NAME|PAUSE) / { cur = $3; next }
+	/^=== (RUN|CONT|NAME|PAUSE) / { cur = $3; cont = 0; next }
 	/^[[:space:]]*--- (PASS|SKIP)/ { next }
 	/^[[:space:]]*--- FAIL: / { failed[++n] = $3; next }
-	cur != "" { lines[cur, ++count[cur]] = $0 }
+	cur == "" { next }
+	{ lines[cur, ++count[cur]] = substr($0, 1, 220) }
+	/^[[:space:]]+[[:alnum:]_.-]+\.go:[0-9]+: / { msg[cur, ++nmsg[cur]] = substr($0, 1, 220); cont = 3; next }
+	cont > 0 { msg[cur, ++nmsg[cur]] = substr($0, 1, 220); cont-- }
 	END {
 		shown = 0
-		for (i = 1; i <= n && shown < 5; i++) {
+		for (i = 1; i <= n && shown < 4; i++) {
 			f = failed[i]; leaf = 1
 			for (j = 1; j <= n; j++)
 				if (index(failed[j], f "/") == 1) leaf = 0
 			if (!leaf) continue
 			shown++
 			print "      failed: " f
-			from = count[f] - 30; if (from < 1) from = 1
+			if (nmsg[f] > 0) {
+				for (k = 1; k <= nmsg[f] && k <= 14; k++) print "        " msg[f, k]
+				continue
+			}
+			from = count[f] - 10; if (from < 1) from = 1
 			for (k = from; k <= count[f]; k++) print "        " lines[f, k]
 		}
 	}' "$1"

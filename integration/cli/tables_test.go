@@ -154,11 +154,14 @@ var lifecycleScenarios = []scenario{
 	// A kill that ends a container for good (any signal, when it has no
 	// stop signal) thaws a paused one: it runs again, and says so.
 	{name: "kill-paused", legacy: true, cleanup: []string{"rm -f {name}"}, steps: []step{
-		run(`run -d --name {name} {image} sh -c 'trap "echo usr1" USR1; while true; do sleep 0.1; done'`),
+		// The shell is the container's pid 1, which drops a signal it
+		// has no handler for: pause only once the trap is set.
+		run(`run -d --name {name} {image} sh -c 'trap "echo usr1" USR1; echo ready; while true; do sleep 0.1; done'`),
+		run("logs {name}", out("ready"), eventually()),
 		run("pause {name}"),
 		run("kill -s USR1 {name}", out("{name}")),
 		run("inspect -f '{{.State.Status}} {{.State.Paused}}' {name}", out("running false")),
-		run("logs {name}", out("usr1"), eventually()),
+		run("logs {name}", out("ready\nusr1"), eventually()),
 		run("events --since {since} --until {now} --filter container={name} --format '{{.Action}}'", has("pause\nkill\nunpause\n")),
 	}},
 	{name: "restart", cleanup: []string{"rm -f {name}"}, steps: []step{

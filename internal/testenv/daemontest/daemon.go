@@ -298,7 +298,7 @@ func (d *Daemon) LogTail() string {
 // LogMatching returns the last max lines of the daemon's log that hold
 // any of words, or that are warnings or errors: what a failed test's
 // requests left there, which LogTail of a busy shared daemon may have
-// scrolled past.
+// scrolled past. GET requests are left out.
 func (d *Daemon) LogMatching(max int, words ...string) string {
 	data, err := os.ReadFile(d.logPath)
 	if err != nil {
@@ -306,6 +306,11 @@ func (d *Daemon) LogMatching(max int, words ...string) string {
 	}
 	var picked []string
 	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		// A poll (inspect until...) repeats one GET many times and
+		// would push the lines that explain a failure out of the excerpt.
+		if strings.Contains(line, `msg="api request" method=GET`) {
+			continue
+		}
 		keep := strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")
 		for _, w := range words {
 			if w != "" && strings.Contains(line, w) {
