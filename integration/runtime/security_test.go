@@ -1121,3 +1121,62 @@ func TestBindThroughDanglingSymlink(t *testing.T) {
 		t.Errorf("the mount point was not made at the link's target in the rootfs: %v", err)
 	}
 }
+
+// TestFinalizeEarly: a created init that waits for its start has already
+// become the process's user, with its capabilities and its filter, where
+// the filter allows everything the waiting init does; the start is then
+// only the exec. A filter that could refuse the wait keeps the old order:
+// the init waits as root, unfiltered, and finalizes after the start. Both
+// run the process the same way.
+func TestFinalizeEarly(t *testing.T) {
+	t.Parallel()
+	const nobody = 65534
+	for _, tc := range []struct {
+		name  string
+		deny  []string // syscalls the filter refuses with EPERM
+		early bool
+	}{
+		{"early", []string{"mkdir", "mkdirat"}, true},
+		{"late", []string{"mkdir", "mkdirat", "accept4"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			b := newBundle(t, "sh", "-c", "id -u; mkdir /tmp/made; echo mkdir=$?")
+			b.spec.Process.User.UID, b.spec.Process.User.GID = nobody, nobody
+			eperm := uint(unix.EPERM)
+			b.spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: tc.deny, Action: specs.ActErrno, ErrnoRet: &eperm},
+			}}
+			c := e.newContainer(b)
+			c.create()
+			status := readFile(t, fmt.Sprintf("/proc/%d/status", c.pid))
+			uids, mode := strings.Fields(statusField(status, "Uid")), statusField(status, "Seccomp")
+			wantUID, wantMode := "0", "0"
+			if tc.early {
+				wantUID, wantMode = strconv.Itoa(nobody), "2"
+			}
+			if len(uids) == 0 || uids[0] != wantUID || mode != wantMode {
+				t.Errorf("created init: Uid %v, Seccomp %q; want uid %s, seccomp mode %s", uids, mode, wantUID, wantMode)
+			}
+			c.start()
+			if ws := c.wait(); ws.ExitStatus() != 0 {
+				t.Fatalf("the process ended with %v; output:\n%s", ws, c.output())
+			}
+			want := fmt.Sprintf("%d\nmkdir=1\n", nobody)
+			if got := c.stdout(); got != want || !strings.Contains(c.output(), "Operation not permitted") {
+				t.Errorf("output %q, want %q and mkdir refused by the filter; all output:\n%s", got, want, c.output())
+			}
+		})
+	}
+}
+
+// statusField returns a field of /proc/PID/status.
+func statusField(status, name string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

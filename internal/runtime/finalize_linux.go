@@ -195,6 +195,16 @@ func withHome(env []string, uid uint32) []string {
 // finalizeAndExec applies the process's identity and restrictions and
 // execs it. It returns only on failure.
 func (ep *execProcess) finalizeAndExec(notify func(listener int) error) error {
+	if err := ep.finalize(notify); err != nil {
+		return err
+	}
+	return ep.exec()
+}
+
+// finalize applies the process's identity and restrictions, on the thread
+// that will exec it: just before the exec, or before the wait for the
+// start where that is safe (earlyfinalize.go).
+func (ep *execProcess) finalize(notify func(listener int) error) error {
 	p := ep.p
 	// Still root: the write needs it. Nothing after this makes processes,
 	// and this thread is the one that execs.
@@ -276,9 +286,13 @@ func (ep *execProcess) finalizeAndExec(notify func(listener int) error) error {
 			return err
 		}
 	}
-	argv0 := ep.path
-	err = unix.Exec(argv0, p.Args, ep.env)
-	return fmt.Errorf("exec %s: %w", argv0, err)
+	return nil
+}
+
+// exec replaces the init with the process. It returns only on failure.
+func (ep *execProcess) exec() error {
+	err := unix.Exec(ep.path, ep.p.Args, ep.env)
+	return fmt.Errorf("exec %s: %w", ep.path, err)
 }
 
 func (ep *execProcess) loadSeccomp(notify func(int) error) error {

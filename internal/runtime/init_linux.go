@@ -176,6 +176,13 @@ func initContainer(sync *os.File, cfg *initConfig, sigs *startSignals) error {
 			}
 		}
 	}
+	// Where safe, the start is only the exec (earlyfinalize.go).
+	early := ep != nil && !cfg.StartNow && cfg.FinalizeEarly && len(cfg.StartContainer) == 0
+	if early {
+		if err := ep.finalize(nil); err != nil {
+			return err
+		}
+	}
 	if err := writeFrame(sync, &syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
@@ -218,6 +225,9 @@ func initContainer(sync *os.File, cfg *initConfig, sigs *startSignals) error {
 		if err := ep.resolve(); err != nil {
 			fail(err)
 		}
+	}
+	if early {
+		fail(ep.exec())
 	}
 	fail(ep.finalizeAndExec(func(listener int) error { return sendSeccompFD(conn, listener) }))
 	return nil

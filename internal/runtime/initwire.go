@@ -24,7 +24,7 @@ import (
 // TestInitConfigWireComplete fills every field by reflection and fails
 // when a new one (ours, or the runtime-spec module's) is not carried.
 
-const initWireVersion = 1
+const initWireVersion = 2
 
 type wireEncoder struct{ b []byte }
 
@@ -252,6 +252,7 @@ func (c *initConfig) encode() []byte {
 	e.int(int64(c.ConsoleFD))
 	e.int(int64(c.ListenFD))
 	e.bool(c.StartNow)
+	e.bool(c.FinalizeEarly)
 	e.int(int64(c.PreserveFDs))
 	encodeSlice(e, c.Cgroups, func(e *wireEncoder, m cgroupMount) {
 		e.str(m.Dir)
@@ -306,6 +307,7 @@ func decodeInitConfig(b []byte) (*initConfig, error) {
 	c.ConsoleFD = d.intv()
 	c.ListenFD = d.intv()
 	c.StartNow = d.bool()
+	c.FinalizeEarly = d.bool()
 	c.PreserveFDs = d.intv()
 	c.Cgroups = decodeSlice(d, func(d *wireDecoder) cgroupMount {
 		return cgroupMount{Dir: d.str(), Options: d.str(), HostPath: d.str(), V2: d.bool(), Symlinks: d.strs()}

@@ -114,6 +114,9 @@ type initConfig struct {
 	// StartNow: no start socket; the init goes on to exec right after
 	// ready, reporting on the sync socket (run).
 	StartNow bool `json:"start_now,omitempty"`
+	// FinalizeEarly: the init may give up its privileges and load the
+	// seccomp filter before it waits for the start (earlyfinalize.go).
+	FinalizeEarly bool `json:"finalize_early,omitempty"`
 	// PreserveFDs are passed on to the process as fds 3, 4, ...
 	PreserveFDs int `json:"preserve_fds,omitempty"`
 	// Cgroups to show at /sys/fs/cgroup for a "cgroup" mount.
@@ -177,6 +180,7 @@ func containerInitConfig(s *specs.Spec) *initConfig {
 		cfg.RuntimeHooks = len(prestartHooks(h))+len(h.CreateRuntime) > 0
 		cfg.CreateContainer, cfg.StartContainer = h.CreateContainer, h.StartContainer
 	}
+	cfg.FinalizeEarly = finalizeEarly(s)
 	return cfg
 }
 

@@ -1,0 +1,102 @@
+package runtime
+
+import (
+	"testing"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestFinalizeEarlyAllowed(t *testing.T) {
+	base := func() *specs.Spec {
+		return &specs.Spec{
+			Process: &specs.Process{Args: []string{"true"}, Capabilities: &specs.LinuxCapabilities{
+				Bounding: []string{"CAP_CHOWN", "CAP_KILL"}}},
+			Linux: &specs.Linux{},
+		}
+	}
+	withDefault := func(t *testing.T) *specs.Spec {
+		s := base()
+		p, err := seccomp.GetDefaultProfile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Linux.Seccomp = p
+		return s
+	}
+	errno := func(names ...string) *specs.LinuxSeccomp {
+		return &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: names, Action: specs.ActErrno},
+		}}
+	}
+	for _, tc := range []struct {
+		name string
+		spec func(t *testing.T) *specs.Spec
+		want bool
+	}{
+		{"no filter", func(*testing.T) *specs.Spec { return base() }, true},
+		{"docker's default profile", withDefault, true},
+		{"a filter that refuses something else", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Linux.Seccomp = errno("mkdirat")
+			return s
+		}, true},
+		{"a filter that refuses accept4", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Linux.Seccomp = errno("accept4")
+			return s
+		}, false},
+		{"an allowlist without accept4", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+				{Names: waitingSyscalls[1:], Action: specs.ActAllow}, // not accept4
+			}}
+			return s
+		}, false},
+		{"read allowed only for some arguments", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+				{Names: append(append([]string(nil), waitingSyscalls...), waitingSyscallsAMD64...), Action: specs.ActAllow},
+				{Names: []string{"read"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 5, Op: specs.OpEqualTo}}},
+			}}
+			return s
+		}, false},
+		{"a notify rule", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/agent.sock",
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdirat"}, Action: specs.ActNotify}}}
+			return s
+		}, false},
+		{"startContainer hooks", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+			return s
+		}, false},
+		{"an address space limit", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_AS", Hard: 1 << 30, Soft: 1 << 30}}
+			return s
+		}, false},
+		{"few open files", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 16, Soft: 16}}
+			return s
+		}, false},
+		{"docker's open files", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}}
+			return s
+		}, true},
+		{"no process", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Process = nil
+			return s
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := finalizeEarly(tc.spec(t)); got != tc.want {
+				t.Errorf("finalizeEarly = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
