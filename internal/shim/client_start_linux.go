@@ -177,14 +177,19 @@ func reapLauncher(pid int) {
 // namespace) cannot use CLONE_PARENT and double-forks too. The launcher's
 // pid is returned for the caller to reap (0 when there is none). mode is
 // "serve" (args: the state directory) or "pool" (args: the warm runtime
-// and its root).
+// and its root). A pooled shim cloned directly has its session's
+// autogroup lowered to backgroundNice as soon as it exists (lowerAtLaunch).
 func launch(bin string, files []uintptr, mode string, args ...string) (launcher int, err error) {
 	env := shimEnv()
 	if !isSubreaper() {
-		_, err = syscall.ForkExec(bin, append([]string{"berth-shim", mode}, args...), &syscall.ProcAttr{
+		var pid int
+		pid, err = syscall.ForkExec(bin, append([]string{"berth-shim", mode}, args...), &syscall.ProcAttr{
 			Env: env, Files: files,
 			Sys: &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_PARENT},
 		})
+		if err == nil && mode == "pool" {
+			lowerAtLaunch(pid)
+		}
 		if err != unix.EINVAL {
 			return 0, err
 		}

@@ -64,6 +64,24 @@ func leaveBackground() {
 	}
 }
 
+// lowerAtLaunch lowers the autogroup of pid, a pooled shim just cloned
+// (a session leader of its own), to backgroundNice. The shim does so
+// itself (enterBackground), but only once its Go runtime has started and
+// main runs: its exec and runtime start, most of a millisecond of CPU,
+// would run at normal priority, on two cores in the middle of the next
+// client's start. The conditions are enterBackground's: with
+// CAP_SYS_ADMIN (which the shim inherits), so that the shim's own change
+// and its return to normal priority are never refused.
+func lowerAtLaunch(pid int) {
+	if !effectiveCap(capSysAdmin) {
+		return
+	}
+	// The shim exec'd (ForkExec waits for that) and has not been reaped:
+	// a CLONE_PARENT child is the daemon's parent's, which reaps it only
+	// once the shim's Go runtime ran and exited, long after this.
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/autogroup", []byte(strconv.Itoa(backgroundNice)), 0)
+}
+
 func setAutogroupNice(nice int) error {
 	return os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(nice)), 0)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -240,7 +241,6 @@ func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	if err := writeExitFile(s.cfg.StateDir, st); err != nil {
 		slog.Error("recording the exit status", "err", err)
 	}
-	go s.removeEarly()
 	s.finishOutput(p)
 	p.release()
 	if p.log != nil {
@@ -252,6 +252,11 @@ func (s *shim) watchInit(p *process, ch <-chan unix.WaitStatus) {
 	s.failUnstartedExecs()
 	close(p.exited)
 	s.releaseInit()
+	// The runtime's record goes once the answers to waits have left: on
+	// the shim's one thread, its removal (a dozen directories) otherwise
+	// ran before them, on the path of every `run --rm`.
+	runtime.Gosched()
+	s.removeEarly()
 }
 
 // failUnstartedExecs ends the execs that can no longer start, so that
@@ -979,7 +984,7 @@ type removal struct {
 }
 
 // removeEarly deletes the container from the runtime as soon as its init
-// has exited, while the exit is announced: the daemon's Delete, which
+// has exited and the exit is announced: the daemon's Delete, which
 // always follows, then only waits for it (where the runtime's delete
 // command is needed, it costs a process start, a few milliseconds of
 // every `run --rm`). Nothing needs
