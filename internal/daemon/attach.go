@@ -135,6 +135,23 @@ func (p *pendingAttach) connectEarly(t container.Task) {
 	}()
 }
 
+// connectWhenMade attaches early to the task of a prestart that was still
+// being made when the attach came, once it is made and if no start took
+// it yet (connectEarly gives way to a start that began to connect).
+func (d *Daemon) connectWhenMade(c *container.Container, r *run, p *pendingAttach, made <-chan struct{}) {
+	select {
+	case <-made:
+	case <-p.ctx.Done():
+		return
+	}
+	c.Lock()
+	t := r.prestartTask
+	c.Unlock()
+	if t != nil {
+		p.connectEarly(t)
+	}
+}
+
 // abort ends the attach: the start failed, or the container is gone.
 func (p *pendingAttach) abort() { close(p.started) }
 
@@ -230,12 +247,17 @@ func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts server.A
 	c.Lock()
 	d.emit(c, "attach", nil)
 	task := r.task
-	early := r.prestartTask
+	early, made := r.prestartTask, r.prestartMade
 	c.Unlock()
 	if pending != nil {
 		pending.ready(&ao)
 		if early != nil {
 			pending.connectEarly(early)
+		} else if made != nil {
+			// The prestart is still under way (the next container's
+			// shim is finishing its create): attach early once it has
+			// its task, if that comes before the start.
+			go d.connectWhenMade(c, r, pending, made)
 		}
 		select {
 		case t, ok := <-pending.started:

@@ -47,6 +47,8 @@ type prestarted struct {
 func (d *Daemon) prestart(c *container.Container, r *run, ahead bool) {
 	done := make(chan prestarted, 1)
 	r.prestarted = done
+	made := make(chan struct{})
+	r.prestartMade = made
 	var hurry chan struct{}
 	if ahead {
 		hurry = make(chan struct{})
@@ -85,6 +87,7 @@ func (d *Daemon) prestart(c *container.Container, r *run, ahead bool) {
 			}
 			c.Unlock()
 		}
+		close(made)
 		done <- p
 		if p.task != nil {
 			time.AfterFunc(prestartTTL, func() { d.expirePrestart(c, r, done) })

@@ -66,8 +66,11 @@ type run struct {
 	// background priority, returns it to normal (idempotent).
 	hurryPrestart func()
 	// prestartTask is the prestart's task once made and until taken, for
-	// attaches that come before the start (pendingAttach.connectEarly).
+	// attaches that come before the start (pendingAttach.connectEarly);
+	// prestartMade is closed once the prestart has set it or failed to,
+	// for attaches that came before that.
 	prestartTask container.Task
+	prestartMade chan struct{}
 
 	// streams counts attach streams in flight (it has its own lock). The
 	// exit handling waits for them before it drops the shim's
