@@ -19,6 +19,9 @@ import (
 //
 //   - startContainer hooks run at the start, inside the container, with
 //     the init's privileges;
+//   - the container joins a mount namespace rather than making its own:
+//     what the finalization reads (/proc/self/fd where close_range is
+//     refused) is the other namespace's, which may not be ready at create;
 //   - the filter hands a notify listener over the start's connection;
 //   - a resource limit could stop the waiting Go runtime (address space,
 //     data, stack, locked memory, file size, CPU time, or fewer than
@@ -56,6 +59,9 @@ func finalizeEarly(s *specs.Spec) bool {
 		return false
 	}
 	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
+		return false
+	}
+	if !hasNewNamespace(s, specs.MountNamespace) {
 		return false
 	}
 	for _, rl := range p.Rlimits {

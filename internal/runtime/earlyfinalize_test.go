@@ -12,7 +12,7 @@ func TestFinalizeEarlyAllowed(t *testing.T) {
 		return &specs.Spec{
 			Process: &specs.Process{Args: []string{"true"}, Capabilities: &specs.LinuxCapabilities{
 				Bounding: []string{"CAP_CHOWN", "CAP_KILL"}}},
-			Linux: &specs.Linux{},
+			Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}},
 		}
 	}
 	withDefault := func(t *testing.T) *specs.Spec {
@@ -87,6 +87,16 @@ func TestFinalizeEarlyAllowed(t *testing.T) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}}
 			return s
 		}, true},
+		{"a mount namespace joined", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Linux.Namespaces[0].Path = "/proc/1/ns/mnt"
+			return s
+		}, false},
+		{"the host's mount namespace", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Linux.Namespaces = s.Linux.Namespaces[1:]
+			return s
+		}, false},
 		{"no process", func(*testing.T) *specs.Spec {
 			s := base()
 			s.Process = nil

@@ -330,10 +330,9 @@ func prctl(option int, arg uintptr) error {
 // a read-only file system) is not an error: the process only loses the
 // convenience.
 func chownStdio(uid uint32) error {
-	var null unix.Stat_t
-	if err := unix.Stat("/dev/null", &null); err != nil {
-		return fmt.Errorf("stat /dev/null: %w", err)
-	}
+	// The null device's number, not a stat of /dev/null: a container that
+	// joins another's mount namespace may have none (yet) where it stands.
+	nullDev := unix.Mkdev(1, 3)
 	for fd := 0; fd <= 2; fd++ {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
@@ -342,7 +341,7 @@ func chownStdio(uid uint32) error {
 			}
 			return fmt.Errorf("stat fd %d: %w", fd, err)
 		}
-		if st.Uid == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
+		if st.Uid == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == nullDev) {
 			continue
 		}
 		err := unix.Fchown(fd, int(uid), -1)
