@@ -79,11 +79,15 @@ func lowerAtLaunch(pid int) {
 	// The shim exec'd (ForkExec waits for that) and has not been reaped:
 	// a CLONE_PARENT child is the daemon's parent's, which reaps it only
 	// once the shim's Go runtime ran and exited, long after this.
-	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/autogroup", []byte(strconv.Itoa(backgroundNice)), 0)
+	_ = writeAutogroupNice("/proc/"+strconv.Itoa(pid), backgroundNice)
 }
 
-func setAutogroupNice(nice int) error {
-	return os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(nice)), 0)
+func setAutogroupNice(nice int) error { return writeAutogroupNice("/proc/self", nice) }
+
+// writeAutogroupNice sets the nice value of the autogroup of the process
+// at procDir (/proc/PID).
+func writeAutogroupNice(procDir string, nice int) error {
+	return os.WriteFile(procDir+"/autogroup", []byte(strconv.Itoa(nice)), 0)
 }
 
 // effectiveCap reports whether this thread's effective set holds cap.
