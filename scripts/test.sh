@@ -70,19 +70,29 @@ run_tests() {
 }
 
 # failure_details prints, for each failed test without a failed subtest,
-# what the test itself reported (its file.go:N: messages, each with a few
-# continuation lines), else its last lines: CI shows only the end of the
-# output, and parallel tests interleave, so the names alone would not say
-# what went wrong.
+# what the test itself reported: first the lines that name a failure
+# (including those of a nested run, such as the VM's guest tests), then its
+# last file.go:N: messages, each with a few continuation lines, else its
+# last lines. CI shows only the end of the output, and parallel tests
+# interleave, so the names alone would not say what went wrong.
 failure_details() {
 	awk '
 	/^=== (RUN|CONT|NAME|PAUSE) / { cur = $3; cont = 0; next }
 	/^[[:space:]]*--- (PASS|SKIP)/ { next }
 	/^[[:space:]]*--- FAIL: / { failed[++n] = $3; next }
 	cur == "" { next }
-	{ lines[cur, ++count[cur]] = substr($0, 1, 220) }
-	/^[[:space:]]+[[:alnum:]_.-]+\.go:[0-9]+: / { msg[cur, ++nmsg[cur]] = substr($0, 1, 220); cont = 3; next }
-	cont > 0 { msg[cur, ++nmsg[cur]] = substr($0, 1, 220); cont-- }
+	{ line = substr($0, 1, 220); lines[cur, ++count[cur]] = line }
+	# A nested run (the VM guest tests) streams through t.Log: keep its
+	# messages since its last === RUN, and keep them when its test fails.
+	/\.go:[0-9]+: +=== RUN/ { nbuf[cur] = 0 }
+	/_test\.go:[0-9]+: .*_test\.go:[0-9]+: / && nbuf[cur] < 6 { buf[cur, ++nbuf[cur]] = line }
+	/--- FAIL|panic:|[Ee]rror Trace|^[[:space:]]+[[:alnum:]_.-]+\.go:[0-9]+: +(FAIL|vmtest: FAIL)/ {
+		for (b = 1; b <= nbuf[cur]; b++) key[cur, ++nkey[cur]] = buf[cur, b]
+		nbuf[cur] = 0
+		key[cur, ++nkey[cur]] = line
+	}
+	/^[[:space:]]+[[:alnum:]_.-]+\.go:[0-9]+: / { msg[cur, ++nmsg[cur]] = line; cont = 3; next }
+	cont > 0 { msg[cur, ++nmsg[cur]] = line; cont-- }
 	END {
 		shown = 0
 		for (i = 1; i <= n && shown < 4; i++) {
@@ -92,8 +102,10 @@ failure_details() {
 			if (!leaf) continue
 			shown++
 			print "      failed: " f
+			for (k = 1; k <= nkey[f] && k <= 12; k++) print "        " key[f, k]
 			if (nmsg[f] > 0) {
-				for (k = 1; k <= nmsg[f] && k <= 14; k++) print "        " msg[f, k]
+				from = nmsg[f] - 11; if (from < 1) from = 1
+				for (k = from; k <= nmsg[f]; k++) print "        " msg[f, k]
 				continue
 			}
 			from = count[f] - 10; if (from < 1) from = 1
