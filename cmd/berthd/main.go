@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"sync"
 	"syscall"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/daemon"
 	"github.com/berth-project/berth/internal/daemon/config"
+	"github.com/berth-project/berth/internal/gomaxprocs"
 )
 
 func main() {
@@ -108,7 +110,11 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(d, server.WithLogger(log), server.WithServerHeader("Berth/"+daemon.Version+" (linux)"))
+	// Start-up (restore, checks) ran on every CPU; serving runs narrow.
+	width := gomaxprocs.Narrow(goruntime.NumCPU())
+	log.Debug("scheduler", "GOMAXPROCS", goruntime.GOMAXPROCS(0), "managed", width != nil)
+	srv := server.New(d, server.WithLogger(log), server.WithServerHeader("Berth/"+daemon.Version+" (linux)"),
+		server.WithCPUWidening(width.Widen))
 	errs := make(chan error, len(listeners))
 	var wg sync.WaitGroup
 	for _, l := range listeners {

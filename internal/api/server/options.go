@@ -18,6 +18,7 @@ type settings struct {
 	shutdownTimeout        time.Duration
 	maxJSONBody            int64
 	cgroupUnified          *bool
+	widen                  func() (release func())
 }
 
 // Defaults: the API versions the docker CLI 20.10 (1.41) through 28.2
@@ -101,4 +102,11 @@ func WithMaxJSONBody(n int64) Option {
 // other hosts, as dockerd gives them. Default: detected from /sys/fs/cgroup.
 func WithCgroupUnified(unified bool) Option {
 	return func(s *settings) { s.cgroupUnified = &unified }
+}
+
+// WithCPUWidening sets what CPU-bound endpoints (pull, push, load, save,
+// commit, export, copy) call for their duration: it widens the daemon's
+// Go scheduler (gomaxprocs.Width.Widen) and returns its release.
+func WithCPUWidening(widen func() (release func())) Option {
+	return func(s *settings) { s.widen = widen }
 }

@@ -35,6 +35,10 @@ type route struct {
 	// (follow logs, events, wait, attach): they end when the server shuts
 	// down rather than holding its shutdown up.
 	stream bool
+	// cpu marks endpoints whose work is CPU-bound in the daemon itself
+	// (compression, hashing, tar): they run with the scheduler widened
+	// (WithCPUWidening).
+	cpu bool
 
 	segs []string
 }

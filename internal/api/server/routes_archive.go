@@ -25,8 +25,8 @@ const maxArchivePath = 4096
 func (s *Server) archiveRoutes() []route {
 	return []route{
 		{method: "HEAD", pattern: "/containers/{name}/archive", h: s.headContainerArchive},
-		{method: "GET", pattern: "/containers/{name}/archive", h: s.getContainerArchive},
-		{method: "PUT", pattern: "/containers/{name}/archive", h: s.putContainerArchive},
+		{method: "GET", pattern: "/containers/{name}/archive", h: s.getContainerArchive, cpu: true},
+		{method: "PUT", pattern: "/containers/{name}/archive", h: s.putContainerArchive, cpu: true},
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 
 func (s *Server) commitRoutes() []route {
 	return []route{
-		{method: "POST", pattern: "/commit", h: s.postCommit},
+		{method: "POST", pattern: "/commit", h: s.postCommit, cpu: true},
 	}
 }
 

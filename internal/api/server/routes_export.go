@@ -9,7 +9,7 @@ import (
 
 func (s *Server) exportRoutes() []route {
 	return []route{
-		{method: "GET", pattern: "/containers/{name}/export", h: s.getContainerExport},
+		{method: "GET", pattern: "/containers/{name}/export", h: s.getContainerExport, cpu: true},
 	}
 }
 

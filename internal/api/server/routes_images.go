@@ -18,15 +18,15 @@ import (
 func (s *Server) imageRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/images/json", h: s.getImages},
-		{method: "POST", pattern: "/images/create", h: s.postImagesCreate},
-		{method: "POST", pattern: "/images/load", h: s.postImagesLoad},
+		{method: "POST", pattern: "/images/create", h: s.postImagesCreate, cpu: true},
+		{method: "POST", pattern: "/images/load", h: s.postImagesLoad, cpu: true},
 		{method: "GET", pattern: "/images/search", h: s.getImagesSearch},
 		{method: "POST", pattern: "/images/prune", h: s.postImagesPrune},
-		{method: "GET", pattern: "/images/get", h: s.getImagesSave},
+		{method: "GET", pattern: "/images/get", h: s.getImagesSave, cpu: true},
 		{method: "GET", pattern: "/images/{name...}/json", h: s.getImage},
 		{method: "GET", pattern: "/images/{name...}/history", h: s.getImageHistory},
-		{method: "GET", pattern: "/images/{name...}/get", h: s.getImagesSave},
-		{method: "POST", pattern: "/images/{name...}/push", h: s.postImagePush},
+		{method: "GET", pattern: "/images/{name...}/get", h: s.getImagesSave, cpu: true},
+		{method: "POST", pattern: "/images/{name...}/push", h: s.postImagePush, cpu: true},
 		{method: "POST", pattern: "/images/{name...}/tag", h: s.postImageTag},
 		{method: "DELETE", pattern: "/images/{name...}", h: s.deleteImage},
 	}

@@ -225,6 +225,9 @@ func (s *Server) dispatch(w *response, r *http.Request, st *serveState) error {
 		defer stop()
 		r = r.WithContext(ctx)
 	}
+	if rt.cpu && s.cfg.widen != nil {
+		defer s.cfg.widen()()
+	}
 	return rt.h(w, &request{Request: r, version: version, vars: vars, query: query})
 }
 
