@@ -14,7 +14,7 @@ package gomaxprocs
 
 import (
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"sync"
 )
 
@@ -35,7 +35,7 @@ func Narrow(cpus int) *Width {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return nil
 	}
-	return newWidth(cpus, goruntime.GOMAXPROCS)
+	return newWidth(cpus, runtime.GOMAXPROCS)
 }
 
 func newWidth(cpus int, set func(int) int) *Width {
