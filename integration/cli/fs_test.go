@@ -84,6 +84,8 @@ func fsScenarios() []scenario {
 			run("commit nosuch-{name}", exits(1), errHas("nosuch-{name}")),
 			// A running container is paused while committed, then runs on.
 			run("run -d --name {name2} {image} sh -c 'echo up > /up; sleep 300'"),
+			// run -d returns once the process starts, maybe before its echo.
+			run("exec {name2} sh -c 'until [ -s /up ]; do sleep 0.05; done; cat /up'", out("up")),
 			run("commit {name2} {name}:v2", match(imageID)),
 			run("inspect -f '{{.State.Status}}' {name2}", out("running")),
 			run("commit --pause=false {name2}", match(imageID), saveAs("untagged")),
