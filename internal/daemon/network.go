@@ -22,6 +22,7 @@ type netManager interface {
 	RemoveNetwork(ctx context.Context, idOrName string) error
 	NewSandbox(ctx context.Context, containerID string) (nsPath string, err error)
 	RemoveSandbox(ctx context.Context, containerID string) error
+	RecycleSandbox(ctx context.Context, containerID string) error
 	Connect(ctx context.Context, nsPath string, cfg network.EndpointConfig) (network.Endpoint, error)
 	Disconnect(ctx context.Context, containerID, network string) error
 	Endpoints(containerID string) []network.Endpoint
@@ -51,6 +52,13 @@ func withNetworkManager(f newNetManager) Option { return func(o *options) { o.ne
 type networking struct {
 	m     netManager
 	locks sync.Map // container id -> *sync.Mutex
+	// joined holds the ids of containers whose network namespace another
+	// container has joined (network mode container:<id>): theirs is never
+	// recycled, whatever it looks like.
+	joined sync.Map
+	// recyclable holds the ids of containers whose current run's sandbox
+	// may be recycled at its end (sandboxRecyclable).
+	recyclable sync.Map
 }
 
 // lock takes container id's network lock; the caller unlocks it.

@@ -35,7 +35,9 @@ type fakeNet struct {
 	connectErr map[string]error
 	// reconciled is the live map of the last Reconcile.
 	reconciled map[string]string
-	closed     int
+	// recycled lists the containers whose sandbox went to RecycleSandbox.
+	recycled []string
+	closed   int
 }
 
 type fakeNetwork struct {
@@ -224,6 +226,13 @@ func (f *fakeNet) RemoveSandbox(_ context.Context, containerID string) error {
 	}
 	delete(f.sandboxes, containerID)
 	return nil
+}
+
+func (f *fakeNet) RecycleSandbox(ctx context.Context, containerID string) error {
+	f.mu.Lock()
+	f.recycled = append(f.recycled, containerID)
+	f.mu.Unlock()
+	return f.RemoveSandbox(ctx, containerID)
 }
 
 func (f *fakeNet) Connect(_ context.Context, nsPath string, cfg network.EndpointConfig) (network.Endpoint, error) {

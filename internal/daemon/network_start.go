@@ -37,12 +37,16 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 	if mode.IsHost() || mode.IsContainer() {
 		c.Unlock()
 		if mode.IsContainer() {
+			if target, err := d.containers.Get(mode.ConnectedContainer()); err == nil {
+				d.nets.joined.Store(target.ID, true)
+			}
 			d.shareNetworkFiles(mode.ConnectedContainer(), in)
 		}
 		return nil
 	}
 	id := c.ID
 	stale := c.NetworkSettings.SandboxKey != ""
+	recyclable := sandboxRecyclable(c.HostConfig)
 	cfgs, err := d.endpointConfigs(c)
 	c.Unlock()
 	if err != nil {
@@ -62,6 +66,9 @@ func (d *Daemon) setupNetwork(ctx context.Context, c *container.Container, in *s
 	nsPath, err := d.nets.m.NewSandbox(ctx, id)
 	if err != nil {
 		return networkSetupError{err}
+	}
+	if recyclable {
+		d.nets.recyclable.Store(id, true)
 	}
 	var eps []network.Endpoint
 	defer func() {
@@ -155,7 +162,12 @@ func (d *Daemon) releaseNetworkLocked(ctx context.Context, id string, emit bool)
 		}
 	}
 	t1 := time.Now()
-	if err := d.nets.m.RemoveSandbox(ctx, id); err != nil {
+	remove := d.nets.m.RemoveSandbox
+	_, recyclable := d.nets.recyclable.LoadAndDelete(id)
+	if _, joined := d.nets.joined.Load(id); recyclable && !joined && emit && len(eps) == 0 {
+		remove = d.nets.m.RecycleSandbox
+	}
+	if err := remove(ctx, id); err != nil {
 		d.log.Warn("remove a container's network sandbox", "container", id, "err", err)
 	}
 	if len(eps) > 0 {
@@ -166,6 +178,32 @@ func (d *Daemon) releaseNetworkLocked(ctx context.Context, id string, emit bool)
 		c.NetworkSettings.ClearOperational()
 		c.Unlock()
 	}
+}
+
+// sandboxRecyclable says whether a run of a container with host config
+// h leaves a network namespace that nothing but the container could have
+// used or changed, so that at the run's end the manager may recycle it
+// (RecycleSandbox, which then checks that it is still as new): network
+// mode none, a pid namespace of its own (its death takes every process
+// of the container with it), no privileges over the namespace
+// (privileged, CAP_NET_ADMIN) and no net.* sysctls of its own. That no
+// other container joined its network is checked at the end (joined).
+func sandboxRecyclable(h *containertypes.HostConfig) bool {
+	if h == nil || !h.NetworkMode.IsNone() || h.Privileged || !h.PidMode.IsPrivate() {
+		return false
+	}
+	for _, capName := range h.CapAdd {
+		switch strings.TrimPrefix(strings.ToUpper(capName), "CAP_") {
+		case "ALL", "NET_ADMIN":
+			return false
+		}
+	}
+	for k := range h.Sysctls {
+		if strings.HasPrefix(k, "net.") || strings.HasPrefix(k, "net/") {
+			return false
+		}
+	}
+	return true
 }
 
 // endpointConfigs are the manager's Connect requests for c's networks, in

@@ -224,6 +224,31 @@ func TestNetworkNone(t *testing.T) {
 	if hostsSrc != in.HostsPath || sp.Hostname != none[:12] {
 		t.Fatalf("container mode: /etc/hosts from %q (want %q), hostname %q (want %q)", hostsSrc, in.HostsPath, sp.Hostname, none[:12])
 	}
+
+	// At a run's end, the namespace of a none container goes to
+	// RecycleSandbox, unless another container joined it or the
+	// container could have changed it.
+	solo := create(t, d, "", []string{"sleep", "1000"}, func(_ *containertypes.Config, h *containertypes.HostConfig) { h.NetworkMode = "none" })
+	admin := create(t, d, "", []string{"sleep", "1000"}, func(_ *containertypes.Config, h *containertypes.HostConfig) {
+		h.NetworkMode = "none"
+		h.CapAdd = []string{"NET_ADMIN"}
+	})
+	ctx := context.Background()
+	for _, id := range []string{solo, admin, none} {
+		if id != none {
+			mustStart(t, d, id)
+		}
+		if err := d.ContainerStop(ctx, id, server.StopOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fn := fakeNetFor(cfg)
+	fn.mu.Lock()
+	recycled := slices.Clone(fn.recycled)
+	fn.mu.Unlock()
+	if !slices.Equal(recycled, []string{solo}) {
+		t.Fatalf("recycled sandboxes %q, want only %q (not %q with NET_ADMIN, nor %q, joined)", recycled, solo, admin, none)
+	}
 }
 
 // TestNetworkUserNetwork: aliases, --ip, --mac-address, published ports,

@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg Config) (_ *Manager, err error) {
 	for _, n := range m.nets {
 		m.listenDNS(ctx, n.rec)
 	}
-	if m.sandboxes, err = newSandboxes(cfg.ExecRoot, m.log, cfg.MTU); err != nil {
+	if m.sandboxes, err = newSandboxes(cfg.ExecRoot, m.hostNS, m.log, cfg.MTU); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return m, nil

@@ -28,9 +28,14 @@ import (
 // NewSandbox on the hot path is a create, a bind mount and a close. Pooled
 // namespaces are plain descriptors: a daemon that dies leaks none of them.
 
-// poolSize is how many ready namespaces wait; two cover a burst of starts
-// while the refill catches up.
+// poolSize is how many ready namespaces a refill leaves waiting; two cover
+// a burst of starts while the refill catches up.
 const poolSize = 2
+
+// plainPoolCap is how many plain ones may wait: recycled namespaces come
+// back in no set order with the takes, so the pool keeps room for them
+// above what a refill leaves, and is refilled only when empty.
+const plainPoolCap = 2 * poolSize
 
 // refillDelay is how long after a take the pool refills. Making a
 // namespace costs CPU (most of a millisecond in the kernel) that, on a
@@ -41,6 +46,7 @@ const refillDelay = 20 * time.Millisecond
 
 type sandboxes struct {
 	dir    string
+	hostNS int // the daemon's own network namespace (Manager.hostNS)
 	log    *slog.Logger
 	mtu    int
 	pool   chan int       // nsfs descriptors with loopback up
@@ -58,15 +64,16 @@ type sandboxes struct {
 	refillDue  atomic.Bool // a kickSoon is pending
 }
 
-func newSandboxes(dir string, log *slog.Logger, mtu int) (*sandboxes, error) {
+func newSandboxes(dir string, hostNS int, log *slog.Logger, mtu int) (*sandboxes, error) {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
 	s := &sandboxes{
 		dir:      dir,
+		hostNS:   hostNS,
 		log:      log,
 		mtu:      mtu,
-		pool:     make(chan int, poolSize),
+		pool:     make(chan int, plainPoolCap),
 		ready:    make(chan readyLink, poolSize),
 		fresh:    map[string]freshSandbox{},
 		refill:   make(chan struct{}, 1),
@@ -128,7 +135,7 @@ func (s *sandboxes) filler() {
 
 // fillPlain tops the plain pool up; false when stopped.
 func (s *sandboxes) fillPlain() bool {
-	for len(s.pool) < cap(s.pool) {
+	for len(s.pool) < poolSize {
 		fd, err := makeNetns()
 		if err != nil {
 			// The hot path makes its own then, and reports the error.
@@ -202,10 +209,15 @@ func (s *sandboxes) create(ctx context.Context, id string) (string, error) {
 			return "", err
 		}
 	}
-	if isAhead(ctx) {
-		defer s.kick()
-	} else {
-		defer s.kickSoon()
+	// Only an empty pool is refilled: one left lower is topped up again by
+	// the sandboxes that come back (recycle_linux.go), where a refill
+	// would make a namespace and leave no room for them.
+	if len(s.pool) == 0 {
+		if isAhead(ctx) {
+			defer s.kick()
+		} else {
+			defer s.kickSoon()
+		}
 	}
 
 	path := s.path(id)
@@ -240,8 +252,9 @@ func (s *sandboxes) create(ctx context.Context, id string) (string, error) {
 // remove unmounts and deletes container id's sandbox in the background:
 // an unmount waits for an RCU grace period (milliseconds on a busy host),
 // which the container-stop path need not. Absent is no error; a failure
-// is logged, and Reconcile removes what is left.
-func (s *sandboxes) remove(id string) error {
+// is logged, and Reconcile removes what is left. With recycle the
+// namespace goes back to the pool if it is still as new (recycle_linux.go).
+func (s *sandboxes) remove(id string, recycle bool) error {
 	if err := checkContainerID(id); err != nil {
 		return err
 	}
@@ -259,8 +272,19 @@ func (s *sandboxes) remove(id string) error {
 	s.removals.Add(1)
 	go func() {
 		defer s.removals.Done()
+		kept := -1
+		if recycle {
+			kept = openNetns(s.path(id))
+		}
 		if err := removeNetnsFile(s.path(id)); err != nil {
 			s.log.Warn("network: removing a sandbox", "container", id, "err", err)
+			if kept >= 0 {
+				unix.Close(kept)
+				kept = -1
+			}
+		}
+		if kept >= 0 {
+			s.recycle(kept)
 		}
 		s.mu.Lock()
 		delete(s.removing, id)
@@ -383,5 +407,16 @@ func (m *Manager) NewSandbox(ctx context.Context, containerID string) (string, e
 // one is not an error. Endpoints still connected lose their veth with the
 // namespace; Disconnect first to release their addresses.
 func (m *Manager) RemoveSandbox(ctx context.Context, containerID string) error {
-	return m.sandboxes.remove(containerID)
+	return m.sandboxes.remove(containerID, false)
+}
+
+// RecycleSandbox is RemoveSandbox for a namespace that the caller knows
+// no process is left in and none could have changed: the container had
+// network mode none, its own pid namespace (which died with it), neither
+// CAP_NET_ADMIN nor net.* sysctls of its own, and no other container
+// joined its network. If the namespace is still as new (recycle_linux.go)
+// the next container gets it, and neither pays the kernel's making and
+// tearing down of a namespace.
+func (m *Manager) RecycleSandbox(ctx context.Context, containerID string) error {
+	return m.sandboxes.remove(containerID, true)
 }
