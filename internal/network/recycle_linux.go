@@ -3,7 +3,6 @@ package network
 import (
 	"bytes"
 	"os"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -56,29 +55,16 @@ func (s *sandboxes) recycle(fd int) {
 	}
 }
 
-// unused says whether namespace fd is as new (see above). It reads the
-// namespace's /proc/net files from a thread that visits it; a thread
-// that cannot come back to the daemon's namespace stays locked and dies
-// with its goroutine.
+// unused says whether namespace fd is as new (see above), from its
+// /proc/net files as a thread that visits it sees them.
 func (s *sandboxes) unused(fd int) bool {
-	ch := make(chan bool, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- false
-			return
-		}
-		dev, err1 := os.ReadFile("/proc/thread-self/net/dev")
-		protocols, err2 := os.ReadFile("/proc/thread-self/net/protocols")
-		if err := unix.Setns(s.hostNS, unix.CLONE_NEWNET); err != nil {
-			ch <- false
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- err1 == nil && err2 == nil && onlyIdleLoopback(dev) && noSockets(protocols)
-	}()
-	return <-ch
+	var dev, protocols []byte
+	var err1, err2 error
+	err := inNamespace(fd, s.hostNS, func() {
+		dev, err1 = os.ReadFile("/proc/thread-self/net/dev")
+		protocols, err2 = os.ReadFile("/proc/thread-self/net/protocols")
+	})
+	return err == nil && err1 == nil && err2 == nil && onlyIdleLoopback(dev) && noSockets(protocols)
 }
 
 // onlyIdleLoopback says whether /proc/net/dev lists lo alone, with every
