@@ -228,6 +228,10 @@ func (d *Daemon) release(ctx context.Context, c *container.Container, r *run, re
 	}
 	d.cleanupRun(ctx, c.ID, nil)
 	d.forgetExecs(c.ID)
+	if d.nets != nil {
+		// Its id never starts again: nothing joins its namespace now.
+		d.nets.joined.Delete(c.ID)
+	}
 	c.Lock()
 	key := c.SnapshotKey
 	mountPoints := c.MountPoints
