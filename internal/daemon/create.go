@@ -132,15 +132,17 @@ func (d *Daemon) create(ctx context.Context, req server.ContainerCreateRequest, 
 			return fail(fmt.Errorf("unpack %s: %w", cfg.Image, err))
 		}
 	}
-	snapKey, ok := d.takeSpare(top, ahead)
+	snapKey, ok := d.takeSpare(top, ahead, host.AutoRemove)
 	if !ok {
 		snapKey = id
 		if _, err := d.snapshots.Prepare(ctx, id, top, snapshot.WithLabels(map[string]string{containerLabel: id})); err != nil {
 			return fail(fmt.Errorf("prepare the container's filesystem: %w", err))
 		}
+		d.spares.parents.Store(snapKey, top)
 	}
 	defer func() {
 		if retErr != nil {
+			d.spares.parents.Delete(snapKey)
 			if err := d.snapshots.Remove(context.WithoutCancel(ctx), snapKey); err != nil {
 				d.log.Warn("undo create: remove snapshot", "container", id, "err", err)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -69,7 +68,7 @@ func (d *Daemon) prestart(c *container.Container, r *run, ahead bool) {
 		err := d.mountRootfs(ctx, key, d.rootfsDir(id), true)
 		p.mounted = err == nil
 		if p.mounted && full && !d.isClosing() {
-			p.task, err = d.launch(ctx, c, true, hurry)
+			p.task, err = d.launch(ctx, c, r, true, hurry)
 			if err != nil {
 				// Undone (unmounted); the start does it again, and
 				// reports.
@@ -162,11 +161,9 @@ func (d *Daemon) clearVolatileMark(ctx context.Context, key string) {
 		return
 	}
 	for _, m := range mounts {
-		for _, o := range m.Options {
-			if work, ok := strings.CutPrefix(o, "workdir="); ok {
-				if err := os.RemoveAll(filepath.Join(work, "work", "incompat", "volatile")); err != nil {
-					d.log.Warn("clear the volatile mark of a layer", "snapshot", key, "err", err)
-				}
+		if work := workDirOf(m); work != "" {
+			if err := os.RemoveAll(filepath.Join(work, "work", "incompat", "volatile")); err != nil {
+				d.log.Warn("clear the volatile mark of a layer", "snapshot", key, "err", err)
 			}
 		}
 	}

@@ -238,7 +238,7 @@ func (d *Daemon) release(ctx context.Context, c *container.Container, r *run, re
 	c.Unlock()
 	var errs []error
 	t0 := time.Now()
-	if key != "" {
+	if key != "" && !d.recycleSnapshot(c, r, key) {
 		if err := d.snapshots.Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove the container's filesystem: %w", err))
 		}

@@ -71,6 +71,10 @@ type run struct {
 	// for attaches that came before that.
 	prestartTask container.Task
 	prestartMade chan struct{}
+	// upper is what the container's upper directory held once its
+	// create was done, when its snapshot may be recycled
+	// (recycle_snapshot.go).
+	upper *upperState
 
 	// streams counts attach streams in flight (it has its own lock). The
 	// exit handling waits for them before it drops the shim's

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,28 +35,53 @@ const (
 )
 
 type spares struct {
-	mu      sync.Mutex
-	byTop   map[string]spare // parent snapshot -> its spare
-	filling map[string]bool  // parents being prepared
+	mu sync.Mutex
+	// byTop holds, per parent snapshot, its spares, the newest last.
+	byTop   map[string][]spare
+	filling map[string]bool // parents being prepared
 	closed  bool
 	// gen counts dropSpares: a refill scheduled before one keeps nothing.
 	gen      uint64
 	inflight inflight
+	// parents maps a container's snapshot key to its parent, for
+	// recycling (recycle_snapshot.go).
+	parents sync.Map
 }
 
 type spare struct {
 	key  string
 	made time.Time
+	// recycled: an auto-remove container's snapshot, unchanged, given
+	// only to auto-remove containers (recycle_snapshot.go).
+	recycled bool
 }
 
+// maxSparesPerTop bounds the spares of one parent: a recycled snapshot
+// may come back while the replacement of the one taken is being made.
+const maxSparesPerTop = 2
+
 // takeSpare returns a spare prepared on top, if there is one, and asks
-// for its replacement; ahead says no client waits for the taker.
-func (d *Daemon) takeSpare(top string, ahead bool) (string, bool) {
+// for its replacement; ahead says no client waits for the taker, and
+// autoRemove that the taker is an auto-remove container (the only kind
+// a recycled spare is given to).
+func (d *Daemon) takeSpare(top string, ahead, autoRemove bool) (string, bool) {
 	s := &d.spares
 	s.mu.Lock()
-	sp, ok := s.byTop[top]
-	if ok {
+	var sp spare
+	ok := false
+	list := s.byTop[top]
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].recycled && !autoRemove {
+			continue
+		}
+		sp, ok = list[i], true
+		list = slices.Delete(list, i, i+1)
+		break
+	}
+	if len(list) == 0 {
 		delete(s.byTop, top)
+	} else {
+		s.byTop[top] = list
 	}
 	s.mu.Unlock()
 	delay := spareRefillDelay
@@ -63,20 +89,45 @@ func (d *Daemon) takeSpare(top string, ahead bool) (string, bool) {
 		delay = spareRefillDelayAhead
 	}
 	d.refillSpare(top, delay)
+	if ok {
+		s.parents.Store(sp.key, top)
+	}
 	return sp.key, ok
 }
 
+// returnSpare adds an auto-remove container's unchanged snapshot key on
+// top to the spares, if there is room; false means the caller removes it.
+func (d *Daemon) returnSpare(top, key string) bool {
+	s := &d.spares
+	s.mu.Lock()
+	_, known := s.byTop[top]
+	room := !s.closed && len(s.byTop[top]) < maxSparesPerTop &&
+		(known || s.filling[top] || len(s.byTop)+len(s.filling) < maxSpareImages)
+	if room {
+		if s.byTop == nil {
+			s.byTop = map[string][]spare{}
+			s.filling = map[string]bool{}
+		}
+		s.byTop[top] = append(s.byTop[top], spare{key: key, made: time.Now(), recycled: true})
+	}
+	s.mu.Unlock()
+	if room {
+		d.expireSpare(top, key)
+	}
+	return room
+}
+
 // refillSpare prepares, delay from now, a spare on top unless one is there
-// or under way.
+// or under way (then, or when the delay is up).
 func (d *Daemon) refillSpare(top string, delay time.Duration) {
 	s := &d.spares
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.filling[top] || s.byTop[top].key != "" {
+	if s.closed || s.filling[top] || len(s.byTop[top]) > 0 {
 		return
 	}
 	if s.byTop == nil {
-		s.byTop = map[string]spare{}
+		s.byTop = map[string][]spare{}
 		s.filling = map[string]bool{}
 	}
 	if len(s.byTop)+len(s.filling) >= maxSpareImages {
@@ -89,14 +140,24 @@ func (d *Daemon) refillSpare(top string, delay time.Duration) {
 	time.AfterFunc(delay, func() {
 		defer d.bg.Done()
 		defer s.inflight.done()
+		s.mu.Lock()
+		// A recycled snapshot came back meanwhile (returnSpare).
+		needed := len(s.byTop[top]) == 0
+		if !needed {
+			delete(s.filling, top)
+		}
+		s.mu.Unlock()
+		if !needed {
+			return
+		}
 		key := "spare-" + container.NewID()
 		ctx := context.Background()
 		_, err := d.snapshots.Prepare(ctx, key, top, snapshot.WithLabels(map[string]string{spareLabel: "1"}))
 		s.mu.Lock()
 		delete(s.filling, top)
-		keep := err == nil && !s.closed && s.gen == gen && s.byTop[top].key == ""
+		keep := err == nil && !s.closed && s.gen == gen && len(s.byTop[top]) < maxSparesPerTop
 		if keep {
-			s.byTop[top] = spare{key: key, made: time.Now()}
+			s.byTop[top] = append(s.byTop[top], spare{key: key, made: time.Now()})
 		}
 		s.mu.Unlock()
 		switch {
@@ -116,12 +177,18 @@ func (d *Daemon) expireSpare(top, key string) {
 	time.AfterFunc(spareTTL, func() {
 		s := &d.spares
 		s.mu.Lock()
-		mine := s.byTop[top].key == key
-		if mine {
-			delete(s.byTop, top)
+		list := s.byTop[top]
+		i := slices.IndexFunc(list, func(sp spare) bool { return sp.key == key })
+		if i >= 0 {
+			list = slices.Delete(list, i, i+1)
+			if len(list) == 0 {
+				delete(s.byTop, top)
+			} else {
+				s.byTop[top] = list
+			}
 		}
 		s.mu.Unlock()
-		if mine {
+		if i >= 0 {
 			d.removeSpare(context.Background(), key)
 		}
 	})
@@ -139,8 +206,10 @@ func (d *Daemon) dropSpares(ctx context.Context, closing bool) {
 	}
 	s.gen++
 	var keys []string
-	for top, sp := range s.byTop {
-		keys = append(keys, sp.key)
+	for top, list := range s.byTop {
+		for _, sp := range list {
+			keys = append(keys, sp.key)
+		}
 		delete(s.byTop, top)
 	}
 	s.mu.Unlock()

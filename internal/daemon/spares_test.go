@@ -85,8 +85,10 @@ func readySpares(d *Daemon) []string {
 	d.spares.mu.Lock()
 	defer d.spares.mu.Unlock()
 	var keys []string
-	for _, sp := range d.spares.byTop {
-		keys = append(keys, sp.key)
+	for _, list := range d.spares.byTop {
+		for _, sp := range list {
+			keys = append(keys, sp.key)
+		}
 	}
 	return keys
 }

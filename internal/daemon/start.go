@@ -93,7 +93,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 	task := pre.task
 	if task == nil {
 		var err error
-		if task, err = d.launch(ctx, c, pre.mounted, nil); err != nil {
+		if task, err = d.launch(ctx, c, r, pre.mounted, nil); err != nil {
 			return d.startFailed(c, r, err)
 		}
 	}
@@ -174,7 +174,7 @@ func (d *Daemon) start(ctx context.Context, c *container.Container, r *run) (ret
 // which runs the runtime's create. The container's process waits for
 // the task's Start. A non-nil hurry makes the task ahead of need
 // (taskConfig.Hurry). On error launch undoes what it did.
-func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted bool, hurry <-chan struct{}) (_ container.Task, retErr error) {
+func (d *Daemon) launch(ctx context.Context, c *container.Container, r *run, mounted bool, hurry <-chan struct{}) (_ container.Task, retErr error) {
 	c.Lock()
 	in, rt, err := d.startInput(c)
 	if err == nil {
@@ -250,6 +250,7 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, mounted boo
 	if err != nil {
 		return nil, err
 	}
+	d.recordUpper(ctx, c, r)
 	d.log.Debug("container launched", "container", c.ID, "mount", tSpec.Sub(tMount),
 		"spec", tShim.Sub(tSpec), "shim+create", time.Since(tShim))
 	return task, nil
