@@ -273,6 +273,7 @@ func (d *Daemon) runtimeRoot() string        { return filepath.Join(d.execRoot, 
 func (d *Daemon) shimDir(id string) string   { return filepath.Join(d.shimsDir(), id) }
 func (d *Daemon) bundleDir(id string) string { return filepath.Join(d.bundlesDir(), id) }
 func (d *Daemon) rootfsDir(id string) string { return filepath.Join(d.bundleDir(id), "rootfs") }
+func (d *Daemon) parkedDir() string          { return filepath.Join(d.execRoot, "parked") }
 
 // Config is the daemon's configuration.
 func (d *Daemon) Config() config.Config { return d.cfg }

@@ -88,6 +88,7 @@ func (d *Daemon) withRootfs(ctx context.Context, c *container.Container, r *run,
 }
 
 func (d *Daemon) withStoppedRootfs(ctx context.Context, key string, fn func(root string) error) error {
+	d.unpark(key) // one writer of a layer at a time
 	mounts, err := d.snapshots.Mounts(ctx, key)
 	if err != nil {
 		return err

@@ -208,6 +208,7 @@ func pinProcessRoot(pid int, rootfs string) (int, error) {
 // read-only once the binds' mount points exist (dockerd makes the ones
 // missing, as the runtime does at start).
 func (d *Daemon) mountView(ctx context.Context, key string, binds []hostBind, readOnly bool) (*privateNS, int, error) {
+	d.unpark(key) // one writer of a layer at a time
 	mounts, err := d.snapshots.Mounts(ctx, key)
 	if err != nil {
 		return nil, -1, fmt.Errorf("container filesystem: %w", err)

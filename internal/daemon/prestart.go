@@ -132,7 +132,9 @@ func (d *Daemon) dropPrestart(ctx context.Context, c *container.Container, r *ru
 	c.Lock()
 	key := c.SnapshotKey
 	c.Unlock()
-	d.clearVolatileMark(ctx, key)
+	if _, parked := d.spares.parked.Load(key); !parked {
+		d.clearVolatileMark(ctx, key)
+	}
 }
 
 // expirePrestart undoes a prestart that no start took in time.

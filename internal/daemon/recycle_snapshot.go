@@ -37,6 +37,18 @@ import (
 // own targets are made. A privileged container, which could reach the
 // upper directory from outside the overlay, is never recycled.
 //
+// The snapshot stays mounted: the check is made before the exit's
+// cleanup, and the overlay mount is moved (MS_MOVE) from the container's
+// bundle to a directory of its own under the exec root, "parked"; the
+// next container's mount moves it into its bundle. An overlay mount and
+// its unmount (a new superblock, overlayfs's checks of the work
+// directory; an RCU grace period) cost more than the snapshot's own
+// bookkeeping. Every process that saw the mount is gone by then: a
+// pid namespace's init exits only after the rest of it, and the
+// container's mount namespace, with whatever it mounted, went with them.
+// A parked mount that is not taken is unmounted before its snapshot is
+// removed; the next start unmounts those a crash left.
+//
 // A recycled snapshot was mounted with overlayfs's "volatile" option:
 // its files never had to reach the disk. It is given only to auto-remove
 // containers, which mount it the same way and whose snapshot a crash
@@ -59,6 +71,23 @@ type upperState struct {
 	key, parent string
 	upper, work string
 	print       string
+	// parked is where the mount was moved to, once checked (parkRootfs).
+	parked string
+}
+
+// layerDirs are an overlay snapshot's upper and work directories.
+type layerDirs struct{ upper, work string }
+
+// noteLayerDirs remembers the directories of key's mounts, for
+// recordUpper (saves a metadata lookup).
+func (d *Daemon) noteLayerDirs(key string, mounts []mount.Mount) {
+	up, err := snapshot.UpperDir(mounts)
+	if err != nil || !up.Overlay {
+		return
+	}
+	if work := workDirOf(mounts[0]); work != "" {
+		d.spares.dirs.Store(key, layerDirs{upper: up.Dir, work: work})
+	}
 }
 
 // recordUpper notes, for an auto-remove container whose snapshot may be
@@ -76,33 +105,134 @@ func (d *Daemon) recordUpper(ctx context.Context, c *container.Container, r *run
 	if !eligible || !ok {
 		return
 	}
-	mounts, err := d.snapshots.Mounts(ctx, key)
-	if err != nil {
+	if _, ok := d.spares.dirs.Load(key); !ok {
+		mounts, err := d.snapshots.Mounts(ctx, key)
+		if err != nil {
+			return
+		}
+		d.noteLayerDirs(key, mounts)
+	}
+	dirs, ok := d.spares.dirs.Load(key)
+	if !ok {
 		return
 	}
-	up, err := snapshot.UpperDir(mounts)
-	if err != nil || !up.Overlay {
-		return
-	}
-	work := workDirOf(mounts[0])
-	if work == "" {
-		return
-	}
-	print, err := fingerprintUpper(up.Dir)
+	ld := dirs.(layerDirs)
+	print, err := fingerprintUpper(ld.upper)
 	if err != nil {
 		d.log.Debug("container snapshot not recyclable", "container", c.ID, "why", err)
 		return
 	}
 	c.Lock()
-	r.upper = &upperState{key: key, parent: parent.(string), upper: up.Dir, work: work, print: print}
+	r.upper = &upperState{key: key, parent: parent.(string), upper: ld.upper, work: ld.work, print: print}
 	c.Unlock()
+}
+
+// parkRootfs checks, at an auto-remove container's removal and before its
+// exit's cleanup unmounts its layer, whether its snapshot may be recycled
+// (recordUpper); if so it moves the mount out of the bundle, to be moved
+// into the next container's.
+func (d *Daemon) parkRootfs(c *container.Container, r *run) {
+	if r == nil {
+		return
+	}
+	c.Lock()
+	st := r.upper
+	c.Unlock()
+	if st == nil || st.parked != "" {
+		return
+	}
+	if print, err := fingerprintUpper(st.upper); err != nil || print != st.print {
+		d.log.Debug("container snapshot changed: removed", "container", c.ID, "why", err)
+		c.Lock()
+		r.upper = nil
+		c.Unlock()
+		return
+	}
+	dir := filepath.Join(d.parkedDir(), st.key)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return
+	}
+	// Only a mount of the layer itself, with nothing mounted on it.
+	rootfs := d.rootfsDir(c.ID)
+	if err := unix.Mount(rootfs, dir, "", unix.MS_MOVE, ""); err != nil {
+		d.log.Debug("park a container's layer", "container", c.ID, "err", err)
+		_ = os.Remove(dir)
+		return
+	}
+	d.spares.parked.Store(st.key, dir)
+	c.Lock()
+	st.parked = dir
+	c.Unlock()
+}
+
+// unpark unmounts the parked mount of key, if there is one. The layer was
+// mounted volatile: its mark is cleared, as after any clean unmount.
+func (d *Daemon) unpark(key string) {
+	v, ok := d.spares.parked.LoadAndDelete(key)
+	if !ok {
+		return
+	}
+	dir := v.(string)
+	if err := mount.UnmountAll(dir, 0); err != nil {
+		d.log.Warn("unmount a parked container layer", "snapshot", key, "err", err)
+		_ = mount.UnmountAll(dir, unix.MNT_DETACH)
+	}
+	_ = os.Remove(dir)
+	if v, ok := d.spares.dirs.Load(key); ok {
+		_ = os.RemoveAll(filepath.Join(v.(layerDirs).work, "work", "incompat"))
+	}
+}
+
+// takeParked moves key's parked mount to rootfs; false when there is none
+// (or it could not be moved: it is unmounted then).
+func (d *Daemon) takeParked(key, rootfs string) bool {
+	v, ok := d.spares.parked.Load(key)
+	if !ok {
+		return false
+	}
+	dir := v.(string)
+	err := os.MkdirAll(rootfs, 0o711)
+	if err == nil {
+		err = unix.Mount(dir, rootfs, "", unix.MS_MOVE, "")
+	}
+	if err != nil {
+		d.log.Debug("move a parked container layer", "snapshot", key, "err", err)
+		d.unpark(key)
+		return false
+	}
+	d.spares.parked.Delete(key)
+	_ = os.Remove(dir)
+	return true
+}
+
+// removeParked unmounts the parked layers a crash left, before their
+// snapshots are removed as orphans.
+func (d *Daemon) removeParked() {
+	entries, err := os.ReadDir(d.parkedDir())
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		dir := filepath.Join(d.parkedDir(), e.Name())
+		if err := mount.UnmountAll(dir, unix.MNT_DETACH); err != nil {
+			d.log.Warn("unmount a parked container layer", "dir", dir, "err", err)
+			continue
+		}
+		_ = os.Remove(dir)
+	}
 }
 
 // recycleSnapshot puts c's snapshot back among the spares if its upper
 // directory is as its create left it (see recordUpper); false means the
 // caller removes it. The snapshot must be unmounted.
-func (d *Daemon) recycleSnapshot(c *container.Container, r *run, key string) bool {
+func (d *Daemon) recycleSnapshot(c *container.Container, r *run, key string) (recycled bool) {
 	d.spares.parents.Delete(key)
+	defer func() {
+		if !recycled {
+			d.unpark(key)
+			d.spares.dirs.Delete(key)
+		}
+	}()
 	if r == nil {
 		return false
 	}
@@ -112,6 +242,14 @@ func (d *Daemon) recycleSnapshot(c *container.Container, r *run, key string) boo
 	c.Unlock()
 	if st == nil || st.key != key {
 		return false
+	}
+	if st.parked != "" {
+		// Checked before the exit's cleanup (parkRootfs).
+		if !d.returnSpare(st.parent, key) {
+			return false
+		}
+		d.log.Debug("container snapshot recycled, mounted", "container", c.ID, "snapshot", key)
+		return true
 	}
 	print, err := fingerprintUpper(st.upper)
 	if err != nil || print != st.print {

@@ -99,7 +99,9 @@ func TestFingerprintUpper(t *testing.T) {
 // not auto-remove never gets a recycled snapshot.
 func TestRecycleSnapshot(t *testing.T) {
 	t.Parallel()
-	d := newTestDaemon(t, testRoots(t), newFakeLauncher())
+	cfg := testRoots(t)
+	fake := newFakeLauncher()
+	d := newTestDaemon(t, cfg, fake)
 	ctx := context.Background()
 	autoRemove := func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true }
 	// runAndKill starts id, lets between act on it while it runs, kills
@@ -125,6 +127,10 @@ func TestRecycleSnapshot(t *testing.T) {
 	key := snapshotKey(t, d, first)
 	runAndKill(first, func() {})
 	eventually(t, "the snapshot among the spares", func() bool { return slices.Contains(readySpares(d), key) })
+	parked := filepath.Join(d.parkedDir(), key)
+	if !isMountpoint(t, parked) {
+		t.Fatal("the recycled snapshot is not kept mounted")
+	}
 
 	// Not for a container that outlives its exit.
 	kept := create(t, d, "", []string{"sleep", "100"})
@@ -137,6 +143,9 @@ func TestRecycleSnapshot(t *testing.T) {
 		t.Fatalf("the next auto-remove container's snapshot is %s, not the recycled %s", got, key)
 	}
 	runAndKill(second, func() {
+		if isMountpoint(t, parked) || !isMountpoint(t, d.rootfsDir(second)) {
+			t.Fatal("the parked mount was not moved into the container's bundle")
+		}
 		if err := os.WriteFile(filepath.Join(d.rootfsDir(second), "scribble"), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -147,5 +156,30 @@ func TestRecycleSnapshot(t *testing.T) {
 	})
 	if slices.Contains(readySpares(d), key) {
 		t.Fatal("a written snapshot was recycled")
+	}
+
+	// A parked mount is unmounted with its spare (here at the close), and
+	// one a crash left by the next start.
+	third := create(t, d, "", []string{"sleep", "100"}, autoRemove)
+	key = snapshotKey(t, d, third)
+	runAndKill(third, func() {})
+	parked = filepath.Join(d.parkedDir(), key)
+	eventually(t, "the third snapshot parked", func() bool { return isMountpoint(t, parked) })
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if isMountpoint(t, parked) {
+		t.Fatal("a parked mount outlived the daemon's close")
+	}
+	if err := os.MkdirAll(parked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", parked, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	newTestDaemon(t, cfg, fake)
+	if isMountpoint(t, parked) {
+		unix.Unmount(parked, unix.MNT_DETACH)
+		t.Fatal("the next start left a parked mount a crash left")
 	}
 }

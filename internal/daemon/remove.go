@@ -216,6 +216,7 @@ func (d *Daemon) SettleRemovals() {
 // volumes): a crash before that leaves them to the next start, which
 // references only what records use.
 func (d *Daemon) release(ctx context.Context, c *container.Container, r *run, removeVolumes bool) error {
+	d.parkRootfs(c, r)
 	d.runExitCleanup(ctx, c, r)
 	d.dropPrestart(ctx, c, r)
 	c.Lock()

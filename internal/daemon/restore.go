@@ -49,6 +49,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			d.log.Warn("remove incomplete container", "container", id, "err", err)
 		}
 	}
+	d.removeParked()
 	d.removeOrphanSnapshots(ctx)
 	d.restoreVolumes(ctx)
 	list := d.containers.List()

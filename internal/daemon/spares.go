@@ -43,9 +43,10 @@ type spares struct {
 	// gen counts dropSpares: a refill scheduled before one keeps nothing.
 	gen      uint64
 	inflight inflight
-	// parents maps a container's snapshot key to its parent, for
-	// recycling (recycle_snapshot.go).
-	parents sync.Map
+	// parents maps a container's snapshot key to its parent, dirs to
+	// its upper and work directories, parked to where its mount waits
+	// for the next container, for recycling (recycle_snapshot.go).
+	parents, dirs, parked sync.Map
 }
 
 type spare struct {
@@ -221,6 +222,8 @@ func (d *Daemon) dropSpares(ctx context.Context, closing bool) {
 }
 
 func (d *Daemon) removeSpare(ctx context.Context, key string) {
+	d.unpark(key)
+	d.spares.dirs.Delete(key)
 	if err := d.snapshots.Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
 		// The next start removes it (removeOrphanSnapshots).
 		d.log.Warn("remove a spare container snapshot", "snapshot", key, "err", err)

@@ -320,10 +320,14 @@ func (d *Daemon) namespacePath(kind specs.LinuxNamespaceType, target string) (st
 // option (no syncs: the layer does not outlive a crash), which kernels
 // before 5.10 refuse: they get the plain mount.
 func (d *Daemon) mountRootfs(ctx context.Context, key, rootfs string, volatile bool) error {
+	if volatile && d.takeParked(key, rootfs) {
+		return nil // recycled, mounted (recycle_snapshot.go)
+	}
 	mounts, err := d.snapshots.Mounts(ctx, key)
 	if err != nil {
 		return fmt.Errorf("container filesystem: %w", err)
 	}
+	d.noteLayerDirs(key, mounts)
 	if err := os.MkdirAll(rootfs, 0o711); err != nil {
 		return err
 	}
