@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -158,7 +159,7 @@ func (m *Manager) takePorts(ep string, want []PortBinding, defaultIP, containerI
 				return fail(errdefs.Errorf(errdefs.ErrConflict, "Bind for %s:%d failed: port is already allocated", hostIPText(p.HostIP), p.HostPort))
 			}
 			var err error
-			if fd, err = bindPort(p.Proto, p.HostIP, p.HostPort); err != nil {
+			if fd, err = bindPortSoon(p.Proto, p.HostIP, p.HostPort); err != nil {
 				return fail(errdefs.Errorf(errdefs.ErrUnavailable, "failed to bind host port for %s:%d:%s:%d/%s: %w",
 					hostIPText(p.HostIP), p.HostPort, containerIP, p.ContainerPort, p.Proto, unwrapErrno(err)))
 			}
@@ -226,6 +227,19 @@ func bindPort(proto string, ip netip.Addr, port uint16) (int, error) {
 		return -1, fmt.Errorf("bind %s:%d/%s: %w", hostIPText(ip), port, proto, err)
 	}
 	return fd, nil
+}
+
+// bindPortSoon is bindPort, tried again for a few milliseconds while the
+// port is in use: a socket the manager closed a moment ago stays bound
+// while a child some other goroutine is forking (a shim, a command) still
+// holds the descriptor, until that child's exec closes it.
+func bindPortSoon(proto string, ip netip.Addr, port uint16) (int, error) {
+	fd, err := bindPort(proto, ip, port)
+	for try := 1; errors.Is(err, unix.EADDRINUSE) && try <= 5; try++ {
+		time.Sleep(time.Duration(try) * time.Millisecond)
+		fd, err = bindPort(proto, ip, port)
+	}
+	return fd, err
 }
 
 // unwrapErrno keeps docker's wording: "address already in use".
