@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 
@@ -117,7 +118,9 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		server.WithCPUWidening(width.Widen))
 	errs := make(chan error, len(listeners))
 	var wg sync.WaitGroup
+	trim := newIdleTrim(trimAfter, debug.FreeOSMemory)
 	for _, l := range listeners {
+		l := trim.listener(l)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -138,7 +138,9 @@ func (d *Daemon) create(ctx context.Context, req server.ContainerCreateRequest, 
 		if _, err := d.snapshots.Prepare(ctx, id, top, snapshot.WithLabels(map[string]string{containerLabel: id})); err != nil {
 			return fail(fmt.Errorf("prepare the container's filesystem: %w", err))
 		}
-		d.spares.parents.Store(snapKey, top)
+		if host.AutoRemove {
+			d.spares.parents.Store(snapKey, top)
+		}
 	}
 	defer func() {
 		if retErr != nil {

@@ -90,7 +90,7 @@ func (d *Daemon) takeSpare(top string, ahead, autoRemove bool) (string, bool) {
 		delay = spareRefillDelayAhead
 	}
 	d.refillSpare(top, delay)
-	if ok {
+	if ok && autoRemove {
 		s.parents.Store(sp.key, top)
 	}
 	return sp.key, ok

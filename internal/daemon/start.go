@@ -327,7 +327,9 @@ func (d *Daemon) mountRootfs(ctx context.Context, key, rootfs string, volatile b
 	if err != nil {
 		return fmt.Errorf("container filesystem: %w", err)
 	}
-	d.noteLayerDirs(key, mounts)
+	if volatile {
+		d.noteLayerDirs(key, mounts)
+	}
 	if err := os.MkdirAll(rootfs, 0o711); err != nil {
 		return err
 	}
