@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -365,12 +367,18 @@ func (e *execProcess) startFailed(err error, opts server.ExecStartOptions, tty b
 // capabilities, rlimits, security settings) with the exec's command,
 // environment, directory, user and terminal.
 func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.ExecCreateRequest, tty bool) (*specs.Process, error) {
-	b, err := os.ReadFile(filepath.Join(d.bundleDir(c.ID), "config.json"))
-	if err != nil {
-		return nil, fmt.Errorf("exec: the container's spec: %w", err)
-	}
 	var sp specs.Spec
-	if err := json.Unmarshal(b, &sp); err != nil {
+	b, err := os.ReadFile(filepath.Join(d.bundleDir(c.ID), processFile))
+	if err == nil {
+		sp.Process = new(specs.Process)
+		err = json.Unmarshal(b, sp.Process)
+	} else if errors.Is(err, fs.ErrNotExist) {
+		// A bundle an earlier daemon made (live restore) has the whole spec.
+		if b, err = os.ReadFile(filepath.Join(d.bundleDir(c.ID), "config.json")); err == nil {
+			err = json.Unmarshal(b, &sp)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("exec: the container's spec: %w", err)
 	}
 	if sp.Process == nil {

@@ -63,6 +63,9 @@ type fakeProc struct {
 	// exitFile: the shim recorded the exit before dying.
 	exitFile bool
 	started  time.Time
+	// spec is the bundle's config.json as the create read it (the daemon
+	// removes it once the task is made).
+	spec []byte
 }
 
 type fakeAttach struct {
@@ -104,7 +107,7 @@ func (l *fakeLauncher) Start(ctx context.Context, cfg taskConfig) (container.Tas
 	defer l.mu.Unlock()
 	l.nextID++
 	p := &fakeProc{cfg: cfg, argv: sp.Process.Args, state: "created", pid: 10000 + l.nextID,
-		done: make(chan struct{}), execs: map[string]*fakeExec{}}
+		done: make(chan struct{}), execs: map[string]*fakeExec{}, spec: b}
 	l.procs[cfg.StateDir] = p
 	return l.client(p), nil
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/netip"
@@ -69,14 +68,7 @@ func readString(t *testing.T, p string) string {
 // specNetns is the network namespace path in the container's runtime spec.
 func specNetns(t *testing.T, d *Daemon, id string) (string, bool) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(d.bundleDir(id), "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sp specs.Spec
-	if err := json.Unmarshal(b, &sp); err != nil {
-		t.Fatal(err)
-	}
+	sp := bundleSpec(t, d, id)
 	for _, ns := range sp.Linux.Namespaces {
 		if ns.Type == specs.NetworkNamespace {
 			return ns.Path, true
@@ -207,14 +199,7 @@ func TestNetworkNone(t *testing.T) {
 		t.Fatalf("container mode joins the other's namespace: %q", p)
 	}
 	// ... and shares its hosts, resolv.conf and hostname, as docker's.
-	b, err := os.ReadFile(filepath.Join(d.bundleDir(joined), "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sp specs.Spec
-	if err := json.Unmarshal(b, &sp); err != nil {
-		t.Fatal(err)
-	}
+	sp := bundleSpec(t, d, joined)
 	hostsSrc := ""
 	for _, m := range sp.Mounts {
 		if m.Destination == "/etc/hosts" {

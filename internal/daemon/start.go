@@ -250,6 +250,11 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, r *run, mou
 	if err != nil {
 		return nil, err
 	}
+	// The runtime keeps what it needs of the spec in its own state; the
+	// bundle's copy (some 10 KB, three pages of the exec root's tmpfs per
+	// running container) is only read at the create. An exec reads the
+	// process section (processFile).
+	_ = os.Remove(filepath.Join(tc.Bundle, "config.json"))
 	d.recordUpper(ctx, c, r)
 	d.log.Debug("container launched", "container", c.ID, "mount", tSpec.Sub(tMount),
 		"spec", tShim.Sub(tSpec), "shim+create", time.Since(tShim))
@@ -365,13 +370,25 @@ func withVolatile(mounts []mount.Mount) []mount.Mount {
 	return out
 }
 
+// processFile, in the bundle, is the spec's process section, which an
+// exec starts from (the container's capabilities, limits and security
+// settings); config.json goes once the task is made (launch).
+const processFile = "process.json"
+
 func writeSpec(bundle string, sp *specs.Spec) error {
 	b, err := json.Marshal(sp)
 	if err != nil {
 		return err
 	}
+	p, err := json.Marshal(sp.Process)
+	if err != nil {
+		return err
+	}
 	// The bundle lives under the exec root, gone after a reboot anyway:
 	// no fsync.
+	if err := writeFile(filepath.Join(bundle, processFile), p, 0o600, false); err != nil {
+		return err
+	}
 	return writeFile(filepath.Join(bundle, "config.json"), b, 0o600, false)
 }
 
@@ -456,7 +473,7 @@ func (d *Daemon) cleanupRun(ctx context.Context, id string, _ error) {
 		}
 	}
 	bundle := d.bundleDir(id)
-	for _, p := range []string{filepath.Join(bundle, "config.json"), rootfs, bundle} {
+	for _, p := range []string{filepath.Join(bundle, "config.json"), filepath.Join(bundle, processFile), rootfs, bundle} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			d.log.Warn("remove bundle", "container", id, "path", p, "err", err)
 		}

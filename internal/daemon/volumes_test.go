@@ -60,10 +60,17 @@ func volumeNames(t *testing.T, d *Daemon, filters server.Filters) []string {
 
 func bundleSpec(t *testing.T, d *Daemon, id string) specs.Spec {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(d.bundleDir(id), "config.json"))
-	if err != nil {
-		t.Fatal(err)
+	l, ok := d.tasks.(*fakeLauncher)
+	if !ok {
+		t.Fatal("not a fake launcher")
 	}
+	p := l.proc(d.shimDir(id))
+	if p == nil {
+		t.Fatalf("no task made for %s", id)
+	}
+	p.mu.Lock()
+	b := p.spec
+	p.mu.Unlock()
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
