@@ -125,7 +125,21 @@ cleanup() {
 kill_leftovers() { kill_engine_leftovers "$prefix" "$work/" "$run/"; }
 trap cleanup EXIT
 
-mem_available_kib() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
+# The drop of MemAvailable is read between two settled states: caches
+# dropped (sync; drop_caches) before each reading. Without that the
+# reading moved with the host's history: each removed container leaves a
+# "dying" memory cgroup (some 260 KiB of slab) until the page cache
+# charged to it is reclaimed, and on this 24 GiB host nothing reclaims
+# it; a thousand of them from an earlier run, freed or not while the
+# next density test ran, moved its figure by tens of KiB per container.
+# Page cache counts as available either way; what a running container
+# pins (its slab, its processes' memory) is not dropped.
+mem_available_kib() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 2
+	awk '/^MemAvailable:/ {print $2}' /proc/meminfo
+}
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 

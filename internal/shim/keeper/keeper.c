@@ -17,7 +17,7 @@
 //
 // No C library: its start-up alone (TLS, relocations, stdio) dirties more
 // memory than the rest of the program, and there are a thousand keepers
-// on a busy host. Seven system calls, made directly (x86-64 and arm64).
+// on a busy host. A dozen system calls, made directly (x86-64 and arm64).
 #include <asm/unistd.h>
 #include <linux/fcntl.h>
 #include <linux/poll.h>
@@ -30,12 +30,25 @@
 #define SIG_SETMASK_ 2
 #define EINTR_ 4
 
+// Page tables are most of what a keeper costs: its binary, its stack and
+// the vDSO lie in three far-apart parts of the address space, each with
+// its own chain of tables (24 KiB). On x86-64 the keeper runs on a stack
+// in its own .bss, copies what it keeps of its arguments and environment
+// there, and unmaps the kernel's stack and the vDSO (it makes no vDSO
+// call and handles no signal): the tables left are those of the binary.
+#define KEEPER_STACK 16384
+#define KEEPER_STRINGS 32768
+#define KEEPER_ENV 1024
+
 #if defined(__x86_64__)
+#define RELOCATES 1
+char keeper_stack[KEEPER_STACK] __attribute__((aligned(16)));
 __asm__(".text\n"
 	".global _start\n"
 	"_start:\n"
 	"	xor %rbp, %rbp\n"
 	"	mov %rsp, %rdi\n"
+	"	lea keeper_stack+16384(%rip), %rsp\n"
 	"	and $-16, %rsp\n"
 	"	call keeper_main\n"
 	"	hlt\n");
@@ -51,6 +64,7 @@ static long sys(long n, long a, long b, long c, long d, long e) {
 	return ret;
 }
 #elif defined(__aarch64__)
+#define RELOCATES 0
 __asm__(".text\n"
 	".global _start\n"
 	"_start:\n"
@@ -110,6 +124,112 @@ static int parse_fd(const char *s) {
 	return (int)v;
 }
 
+#if RELOCATES
+// arena holds the copies (the environment's pointers, then the strings):
+// for a usual environment one page.
+static char arena[KEEPER_STRINGS] __attribute__((aligned(16)));
+static unsigned long arena_used;
+
+// take reserves n bytes of arena, aligned to 8; 0 when they do not fit.
+static char *take(unsigned long n) {
+	char *p;
+	arena_used = (arena_used + 7) & ~7UL;
+	if (n > sizeof arena - arena_used)
+		return 0;
+	p = arena + arena_used;
+	arena_used += n;
+	return p;
+}
+
+// keep copies s into arena; 0 when it does not fit.
+static char *keep(const char *s) {
+	unsigned long n = 0;
+	char *d;
+	while (s[n])
+		n++;
+	if (!(d = take(n + 1)))
+		return 0;
+	memcpy(d, s, n + 1);
+	return d;
+}
+
+static int ends_with(const char *s, long n, const char *suffix) {
+	long m = 0, i;
+	while (suffix[m])
+		m++;
+	if (n < m)
+		return 0;
+	for (i = 0; i < m; i++)
+		if (s[n - m + i] != suffix[i])
+			return 0;
+	return 1;
+}
+
+static unsigned long parse_hex(const char **p) {
+	unsigned long v = 0;
+	for (;; (*p)++) {
+		char c = **p;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (unsigned long)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (unsigned long)(c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+// drop_far_mappings unmaps the kernel's stack and the vDSO (and its
+// data pages), found in /proc/self/maps, once nothing points into them.
+static void drop_far_mappings(void) {
+	// Its own page, given back once read.
+	static char maps[4096] __attribute__((aligned(4096)));
+	long len = 0, r;
+	int fd = (int)sys(__NR_open, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	const char *line, *end;
+	if (fd < 0)
+		return;
+	while (len < (long)sizeof maps - 1 && (r = sys(__NR_read, fd, (long)maps + len, (long)sizeof maps - 1 - len, 0, 0)) > 0)
+		len += r;
+	sys(__NR_close, fd, 0, 0, 0, 0);
+	if (len >= (long)sizeof maps - 1)
+		return; // not the whole of it: leave everything as it is
+	for (line = maps; line < maps + len; line = end + 1) {
+		const char *p = line;
+		unsigned long start, stop;
+		for (end = line; end < maps + len && *end != '\n'; end++)
+			;
+		start = parse_hex(&p);
+		if (*p++ != '-')
+			continue;
+		stop = parse_hex(&p);
+		if (ends_with(line, end - line, "[stack]") || ends_with(line, end - line, "[vdso]") ||
+		    ends_with(line, end - line, "[vvar]") || ends_with(line, end - line, "[vvar_vclock]"))
+			sys(__NR_munmap, (long)start, (long)(stop - start), 0, 0, 0);
+	}
+	sys(__NR_madvise, (long)maps, sizeof maps, 4 /* MADV_DONTNEED */, 0, 0);
+}
+
+// relocate copies the state directory and the environment off the
+// kernel's stack and unmaps it; the environment is returned, or the
+// original one (nothing unmapped) when it does not fit.
+static char **relocate(char **argv, char **envp, char **state_dir) {
+	char **env, *dir;
+	int i, n = 0;
+	while (envp[n])
+		n++;
+	if (n > KEEPER_ENV || !(env = (char **)take((unsigned long)(n + 1) * sizeof(char *))) || !(dir = keep(argv[2])))
+		return envp;
+	for (i = 0; i < n; i++) {
+		if (!(env[i] = keep(envp[i])))
+			return envp;
+	}
+	env[n] = 0;
+	*state_dir = dir;
+	drop_far_mappings();
+	return env;
+}
+#endif
+
 // child_exited reports a child that has exited, without reaping it.
 static int child_exited(void) {
 	union {
@@ -134,6 +254,7 @@ __attribute__((noreturn, used)) void keeper_main(long *sp) {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
 	char **envp = argv + argc + 1;
+	char *state_dir;
 	int exe, n, i, sfd;
 
 	if (argc < 3 || argc - 3 > MAX_WATCHED)
@@ -149,6 +270,11 @@ __attribute__((noreturn, used)) void keeper_main(long *sp) {
 		watched[i].events = POLLIN | POLLRDHUP;
 		watched[i].revents = 0;
 	}
+	state_dir = argv[2];
+#if RELOCATES
+	envp = relocate(argv, envp, &state_dir);
+	argv = 0; // gone with the kernel's stack
+#endif
 
 	// SIGCHLD is blocked and read from a signalfd: an exit between the
 	// look for exited children and the wait is not missed, and no
@@ -185,7 +311,7 @@ __attribute__((noreturn, used)) void keeper_main(long *sp) {
 	// execveat allows for a binary (not a script).
 	sys(__NR_fcntl, exe, F_SETFD, FD_CLOEXEC, 0, 0);
 	{
-		char *args[] = {"berth-shim", "resume", argv[2], 0};
+		char *args[] = {"berth-shim", "resume", state_dir, 0};
 		struct timespec {
 			long sec, nsec;
 		} pause = {0, 100 * 1000 * 1000};
