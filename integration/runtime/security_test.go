@@ -51,7 +51,8 @@ func TestReadonlyRoot(t *testing.T) {
 }
 
 // TestMaskedPaths: linux.maskedPaths hides files behind /dev/null and
-// directories behind an empty read-only tmpfs; linux.readonlyPaths cannot
+// directories behind an empty read-only directory (of a tmpfs shared with
+// /sys/fs/cgroup); linux.readonlyPaths cannot
 // be written. Every path of the default spec that this host has is
 // checked.
 func TestMaskedPaths(t *testing.T) {
