@@ -50,16 +50,10 @@ func main() {
 	}
 	g := &globals{}
 	app := newApp(g)
-	if len(os.Args) > 1 && os.Args[1] == "warm" {
-		os.Args = warmCommand(os.Args)
-	}
 	ctx, cancel := interruptible()
 	err := app.execute(ctx, os.Args[1:])
 	cancel()
-	code := exitCode(g, err)
-	reportExit(code)
-	dropSpare()
-	os.Exit(code)
+	os.Exit(exitCode(g, err))
 }
 
 // interruptible returns a context that SIGINT and SIGTERM cancel, so that

@@ -155,8 +155,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 		// Undo in reverse: the process, its cgroup, the state.
 		if initPid > 0 {
 			unix.Kill(initPid, unix.SIGKILL)
-			var ws unix.WaitStatus
-			unix.Wait4(initPid, &ws, 0, nil)
+			waitChild(initPid)
 		}
 		if cg != nil {
 			if err := destroyCgroup(cg); err != nil {

@@ -17,10 +17,11 @@
 // (directdelete.go). Create writes a file saying when each shortcut is
 // all the step takes; the CLI's start and delete remain the general case.
 //
-// A warm runtime (berth-runtime warm) may keep a spare init, started
-// before its container is known, which a fitting create adopts
+// A warm runtime (the package in a pooled shim) may keep a spare init,
+// started before its container is known, which a fitting create adopts
 // (spare_linux.go).
 //
 // The package never runs inside the daemon's process; it runs in
-// berth-runtime.
+// berth-runtime, and a pooled shim runs a container's create in itself
+// (SetBinary, SetChildWaiter).
 package runtime

@@ -45,12 +45,15 @@ func protectedSelf(spareDir string) (*os.File, error) {
 // overlaySelf opens the running binary through a detached read-only
 // overlay of its directory.
 func overlaySelf(spareDir string) (*os.File, error) {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return nil, err
+	exe := initBinary
+	if exe == "/proc/self/exe" {
+		var err error
+		if exe, err = os.Readlink(exe); err != nil {
+			return nil, err
+		}
 	}
 	var want unix.Stat_t
-	if err := unix.Stat("/proc/self/exe", &want); err != nil {
+	if err := unix.Stat(initBinary, &want); err != nil {
 		return nil, err
 	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
@@ -84,7 +87,7 @@ func overlaySelf(spareDir string) (*os.File, error) {
 }
 
 func cloneSelf() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+	src, err := os.Open(initBinary)
 	if err != nil {
 		return nil, fmt.Errorf("open own executable: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -27,9 +26,9 @@ import (
 // container's init.
 //
 // The cgroup returns to normal priority as soon as a client waits: when
-// the warm runtime's command comes at normal priority (LeaveIdle), when
-// the shim is hurried during an ahead create (LeaveIdleOnHurry, which sees
-// the autogroup change), and after the create, through IdleFile, which the
+// the create comes at normal priority (the shim's warm runtime calls
+// LeaveIdle), when the shim is hurried during an ahead create (its hurry
+// calls LeaveIdle), and after the create, through IdleFile, which the
 // shim's own hurry reads. The create writes IdleFile before it looks at
 // the autogroup, and the shim changes the autogroup before it reads the
 // file, so one of the two always resets the cgroup.
@@ -68,23 +67,6 @@ func LeaveIdle() error {
 	}
 	idleState.cg = nil
 	return nil
-}
-
-// LeaveIdleOnHurry calls LeaveIdle once this process's autogroup leaves
-// the background, which the shim's hurry does; it looks every
-// millisecond, for as long as the process lives (a warm runtime's one
-// command).
-func LeaveIdleOnHurry() {
-	go func() {
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for range t.C {
-			if !InBackground() {
-				_ = LeaveIdle()
-				return
-			}
-		}
-	}()
 }
 
 // InBackground reports whether this process's autogroup has a nice value

@@ -3,7 +3,6 @@ package runtime
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -22,8 +21,8 @@ import (
 )
 
 // A spare init is a container's init started before its container is
-// known, by a warm runtime (berth-runtime warm) while it waits for its
-// command: the stage, the namespaces and the init's Go start, about half
+// known, by a warm runtime (a pooled shim) while it waits for its
+// container: the stage, the namespaces and the init's Go start, about half
 // of what a create costs, are done by the time the create comes. The
 // spare waits for its config as any init does, in a cgroup of its own
 // under the daemon's cgroup parent.
@@ -209,12 +208,7 @@ func (s *spareInit) discard() {
 	}
 	s.sp.sync.Close()
 	unix.Kill(s.sp.pid, unix.SIGKILL)
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(s.sp.pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	waitChild(s.sp.pid)
 	_ = destroyCgroup(s.cg)
 }
 

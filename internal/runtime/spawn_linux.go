@@ -172,26 +172,23 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
+	// Only the stage holds its end now: a stage that dies before it
+	// reports is then an EOF on ours, not a wait for ever.
+	child.Close()
 	stageDone := false
 	reapStage := func() error {
 		if stageDone {
 			return nil
 		}
 		stageDone = true
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(stagePid, &ws, 0, nil)
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if !ws.Exited() || ws.ExitStatus() != 0 {
-				return fmt.Errorf("init stage exited with status %v", ws)
-			}
-			return nil
+		ws, err := waitChild(stagePid)
+		if err != nil {
+			return err
 		}
+		if !ws.Exited() || ws.ExitStatus() != 0 {
+			return fmt.Errorf("init stage exited with status %v", ws)
+		}
+		return nil
 	}
 	initPid := 0
 	defer func() {
@@ -199,8 +196,7 @@ func spawn(req spawnRequest) (_ *spawned, retErr error) {
 			unix.Kill(stagePid, unix.SIGKILL)
 			if initPid > 0 {
 				unix.Kill(initPid, unix.SIGKILL)
-				var ws unix.WaitStatus
-				unix.Wait4(initPid, &ws, 0, nil)
+				waitChild(initPid)
 			}
 			reapStage()
 		}

@@ -3,6 +3,7 @@ package shim
 import (
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // memoryLimit is where the Go runtime collects whatever happens: far
@@ -49,4 +50,18 @@ func callDone() {
 		// Collect and give the freed pages back to the kernel.
 		debug.FreeOSMemory()
 	}
+}
+
+// idleCollectAfter is when a shim that does not hibernate collects the
+// garbage of a create run in it.
+const idleCollectAfter = 2 * time.Second
+
+// collectOnce collects, once, the garbage a create run in the shim left
+// (the spec's decoding, the seccomp filter's compilation: some hundreds
+// of KiB that a hibernating shim gives back by its exec anyway).
+func (s *shim) collectOnce() {
+	if !s.createdHere {
+		return
+	}
+	s.collected.Do(debug.FreeOSMemory)
 }

@@ -96,7 +96,9 @@ func (s *shim) watchIdle() {
 			slog.Warn("hibernate", "err", err)
 			return
 		}
-		// Busy: look again a period from now.
+		// Busy: look again a period from now. A shim that stays awake
+		// (a client attached) gives back what its create left.
+		s.collectOnce()
 		s.touch()
 	}
 }

@@ -24,16 +24,16 @@ type PoolConfig struct {
 }
 
 // Pool keeps shims started ahead of the containers they will supervise,
-// each with a warm runtime process (see pooled): a container start then
-// skips two process starts, the shim's and the runtime's, which are most
-// of what a start costs below the daemon. The pool refills in the
+// each with a warm runtime in itself (see pooled, warm_linux.go): a
+// container start then skips two process starts, the shim's and the
+// runtime's, which are most of what a start costs below the daemon. The pool refills in the
 // background when asked (Refill), once the container that used a pooled
 // shim runs; a start that finds it empty (a burst) launches a shim as
 // Start does.
 //
 // A pooled shim holds a socket to the daemon: when the daemon closes the
-// pool, or dies, the shim sees the hang-up and exits with its warm
-// runtime, so nothing is left behind.
+// pool, or dies, the shim sees the hang-up and exits (its spare init
+// with it), so nothing is left behind.
 type Pool struct {
 	cfg PoolConfig
 	bin string

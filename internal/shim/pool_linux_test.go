@@ -17,16 +17,16 @@ import (
 )
 
 // TestPool: containers started through a pool run as through Start; the
-// pooled shim's warm runtime runs create (no `create` command line is ever
-// exec'd); a config the warm runtime cannot serve (another runtime) still
-// works; a failed create reports the runtime's error; Close leaves no
-// pooled shim or warm runtime behind.
+// pooled shim runs create itself, and no runtime command runs at all for
+// them (start and delete are the shim's own too); a config its warm
+// runtime cannot serve (another runtime) still works; a failed create
+// reports the runtime's error, in the shim and from a runtime wrapped in a
+// script (which runs as a command); Close leaves no pooled shim behind.
 func TestPool(t *testing.T) {
 	rts := runtimes(t)
 	berth, runc := rts[0], rts[1]
-	script, log := recordingRuntime(t, berth.bin)
 	root := t.TempDir()
-	p, err := shim.NewPool(shim.PoolConfig{ShimBinary: shimBinary(t), Runtime: script, RuntimeRoot: root})
+	p, err := shim.NewPool(shim.PoolConfig{ShimBinary: shimBinary(t), Runtime: berth.bin, RuntimeRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestPool(t *testing.T) {
 			p.Close()
 		}
 	}()
-	run := func(t *testing.T, r rt, runtimePath, runtimeRoot, want string) {
+	run := func(t *testing.T, r rt, runtimePath, runtimeRoot, want string) *container {
 		c := newContainer(t, r, "sh", "-c", "echo "+want)
 		c.cfg.Runtime, c.cfg.RuntimeRoot = runtimePath, runtimeRoot
 		c.writeSpec()
@@ -44,18 +44,16 @@ func TestPool(t *testing.T) {
 		if msgs := readLog(t, c.cfg.LogPath); len(msgs) != 1 || string(msgs[0].Line) != want+"\n" {
 			t.Fatalf("log: %+v", msgs)
 		}
+		return c
 	}
 	for i := range 3 {
 		// Give the refill its moment so that each start finds a pooled shim.
 		waitForPooled(t, root, 1)
-		run(t, berth, script, root, "pooled"+string(rune('a'+i)))
-	}
-	data, err := os.ReadFile(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ranCommand(t, log, "create") || !strings.Contains(string(data), "warm "+root) {
-		t.Errorf("the warm runtime did not run create; commands:\n%s", data)
+		c := run(t, berth, berth.bin, root, "pooled"+string(rune('a'+i)))
+		// A runtime command opens its --log file in the state directory.
+		if _, err := os.Stat(filepath.Join(c.cfg.StateDir, "runtime.log")); err == nil {
+			t.Errorf("a runtime command ran for a pooled container")
+		}
 	}
 
 	t.Run("other runtime", func(t *testing.T) {
@@ -64,15 +62,21 @@ func TestPool(t *testing.T) {
 	})
 
 	t.Run("failed create", func(t *testing.T) {
-		waitForPooled(t, root, 1)
-		c := newContainer(t, berth, "true")
-		c.cfg.Runtime, c.cfg.RuntimeRoot = script, root
-		c.spec.Root.Path = "no-such-rootfs"
-		c.writeSpec()
-		if _, err := p.Start(ctx(t), c.cfg); err == nil || !strings.Contains(err.Error(), "rootfs") {
-			t.Fatalf("pool start with a missing rootfs: %v", err)
+		script, log := recordingRuntime(t, berth.bin)
+		for _, runtimePath := range []string{berth.bin, script} {
+			waitForPooled(t, root, 1)
+			c := newContainer(t, berth, "true")
+			c.cfg.Runtime, c.cfg.RuntimeRoot = runtimePath, root
+			c.spec.Root.Path = "no-such-rootfs"
+			c.writeSpec()
+			if _, err := p.Start(ctx(t), c.cfg); err == nil || !strings.Contains(err.Error(), "rootfs") {
+				t.Fatalf("pool start with a missing rootfs (%s): %v", runtimePath, err)
+			}
+			p.Refill()
 		}
-		p.Refill()
+		if !ranCommand(t, log, "create") {
+			t.Error("the script around the runtime did not run create")
+		}
 	})
 
 	waitForPooled(t, root, 1)
@@ -83,13 +87,13 @@ func TestPool(t *testing.T) {
 	waitForPooled(t, root, 0)
 }
 
-// waitForPooled waits until n pooled shims wait for a container, counted
-// by their warm runtimes for root (an assigned shim has none any more).
+// waitForPooled waits until n pooled shims for root wait for a container
+// (an assigned shim takes another name).
 func waitForPooled(t *testing.T, root string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got := len(warmRuntimes(root))
+		got := len(pooledShims(root))
 		if got == n {
 			return
 		}
@@ -100,24 +104,30 @@ func waitForPooled(t *testing.T, root string, n int) {
 	}
 }
 
-// warmRuntimes lists the pids of the warm runtimes for root.
-func warmRuntimes(root string) []int {
+// pooledShims lists the pids of the pooled shims for root that wait for
+// a container.
+func pooledShims(root string) []int {
 	var pids []int
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, f := range procs {
 		data, _ := os.ReadFile(f)
 		args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-		if len(args) >= 3 && args[1] == "warm" && args[2] == root {
-			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
-				pids = append(pids, pid)
-			}
+		if len(args) < 4 || args[1] != "pool" || args[3] != root {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join(filepath.Dir(f), "comm"))
+		if strings.TrimSpace(string(comm)) != "berth-shim-pool" {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// TestPoolBackgroundPriority: a pooled shim and its warm runtime wait in
-// an autogroup of the lowest priority. Assigned a container, the shim
+// TestPoolBackgroundPriority: a pooled shim waits in an autogroup of the
+// lowest priority. Assigned a container, the shim
 // returns to normal priority, unless the container is made ahead of need
 // (StartAhead): then it keeps it until hurried or first called. The
 // container's process, in a session of its own, never has it.
@@ -135,9 +145,9 @@ func TestPoolBackgroundPriority(t *testing.T) {
 	start := func(t *testing.T, start func(shim.Config) (*shim.Client, error)) (*container, int) {
 		t.Helper()
 		waitForPooled(t, root, 1)
-		warm := warmRuntimes(root)
-		if nice := autogroupNice(t, warm[0]); nice != 19 {
-			t.Errorf("a waiting warm runtime's autogroup has nice %d, want 19", nice)
+		waiting := pooledShims(root)
+		if nice := autogroupNice(t, waiting[0]); nice != 19 {
+			t.Errorf("a waiting pooled shim's autogroup has nice %d, want 19", nice)
 		}
 		c := newContainer(t, berth, "cat", "/proc/self/autogroup")
 		c.cfg.RuntimeRoot = root
@@ -221,8 +231,8 @@ func autogroupNice(t *testing.T, pid int) int {
 	return nice
 }
 
-// TestPoolSpareInit: with a cgroup parent, each pooled shim's warm runtime
-// keeps a spare init there, which a fitting container's create adopts:
+// TestPoolSpareInit: with a cgroup parent, each pooled shim keeps a spare
+// init there, which a fitting container's create adopts:
 // the container runs in its own cgroup v1 directories (renamed from the
 // spare's) and namespaces, with its stdio, and a container that does not
 // fit (a new network namespace) gets an init of its own. Closing the pool

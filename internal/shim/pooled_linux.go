@@ -13,9 +13,19 @@ import (
 // maxAssignment bounds the daemon's assignment: a state directory path.
 const maxAssignment = 4096
 
-// pooled runs a pre-started shim: it starts a warm runtime for
-// RUNTIME/ROOT (with a spare init under the cgroup parent, if given:
-// warmArgs), then waits on fd 3 for the state directory of the container
+// pooledName is a pooled shim's process name (comm) until it is assigned
+// a container, so that ps tells the waiting ones apart.
+const pooledName = "berth-shim-pool"
+
+// setName sets the process's name (/proc/self/comm is the main thread's,
+// whichever thread writes it).
+func setName(name string) {
+	_ = os.WriteFile("/proc/self/comm", []byte(name), 0)
+}
+
+// pooled runs a pre-started shim: it prepares Berth's runtime in itself
+// for RUNTIME/ROOT (with a spare init under the cgroup parent, if given:
+// warmArgs; warm_linux.go), then waits on fd 3 for the state directory of the container
 // it is to supervise. It waits at background priority, and its warm
 // runtime with it, and keeps it for a container made ahead of need
 // (priority_linux.go). A daemon that hangs up first (it
@@ -38,20 +48,18 @@ func pooled(runtimePath string, warmArgs ...string) int {
 		reportReady(ready{Error: err.Error()})
 		return 1
 	}
-	// The warm runtime does its work (prewarm, the spare init, then the
-	// create) while a client's own processes run: with one P it spares
-	// them the spinning threads a second P wakes, 0.7 ms of CPU a
-	// container on a 2-CPU host, with no slower create (session 16).
-	warm, err := startWarm(r, devnull, append(runtimeEnv(), "GOMAXPROCS=1"), runtimePath, warmArgs...)
+	setName(pooledName)
+	warm, err := startWarm(r, runtimePath, warmArgs...)
 	if err != nil {
-		// The shim still serves, with a runtime process of its own.
+		// The shim still serves, with a runtime process for create.
 		warm = nil
 	}
 	dir, hurried, err := readAssignment(readyFD)
 	if err != nil || dir == "" {
-		warm.abort(r)
+		warm.abort()
 		return 0
 	}
+	setName("berth-shim")
 	// The shim's own messages go to its state directory, as a shim
 	// started for its container has them.
 	if f, err := os.OpenFile(filepath.Join(dir, shimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600); err == nil {

@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strconv"
 
+	berthrt "github.com/berth-project/berth/internal/runtime"
+
 	"golang.org/x/sys/unix"
 )
 
 // A pooled shim waits for its container at background priority. The
-// shim, its warm runtime and their spare init are three Go processes to
+// shim (with its warm runtime) and its spare init are two Go processes to
 // start, some milliseconds of CPU in all, and the pool refills while
 // clients are busy: on a small host that work otherwise takes the CPU
 // from the containers starting and exiting that someone waits for.
@@ -25,7 +27,7 @@ import (
 // The priority is the nice value of the shim's autogroup: the kernel
 // schedules each session as one group, and a task's own nice value only
 // orders it within its group. The shim is a session leader, and its
-// warm runtime shares its session, so both wait at the group's priority.
+// warm runtime runs in it, so both wait at the group's priority.
 // The spare init shares it too, but runs in a cgroup of its own, which
 // autogroups do not reach: the runtime makes that cgroup idle
 // (cpu.idle) instead, and keeps a container made ahead idle until the
@@ -104,6 +106,10 @@ func effectiveCap(capability uint) bool {
 func (s *shim) foreground() {
 	if s.behind.CompareAndSwap(true, false) {
 		leaveBackground()
+		// A create under way in this process (warm_linux.go) made its
+		// cgroup idle: back to normal now; one done already left the
+		// path (leaveIdle).
+		_ = berthrt.LeaveIdle()
 		s.leaveIdle()
 	}
 }

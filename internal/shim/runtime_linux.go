@@ -3,11 +3,9 @@ package shim
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,34 +50,20 @@ type runtimeCmd struct {
 	ch             <-chan unix.WaitStatus
 	outMem, errMem *os.File
 	logStart       int64
-	// report is a warm runtime's command socket, on which it sends its
-	// exit status before it exits; nil for other commands.
-	report *os.File
-	// gone is closed once the process is reaped: wait returns before
-	// that when the status came on report.
+	// done, for a create run in the shim's warm runtime, delivers its
+	// result; there is no process then.
+	done chan error
+	// gone is closed once the process is reaped (the in-process create
+	// returned).
 	gone chan struct{}
 }
 
 // startRuntime starts the runtime with args, for the caller to do other
-// work while it runs. The shim's warm runtime, when it has one that
-// serves its config, runs the command instead of a new process (only
-// create comes early enough to use it).
+// work while it runs.
 func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 	argv := append([]string{filepath.Base(s.cfg.Runtime)}, s.cfg.globalArgs()...)
 	argv = append(argv, "--log", s.path(runtimeLogFile), "--log-format", "json")
 	argv = append(argv, args...)
-	// Only create, in newShim before any call is served, can find a warm
-	// runtime. The calls served later (kill, exec, pause...) run
-	// concurrently and must not write the field, even a nil over a nil.
-	warm := s.warm
-	if warm != nil {
-		s.warm = nil
-		if !warm.serves(s.cfg) {
-			warm.abort(s.reaper)
-			warm = nil
-		}
-	}
-
 	c := &runtimeCmd{s: s, cmd: args[0], gone: make(chan struct{})}
 	var files [3]*os.File
 	var err error
@@ -101,16 +85,6 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 		files[2] = c.errMem
 	}
 	c.logStart = fileSize(s.path(runtimeLogFile))
-	if warm != nil {
-		if err = warm.run(argv, files); err == nil {
-			c.pid, c.ch, c.report = warm.pid, warm.ch, warm.conn
-			return c, nil
-		}
-		// A warm runtime that cannot take its command is given up for a
-		// fresh one.
-		slog.Warn("warm runtime", "err", err)
-		warm.abort(s.reaper)
-	}
 	c.pid, c.ch, err = s.reaper.spawn(s.cfg.Runtime, argv, &syscall.ProcAttr{
 		Env:   s.runtimeEnv,
 		Files: []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()},
@@ -123,22 +97,17 @@ func (s *shim) startRuntime(sio runIO, args ...string) (*runtimeCmd, error) {
 }
 
 // wait waits for the command to end and returns its stdout, or the
-// runtime's own error message. A warm runtime's command ends when it
-// reports its status, before its process has exited: a Go process's exit
-// (its threads, its address space) is half a millisecond more on every
-// container's start. The process is reaped in the background (gone).
+// runtime's own error message.
 func (c *runtimeCmd) wait() ([]byte, error) {
 	defer c.close()
-	ws, reported := c.reportedStatus()
-	if reported {
-		go func() {
-			c.s.reaper.wait(c.pid, c.ch)
-			close(c.gone)
-		}()
-	} else {
-		ws, _ = c.s.reaper.wait(c.pid, c.ch)
-		close(c.gone)
+	if c.done != nil {
+		if err := <-c.done; err != nil {
+			return nil, &runtimeError{cmd: c.cmd, msg: err.Error()}
+		}
+		return nil, nil
 	}
+	ws, _ := c.s.reaper.wait(c.pid, c.ch)
+	close(c.gone)
 	var out []byte
 	if c.outMem != nil {
 		out, _ = readFrom(c.outMem)
@@ -157,34 +126,7 @@ func (c *runtimeCmd) wait() ([]byte, error) {
 	return out, &runtimeError{cmd: c.cmd, msg: msg}
 }
 
-// reportedStatus reads the exit status a warm runtime sends before it
-// exits; false when it sent none (it crashed, or was killed).
-func (c *runtimeCmd) reportedStatus() (unix.WaitStatus, bool) {
-	if c.report == nil {
-		return 0, false
-	}
-	defer func() {
-		c.report.Close()
-		c.report = nil
-	}()
-	var b [4]byte
-	for {
-		n, err := unix.Read(int(c.report.Fd()), b[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n != len(b) {
-			return 0, false
-		}
-		// An exited process's wait status: the code in the second byte.
-		return unix.WaitStatus(binary.LittleEndian.Uint32(b[:]) & 0xff << 8), true
-	}
-}
-
 func (c *runtimeCmd) close() {
-	if c.report != nil {
-		c.report.Close()
-	}
 	for _, f := range []*os.File{c.outMem, c.errMem} {
 		if f != nil {
 			f.Close()

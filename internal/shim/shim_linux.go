@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	berthrt "github.com/berth-project/berth/internal/runtime"
+
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/logs"
 	"golang.org/x/sys/unix"
@@ -27,12 +29,16 @@ type shim struct {
 	devnull    *os.File
 	reaper     *reaper
 	runtimeEnv []string
-	warm       *warmRuntime // a pooled shim's runtime process, until create uses or drops it
-	lock       *os.File
-	ln         *net.UnixListener
-	lnFile     *os.File // the listener's socket, as serve waits on it
-	addr       *sockAddr
-	init       *process
+	warm       *warmRuntime // a pooled shim's runtime, until create uses or drops it
+	// createdHere: the create ran in this process (warm_linux.go), whose
+	// garbage the shim collects once it has been idle (collectOnce).
+	createdHere bool
+	collected   sync.Once
+	lock        *os.File
+	ln          *net.UnixListener
+	lnFile      *os.File // the listener's socket, as serve waits on it
+	addr        *sockAddr
+	init        *process
 	// initOwnsPidNS: the init is pid 1 of its own pid namespace, so that
 	// SIGKILL to it ends every process of the container.
 	initOwnsPidNS bool
@@ -85,7 +91,7 @@ func newShim(dir string, r *reaper, devnull *os.File, warm *warmRuntime, backgro
 		if background {
 			leaveBackground()
 		}
-		warm.abort(r)
+		warm.abort()
 		return nil, err
 	}
 	s := &shim{cfg: cfg, reaper: r, runtimeEnv: runtimeEnv(), warm: warm, devnull: devnull, execs: map[string]*process{}, done: make(chan struct{}), initWaits: map[*net.UnixConn]struct{}{}}
@@ -100,7 +106,7 @@ func newShim(dir string, r *reaper, devnull *os.File, warm *warmRuntime, backgro
 	// Whatever happens below, a warm runtime create did not use is gone
 	// when newShim returns.
 	defer func() {
-		s.warm.abort(r)
+		s.warm.abort()
 		s.warm = nil
 	}()
 	if s.devnull == nil {
@@ -176,11 +182,15 @@ func (s *shim) create() error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{"create", "--bundle", s.cfg.Bundle, "--pid-file", s.path(initPidFile)}, sio.consoleArgs()...)
-	cmd, err := s.startRuntime(sio.runIO, append(args, s.cfg.ID)...)
-	if err != nil {
-		sio.abort()
-		return err
+	var cmd *runtimeCmd
+	if w := s.takeWarm(); w != nil {
+		cmd = s.createInProcess(w, sio)
+	} else {
+		args := append([]string{"create", "--bundle", s.cfg.Bundle, "--pid-file", s.path(initPidFile)}, sio.consoleArgs()...)
+		if cmd, err = s.startRuntime(sio.runIO, append(args, s.cfg.ID)...); err != nil {
+			sio.abort()
+			return err
+		}
 	}
 	err = s.setup(p)
 	if _, werr := cmd.wait(); err == nil {
@@ -218,6 +228,42 @@ func (s *shim) create() error {
 		s.watchInit(p, ch)
 	}()
 	return nil
+}
+
+// takeWarm returns the shim's warm runtime if it serves the container's
+// config, and drops it otherwise. Only create, in newShim before any call
+// is served, uses it.
+func (s *shim) takeWarm() *warmRuntime {
+	w := s.warm
+	s.warm = nil
+	if w != nil && !w.serves(s.cfg) {
+		w.abort()
+		w = nil
+	}
+	return w
+}
+
+// createInProcess runs the container's create in the shim's warm
+// runtime, in the background as a runtime command would run.
+func (s *shim) createInProcess(w *warmRuntime, sio *stdio) *runtimeCmd {
+	c := &runtimeCmd{s: s, cmd: "create", gone: make(chan struct{}), done: make(chan error, 1)}
+	orNull := func(f *os.File) *os.File {
+		if f == nil {
+			return s.devnull
+		}
+		return f
+	}
+	o := berthrt.CreateOpts{PidFile: s.path(initPidFile),
+		Stdin: orNull(sio.stdin), Stdout: orNull(sio.stdout), Stderr: orNull(sio.stderr)}
+	if sio.consoleSock != nil {
+		o.ConsoleSocket = sio.consoleSock.addr.path
+	}
+	s.createdHere = true
+	go func() {
+		c.done <- w.create(s.cfg.ID, s.cfg.Bundle, o)
+		close(c.gone)
+	}()
+	return c
 }
 
 // cleanupRuntime removes what a failed create may have left.
@@ -640,6 +686,8 @@ func (s *shim) start() (int, error) {
 			s.touch()
 			go s.watchIdle()
 		})
+	} else if s.createdHere {
+		time.AfterFunc(idleCollectAfter, s.collectOnce)
 	}
 	return p.pid, nil
 }
