@@ -11,5 +11,6 @@ import (
 )
 
 func main() {
+	shim.NewWarmRuntime = newHostedRuntime
 	os.Exit(shim.Main(os.Args))
 }

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	berthrt "github.com/berth-project/berth/internal/runtime"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -109,7 +107,7 @@ func (s *shim) foreground() {
 		// A create under way in this process (warm_linux.go) made its
 		// cgroup idle: back to normal now; one done already left the
 		// path (leaveIdle).
-		_ = berthrt.LeaveIdle()
+		leaveWarmIdle()
 		s.leaveIdle()
 	}
 }

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	berthrt "github.com/berth-project/berth/internal/runtime"
-
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/logs"
 	"golang.org/x/sys/unix"
@@ -253,7 +251,7 @@ func (s *shim) createInProcess(w *warmRuntime, sio *stdio) *runtimeCmd {
 		}
 		return f
 	}
-	o := berthrt.CreateOpts{PidFile: s.path(initPidFile),
+	o := CreateOptions{PidFile: s.path(initPidFile),
 		Stdin: orNull(sio.stdin), Stdout: orNull(sio.stdout), Stderr: orNull(sio.stderr)}
 	if sio.consoleSock != nil {
 		o.ConsoleSocket = sio.consoleSock.addr.path
