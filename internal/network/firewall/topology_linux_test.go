@@ -317,10 +317,28 @@ func mustNotReach(t testing.TB, what, ns string, addr netip.AddrPort) {
 // of parallel tests do not collide.
 func freePort(t testing.TB) uint16 {
 	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := uint16(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		// A port free now may be handed to a test running in parallel
+		// too, once this one's probe is closed: each goes to one test
+		// only (a mapping of another test on the same host port once
+		// carried TestSyncAfterCrash's "gone" connection through).
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port)
 }
+
+// handedOut are the ports freePort gave out in this process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[uint16]bool
+}{ports: map[uint16]bool{}}
