@@ -25,7 +25,10 @@ import (
 //   - the filter hands a notify listener over the start's connection;
 //   - a resource limit could stop the waiting Go runtime (address space,
 //     data, stack, locked memory, file size, CPU time, or fewer than
-//     earlyMinFiles open files);
+//     earlyMinFiles open files), or keep it from starting a thread while
+//     it waits (a pids limit, written early too, or RLIMIT_NPROC, below
+//     earlyMinTasks: a thread that cannot be made aborts the init, as
+//     `docker run --init --pids-limit 4` once did in CI);
 //   - the filter could refuse a system call the waiting init makes
 //     (waitingSyscalls): every one must be allowed outright.
 //
@@ -35,6 +38,11 @@ import (
 // earlyMinFiles is the fewest open files a waiting init is allowed: it
 // accepts the start's connection, and the Go runtime may open more.
 const earlyMinFiles = 64
+
+// earlyMinTasks is the lowest pids limit, or RLIMIT_NPROC, a waiting init
+// is allowed: the Go runtime starts threads as it needs them (a thread
+// to run while another waits in a system call).
+const earlyMinTasks = 64
 
 // waitingSyscalls are the system calls the init's locked thread may make
 // between its early finalization and the exec: the wait (poll, accept4,
@@ -72,6 +80,15 @@ func finalizeEarly(s *specs.Spec) bool {
 			if rl.Soft < earlyMinFiles {
 				return false
 			}
+		case "RLIMIT_NPROC":
+			if rl.Soft < earlyMinTasks {
+				return false
+			}
+		}
+	}
+	if s.Linux != nil && s.Linux.Resources != nil && s.Linux.Resources.Pids != nil {
+		if l := s.Linux.Resources.Pids.Limit; l != nil && *l > 0 && *l < earlyMinTasks {
+			return false
 		}
 	}
 	if s.Linux == nil || s.Linux.Seccomp == nil {

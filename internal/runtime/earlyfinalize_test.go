@@ -72,6 +72,23 @@ func TestFinalizeEarlyAllowed(t *testing.T) {
 			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
 			return s
 		}, false},
+		{"a low pids limit", func(*testing.T) *specs.Spec {
+			s := base()
+			limit := int64(4)
+			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
+			return s
+		}, false},
+		{"a high pids limit", func(*testing.T) *specs.Spec {
+			s := base()
+			limit := int64(4096)
+			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
+			return s
+		}, true},
+		{"few processes (RLIMIT_NPROC)", func(*testing.T) *specs.Spec {
+			s := base()
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NPROC", Hard: 8, Soft: 8}}
+			return s
+		}, false},
 		{"an address space limit", func(*testing.T) *specs.Spec {
 			s := base()
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_AS", Hard: 1 << 30, Soft: 1 << 30}}
