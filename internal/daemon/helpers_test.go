@@ -15,6 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/internal/daemon/config"
@@ -205,3 +206,6 @@ func removeCgroups(parent string) {
 		}
 	}
 }
+
+// autoRemove makes a created container auto-remove (create's mod).
+func autoRemove(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true }

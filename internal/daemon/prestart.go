@@ -164,9 +164,17 @@ func (d *Daemon) clearVolatileMark(ctx context.Context, key string) {
 	}
 	for _, m := range mounts {
 		if work := workDirOf(m); work != "" {
-			if err := os.RemoveAll(filepath.Join(work, "work", "incompat", "volatile")); err != nil {
+			if err := removeVolatileMark(work); err != nil {
 				d.log.Warn("clear the volatile mark of a layer", "snapshot", key, "err", err)
 			}
 		}
 	}
+}
+
+// removeVolatileMark removes what a volatile overlay mount left in its
+// workdir (work/work/incompat/volatile/dirty), which makes overlayfs
+// refuse the next mount. Only after a clean unmount, or with the layer
+// about to be removed.
+func removeVolatileMark(workdir string) error {
+	return os.RemoveAll(filepath.Join(workdir, "work", "incompat"))
 }

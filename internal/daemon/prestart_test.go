@@ -65,7 +65,6 @@ func TestPrestart(t *testing.T) {
 	l := newFakeLauncher()
 	d := newTestDaemon(t, cfg, l)
 	ctx := context.Background()
-	autoRemove := func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true }
 	prestarted := func(id string) {
 		t.Helper()
 		eventually(t, "the prestart", func() bool { return isMountpoint(t, d.rootfsDir(id)) && prestartedTask(d, l, id) != nil })
@@ -149,7 +148,6 @@ func TestEarlyAttach(t *testing.T) {
 	l := newFakeLauncher()
 	d := newTestDaemon(t, testRoots(t), l)
 	ctx := context.Background()
-	autoRemove := func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true }
 	run := func(t *testing.T, between func(id string)) {
 		id := create(t, d, "", []string{"echo", "hello"}, autoRemove)
 		eventually(t, "the prestart", func() bool { return prestartedTask(d, l, id) != nil })

@@ -90,6 +90,23 @@ func (d *Daemon) noteLayerDirs(key string, mounts []mount.Mount) {
 	}
 }
 
+// layerDirsOf returns key's directories, noted at its mount (or looked up).
+func (d *Daemon) layerDirsOf(ctx context.Context, key string) (layerDirs, bool) {
+	if v, ok := d.spares.dirs.Load(key); ok {
+		return v.(layerDirs), true
+	}
+	mounts, err := d.snapshots.Mounts(ctx, key)
+	if err != nil {
+		return layerDirs{}, false
+	}
+	d.noteLayerDirs(key, mounts)
+	v, ok := d.spares.dirs.Load(key)
+	if !ok {
+		return layerDirs{}, false
+	}
+	return v.(layerDirs), true
+}
+
 // recordUpper notes, for an auto-remove container whose snapshot may be
 // recycled, the state of its upper directory once its first create is
 // done: the reference stays that of before its first start, so that a
@@ -105,18 +122,10 @@ func (d *Daemon) recordUpper(ctx context.Context, c *container.Container, r *run
 	if !eligible || !ok {
 		return
 	}
-	if _, ok := d.spares.dirs.Load(key); !ok {
-		mounts, err := d.snapshots.Mounts(ctx, key)
-		if err != nil {
-			return
-		}
-		d.noteLayerDirs(key, mounts)
-	}
-	dirs, ok := d.spares.dirs.Load(key)
+	ld, ok := d.layerDirsOf(ctx, key)
 	if !ok {
 		return
 	}
-	ld := dirs.(layerDirs)
 	print, err := fingerprintUpper(ld.upper)
 	if err != nil {
 		d.log.Debug("container snapshot not recyclable", "container", c.ID, "why", err)
@@ -179,7 +188,7 @@ func (d *Daemon) unpark(key string) {
 	}
 	_ = os.Remove(dir)
 	if v, ok := d.spares.dirs.Load(key); ok {
-		_ = os.RemoveAll(filepath.Join(v.(layerDirs).work, "work", "incompat"))
+		_ = removeVolatileMark(v.(layerDirs).work)
 	}
 }
 
@@ -256,11 +265,9 @@ func (d *Daemon) recycleSnapshot(c *container.Container, r *run, key string) (re
 		d.log.Debug("container snapshot changed: removed", "container", c.ID, "why", err)
 		return false
 	}
-	// The volatile mount's mark (work/work/incompat/volatile/dirty)
-	// makes overlayfs refuse the next mount; the unmount was clean, so
-	// the upper directory is intact. Nothing else may be left there.
-	incompat := filepath.Join(st.work, "work", "incompat")
-	if err := os.RemoveAll(incompat); err != nil {
+	// The unmount was clean; nothing but the volatile mark may be left in
+	// the work directory.
+	if err := removeVolatileMark(st.work); err != nil {
 		return false
 	}
 	if entries, err := os.ReadDir(filepath.Join(st.work, "work")); err != nil || len(entries) > 0 {

@@ -103,7 +103,6 @@ func TestRecycleSnapshot(t *testing.T) {
 	fake := newFakeLauncher()
 	d := newTestDaemon(t, cfg, fake)
 	ctx := context.Background()
-	autoRemove := func(_ *containertypes.Config, h *containertypes.HostConfig) { h.AutoRemove = true }
 	// runAndKill starts id, lets between act on it while it runs, kills
 	// it and waits for its removal.
 	runAndKill := func(id string, between func()) {

@@ -258,7 +258,7 @@ func (s *shim) createInProcess(w *warmRuntime, sio *stdio) *runtimeCmd {
 	}
 	s.createdHere = true
 	go func() {
-		c.done <- w.create(s.cfg.ID, s.cfg.Bundle, o)
+		c.done <- w.impl.Create(s.cfg.ID, s.cfg.Bundle, o)
 		close(c.gone)
 	}()
 	return c

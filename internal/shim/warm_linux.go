@@ -86,10 +86,6 @@ func (w *warmRuntime) serves(cfg *Config) bool {
 	return w != nil && cfg.Runtime == w.path && cfg.RuntimeRoot == w.root && len(cfg.RuntimeArgs) == 0
 }
 
-func (w *warmRuntime) create(id, bundle string, o CreateOptions) error {
-	return w.impl.Create(id, bundle, o)
-}
-
 // abort gives up a warm runtime create will not use.
 func (w *warmRuntime) abort() {
 	if w != nil {
