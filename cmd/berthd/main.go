@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	goruntime "runtime"
@@ -18,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/api/server"
 	"github.com/berth-project/berth/internal/daemon"
@@ -26,6 +28,11 @@ import (
 )
 
 func main() {
+	// What berthd inherited beyond stdio (a socket systemd passed, a
+	// descriptor its starter leaked) is its own: no shim or container
+	// started from it gets a copy. A stray one high up also made every
+	// shim's descriptor table, copied from berthd's, as large.
+	_ = unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 

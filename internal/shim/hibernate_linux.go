@@ -189,7 +189,7 @@ func (s *shim) hibernate() error {
 	for _, fd := range h.Waits {
 		args = append(args, strconv.Itoa(fd))
 	}
-	err = syscall.Exec(keeper, args, os.Environ())
+	err = execSmallTable(keeper, args, os.Environ())
 	os.Remove(s.path(hibernateFile))
 	return fmt.Errorf("exec %s: %w", keeper, err)
 }
