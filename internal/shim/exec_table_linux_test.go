@@ -23,7 +23,7 @@ func TestExecSmallTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		unix.Close(fd)
-		t.Fatal(execSmallTable("/bin/sh", []string{"sh", "-c", "grep FDSize /proc/self/status"}, os.Environ()))
+		t.Fatal(execSmallTable("/bin/grep", []string{"grep", "FDSize", "/proc/self/status"}, os.Environ()))
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestExecSmallTable$")
 	cmd.Env = append(os.Environ(), "BERTH_TEST_EXEC_TABLE=1")
