@@ -565,7 +565,14 @@ func (s *stress) snapshotState(ctx context.Context) hostState {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 		h.fds = len(fds)
 	}
-	h.mounts = testenv.MountsUnder(s.t, s.d.Root())
+	// The /sys/fs/cgroup skeleton is the daemon's, made by the first
+	// container and shared by all, kept until the daemon stops.
+	skeletons := filepath.Join(s.d.ExecRoot(), "cgroupfs") + "/"
+	for _, m := range testenv.MountsUnder(s.t, s.d.Root()) {
+		if !strings.HasPrefix(m, skeletons) {
+			h.mounts = append(h.mounts, m)
+		}
+	}
 	mounts, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", s.d.Prefix(), "*"))
 	mounts2, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", s.d.Prefix(), "*"))
 	for _, p := range append(mounts, mounts2...) {

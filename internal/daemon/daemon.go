@@ -234,6 +234,7 @@ func (d *Daemon) closeStores() error {
 	if d.events != nil {
 		d.events.Close()
 	}
+	d.removeCgroupSkeletons()
 	d.releaseTmpfsExecRoot()
 	if d.lock != nil {
 		errs = append(errs, d.lock.release())

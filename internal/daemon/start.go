@@ -239,6 +239,7 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, r *run, mou
 	if err := checkBindPropagation(sp.Mounts); err != nil {
 		return nil, err
 	}
+	d.shareCgroupSkeleton(sp, in.Runtime)
 	if err := writeSpec(tc.Bundle, sp); err != nil {
 		return nil, err
 	}

@@ -236,6 +236,10 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	}
 
 	cfg := containerInitConfig(spec)
+	cgs := cgroupMounts(layout, c.st.CgroupPaths)
+	// Before the init's mount namespace copies the host's, so that it
+	// finds the skeleton.
+	prepareCgroupSkeleton(rt.log, spec, cgs)
 	// The seccomp filter is compiled while the init starts: the init needs
 	// it only with its config.
 	filter := compileSeccompInBackground(rt.root, spec)
@@ -283,7 +287,7 @@ func (rt *Runtime) Create(ctx context.Context, id, bundle string, o CreateOpts) 
 	if passed == nil {
 		cfg.ConsoleFD, cfg.ListenFD, cfg.LatePidsFD = sp.consoleFD, sp.listenFD, sp.lateFD
 	}
-	cfg.Cgroups = cgroupMounts(layout, c.st.CgroupPaths)
+	cfg.Cgroups = cgs
 	if late != nil {
 		cfg.LatePidsValue = late.value
 	}

@@ -388,8 +388,11 @@ func (r *rootfsSetup) mountCgroups(dest string, opts mountOptions) error {
 		return r.remountAt(dest, flags)
 	}
 
-	if err := doMount("mount", "tmpfs", procFD(target), dest, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
-		return err
+	shared := r.bindCgroupSkeleton(target, dest, flags)
+	if !shared {
+		if err := doMount("mount", "tmpfs", procFD(target), dest, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+			return err
+		}
 	}
 	for i, cg := range cgs {
 		sub := filepath.Join(dest, cg.Dir)
@@ -415,13 +418,16 @@ func (r *rootfsSetup) mountCgroups(dest string, opts mountOptions) error {
 		if err != nil {
 			return err
 		}
+		if shared {
+			continue // the skeleton has the symlinks
+		}
 		for _, link := range cg.Symlinks {
 			if err := r.symlinkInRoot(cg.Dir, filepath.Join(dest, link)); err != nil {
 				return err
 			}
 		}
 	}
-	if flags&unix.MS_RDONLY != 0 {
+	if flags&unix.MS_RDONLY != 0 && !shared {
 		// The tmpfs itself read-only too, now that its directories exist.
 		h, err := openInRoot(r.root, dest)
 		if err != nil {
@@ -431,6 +437,34 @@ func (r *rootfsSetup) mountCgroups(dest string, opts mountOptions) error {
 		return doMount("remount", "", procFD(h), dest, "", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "mode=755")
 	}
 	return nil
+}
+
+// bindCgroupSkeleton binds the shared skeleton of /sys/fs/cgroup
+// (CgroupSkeletonAnnotation) at dest, read-only, when the container is to
+// see it read-only and the skeleton is there. It reports whether it did;
+// if not, dest gets a tmpfs of its own. A spare init's mount namespace
+// may predate the skeleton: it does not see it.
+func (r *rootfsSetup) bindCgroupSkeleton(target *os.File, dest string, flags uintptr) bool {
+	base := r.cfg.Annotations[CgroupSkeletonAnnotation]
+	if base == "" || !wantsCgroupSkeleton(r.cfg.Cgroups, flags&unix.MS_RDONLY != 0) {
+		return false
+	}
+	skeleton := cgroupSkeletonPath(base, r.cfg.Cgroups)
+	if !cgroupSkeletonReady(skeleton) {
+		return false
+	}
+	if doMount("bind", skeleton, procFD(target), dest, "", unix.MS_BIND, "") != nil {
+		return false
+	}
+	if r.remountAt(dest, flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC) != nil {
+		// Not read-only as asked: off again, for a tmpfs.
+		if h, err := r.reopen(dest); err == nil {
+			unix.Unmount(procFD(h), unix.MNT_DETACH)
+			h.Close()
+		}
+		return false
+	}
+	return true
 }
 
 // symlinkInRoot makes link (inside the rootfs) point at target, replacing
