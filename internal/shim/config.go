@@ -43,8 +43,8 @@ const (
 	configFile     = "config.json" // Config, written by Start
 	socketFile     = "shim.sock"   // the RPC socket
 	lockFile       = "shim.lock"   // flock'd by the live shim: the liveness test
-	shimPidFile    = "shim.pid"    // the shim's pid, for people
-	initPidFile    = "init.pid"    // the runtime's --pid-file for the init
+	shimPidFile    = "shim.pid"    // the shim's pid as a symlink's target, for people (readlink)
+	initPidFile    = "init.pid"    // the runtime's --pid-file for the init, removed once read
 	exitFile       = "exit.json"   // ExitStatus of the init, written before anyone is told
 	runtimeLogFile = "runtime.log" // the runtime's --log (JSON), where its errors are read from
 	shimLogFile    = "shim.log"    // the shim's own stderr

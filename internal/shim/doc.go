@@ -31,8 +31,8 @@
 // milliseconds more on the first call.
 //
 // State directory: config.json (the Config), shim.sock, shim.lock (held
-// by the live shim: the liveness test), shim.pid, init.pid, exit.json,
-// hibernate.json (while the shim hibernates),
+// by the live shim: the liveness test), shim.pid (a symlink to the pid),
+// init.pid (until the shim read it), exit.json,
 // runtime.log (the runtime's JSON log, read for error messages), shim.log
 // (the shim's own stderr). Delete leaves config.json, exit.json and
 // shim.log; the directory is the caller's to remove.

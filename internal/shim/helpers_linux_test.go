@@ -267,3 +267,10 @@ func commandOutput(name string, args ...string) ([]byte, error) {
 }
 
 func testenvRoot(t *testing.T) { testenv.RequireRoot(t) }
+
+// readShimPid reads the shim's pid from its state directory: the target
+// of the symlink shim.pid.
+func readShimPid(stateDir string) ([]byte, error) {
+	target, err := os.Readlink(filepath.Join(stateDir, "shim.pid"))
+	return []byte(target), err
+}

@@ -25,7 +25,8 @@ import (
 // parent and subreaper, still holding the state lock. The keeper waits for
 // any of the descriptors to stir (a connection on the socket, output, a
 // waiting client hanging up) or a child to exit, and execs the shim again
-// (`berth-shim resume DIR`), which takes over from hibernate.json. A call
+// (`berth-shim resume DIR`), which takes over from the state it left in
+// the environment (hibernatedEnv). A call
 // to a hibernated shim waits a few milliseconds more, for the shim's
 // start.
 //
@@ -41,7 +42,15 @@ const keeperBinary = "berth-shim-keeper"
 // streams and the waiting clients must fit.
 const maxKeeperWatched = 64
 
-// hibernateFile holds the shim's state while the keeper runs.
+// hibernatedEnv carries the shim's state (hibernated, as JSON) across
+// the keeper, in the environment the keeper keeps and hands back: the
+// strings go to the page of the keeper's that holds its environment
+// anyway, where a file would take a page of the tmpfs for each
+// hibernated shim.
+const hibernatedEnv = "BERTH_SHIM_HIBERNATED"
+
+// hibernateFile held the state before hibernatedEnv; a resumed shim
+// still reads one it finds.
 const hibernateFile = "hibernate.json"
 
 // hibernated is the state a resumed shim needs. Descriptors are numbers
@@ -177,9 +186,6 @@ func (s *shim) hibernate() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(s.path(hibernateFile), data, 0o600); err != nil {
-		return err
-	}
 	args := []string{keeperBinary, strconv.Itoa(exe), s.cfg.StateDir, strconv.Itoa(h.Listener)}
 	for _, fd := range h.Out {
 		if fd >= 0 {
@@ -189,8 +195,7 @@ func (s *shim) hibernate() error {
 	for _, fd := range h.Waits {
 		args = append(args, strconv.Itoa(fd))
 	}
-	err = execSmallTable(keeper, args, os.Environ())
-	os.Remove(s.path(hibernateFile))
+	err = execSmallTable(keeper, args, append(os.Environ(), hibernatedEnv+"="+string(data)))
 	return fmt.Errorf("exec %s: %w", keeper, err)
 }
 
@@ -286,7 +291,7 @@ func keeperPath() (string, error) {
 }
 
 // resume is `berth-shim resume DIR`: the keeper woke, and the shim takes
-// its container back from hibernate.json.
+// its container back from the state hibernate left it.
 func resume(dir string) int {
 	if err := initProcess(); err != nil {
 		slog.Error("resume", "err", err)
@@ -305,11 +310,16 @@ func resume(dir string) int {
 }
 
 func resumeShim(dir string) (*shim, error) {
-	data, err := os.ReadFile(filepath.Join(dir, hibernateFile))
-	if err != nil {
-		return nil, err
+	data := []byte(os.Getenv(hibernatedEnv))
+	// Nothing the shim starts may inherit it.
+	os.Unsetenv(hibernatedEnv)
+	if len(data) == 0 {
+		var err error
+		if data, err = os.ReadFile(filepath.Join(dir, hibernateFile)); err != nil {
+			return nil, err
+		}
+		os.Remove(filepath.Join(dir, hibernateFile))
 	}
-	os.Remove(filepath.Join(dir, hibernateFile))
 	var h hibernated
 	if err := json.Unmarshal(data, &h); err != nil {
 		return nil, err

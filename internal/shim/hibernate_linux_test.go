@@ -21,7 +21,7 @@ const hibernateSoon = 150 * time.Millisecond
 // shimPid reads the shim's pid file.
 func shimPid(t *testing.T, c *container) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+	b, err := readShimPid(c.cfg.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}

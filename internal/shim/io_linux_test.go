@@ -392,7 +392,7 @@ func TestExecReleasesStdio(t *testing.T) {
 	if _, err := cl.Start(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+	data, err := readShimPid(c.cfg.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}

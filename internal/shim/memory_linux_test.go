@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,7 +91,7 @@ func TestIdleShimMemory(t *testing.T) {
 	}
 	var costs []shimCost
 	for _, c := range cs {
-		data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+		data, err := readShimPid(c.cfg.StateDir)
 		if err != nil {
 			t.Fatal(err)
 		}

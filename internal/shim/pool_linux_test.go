@@ -158,7 +158,7 @@ func TestPoolBackgroundPriority(t *testing.T) {
 		}
 		c.client = cl
 		p.Refill()
-		data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+		data, err := readShimPid(c.cfg.StateDir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -82,7 +82,7 @@ func TestShimKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer unix.Close(pidfd)
-			data, err := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+			data, err := readShimPid(c.cfg.StateDir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func TestShimKilledAfterExit(t *testing.T) {
 	if _, err := cl.Wait(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(filepath.Join(c.cfg.StateDir, "shim.pid"))
+	data, _ := readShimPid(c.cfg.StateDir)
 	shimPid, _ := strconv.Atoi(string(data))
 	syscall.Kill(shimPid, syscall.SIGKILL)
 	waitFor(t, "the shim to die", func() bool { return syscall.Kill(shimPid, 0) != nil || testenv.IsZombie(shimPid) })

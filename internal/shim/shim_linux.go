@@ -142,7 +142,10 @@ func (s *shim) setup(p *process) error {
 	if err := s.listen(); err != nil {
 		return err
 	}
-	if err := os.WriteFile(s.path(shimPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+	// A symlink to the pid, as /proc/self: its target lives in the
+	// inode, where a file's five bytes would take a page of the tmpfs.
+	os.Remove(s.path(shimPidFile))
+	if err := os.Symlink(strconv.Itoa(os.Getpid()), s.path(shimPidFile)); err != nil {
 		return err
 	}
 	if s.cfg.LogDriver != logs.None {
@@ -202,7 +205,10 @@ func (s *shim) create() error {
 		s.cleanupRuntime()
 		return err
 	}
+	// Read once: the pid lives on in the shim (and its hibernated state), and a
+	// file kept for it would hold a page of the tmpfs for nothing.
 	pid, err := readPid(s.path(initPidFile))
+	os.Remove(s.path(initPidFile))
 	if err != nil {
 		sio.abort()
 		s.cleanupRuntime()
