@@ -368,7 +368,11 @@ func (e *execProcess) startFailed(err error, opts server.ExecStartOptions, tty b
 // environment, directory, user and terminal.
 func (d *Daemon) execProcessSpec(c *container.Container, req containertypes.ExecCreateRequest, tty bool) (*specs.Process, error) {
 	var sp specs.Spec
-	b, err := os.ReadFile(filepath.Join(d.bundleDir(c.ID), processFile))
+	b, err := d.tasks.ReadProcess(d.shimDir(c.ID))
+	if errors.Is(err, fs.ErrNotExist) {
+		// A container of an earlier daemon (live restore).
+		b, err = os.ReadFile(filepath.Join(d.bundleDir(c.ID), processFile))
+	}
 	if err == nil {
 		sp.Process = new(specs.Process)
 		err = json.Unmarshal(b, sp.Process)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,6 +125,14 @@ func (l *fakeLauncher) Connect(ctx context.Context, stateDir string) (container.
 		return nil, errdefs.Errorf(errdefs.ErrNotFound, "no shim in %s", stateDir)
 	}
 	return l.client(p), nil
+}
+
+func (l *fakeLauncher) ReadProcess(stateDir string) ([]byte, error) {
+	p := l.proc(stateDir)
+	if p == nil || len(p.cfg.Process) == 0 {
+		return nil, fs.ErrNotExist
+	}
+	return p.cfg.Process, nil
 }
 
 func (l *fakeLauncher) ReadExit(stateDir string) (container.ExitStatus, bool, error) {

@@ -81,6 +81,7 @@ func (l shimLauncher) Start(ctx context.Context, cfg taskConfig) (container.Task
 		ShimBinary:  l.binary,
 		// Validated with the configuration.
 		HibernateAfter: l.hibernate,
+		Process:        cfg.Process,
 	})
 	if err != nil {
 		return nil, err
@@ -94,6 +95,10 @@ func (l shimLauncher) Connect(ctx context.Context, stateDir string) (container.T
 		return nil, err
 	}
 	return c, nil
+}
+
+func (l shimLauncher) ReadProcess(stateDir string) ([]byte, error) {
+	return shim.ReadProcess(stateDir)
 }
 
 func (l shimLauncher) ReadExit(stateDir string) (container.ExitStatus, bool, error) {

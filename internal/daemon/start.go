@@ -243,6 +243,9 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, r *run, mou
 	if err := writeSpec(tc.Bundle, sp); err != nil {
 		return nil, err
 	}
+	if tc.Process, err = json.Marshal(sp.Process); err != nil {
+		return nil, err
+	}
 	// A shim directory left by an earlier run (its shim gone) would
 	// confuse the new shim.
 	_ = os.RemoveAll(tc.StateDir)
@@ -254,7 +257,7 @@ func (d *Daemon) launch(ctx context.Context, c *container.Container, r *run, mou
 	// The runtime keeps what it needs of the spec in its own state; the
 	// bundle's copy (some 10 KB, three pages of the exec root's tmpfs per
 	// running container) is only read at the create. An exec reads the
-	// process section (processFile).
+	// process section from the shim's configuration (tc.Process).
 	_ = os.Remove(filepath.Join(tc.Bundle, "config.json"))
 	d.recordUpper(ctx, c, r)
 	d.log.Debug("container launched", "container", c.ID, "mount", tSpec.Sub(tMount),
@@ -371,9 +374,9 @@ func withVolatile(mounts []mount.Mount) []mount.Mount {
 	return out
 }
 
-// processFile, in the bundle, is the spec's process section, which an
-// exec starts from (the container's capabilities, limits and security
-// settings); config.json goes once the task is made (launch).
+// processFile, in the bundle, was the spec's process section, which an
+// exec starts from, before the shim's configuration kept it
+// (taskConfig.Process); a container of an earlier daemon may have one.
 const processFile = "process.json"
 
 func writeSpec(bundle string, sp *specs.Spec) error {
@@ -381,15 +384,8 @@ func writeSpec(bundle string, sp *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	p, err := json.Marshal(sp.Process)
-	if err != nil {
-		return err
-	}
 	// The bundle lives under the exec root, gone after a reboot anyway:
 	// no fsync.
-	if err := writeFile(filepath.Join(bundle, processFile), p, 0o600, false); err != nil {
-		return err
-	}
 	return writeFile(filepath.Join(bundle, "config.json"), b, 0o600, false)
 }
 

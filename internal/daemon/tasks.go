@@ -26,6 +26,9 @@ type taskConfig struct {
 	// at background priority, until Hurry closes (someone now waits for
 	// it) or its first call.
 	Hurry <-chan struct{}
+	// Process is the spec's process section, kept with the supervisor's
+	// configuration for execs (readProcess).
+	Process []byte
 }
 
 // taskLauncher starts and finds the supervisors of containers: the shim
@@ -39,4 +42,7 @@ type taskLauncher interface {
 	Start(ctx context.Context, cfg taskConfig) (container.Task, error)
 	Connect(ctx context.Context, stateDir string) (container.Task, error)
 	ReadExit(stateDir string) (st container.ExitStatus, ok bool, err error)
+	// ReadProcess is the Process of the task's configuration;
+	// fs.ErrNotExist when it has none.
+	ReadProcess(stateDir string) ([]byte, error)
 }

@@ -3,6 +3,7 @@ package shim
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,6 +37,11 @@ type Config struct {
 	// A pooled shim then creates it at background priority, until hurried
 	// or first called (priority_linux.go).
 	Ahead bool `json:",omitempty"`
+	// Process is the caller's to keep with the container: the spec's
+	// process section, which an exec starts from. The shim does not read
+	// it; ReadProcess gives it back. In this file rather than one of its
+	// own it takes no page of the tmpfs.
+	Process json.RawMessage `json:",omitempty"`
 }
 
 // Files in the state directory.
@@ -83,7 +89,25 @@ func readConfig(dir string) (*Config, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, configFile), err)
 	}
+	c.Process = nil // the caller's, not the shim's
 	return &c, nil
+}
+
+// ReadProcess is the Process the shim of stateDir was started with;
+// fs.ErrNotExist when there is none.
+func ReadProcess(stateDir string) (json.RawMessage, error) {
+	data, err := os.ReadFile(filepath.Join(stateDir, configFile))
+	if err != nil {
+		return nil, err
+	}
+	var c struct{ Process json.RawMessage }
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(stateDir, configFile), err)
+	}
+	if len(c.Process) == 0 {
+		return nil, fs.ErrNotExist
+	}
+	return c.Process, nil
 }
 
 // writeFileAtomic writes data to path through a temporary file and a
