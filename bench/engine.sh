@@ -14,8 +14,9 @@
 #      dockerd + containerd's.
 #   3. density: N (default 1000) x `docker run -d --network none busybox
 #      sleep 3600` against berthd: all must run, in <= 60 s, using <= 1 MiB
-#      of host memory each (the drop of MemAvailable over all of them: shims
-#      and kernel objects included); then `docker rm -f` of all (goal <= 5 s
+#      of host memory each (the drop of MemAvailable, with the free pages on
+#      the per-CPU lists, over all of them: shims and kernel objects
+#      included); then `docker rm -f` of all (goal <= 5 s
 #      per 500). --density-dockerd and --density-podman do the same
 #      against dockerd and podman (whose conmon per container is counted
 #      the same way: the drop of MemAvailable).
