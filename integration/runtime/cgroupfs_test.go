@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/internal/mount"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,8 +29,7 @@ func TestCgroupSkeleton(t *testing.T) {
 	t.Cleanup(func() {
 		entries, _ := os.ReadDir(base)
 		for _, en := range entries {
-			for unix.Unmount(filepath.Join(base, en.Name()), unix.MNT_DETACH) == nil {
-			}
+			mount.UnmountAll(filepath.Join(base, en.Name()), unix.MNT_DETACH)
 		}
 	})
 	// run reports the device of the container's /sys/fs/cgroup and what
@@ -94,15 +94,10 @@ func TestCgroupSkeleton(t *testing.T) {
 // mountinfo file at path (the last one there), or "".
 func mountinfoDevice(t *testing.T, path, mountpoint string) string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dev := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeOctal(f[4]) == mountpoint {
-			dev = f[2]
+	for _, m := range readMountinfo(t, path) {
+		if m.point == mountpoint {
+			dev = m.dev
 		}
 	}
 	return dev

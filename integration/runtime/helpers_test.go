@@ -518,6 +518,7 @@ func mountsUnder(t *testing.T, dirs ...string) []string {
 
 // mountEntry is one line of a mountinfo file.
 type mountEntry struct {
+	dev    string // the filesystem's major:minor
 	root   string // the mounted directory within its filesystem
 	point  string // where it is mounted, relative to the reader's root
 	fstype string
@@ -538,7 +539,7 @@ func readMountinfo(t *testing.T, path string) []mountEntry {
 			continue
 		}
 		out = append(out, mountEntry{
-			root: unescapeOctal(f[3]), point: unescapeOctal(f[4]),
+			dev: f[2], root: unescapeOctal(f[3]), point: unescapeOctal(f[4]),
 			fstype: f[sep+1], source: unescapeOctal(f[sep+2]),
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/internal/daemon/config"
+	"github.com/berth-project/berth/internal/mount"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +48,8 @@ func (d *Daemon) removeCgroupSkeletons() {
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		if e.IsDir() {
-			for unix.Unmount(p, unix.MNT_DETACH) == nil {
+			if err := mount.UnmountAll(p, unix.MNT_DETACH); err != nil {
+				d.log.Warn("unmount a cgroup skeleton", "path", p, "err", err)
 			}
 		}
 		if err := os.Remove(p); err != nil {
